@@ -1,0 +1,36 @@
+/*
+ * td_daemon.h — what every daemon's main() does the same way: command-line
+ * flags, process set-up before threads exist, and waiting for SIGTERM/SIGINT.
+ */
+#ifndef TD_DAEMON_H
+#define TD_DAEMON_H
+
+#include <stdbool.h>
+
+struct td_daemon_args {
+    bool migrate_only;  /* --migrate-only: run migrations, then exit */
+    bool analyze_lines; /* --analyze-lines (td-sentiment only) */
+};
+
+/* Parses argv. Prints usage and returns 1 for --help/--version (exit 0),
+ * -1 for an unknown flag (exit 2), 0 to go on. `extra` lists the optional
+ * flags this daemon accepts beyond --migrate-only ("--analyze-lines" or NULL). */
+int td_daemon_parse_args(int argc, char **argv, const char *name, const char *extra,
+                         struct td_daemon_args *out);
+
+/* Initialises libsodium, ignores SIGPIPE and blocks SIGTERM/SIGINT/SIGHUP in
+ * this thread, so every thread started later inherits the mask and only
+ * td_daemon_wait sees them. Returns 0 or TD_EINTERNAL. */
+int td_daemon_prepare(void);
+
+/* Loads .env, reads APP_ENV and the daemon's table; prints the one-line error
+ * itself. Returns 0 or TD_ECONFIG. */
+struct td_cfg_var;
+struct td_base_config;
+int td_daemon_configure(const char *name, const struct td_cfg_var *vars, unsigned n, void *cfg,
+                        struct td_base_config *base);
+
+/* Blocks until SIGTERM or SIGINT; returns the signal number. */
+int td_daemon_wait(void);
+
+#endif

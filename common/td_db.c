@@ -1,0 +1,125 @@
+/*
+ * td_db.c — connection settings and the migration runner of td_db.h.
+ */
+#include "td_db.h"
+#include "td_error.h"
+#include "td_log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int td_mkdir_p(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return TD_ESTORAGE;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return TD_ESTORAGE;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return TD_ESTORAGE;
+    return 0;
+}
+
+int td_db_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        TD_LOG(TD_LOG_ERR, "db_exec_failed", "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return TD_ESTORAGE;
+    }
+    return 0;
+}
+
+int td_db_open(const char *data_dir, const char *name, sqlite3 **out)
+{
+    char path[PATH_MAX];
+    if (td_mkdir_p(data_dir) != 0) {
+        TD_LOG(TD_LOG_ERR, "db_dir_failed", "cannot create DATA_DIR %s: %s", data_dir,
+               strerror(errno));
+        return TD_ESTORAGE;
+    }
+    if (snprintf(path, sizeof path, "%s/%s", data_dir, name) >= (int)sizeof path)
+        return TD_ESTORAGE;
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        TD_LOG(TD_LOG_ERR, "db_open_failed", "cannot open %s: %s", path,
+               db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return TD_ESTORAGE;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    if (td_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                       "PRAGMA foreign_keys=ON;") != 0) {
+        sqlite3_close(db);
+        return TD_ESTORAGE;
+    }
+    chmod(path, 0600); /* diary text is private: owner-only, whatever the umask */
+    *out = db;
+    return 0;
+}
+
+static int user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return TD_ESTORAGE;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : TD_ESTORAGE;
+    if (rc == 0)
+        *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int td_db_migrate(sqlite3 *db, const char *const *migrations, size_t count)
+{
+    int current;
+    if (user_version(db, &current) != 0)
+        return TD_ESTORAGE;
+    if (current > (int)count) {
+        TD_LOG(TD_LOG_ERR, "db_too_new", "schema version %d is newer than this binary (%zu)",
+               current, count);
+        return TD_ESTORAGE;
+    }
+    for (size_t i = (size_t)current; i < count; i++) {
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%zu;", i + 1);
+        /* IMMEDIATE takes the write lock up front, so two processes starting
+         * at once cannot both run the same migration. */
+        if (td_db_exec(db, "BEGIN IMMEDIATE") != 0)
+            return TD_ESTORAGE;
+        int now;
+        if (user_version(db, &now) != 0 || now != (int)i) {
+            td_db_exec(db, "ROLLBACK");
+            if (now > (int)i)
+                continue; /* someone else migrated meanwhile */
+            return TD_ESTORAGE;
+        }
+        if (td_db_exec(db, migrations[i]) != 0 || td_db_exec(db, bump) != 0 ||
+            td_db_exec(db, "COMMIT") != 0) {
+            td_db_exec(db, "ROLLBACK");
+            TD_LOG(TD_LOG_ERR, "db_migration_failed", "migration %zu failed", i + 1);
+            return TD_ESTORAGE;
+        }
+        TD_LOG(TD_LOG_INFO, "db_migrated", "schema at version %zu", i + 1);
+    }
+    return 0;
+}
+
+void td_db_close(sqlite3 **db)
+{
+    if (*db == NULL)
+        return;
+    sqlite3_close(*db);
+    *db = NULL;
+}

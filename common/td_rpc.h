@@ -1,0 +1,155 @@
+/*
+ * td_rpc.h — msgpack request/reply over nng, the only way daemons talk.
+ *
+ * Server: listens on one URL and serves many requests at once: a pool of
+ * worker threads, each owning one nng context and running the loop
+ * receive -> decode -> dispatch -> encode -> send. Handlers see no sockets:
+ * they get a decoded request and fill a reply.
+ *
+ * Client: one req socket dialled to one or more URLs of a service (nng
+ * spreads requests over the connected peers); any number of threads call at
+ * once, each call on its own context with its own deadline. A call tells
+ * "down" (no peer connected, or the peer went away mid-call: TD_EDOWN) from
+ * "slow" (a peer is connected but the deadline passed: TD_ETIMEDOUT).
+ *
+ * Both sides cap incoming message size (NNG_OPT_RECVMAXSZ) and decode with
+ * td_mp_unpack; the req side disables nng's automatic resend so a request is
+ * never executed twice behind the caller's back (PITFALLS.md).
+ */
+#ifndef TD_RPC_H
+#define TD_RPC_H
+
+#include "proto/td_proto.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- server ------------------------------------------------------------ */
+
+struct td_rpc_request {
+    enum td_op op;
+    const char *request_id;     /* NUL-terminated; "" when the caller sent none */
+    const char *call_id;        /* unique per call; "" when none (dedupe key for writes) */
+    int64_t user_id;            /* authenticated user, 0 when none */
+    const msgpack_object *args; /* NULL when the request carried no args */
+    unsigned worker;            /* index of the serving worker, in [0, workers) */
+};
+
+#define TD_RPC_MAX_DETAILS 16
+
+struct td_rpc_reply {
+    int status;      /* HTTP-style status of the reply */
+    int code;        /* TD_E* of an error reply, 0 otherwise */
+    bool has_result; /* td_rpc_reply_result was called */
+    msgpack_sbuffer result;
+    msgpack_packer pk;
+    char message[256];
+    size_t ndetails;
+    struct {
+        char field[48];
+        char message[160];
+    } details[TD_RPC_MAX_DETAILS];
+};
+
+/* Starts a success reply with `status` (200, 201) and returns the packer into
+ * which the handler packs exactly one object: the result. */
+msgpack_packer *td_rpc_reply_result(struct td_rpc_reply *rep, int status);
+
+/* Makes the reply an error of `code` (a TD_E*), with `message` (NULL: the
+ * code's default). Returns `code`, so a handler can `return td_rpc_reply_error(...)`. */
+int td_rpc_reply_error(struct td_rpc_reply *rep, int code, const char *message);
+
+/* Adds a validation detail {"field": ["message"]}; several per field are fine.
+ * Details beyond TD_RPC_MAX_DETAILS are dropped. */
+void td_rpc_reply_detail(struct td_rpc_reply *rep, const char *field, const char *message);
+
+/* A handler returns 0 after td_rpc_reply_result, or a negative TD_E* (with or
+ * without td_rpc_reply_error first). `app` is the server's opts.app. */
+typedef int (*td_rpc_handler_fn)(void *app, const struct td_rpc_request *req,
+                                 struct td_rpc_reply *rep);
+
+struct td_rpc_route {
+    enum td_op op;
+    td_rpc_handler_fn fn;
+};
+
+struct td_rpc_server_opts {
+    const char *service; /* "auth": answered in ping */
+    const char *url;     /* a tcp URL on loopback, or an ipc path URL */
+    unsigned workers;
+    const struct td_rpc_route *routes; /* ping is built in unless routed here */
+    size_t nroutes;
+    void *app;
+};
+
+struct td_rpc_server;
+
+/* Listens and starts the workers. Returns 0 and *out, or TD_EINVAL (bad url),
+ * TD_EDOWN (cannot listen), TD_ENOMEM. */
+int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_server **out);
+
+/* Stops taking requests, lets in-flight ones finish (up to `drain_ms`), closes
+ * the socket and frees the server. Sets *srv to NULL. */
+void td_rpc_server_stop(struct td_rpc_server **srv, int drain_ms);
+
+/* Serves one raw request (decode, dispatch, encode) without any socket; the
+ * same code path the workers run. Used by tests and fuzz targets.
+ * On success *out and *out_len hold the reply bytes (free with free()). */
+int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const char *in,
+                               size_t in_len, char **out, size_t *out_len);
+
+/* ---- client ------------------------------------------------------------ */
+
+struct td_rpc_client_opts {
+    const char *service; /* for logs: "diary" */
+    const char *urls;    /* one URL or several, comma-separated */
+    int timeout_ms;      /* default per-call deadline */
+};
+
+struct td_rpc_client;
+
+/* Opens the socket and starts dialling every URL in the background (a peer
+ * that is down is retried with backoff). Returns 0 and *out, or TD_EINVAL
+ * (bad URL list), TD_ENOMEM. */
+int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_client **out);
+
+/* Closes the socket (calls in flight fail with TD_EDOWN) and frees; NULLs *c. */
+void td_rpc_client_free(struct td_rpc_client **c);
+
+/* Number of peers connected right now. */
+int td_rpc_client_peers(struct td_rpc_client *c);
+
+struct td_rpc_call {
+    enum td_op op;
+    const char *request_id; /* NULL: this thread's log request id */
+    int64_t user_id;        /* 0: none */
+    const char *args;       /* one packed msgpack object, or NULL for none */
+    size_t args_len;
+    int timeout_ms; /* 0: the client's default */
+};
+
+struct td_rpc_result {
+    int status;                   /* the reply's status */
+    const msgpack_object *result; /* success: the result (may be nil) */
+    const msgpack_object *error;  /* failure: the {error, message, details?} map */
+    msgpack_unpacked unpacked;    /* owns what result/error point into */
+};
+
+/* Sends one request and waits for its reply. Returns 0 when a well-formed
+ * reply arrived, whatever its status (free *out with td_rpc_result_free);
+ * TD_EDOWN, TD_ETIMEDOUT, TD_EPROTO (malformed reply) or TD_ENOMEM otherwise,
+ * with *out untouched. */
+int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
+                struct td_rpc_result *out);
+
+void td_rpc_result_free(struct td_rpc_result *r);
+
+/* Reads the error string and message of an error reply (NULL when absent). */
+const msgpack_object *td_rpc_result_error_field(const struct td_rpc_result *r, const char *key);
+
+/* Fills buf with a fresh random hex id of 32 characters (128 bits). */
+void td_rpc_new_id(char buf[33]);
+
+#endif

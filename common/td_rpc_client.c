@@ -1,0 +1,275 @@
+/*
+ * td_rpc_client.c — the req side of td_rpc.h.
+ *
+ * One req socket per service, shared by every calling thread; each call opens
+ * its own context, so calls never queue behind each other in this process.
+ * Pipe notifications keep a count of connected peers, which is how a call
+ * tells a service that is down (no peer: fail at once with TD_EDOWN) from one
+ * that is slow (a peer is there but the deadline passed: TD_ETIMEDOUT).
+ */
+#include "td_rpc.h"
+#include "td_error.h"
+#include "td_log.h"
+#include "td_mp.h"
+#include "td_time.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long a call waits for a first peer when none is connected: long enough
+ * to ride out a reconnect that is already under way, short enough that a
+ * down service answers 503 quickly. */
+#define CONNECT_GRACE_MS 100
+
+struct td_rpc_client {
+    char service[32];
+    nng_socket sock;
+    int timeout_ms;
+    atomic_int peers;
+};
+
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    struct td_rpc_client *c = arg;
+    if (ev == NNG_PIPE_EV_ADD_POST)
+        atomic_fetch_add(&c->peers, 1);
+    else if (ev == NNG_PIPE_EV_REM_POST)
+        atomic_fetch_sub(&c->peers, 1);
+}
+
+void td_rpc_new_id(char buf[33])
+{
+    unsigned char raw[16];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(buf, 33, raw, sizeof raw);
+}
+
+int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_client **out)
+{
+    if (opts->urls == NULL || opts->urls[0] == '\0')
+        return TD_EINVAL;
+    struct td_rpc_client *c = calloc(1, sizeof *c);
+    char *urls = strdup(opts->urls);
+    if (c == NULL || urls == NULL) {
+        free(c);
+        free(urls);
+        return TD_ENOMEM;
+    }
+    snprintf(c->service, sizeof c->service, "%s", opts->service ? opts->service : "?");
+    c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
+
+    int rc = 0;
+    if (nng_req0_open(&c->sock) != 0) {
+        free(c);
+        free(urls);
+        return TD_ENOMEM;
+    }
+    /* Never re-send behind the caller's back (PITFALLS.md): a resent request
+     * can run twice. A lost peer fails the call instead. */
+    if (nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) != 0 ||
+        nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, TD_PROTO_MAX_REPLY) != 0 ||
+        nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20) != 0 ||
+        nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500) != 0 ||
+        nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c) != 0 ||
+        nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c) != 0)
+        rc = TD_EINTERNAL;
+
+    char *save = NULL;
+    for (char *u = strtok_r(urls, ",", &save); rc == 0 && u; u = strtok_r(NULL, ",", &save)) {
+        while (*u == ' ')
+            u++;
+        /* Non-blocking: a peer that is down now is dialled again in the
+         * background until it comes up. */
+        int rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK);
+        if (rv != 0) {
+            TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "%s: cannot dial %s: %s", c->service, u,
+                   nng_strerror(rv));
+            rc = TD_EINVAL;
+        }
+    }
+    free(urls);
+    if (rc != 0) {
+        nng_close(c->sock);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void td_rpc_client_free(struct td_rpc_client **pc)
+{
+    if (*pc == NULL)
+        return;
+    nng_close((*pc)->sock);
+    free(*pc);
+    *pc = NULL;
+}
+
+int td_rpc_client_peers(struct td_rpc_client *c)
+{
+    return atomic_load(&c->peers);
+}
+
+static int encode_request(const struct td_rpc_call *call, msgpack_sbuffer *sb)
+{
+    char cid[33];
+    td_rpc_new_id(cid);
+    const char *rid = call->request_id ? call->request_id : td_log_request_id();
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 6);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, TD_KEY_VERSION, TD_PROTO_VERSION);
+    rc = rc ? rc : td_mp_pack_kv_str(&pk, TD_KEY_OP, td_op_name(call->op));
+    rc = rc ? rc : td_mp_pack_kv_str(&pk, TD_KEY_REQUEST_ID, rid);
+    rc = rc ? rc : td_mp_pack_kv_str(&pk, TD_KEY_CALL_ID, cid);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, TD_KEY_USER_ID, call->user_id);
+    rc = rc ? rc : td_mp_pack_cstr(&pk, TD_KEY_ARGS);
+    if (rc == 0 && call->args != NULL && call->args_len > 0)
+        rc = msgpack_sbuffer_write(sb, call->args, call->args_len);
+    else
+        rc = rc ? rc : msgpack_pack_nil(&pk);
+    return rc == 0 ? 0 : TD_ENOMEM;
+}
+
+static int decode_reply(nng_msg *msg, struct td_rpc_result *out)
+{
+    msgpack_unpacked_init(&out->unpacked);
+    int rc = td_mp_unpack(nng_msg_body(msg), nng_msg_len(msg), &out->unpacked);
+    const msgpack_object *root = &out->unpacked.data;
+    int64_t version = 0, status = 0;
+    if (rc == 0 && (root->type != MSGPACK_OBJECT_MAP ||
+                    td_mp_as_int64(td_mp_map_get(root, TD_KEY_VERSION), &version) != 0 ||
+                    version != TD_PROTO_VERSION ||
+                    td_mp_as_int64(td_mp_map_get(root, TD_KEY_STATUS), &status) != 0 ||
+                    status < 100 || status > 599))
+        rc = TD_EPROTO;
+    if (rc == 0) {
+        out->status = (int)status;
+        out->result = td_mp_map_get(root, TD_KEY_RESULT);
+        out->error = td_mp_map_get(root, TD_KEY_ERROR);
+        if (status >= 400) {
+            /* An error must carry {error: str, message: str}. */
+            const msgpack_object *e = out->error;
+            if (e == NULL || e->type != MSGPACK_OBJECT_MAP ||
+                td_mp_map_get(e, "error") == NULL ||
+                td_mp_map_get(e, "error")->type != MSGPACK_OBJECT_STR ||
+                td_mp_map_get(e, "message") == NULL ||
+                td_mp_map_get(e, "message")->type != MSGPACK_OBJECT_STR)
+                rc = TD_EPROTO;
+        } else if (out->result == NULL) {
+            rc = TD_EPROTO;
+        }
+    }
+    if (rc != 0)
+        msgpack_unpacked_destroy(&out->unpacked);
+    return rc;
+}
+
+/* Waits up to `ms` for a first peer; true when one is connected. */
+static bool wait_for_peer(struct td_rpc_client *c, int ms)
+{
+    int64_t until = td_mono_ms() + ms;
+    while (atomic_load(&c->peers) == 0) {
+        if (td_mono_ms() >= until)
+            return false;
+        nng_msleep(5);
+    }
+    return true;
+}
+
+static int map_nng_error(struct td_rpc_client *c, int rv)
+{
+    switch (rv) {
+    case NNG_ETIMEDOUT:
+        return atomic_load(&c->peers) > 0 ? TD_ETIMEDOUT : TD_EDOWN;
+    case NNG_ENOMEM:
+        return TD_ENOMEM;
+    default: /* ECONNRESET, ECLOSED, ECONNREFUSED, ...: the peer is gone */
+        return TD_EDOWN;
+    }
+}
+
+int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
+                struct td_rpc_result *out)
+{
+    int timeout = call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms;
+    int64_t deadline = td_mono_ms() + timeout;
+    if (!wait_for_peer(c, timeout < CONNECT_GRACE_MS ? timeout : CONNECT_GRACE_MS))
+        return TD_EDOWN;
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = encode_request(call, &sb);
+    nng_msg *msg = NULL;
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    bool ctx_open = false;
+    if (rc == 0 && (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, sb.data, sb.size) != 0))
+        rc = TD_ENOMEM;
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0 && nng_aio_alloc(&aio, NULL, NULL) != 0)
+        rc = TD_ENOMEM;
+    if (rc == 0) {
+        if (nng_ctx_open(&ctx, c->sock) != 0)
+            rc = TD_EDOWN; /* the socket is closing */
+        else
+            ctx_open = true;
+    }
+    if (rc == 0) {
+        nng_aio_set_timeout(aio, timeout);
+        nng_aio_set_msg(aio, msg);
+        nng_ctx_send(ctx, aio);
+        nng_aio_wait(aio);
+        int rv = nng_aio_result(aio);
+        if (rv != 0)
+            rc = map_nng_error(c, rv); /* msg is still ours, freed below */
+        else
+            msg = NULL; /* nng owns it now */
+    }
+    if (rc == 0) {
+        int64_t left = deadline - td_mono_ms();
+        nng_aio_set_timeout(aio, left > 0 ? (nng_duration)left : 1);
+        nng_ctx_recv(ctx, aio);
+        nng_aio_wait(aio);
+        int rv = nng_aio_result(aio);
+        if (rv != 0) {
+            rc = map_nng_error(c, rv);
+        } else {
+            nng_msg *reply = nng_aio_get_msg(aio);
+            rc = decode_reply(reply, out);
+            nng_msg_free(reply);
+            if (rc != 0)
+                TD_LOG(TD_LOG_ERR, "rpc_bad_reply", "%s: malformed reply to %s", c->service,
+                       td_op_name(call->op));
+        }
+    }
+    if (rc == TD_ETIMEDOUT || rc == TD_EDOWN)
+        TD_LOG(TD_LOG_WARN, "rpc_call_failed", "%s: %s %s", c->service, td_op_name(call->op),
+               rc == TD_ETIMEDOUT ? "timed out" : "service down");
+    if (msg != NULL)
+        nng_msg_free(msg);
+    if (ctx_open)
+        nng_ctx_close(ctx);
+    if (aio != NULL)
+        nng_aio_free(aio);
+    return rc;
+}
+
+void td_rpc_result_free(struct td_rpc_result *r)
+{
+    msgpack_unpacked_destroy(&r->unpacked);
+    r->result = r->error = NULL;
+}
+
+const msgpack_object *td_rpc_result_error_field(const struct td_rpc_result *r, const char *key)
+{
+    return r->error ? td_mp_map_get(r->error, key) : NULL;
+}

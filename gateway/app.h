@@ -1,0 +1,91 @@
+/*
+ * app.h — the gateway's shared state and the per-request context.
+ *
+ * struct gw_app is built once by main.c and read by every civetweb worker.
+ * Each edge module (CORS, rate limits, JWT, revocations, metrics) keeps its
+ * own state behind an opaque pointer here and is the only code that touches
+ * it. struct gw_request lives on a worker's stack for one HTTP request.
+ */
+#ifndef GW_APP_H
+#define GW_APP_H
+
+#include "config.h"
+#include "proto/td_proto.h"
+#include "td_rpc.h"
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_cors;
+struct gw_ratelimit;
+struct gw_jwt;
+struct gw_revocations;
+struct gw_metrics;
+struct gw_proxies;
+struct gw_route;
+
+struct gw_app {
+    const struct gw_config *cfg;
+    struct td_rpc_client *auth;
+    struct td_rpc_client *diary;
+    struct td_rpc_client *sentiment;
+    struct gw_cors *cors;
+    struct gw_ratelimit *ratelimit;
+    struct gw_jwt *jwt;
+    struct gw_revocations *revocations;
+    struct gw_metrics *metrics;
+    struct gw_proxies *proxies;
+    struct mg_context *mg;
+};
+
+#define GW_MAX_EXTRA_HEADERS 2048
+
+struct gw_request {
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    struct gw_app *app;
+    const struct gw_route *route; /* NULL until routed */
+    const char *path;             /* raw (undecoded) path, no query */
+    char request_id[TD_PROTO_RID_MAX + 1];
+    char client_ip[48];
+    bool over_tls;                /* X-Forwarded-Proto: https from a trusted proxy */
+    int64_t path_id;              /* the {id} of the path, 0 when none */
+    int64_t user_id;              /* authenticated user, 0 when none */
+    char token_jti[64];           /* the jti of the presented token, "" when none */
+    int64_t token_exp;            /* its exp */
+    const char *bearer;           /* the raw bearer token (points into headers) */
+    json_t *body;                 /* parsed JSON body, NULL when none */
+    char extra_headers[GW_MAX_EXTRA_HEADERS]; /* "Name: value\r\n" lines to send */
+    size_t extra_len;
+    int64_t started_us;
+    int status;                   /* status sent, 0 until a response went out */
+    size_t bytes_sent;
+};
+
+/* Adds one response header line; silently dropped when the buffer is full
+ * (the buffer is sized for every header the gateway ever adds). */
+void gw_add_header(struct gw_request *req, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The value of request header `name` (case-insensitive), or NULL. */
+const char *gw_header(const struct gw_request *req, const char *name);
+
+/* How many times request header `name` appears. */
+int gw_header_count(const struct gw_request *req, const char *name);
+
+/* Sends `body` (not consumed) with `status` and every common header.
+ * Returns the status sent. */
+int gw_respond_json(struct gw_request *req, int status, const json_t *body);
+
+/* Sends the API error shape for `code` (a TD_E*), with `message` (NULL: the
+ * default) and optional `details` (consumed). Returns the status sent. */
+int gw_respond_error(struct gw_request *req, int code, const char *message, json_t *details);
+
+/* Sends a non-JSON response (204, static files). `body` may be NULL. */
+int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
+                   const char *body, size_t len);
+
+#endif

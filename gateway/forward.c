@@ -1,0 +1,117 @@
+/*
+ * forward.c — the JSON ⇄ msgpack bridge between a route and a daemon.
+ */
+#include "forward.h"
+#include "td_error.h"
+#include "td_json_mp.h"
+#include "td_log.h"
+#include "td_time.h"
+
+#include <string.h>
+
+static int send_transport_error(struct gw_request *req, int rc)
+{
+    if (rc == TD_EDOWN || rc == TD_ECLOSED)
+        return gw_respond_error(req, TD_EDOWN, NULL, NULL);
+    if (rc == TD_ETIMEDOUT)
+        return gw_respond_error(req, TD_ETIMEDOUT, NULL, NULL);
+    return gw_respond_error(req, TD_EINTERNAL, NULL, NULL);
+}
+
+/* Relays a daemon's error reply: its status and its {error, message, details}. */
+static int send_daemon_error(struct gw_request *req, const struct td_rpc_result *res)
+{
+    json_t *body = NULL;
+    if (res->status < 400 || td_mp_to_json(res->error, &body) != 0) {
+        TD_LOG(TD_LOG_ERR, "gw_bad_error_reply", "daemon sent an unusable error reply");
+        return gw_respond_error(req, TD_EINTERNAL, NULL, NULL);
+    }
+    const char *code = json_string_value(json_object_get(body, "error"));
+    if (res->status == 401 && code && strcmp(code, "invalid_credentials") != 0)
+        gw_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    else if (res->status == 401)
+        gw_add_header(req, "WWW-Authenticate", "Bearer");
+    int status = gw_respond_json(req, res->status, body);
+    json_decref(body);
+    return status;
+}
+
+static int do_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+                   const json_t *args, struct td_rpc_result *res)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = args ? td_json_to_mp(args, &pk) : 0;
+    if (rc == 0) {
+        struct td_rpc_call call = {
+            .op = op,
+            .request_id = req->request_id,
+            .user_id = req->user_id,
+            .args = args ? sb.data : NULL,
+            .args_len = args ? sb.size : 0,
+        };
+        int64_t t0 = td_now_us();
+        rc = td_rpc_call(client, &call, res);
+        (void)t0; /* upstream latency is observed by metrics.c once it lands */
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int gw_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+            const json_t *args, json_t **result, int *status)
+{
+    struct td_rpc_result res;
+    int rc = do_call(req, client, op, args, &res);
+    if (rc != 0) {
+        send_transport_error(req, rc);
+        return rc;
+    }
+    if (res.status >= 400) {
+        send_daemon_error(req, &res);
+        td_rpc_result_free(&res);
+        return TD_EINVAL;
+    }
+    json_t *json = NULL;
+    rc = td_mp_to_json(res.result, &json);
+    *status = res.status;
+    td_rpc_result_free(&res);
+    if (rc != 0) {
+        TD_LOG(TD_LOG_ERR, "gw_bad_result", "%s: result has no JSON form", td_op_name(op));
+        gw_respond_error(req, TD_EINTERNAL, NULL, NULL);
+        return TD_EINTERNAL;
+    }
+    *result = json;
+    return 0;
+}
+
+int gw_forward(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+               const json_t *args, int ok_status)
+{
+    json_t *result = NULL;
+    int status;
+    if (gw_call(req, client, op, args, &result, &status) != 0)
+        return req->status;
+    int sent = gw_respond_json(req, ok_status ? ok_status : status, result);
+    json_decref(result);
+    return sent;
+}
+
+json_t *gw_args_with(struct gw_request *req, const char *key, json_t *value)
+{
+    if (req->body != NULL && json_object_get(req->body, key) != NULL) {
+        json_decref(value);
+        json_t *details = json_pack("{s:[s]}", key, "Unknown field.");
+        gw_respond_error(req, TD_EINVAL, NULL, details);
+        return NULL;
+    }
+    json_t *args = req->body ? json_copy(req->body) : json_object();
+    if (args == NULL || json_object_set_new(args, key, value) != 0) {
+        json_decref(args);
+        gw_respond_error(req, TD_ENOMEM, NULL, NULL);
+        return NULL;
+    }
+    return args;
+}

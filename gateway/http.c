@@ -1,0 +1,134 @@
+/*
+ * http.c — writing responses: the status line, the headers every response
+ * carries (request id, security headers, CORS and rate-limit headers queued
+ * by the edge modules) and the body, in one buffered write.
+ */
+#include "app.h"
+#include "router.h"
+#include "td_error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* JSON answers never need to load anything: the strictest policy. The docs
+ * page needs its own scripts and styles (and Swagger UI's inline styles). */
+#define CSP_JSON "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+#define CSP_DOCS                                                                               \
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "                \
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; "       \
+    "base-uri 'none'; form-action 'none'"
+
+void gw_add_header(struct gw_request *req, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof value)
+        return;
+    size_t room = sizeof req->extra_headers - req->extra_len;
+    int w = snprintf(req->extra_headers + req->extra_len, room, "%s: %s\r\n", name, value);
+    if (w > 0 && (size_t)w < room)
+        req->extra_len += (size_t)w;
+    else
+        req->extra_headers[req->extra_len] = '\0';
+}
+
+const char *gw_header(const struct gw_request *req, const char *name)
+{
+    for (int i = 0; i < req->ri->num_headers; i++) {
+        if (strcasecmp(req->ri->http_headers[i].name, name) == 0)
+            return req->ri->http_headers[i].value;
+    }
+    return NULL;
+}
+
+int gw_header_count(const struct gw_request *req, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < req->ri->num_headers; i++)
+        n += strcasecmp(req->ri->http_headers[i].name, name) == 0;
+    return n;
+}
+
+static const char *reason(int status)
+{
+    const char *r = mg_get_response_code_text(NULL, status);
+    return r ? r : "";
+}
+
+static bool is_docs(const struct gw_request *req)
+{
+    return req->route != NULL && (req->route->flags & GW_ROUTE_HTML);
+}
+
+int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
+                   const char *body, size_t len)
+{
+    char head[4096];
+    bool no_store = req->route == NULL || (req->route->flags & GW_ROUTE_NO_STORE);
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s%s%s"
+                     "X-Request-ID: %s\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "X-Frame-Options: DENY\r\n"
+                     "Referrer-Policy: no-referrer\r\n"
+                     "Content-Security-Policy: %s\r\n"
+                     "%s%s"
+                     "%.*s\r\n",
+                     status, reason(status), len, content_type ? "Content-Type: " : "",
+                     content_type ? content_type : "", content_type ? "\r\n" : "",
+                     req->request_id, is_docs(req) ? CSP_DOCS : CSP_JSON,
+                     no_store ? "Cache-Control: no-store\r\n" : "",
+                     req->over_tls ? "Strict-Transport-Security: max-age=63072000; "
+                                     "includeSubDomains\r\n"
+                                   : "",
+                     (int)req->extra_len, req->extra_headers);
+    if (n < 0 || (size_t)n >= sizeof head)
+        n = snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\n"
+                                        "Content-Length: 0\r\n\r\n");
+    int w1 = mg_write(req->conn, head, (size_t)n);
+    bool head_only = strcmp(req->ri->request_method, "HEAD") == 0;
+    int w2 = (len > 0 && body && !head_only) ? mg_write(req->conn, body, len) : 0;
+    req->status = status;
+    req->bytes_sent = (w1 > 0 ? (size_t)w1 : 0) + (w2 > 0 ? (size_t)w2 : 0);
+    return status;
+}
+
+int gw_respond_json(struct gw_request *req, int status, const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (text == NULL)
+        return gw_respond_raw(req, 500, "application/json",
+                              "{\"error\":\"internal_error\",\"message\":\"Internal server error\"}",
+                              61);
+    int rc = gw_respond_raw(req, status, "application/json", text, strlen(text));
+    free(text);
+    return rc;
+}
+
+int gw_respond_error(struct gw_request *req, int code, const char *message, json_t *details)
+{
+    int status = td_error_http_status(code);
+    if (status == 401 && gw_header(req, "Authorization") == NULL)
+        gw_add_header(req, "WWW-Authenticate", "Bearer");
+    else if (status == 401 && code != TD_ECREDENTIALS)
+        gw_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    else if (status == 401)
+        gw_add_header(req, "WWW-Authenticate", "Bearer");
+    json_t *body = json_pack("{s:s, s:s}", "error", td_error_name(code), "message",
+                             message ? message : td_error_message(code));
+    if (body != NULL && details != NULL)
+        json_object_set(body, "details", details);
+    json_decref(details);
+    int rc = body ? gw_respond_json(req, status, body)
+                  : gw_respond_raw(req, 500, "application/json", NULL, 0);
+    json_decref(body);
+    return rc;
+}

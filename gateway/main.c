@@ -1,0 +1,74 @@
+/*
+ * main.c — td-gateway: wires configuration, logging, the RPC clients, the
+ * edge modules and the HTTP server; waits for SIGTERM/SIGINT; tears down in
+ * reverse.
+ */
+#include "config.h"
+#include "edge.h"
+#include "server.h"
+#include "td_daemon.h"
+#include "td_error.h"
+#include "td_log.h"
+
+#include <civetweb.h>
+#include <stdio.h>
+
+static int open_client(const char *service, const char *urls, int timeout_ms,
+                       struct td_rpc_client **out)
+{
+    struct td_rpc_client_opts opts = {.service = service, .urls = urls, .timeout_ms = timeout_ms};
+    int rc = td_rpc_client_open(&opts, out);
+    if (rc != 0)
+        fprintf(stderr, "td-gateway: cannot use %s RPC URL '%s'\n", service, urls);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct td_daemon_args args;
+    int rc = td_daemon_parse_args(argc, argv, "td-gateway", NULL, &args);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (td_daemon_prepare() != 0)
+        return 1;
+    struct gw_config cfg;
+    if (gw_config_load(&cfg) != 0)
+        return 2;
+    if (args.migrate_only) { /* the gateway owns no storage */
+        gw_config_free(&cfg);
+        return 0;
+    }
+    mg_init_library(0);
+
+    struct gw_app app = {.cfg = &cfg};
+    int timeout = (int)cfg.base.rpc_timeout_ms;
+    rc = open_client("auth", cfg.auth_url, timeout, &app.auth);
+    rc = rc ? rc : open_client("diary", cfg.diary_url, timeout, &app.diary);
+    rc = rc ? rc : open_client("sentiment", cfg.sentiment_url, timeout, &app.sentiment);
+    rc = rc ? rc : gw_proxies_new(&cfg, &app.proxies);
+    rc = rc ? rc : gw_cors_new(&cfg, &app.cors);
+    rc = rc ? rc : gw_ratelimit_new(&cfg, &app.ratelimit);
+    rc = rc ? rc : gw_metrics_new(&app.metrics);
+    rc = rc ? rc : gw_auth_new(&app, &app.jwt, &app.revocations);
+    rc = rc ? rc : gw_server_start(&app);
+    if (rc == 0) {
+        TD_LOG(TD_LOG_NOTICE, "ready", "td-gateway %s listening on http://%s", TD_VERSION,
+               cfg.listen);
+        int sig = td_daemon_wait();
+        TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
+    }
+    gw_server_stop(&app);
+    gw_auth_free(&app.jwt, &app.revocations);
+    gw_metrics_free(&app.metrics);
+    gw_ratelimit_free(&app.ratelimit);
+    gw_cors_free(&app.cors);
+    gw_proxies_free(&app.proxies);
+    td_rpc_client_free(&app.sentiment);
+    td_rpc_client_free(&app.diary);
+    td_rpc_client_free(&app.auth);
+    gw_config_free(&cfg);
+    mg_exit_library();
+    if (rc == 0)
+        TD_LOG(TD_LOG_NOTICE, "stopped", "td-gateway stopped");
+    return rc == 0 ? 0 : 1;
+}

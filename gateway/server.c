@@ -1,0 +1,304 @@
+/*
+ * server.c — civetweb set-up and the per-request pipeline.
+ *
+ * civetweb runs with decode_url=no (raw paths: "%00" and "%2f" reach the
+ * router undecoded and match nothing), its own CORS answers switched off (the
+ * gateway's cors.c answers preflights), tcp_nodelay on (PITFALLS.md), and one
+ * catch-all handler: routing is ours, on whole paths.
+ */
+#include "server.h"
+#include "edge.h"
+#include "router.h"
+#include "td_error.h"
+#include "td_json_mp.h"
+#include "td_log.h"
+#include "td_rpc.h"
+#include "td_time.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A client's X-Request-ID is passed through when it is sane: 1-128
+ * characters of [A-Za-z0-9._-]. Anything else is replaced, never echoed. */
+static bool request_id_is_sane(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (!(isalnum(c) || c == '-' || c == '_' || c == '.') || n >= TD_PROTO_RID_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+static void assign_request_id(struct gw_request *req)
+{
+    const char *given = gw_header(req, "X-Request-ID");
+    if (given != NULL && request_id_is_sane(given)) {
+        snprintf(req->request_id, sizeof req->request_id, "%s", given);
+    } else {
+        char id[33];
+        td_rpc_new_id(id);
+        snprintf(req->request_id, sizeof req->request_id, "%s", id);
+    }
+    td_log_set_request_id(req->request_id);
+}
+
+/* civetweb accepts a repeated Content-Length (first wins) and
+ * Content-Length with chunked encoding (chunked wins); a proxy in front may
+ * have picked the other one, so both are refused (request smuggling). */
+static bool framing_is_ambiguous(const struct gw_request *req)
+{
+    int cl = gw_header_count(req, "Content-Length");
+    int te = gw_header_count(req, "Transfer-Encoding");
+    return cl > 1 || te > 1 || (cl > 0 && te > 0);
+}
+
+static bool content_type_is_json(const char *ct)
+{
+    if (ct == NULL)
+        return false;
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0)
+        return false;
+    const char *rest = ct + n;
+    while (*rest == ' ')
+        rest++;
+    if (*rest == '\0')
+        return true;
+    if (*rest != ';')
+        return false;
+    rest++;
+    while (*rest == ' ')
+        rest++;
+    return strncasecmp(rest, "charset=utf-8", 13) == 0 && rest[13] == '\0';
+}
+
+/* Reads the body into a malloc'd buffer, refusing more than max bytes: on the
+ * declared length before reading anything, or while reading a chunked body. */
+static int read_body(struct gw_request *req, char **out, size_t *out_len)
+{
+    long long max = req->app->cfg->max_body;
+    long long declared = req->ri->content_length;
+    if (declared > max)
+        return TD_ETOOBIG;
+    size_t cap = declared >= 0 ? (size_t)declared : 4096;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL)
+        return TD_ENOMEM;
+    size_t len = 0;
+    for (;;) {
+        if (declared >= 0 && len == (size_t)declared)
+            break;
+        if (len == cap) {
+            if ((long long)cap >= max + 1) {
+                free(buf);
+                return TD_ETOOBIG;
+            }
+            size_t next = cap * 2 > (size_t)max + 1 ? (size_t)max + 1 : cap * 2;
+            char *grown = realloc(buf, next + 1);
+            if (grown == NULL) {
+                free(buf);
+                return TD_ENOMEM;
+            }
+            buf = grown;
+            cap = next;
+        }
+        int n = mg_read(req->conn, buf + len, cap - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if ((long long)len > max) {
+            free(buf);
+            return TD_ETOOBIG;
+        }
+    }
+    if (declared >= 0 && len != (size_t)declared) {
+        free(buf);
+        return TD_EBADREQ; /* the client went away mid-body */
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* Takes the JSON body a route wants. Returns true when it answered an error. */
+static bool take_body(struct gw_request *req)
+{
+    unsigned flags = req->route->flags;
+    if (!(flags & (GW_ROUTE_JSON_BODY | GW_ROUTE_OPTIONAL_BODY)))
+        return false;
+    bool has_body = req->ri->content_length > 0 || gw_header(req, "Transfer-Encoding") != NULL;
+    if (!has_body && (flags & GW_ROUTE_OPTIONAL_BODY))
+        return false;
+    if (has_body && !content_type_is_json(gw_header(req, "Content-Type"))) {
+        gw_respond_error(req, TD_EMEDIA, NULL, NULL);
+        return true;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = read_body(req, &buf, &len);
+    if (rc != 0) {
+        if (rc == TD_ETOOBIG)
+            gw_add_header(req, "Connection", "close");
+        gw_respond_error(req, rc, rc == TD_EBADREQ ? "Incomplete request body" : NULL, NULL);
+        return true;
+    }
+    if (len == 0 && (flags & GW_ROUTE_OPTIONAL_BODY)) {
+        free(buf);
+        return false;
+    }
+    json_error_t jerr;
+    json_t *json = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(buf);
+    const char *problem = NULL;
+    if (json == NULL)
+        problem = len == 0 ? "Request body is empty" : "Request body is not valid JSON";
+    else if (!json_is_object(json))
+        problem = "Request body must be a JSON object";
+    else if (td_json_depth(json) > req->app->cfg->max_json_depth)
+        problem = "Request body is nested too deeply";
+    if (problem != NULL) {
+        json_decref(json);
+        gw_respond_error(req, TD_EJSON, problem, NULL);
+        return true;
+    }
+    req->body = json;
+    return false;
+}
+
+static void route_request(struct gw_request *req)
+{
+    char allow[128];
+    int64_t id = 0;
+    const struct gw_route *route = NULL;
+    enum gw_match m = gw_router_match(req->ri->request_method, req->path, &route, &id, allow,
+                                      sizeof allow);
+    if (m == GW_MATCH_NO_PATH) {
+        gw_respond_error(req, TD_ENOTFOUND, NULL, NULL);
+        return;
+    }
+    if (m == GW_MATCH_NO_METHOD) {
+        gw_add_header(req, "Allow", "%s", allow);
+        gw_respond_error(req, TD_EMETHOD, NULL, NULL);
+        return;
+    }
+    req->route = route;
+    req->path_id = id;
+    if (gw_ratelimit_refuse(req) || gw_auth_refuse(req) || take_body(req))
+        return;
+    route->fn(req);
+}
+
+int gw_server_handle(struct mg_connection *conn, void *cbdata)
+{
+    struct gw_request req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.ri = mg_get_request_info(conn);
+    req.app = cbdata;
+    req.started_us = td_now_us();
+
+    /* With decode_url=no, local_uri is the raw path without the query. */
+    req.path = req.ri->local_uri_raw ? req.ri->local_uri_raw : req.ri->local_uri;
+    assign_request_id(&req);
+    gw_proxies_identify(&req);
+
+    if (req.path == NULL || req.path[0] != '/') {
+        gw_respond_error(&req, TD_ENOTFOUND, NULL, NULL);
+    } else if (framing_is_ambiguous(&req)) {
+        gw_add_header(&req, "Connection", "close");
+        gw_respond_error(&req, TD_EBADREQ, "Ambiguous message framing", NULL);
+    } else if (req.ri->content_length > req.app->cfg->max_body) {
+        gw_add_header(&req, "Connection", "close");
+        gw_respond_error(&req, TD_ETOOBIG, NULL, NULL);
+    } else if (!gw_cors_handle(&req)) {
+        route_request(&req);
+    }
+    if (req.status == 0) /* a handler that forgot to answer is a bug */
+        gw_respond_error(&req, TD_EINTERNAL, NULL, NULL);
+
+    gw_metrics_observe(&req, td_now_us() - req.started_us);
+    json_decref(req.body);
+    td_log_set_request_id(NULL);
+    return req.status;
+}
+
+/* civetweb's own error pages (malformed request line, oversized headers) get
+ * the API's JSON shape too. */
+static int http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    (void)msg;
+    const char *code = status == 413 || status == 431 ? "payload_too_large"
+                       : status == 404               ? "not_found"
+                       : status == 405               ? "method_not_allowed"
+                       : status >= 500               ? "internal_error"
+                                                     : "bad_request";
+    char body[160];
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}", code,
+                     status >= 500 ? "Internal server error" : "Malformed request");
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+              "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+              "Referrer-Policy: no-referrer\r\n"
+              "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+              "Cache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+              status, mg_get_response_code_text(conn, status), n, body);
+    return 0;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    TD_LOG(TD_LOG_WARN, "civetweb", "%s", message);
+    return 1;
+}
+
+int gw_server_start(struct gw_app *app)
+{
+    const struct gw_config *cfg = app->cfg;
+    char threads[32], queue[32], keepalive[32], timeout[32];
+    snprintf(threads, sizeof threads, "%lld", cfg->threads);
+    snprintf(queue, sizeof queue, "%lld", cfg->queue);
+    snprintf(keepalive, sizeof keepalive, "%lld", cfg->keepalive_ms);
+    snprintf(timeout, sizeof timeout, "%lld", cfg->request_timeout_ms);
+    const char *options[] = {
+        "listening_ports", cfg->listen,
+        "num_threads", threads,
+        "listen_backlog", queue,
+        "connection_queue", queue,
+        "enable_keep_alive", cfg->keepalive_ms > 0 ? "yes" : "no",
+        "keep_alive_timeout_ms", keepalive,
+        "request_timeout_ms", timeout,
+        "tcp_nodelay", "1",
+        "decode_url", "no",
+        "access_control_allow_origin", "",
+        "access_control_allow_methods", "",
+        "access_control_allow_headers", "",
+        "max_request_size", "16384",
+        NULL,
+    };
+    struct mg_callbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.http_error = http_error;
+    callbacks.log_message = log_message;
+    app->mg = mg_start(&callbacks, app, options);
+    if (app->mg == NULL) {
+        TD_LOG(TD_LOG_ERR, "gw_listen_failed", "cannot listen on %s", cfg->listen);
+        return TD_EDOWN;
+    }
+    mg_set_request_handler(app->mg, "/", gw_server_handle, app);
+    return 0;
+}
+
+void gw_server_stop(struct gw_app *app)
+{
+    if (app->mg != NULL) {
+        mg_stop(app->mg);
+        app->mg = NULL;
+    }
+}

@@ -1,0 +1,25 @@
+/*
+ * config.h — td-auth's settings (config.c holds the table).
+ */
+#ifndef AUTH_CONFIG_H
+#define AUTH_CONFIG_H
+
+#include "td_config.h"
+
+struct auth_config {
+    struct td_base_config base;
+    char *rpc_url;          /* AUTH_RPC_URL */
+    char *events_url;       /* AUTH_EVENTS_URL: where revocations are published */
+    char *diary_url;        /* DIARY_RPC_URL: account deletion reaches td-diary */
+    char *jwt_secret;       /* JWT_SECRET_KEY */
+    long long access_ttl;   /* JWT_ACCESS_TTL seconds */
+    long long refresh_ttl;  /* JWT_REFRESH_TTL seconds */
+    long long pwhash_ops;   /* PWHASH_OPSLIMIT */
+    long long pwhash_mem;   /* PWHASH_MEMLIMIT bytes */
+    long long pwhash_concurrency; /* PWHASH_CONCURRENCY: hashes in flight at once */
+};
+
+int auth_config_load(struct auth_config *cfg);
+void auth_config_free(struct auth_config *cfg);
+
+#endif

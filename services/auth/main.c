@@ -1,0 +1,51 @@
+/*
+ * main.c — td-auth: wires configuration, logging, storage, the td-diary
+ * client (account deletion) and the RPC server; waits for SIGTERM/SIGINT; tears down in reverse.
+ */
+#include "config.h"
+#include "handlers.h"
+#include "store.h"
+#include "td_daemon.h"
+#include "td_error.h"
+#include "td_log.h"
+
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+    struct td_daemon_args args;
+    int rc = td_daemon_parse_args(argc, argv, "td-auth", NULL, &args);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (td_daemon_prepare() != 0)
+        return 1;
+    struct auth_config cfg;
+    if (auth_config_load(&cfg) != 0)
+        return 2;
+
+    struct auth_app app = {.cfg = &cfg};
+    struct td_rpc_server *server = NULL;
+    rc = auth_store_open(cfg.base.data_dir, (size_t)cfg.base.rpc_workers, &app.store);
+    if (rc == 0 && !args.migrate_only) {
+        struct td_rpc_client_opts copts = {.service = "diary", .urls = cfg.diary_url,
+                                           .timeout_ms = (int)cfg.base.rpc_timeout_ms};
+        rc = td_rpc_client_open(&copts, &app.diary);
+        struct td_rpc_server_opts sopts = {.service = "auth", .url = cfg.rpc_url,
+                                           .workers = (unsigned)cfg.base.rpc_workers,
+                                           .routes = auth_routes, .nroutes = auth_nroutes,
+                                           .app = &app};
+        rc = rc ? rc : td_rpc_server_start(&sopts, &server);
+        if (rc == 0) {
+            TD_LOG(TD_LOG_NOTICE, "ready", "td-auth %s serving on %s", TD_VERSION, cfg.rpc_url);
+            int sig = td_daemon_wait();
+            TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
+        }
+    }
+    td_rpc_server_stop(&server, 10000);
+    td_rpc_client_free(&app.diary);
+    auth_store_close(&app.store);
+    auth_config_free(&cfg);
+    if (rc != 0)
+        fprintf(stderr, "td-auth: failed to start: %s\n", td_error_symbol(rc));
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,20 @@
+/*
+ * config.h — td-diary's settings (config.c holds the table).
+ */
+#ifndef DIARY_CONFIG_H
+#define DIARY_CONFIG_H
+
+#include "td_config.h"
+
+struct diary_config {
+    struct td_base_config base;
+    char *rpc_url;                  /* DIARY_RPC_URL */
+    char *sentiment_url;            /* SENTIMENT_RPC_URL */
+    long long sentiment_timeout_ms; /* SENTIMENT_TIMEOUT_MS: how long a write waits for analysis */
+};
+
+/* Loads and validates; prints the one-line error itself. 0 or TD_ECONFIG. */
+int diary_config_load(struct diary_config *cfg);
+void diary_config_free(struct diary_config *cfg);
+
+#endif

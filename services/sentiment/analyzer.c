@@ -1,0 +1,1179 @@
+/* analyzer.c — the embedded lexicon analyzer of td-sentiment.
+ *
+ * Owns: tokenising diary text (UTF-8, emoji, emoticons), the lexicon hash
+ * table (VADER's words from lexicon_data.c plus the project's own phrases,
+ * modifiers and overrides below), and the rules that turn tokens into marked
+ * spans. It exists so that td-sentiment works offline and fast; the LLM
+ * provider is optional and falls back to it.
+ *
+ * How a text is analysed (VADER-style, Hutto & Gilbert 2014, adapted to
+ * spans):
+ *  - The text is cut into sentences (. ! ? ; … newline) and each sentence
+ *    into tokens: words (letters, digits, inner apostrophes and hyphens),
+ *    emoji (with their modifiers and ZWJ sequences), emoticons, and clause
+ *    breaks (, : brackets quotes dashes). Words are folded for lookup:
+ *    ASCII and Latin-1 letters lose case and accents, ’ becomes '.
+ *  - A sentiment unit is a lexicon word, a multi-word phrase (longest match
+ *    wins), an emoji or an emoticon. Up to three tokens before it, within
+ *    the clause, are scanned for intensifiers ("very", "a bit"), which
+ *    change its strength and, when directly in front, join its span, and
+ *    for negators ("not", "never", "-n't", "no", "least"), which flip its
+ *    polarity (VADER's x -0.74) and make the whole "negator .. word" one
+ *    span. Two exceptions keep the polarity while still joining the span:
+ *    a stop verb in between ("couldn't stop crying" stays negative) and a
+ *    comparative after never/can't/couldn't ("never felt better").
+ *  - "but"/"however": spans earlier in the sentence count half, later ones
+ *    one and a half (VADER's weights).
+ *  - Reconciliation: API.md classifies an entry by counting spans, while
+ *    the analyzer's real verdict is the weighted sum. When the two
+ *    disagree (e.g. "started badly, but ... so happy": one span each, sum
+ *    positive), the weakest spans of the losing polarity are dropped until
+ *    the counts agree with the sum. The marked phrases are then exactly the
+ *    ones that carry the verdict, and counts and class stay consistent.
+ *
+ * Performance: one pass, no allocation except out->items; the lexicon is a
+ * static open-addressing table built once under pthread_once.
+ */
+#include "analyzer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ spans */
+
+void senti_spans_init(struct senti_spans *s)
+{
+    s->items = NULL;
+    s->count = 0;
+    s->cap = 0;
+}
+
+void senti_spans_free(struct senti_spans *s)
+{
+    if (s == NULL)
+        return;
+    free(s->items);
+    senti_spans_init(s);
+}
+
+void senti_spans_clear(struct senti_spans *s)
+{
+    s->count = 0;
+}
+
+int senti_spans_push(struct senti_spans *s, size_t start, size_t end,
+                     int polarity, float weight)
+{
+    if (s->count >= SENTI_MAX_SPANS)
+        return SENTI_ERANGE;
+    if (s->count == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 16;
+        struct senti_span *n = realloc(s->items, ncap * sizeof *n);
+        if (n == NULL)
+            return SENTI_ENOMEM;
+        s->items = n;
+        s->cap = ncap;
+    }
+    s->items[s->count].start = start;
+    s->items[s->count].end = end;
+    s->items[s->count].polarity = polarity;
+    s->items[s->count].weight = weight;
+    s->count++;
+    return SENTI_OK;
+}
+
+void senti_spans_count(const struct senti_spans *s, size_t *positive,
+                       size_t *negative)
+{
+    size_t p = 0, n = 0;
+    for (size_t i = 0; s != NULL && i < s->count; i++) {
+        if (s->items[i].polarity > 0)
+            p++;
+        else
+            n++;
+    }
+    if (positive)
+        *positive = p;
+    if (negative)
+        *negative = n;
+}
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+size_t senti_utf8_decode(const char *text, size_t len, size_t i, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    unsigned c = s[i];
+    size_t n;
+    uint32_t v, min;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2; v = c & 0x1F; min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3; v = c & 0x0F; min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4; v = c & 0x07; min = 0x10000;
+    } else {
+        goto invalid;
+    }
+    if (len - i < n)
+        goto invalid;
+    for (size_t k = 1; k < n; k++) {
+        if ((s[i + k] & 0xC0) != 0x80)
+            goto invalid;
+        v = (v << 6) | (s[i + k] & 0x3F);
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF are not
+     * characters; treating them as opaque bytes keeps every module's idea
+     * of a boundary identical. */
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        goto invalid;
+    *cp = v;
+    return n;
+invalid:
+    *cp = SENTI_UTF8_INVALID;
+    return 1;
+}
+
+bool senti_utf8_is_boundary(const char *text, size_t len, size_t off)
+{
+    if (off > len)
+        return false;
+    if (off == 0 || off == len)
+        return true;
+    /* A lead byte can never be swallowed by an earlier sequence, so the
+     * decomposition is local: `off` is inside a character exactly when a
+     * valid sequence starting 1..3 bytes earlier reaches past it. */
+    for (size_t k = 1; k <= 3 && k <= off; k++) {
+        uint32_t cp;
+        if (senti_utf8_decode(text, len, off - k, &cp) > k)
+            return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- lexicon */
+
+enum {
+    F_SENT = 1u << 0,       /* has a valence */
+    F_NEG = 1u << 1,        /* negator */
+    F_BOOST = 1u << 2,      /* intensifier / diminisher: `boost` is its size */
+    F_BUT = 1u << 3,        /* contrast: later clause weighs more */
+    F_STOPV = 1u << 4,      /* "stop": cancels a negation around it */
+    F_COMPAR = 1u << 5,     /* comparative kept positive after never/can't */
+    F_NEVER = 1u << 6,      /* negator that licenses F_COMPAR */
+    F_LEAST = 1u << 7,      /* "least": negates unless "at/very least" */
+    F_HEAD = 1u << 8,       /* first word of some phrase */
+    F_PHRASE = 1u << 9,     /* multi-word entry */
+    F_LIKE = 1u << 10,      /* "like": sentiment only after a subject */
+    F_WELL = 1u << 11,      /* "well": sentiment only after verbs/boosters */
+    F_NEUTRAL = 1u << 12,   /* phrase that only consumes its words */
+    F_SUBJ = 1u << 13,      /* licenses F_LIKE ("I like") */
+    F_WELLV = 1u << 14,     /* licenses F_WELL ("went well") */
+    F_ALTHO = 1u << 15,     /* "although": its own clause weighs less */
+};
+
+struct lex_entry {
+    const char *key;    /* NULL = empty slot */
+    uint16_t len;
+    uint16_t flags;
+    uint8_t max_words;  /* for F_HEAD: longest phrase starting here */
+    float valence;
+    float boost;
+};
+
+#define LEX_SLOTS 16384u /* power of two, > 2x entries */
+#define KEEP 99.0f       /* rule valence meaning "keep the lexicon's value" */
+#define B_INCR 0.293f
+#define B_DECR (-0.293f)
+#define N_SCALAR (-0.74f)
+
+static struct lex_entry g_lex[LEX_SLOTS];
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+struct lex_rule {
+    const char *key;
+    float valence;  /* KEEP, 0 for none, or the value */
+    float boost;
+    unsigned flags;
+};
+
+/* The project's own entries, applied over VADER's words. Phrases are the
+ * common English idioms whose words alone mislead ("fed up", "let down"),
+ * review language VADER lacks ("stopped working", "waste of money"), and
+ * neutral phrases that stop a word from firing ("as well", "feel like"). */
+static const struct lex_rule g_rules[] = {
+    /* negators */
+    {"not", 0, 0, F_NEG}, {"no", 0, 0, F_NEG}, {"never", 0, 0, F_NEG | F_NEVER},
+    {"nor", 0, 0, F_NEG}, {"neither", 0, 0, F_NEG}, {"nothing", 0, 0, F_NEG},
+    {"nobody", 0, 0, F_NEG}, {"none", 0, 0, F_NEG}, {"nowhere", 0, 0, F_NEG},
+    {"without", 0, 0, F_NEG}, {"cannot", 0, 0, F_NEG | F_NEVER},
+    {"can't", 0, 0, F_NEG | F_NEVER}, {"cant", 0, 0, F_NEG | F_NEVER},
+    {"couldn't", 0, 0, F_NEG | F_NEVER}, {"couldnt", 0, 0, F_NEG | F_NEVER},
+    {"dont", 0, 0, F_NEG}, {"didnt", 0, 0, F_NEG}, {"doesnt", 0, 0, F_NEG},
+    {"isnt", 0, 0, F_NEG}, {"wasnt", 0, 0, F_NEG}, {"werent", 0, 0, F_NEG},
+    {"arent", 0, 0, F_NEG}, {"aint", 0, 0, F_NEG}, {"wouldnt", 0, 0, F_NEG},
+    {"shouldnt", 0, 0, F_NEG}, {"wont", 0, 0, F_NEG}, {"havent", 0, 0, F_NEG},
+    {"hasnt", 0, 0, F_NEG}, {"hadnt", 0, 0, F_NEG}, {"nope", 0, 0, F_NEG},
+    {"rarely", 0, 0, F_NEG}, {"seldom", 0, 0, F_NEG},
+    {"least", 0, 0, F_LEAST},
+    /* contrast */
+    {"but", 0, 0, F_BUT}, {"however", 0, 0, F_BUT},
+    /* stop verbs: "can't stop crying" keeps crying negative */
+    {"stop", KEEP, 0, F_STOPV}, {"stopped", KEEP, 0, F_STOPV},
+    {"stopping", 0, 0, F_STOPV}, {"quit", 0, 0, F_STOPV},
+    {"help", KEEP, 0, F_STOPV},
+    /* comparatives */
+    {"better", KEEP, 0, F_COMPAR}, {"happier", KEEP, 0, F_COMPAR},
+    {"greater", KEEP, 0, F_COMPAR}, {"nicer", 1.5f, 0, F_COMPAR},
+    {"best", KEEP, 0, F_COMPAR},
+    /* intensifiers (VADER's booster list plus a few) */
+    {"absolutely", 0, B_INCR, F_BOOST}, {"amazingly", KEEP, B_INCR, F_BOOST},
+    {"awfully", KEEP, B_INCR, F_BOOST}, {"completely", 0, B_INCR, F_BOOST},
+    {"considerably", 0, B_INCR, F_BOOST}, {"decidedly", 0, B_INCR, F_BOOST},
+    {"deeply", 0, B_INCR, F_BOOST}, {"enormously", 0, B_INCR, F_BOOST},
+    {"entirely", 0, B_INCR, F_BOOST}, {"especially", 0, B_INCR, F_BOOST},
+    {"exceptionally", 0, B_INCR, F_BOOST}, {"extremely", 0, B_INCR, F_BOOST},
+    {"fabulously", KEEP, B_INCR, F_BOOST}, {"fully", 0, B_INCR, F_BOOST},
+    {"greatly", 0, B_INCR, F_BOOST}, {"highly", 0, B_INCR, F_BOOST},
+    {"hugely", 0, B_INCR, F_BOOST}, {"incredibly", KEEP, B_INCR, F_BOOST},
+    {"intensely", 0, B_INCR, F_BOOST}, {"particularly", 0, B_INCR, F_BOOST},
+    {"purely", 0, B_INCR, F_BOOST}, {"quite", 0, B_INCR, F_BOOST},
+    {"really", 0, B_INCR, F_BOOST}, {"remarkably", 0, B_INCR, F_BOOST},
+    {"so", 0, B_INCR, F_BOOST}, {"substantially", 0, B_INCR, F_BOOST},
+    {"thoroughly", 0, B_INCR, F_BOOST}, {"totally", 0, B_INCR, F_BOOST},
+    {"tremendously", 0, B_INCR, F_BOOST}, {"unbelievably", KEEP, B_INCR, F_BOOST},
+    {"unusually", 0, B_INCR, F_BOOST}, {"utterly", 0, B_INCR, F_BOOST},
+    {"very", 0, B_INCR, F_BOOST}, {"most", 0, B_INCR, F_BOOST},
+    {"more", 0, B_INCR, F_BOOST}, {"such", 0, B_INCR, F_BOOST},
+    {"truly", KEEP, B_INCR, F_BOOST}, {"super", KEEP, B_INCR, F_BOOST},
+    {"pretty", KEEP, B_INCR, F_BOOST}, {"real", KEEP, B_INCR, F_BOOST},
+    {"seriously", KEEP, B_INCR, F_BOOST}, {"insanely", KEEP, B_INCR, F_BOOST},
+    {"ridiculously", KEEP, B_INCR, F_BOOST}, {"terribly", KEEP, B_INCR, F_BOOST},
+    {"damn", KEEP, B_INCR, F_BOOST}, {"fucking", KEEP, B_INCR, F_BOOST},
+    {"freaking", KEEP, B_INCR, F_BOOST}, {"hella", 0, B_INCR, F_BOOST},
+    {"even", 0, B_INCR, F_BOOST}, {"genuinely", 0, B_INCR, F_BOOST},
+    {"actually", 0, 0, 0}, {"honestly", 0, 0, 0},
+    /* diminishers */
+    {"almost", 0, B_DECR, F_BOOST}, {"barely", 0, B_DECR, F_BOOST},
+    {"hardly", 0, B_DECR, F_BOOST}, {"kinda", 0, B_DECR, F_BOOST},
+    {"less", 0, B_DECR, F_BOOST}, {"marginally", 0, B_DECR, F_BOOST},
+    {"occasionally", 0, B_DECR, F_BOOST}, {"partly", 0, B_DECR, F_BOOST},
+    {"scarcely", 0, B_DECR, F_BOOST}, {"slightly", 0, B_DECR, F_BOOST},
+    {"somewhat", 0, B_DECR, F_BOOST}, {"sorta", 0, B_DECR, F_BOOST},
+    {"fairly", 0, B_DECR, F_BOOST}, {"rather", 0, B_DECR, F_BOOST},
+    {"kind of", 0, B_DECR, F_BOOST}, {"sort of", 0, B_DECR, F_BOOST},
+    {"a bit", 0, B_DECR, F_BOOST}, {"a little", 0, B_DECR, F_BOOST},
+    {"a little bit", 0, B_DECR, F_BOOST}, {"a tad", 0, B_DECR, F_BOOST},
+    {"a lot", 0, B_INCR, F_BOOST}, {"so much", 0, B_INCR, F_BOOST},
+    /* context-dependent words */
+    {"like", KEEP, 0, F_LIKE}, {"well", KEEP, 0, F_WELL},
+    {"i", 0, 0, F_SUBJ}, {"we", 0, 0, F_SUBJ}, {"you", 0, 0, F_SUBJ},
+    {"they", 0, 0, F_SUBJ}, {"also", 0, 0, F_SUBJ}, {"just", 0, 0, F_SUBJ},
+    {"still", 0, 0, F_SUBJ}, {"definitely", 0, 0, F_SUBJ},
+    {"do", 0, 0, F_SUBJ | F_WELLV}, {"did", 0, 0, F_SUBJ | F_WELLV},
+    {"went", 0, 0, F_WELLV}, {"go", 0, 0, F_WELLV}, {"goes", 0, 0, F_WELLV},
+    {"going", 0, 0, F_WELLV}, {"gone", 0, 0, F_WELLV}, {"work", 0, 0, F_WELLV},
+    {"works", 0, 0, F_WELLV}, {"worked", 0, 0, F_WELLV},
+    {"working", 0, 0, F_WELLV}, {"does", 0, 0, F_WELLV},
+    {"done", 0, 0, F_WELLV}, {"played", 0, 0, F_WELLV},
+    {"performs", 0, 0, F_WELLV}, {"performed", 0, 0, F_WELLV},
+    {"made", 0, 0, F_WELLV}, {"written", 0, 0, F_WELLV},
+    {"built", 0, 0, F_WELLV}, {"designed", 0, 0, F_WELLV},
+    {"fits", 0, 0, F_WELLV}, {"held", 0, 0, F_WELLV}, {"holds", 0, 0, F_WELLV},
+    {"slept", 0, 0, F_WELLV}, {"sleep", 0, 0, F_WELLV},
+    {"acted", 0, 0, F_WELLV}, {"cooked", 0, 0, F_WELLV},
+    {"treated", 0, 0, F_WELLV}, {"packaged", 0, 0, F_WELLV},
+    {"runs", 0, 0, F_WELLV}, {"ran", 0, 0, F_WELLV},
+    /* words VADER lacks or weighs oddly for diaries and reviews */
+    {"grumpy", -1.6f, 0, 0}, {"junk", -2.0f, 0, 0}, {"mediocre", -1.6f, 0, 0},
+    {"flimsy", -1.5f, 0, 0}, {"poorly", -1.8f, 0, 0}, {"favourite", 2.0f, 0, 0},
+    {"awkward", -1.3f, 0, 0}, {"sorry", -0.8f, 0, 0}, {"overpriced", -1.8f, 0, 0},
+    {"unreliable", -1.8f, 0, 0}, {"garbage", -2.2f, 0, 0},
+    {"refund", -1.0f, 0, 0}, {"meh", -1.0f, 0, 0}, {"unhappy", -2.0f, 0, 0},
+    {"exhausted", -1.8f, 0, 0}, {"drained", -1.6f, 0, 0},
+    {"overwhelmed", -1.5f, 0, 0}, {"miserable", KEEP, 0, 0},
+    {"kind", KEEP, 0, 0},
+    /* general words VADER lacks (reviews, everyday speech) */
+    {"incredible", 2.6f, 0, 0}, {"tremendous", 2.4f, 0, 0}, {"unusable", -2.2f, 0, 0},
+    {"slow", -1.0f, 0, 0}, {"sturdy", 1.6f, 0, 0}, {"decent", 1.2f, 0, 0},
+    {"returned", -0.8f, 0, 0}, {"cheaply", -1.5f, 0, 0}, {"junky", -2.0f, 0, 0},
+    {"reliable", 1.8f, 0, 0}, {"smooth", 1.2f, 0, 0}, {"seamless", 1.8f, 0, 0},
+    {"seamlessly", 1.8f, 0, 0}, {"bland", -1.5f, 0, 0}, {"tasteless", -1.8f, 0, 0},
+    {"tasty", 2.2f, 0, 0}, {"attentive", 1.8f, 0, 0}, {"overcooked", -1.6f, 0, 0},
+    {"undercooked", -1.6f, 0, 0}, {"stale", -1.6f, 0, 0}, {"greasy", -1.2f, 0, 0},
+    {"soggy", -1.5f, 0, 0}, {"inedible", -2.5f, 0, 0}, {"predictable", -1.0f, 0, 0},
+    {"gem", 2.2f, 0, 0}, {"pointless", -1.8f, 0, 0}, {"hooked", 1.2f, 0, 0},
+    {"flaw", -1.5f, 0, 0}, {"flaws", -1.5f, 0, 0}, {"flawed", -1.5f, 0, 0},
+    {"drawback", -1.5f, 0, 0}, {"drawbacks", -1.5f, 0, 0}, {"lacks", -1.2f, 0, 0},
+    {"lacking", -1.3f, 0, 0}, {"lacked", -1.2f, 0, 0}, {"clunky", -1.5f, 0, 0},
+    {"cheesy", -1.0f, 0, 0}, {"recommended", 1.6f, 0, 0}, {"recommending", 1.5f, 0, 0},
+    {"unacceptable", -2.2f, 0, 0}, {"unacceptible", -2.2f, 0, 0},
+    {"disapointed", -2.0f, 0, 0}, {"disapointing", -2.0f, 0, 0},
+    {"dissapointed", -2.0f, 0, 0}, {"disappointment", -2.2f, 0, 0},
+    {"disapointment", -2.2f, 0, 0}, {"crappy", -2.0f, 0, 0}, {"sucked", -2.0f, 0, 0},
+    {"horrid", -2.5f, 0, 0}, {"subpar", -1.8f, 0, 0}, {"sub-par", -1.8f, 0, 0},
+    {"underwhelming", -1.8f, 0, 0}, {"overrated", -1.6f, 0, 0},
+    {"lousy", -2.2f, 0, 0}, {"broken", KEEP, 0, 0}, {"breaks", -1.5f, 0, 0},
+    {"malfunction", -2.0f, 0, 0}, {"glitch", -1.5f, 0, 0}, {"glitches", -1.5f, 0, 0},
+    {"buggy", -1.8f, 0, 0}, {"crashes", -1.8f, 0, 0}, {"freezes", -1.6f, 0, 0},
+    {"unreadable", -1.5f, 0, 0}, {"uncomfortable", KEEP, 0, 0},
+    {"comfy", 1.8f, 0, 0}, {"handy", 1.5f, 0, 0}, {"durable", 1.6f, 0, 0},
+    {"affordable", 1.3f, 0, 0}, {"delightful", KEEP, 0, 0}, {"superb", KEEP, 0, 0},
+    {"yummy", 2.2f, 0, 0}, {"masterpiece", 3.0f, 0, 0}, {"must-see", 2.2f, 0, 0},
+    {"must-have", 2.0f, 0, 0}, {"unwatchable", -2.5f, 0, 0}, {"boring", KEEP, 0, 0},
+    {"cliche", -1.0f, 0, 0}, {"cliched", -1.2f, 0, 0}, {"forgettable", -1.5f, 0, 0},
+    {"mess", -1.6f, 0, 0}, {"unfunny", -1.8f, 0, 0}, {"wasted", -1.8f, 0, 0},
+    {"grateful", KEEP, 0, 0}, {"thankful", KEEP, 0, 0}, {"sad", KEEP, 0, 0},
+    {"dropped", -0.8f, 0, 0}, {"drops", -0.8f, 0, 0}, {"static", -0.8f, 0, 0},
+    {"beware", -1.5f, 0, 0}, {"avoid", KEEP, 0, 0},
+    /* phrases: positive */
+    {"well done", 2.3f, 0, F_PHRASE}, {"well made", 2.0f, 0, F_PHRASE},
+    {"well written", 2.0f, 0, F_PHRASE}, {"well worth", 2.0f, 0, F_PHRASE},
+    {"looking forward", 2.0f, 0, F_PHRASE}, {"look forward", 2.0f, 0, F_PHRASE},
+    {"over the moon", 3.0f, 0, F_PHRASE}, {"on cloud nine", 3.0f, 0, F_PHRASE},
+    {"on top of the world", 3.0f, 0, F_PHRASE}, {"can't wait", 2.0f, 0, F_PHRASE},
+    {"cannot wait", 2.0f, 0, F_PHRASE}, {"cant wait", 2.0f, 0, F_PHRASE},
+    {"can't complain", 1.5f, 0, F_PHRASE}, {"cant complain", 1.5f, 0, F_PHRASE},
+    {"made my day", 2.5f, 0, F_PHRASE}, {"makes my day", 2.5f, 0, F_PHRASE},
+    {"cheer up", 1.5f, 0, F_PHRASE}, {"cheered up", 1.8f, 0, F_PHRASE},
+    {"worth it", 2.0f, 0, F_PHRASE}, {"worth every penny", 2.8f, 0, F_PHRASE},
+    {"top notch", 2.8f, 0, F_PHRASE}, {"second to none", 2.8f, 0, F_PHRASE},
+    {"thumbs up", 2.0f, 0, F_PHRASE}, {"five stars", 2.5f, 0, F_PHRASE},
+    {"5 stars", 2.5f, 0, F_PHRASE}, {"at peace", 2.0f, 0, F_PHRASE},
+    {"peace of mind", 2.0f, 0, F_PHRASE}, {"at ease", 1.5f, 0, F_PHRASE},
+    {"tears of joy", 2.5f, 0, F_PHRASE}, {"thank god", 1.8f, 0, F_PHRASE},
+    {"thank goodness", 1.8f, 0, F_PHRASE}, {"must have", 1.5f, 0, F_PHRASE},
+    {"does the job", 1.5f, 0, F_PHRASE}, {"does the trick", 1.5f, 0, F_PHRASE},
+    {"works great", 2.5f, 0, F_PHRASE}, {"works perfectly", 2.5f, 0, F_PHRASE},
+    {"feel good", 2.0f, 0, F_PHRASE}, {"feel better", 1.8f, 0, F_PHRASE},
+{"high quality", 2.0f, 0, F_PHRASE},
+    {"good riddance", 1.0f, 0, F_PHRASE}, {"to die for", 2.5f, 0, F_PHRASE},
+    {"can't beat", 2.0f, 0, F_PHRASE}, {"cannot beat", 2.0f, 0, F_PHRASE},
+    {"cant beat", 2.0f, 0, F_PHRASE}, {"can't go wrong", 2.0f, 0, F_PHRASE},
+    {"cant go wrong", 2.0f, 0, F_PHRASE}, {"can't say enough", 2.0f, 0, F_PHRASE},
+    {"cant say enough", 2.0f, 0, F_PHRASE}, {"please", 0, 0, 0},
+    /* phrases: negative */
+    {"fed up", -2.0f, 0, F_PHRASE}, {"let down", -2.0f, 0, F_PHRASE},
+    {"letting down", -2.0f, 0, F_PHRASE}, {"lets down", -2.0f, 0, F_PHRASE},
+    {"burnt out", -2.2f, 0, F_PHRASE}, {"burned out", -2.2f, 0, F_PHRASE},
+    {"stressed out", -2.0f, 0, F_PHRASE}, {"freaked out", -1.8f, 0, F_PHRASE},
+    {"worn out", -1.6f, 0, F_PHRASE}, {"messed up", -1.8f, 0, F_PHRASE},
+    {"screwed up", -2.0f, 0, F_PHRASE}, {"broke down", -1.8f, 0, F_PHRASE},
+    {"fell apart", -2.0f, 0, F_PHRASE}, {"falling apart", -2.0f, 0, F_PHRASE},
+    {"falls apart", -2.0f, 0, F_PHRASE}, {"gave up", -1.5f, 0, F_PHRASE},
+    {"give up", -1.3f, 0, F_PHRASE}, {"given up", -1.5f, 0, F_PHRASE},
+    {"waste of time", -2.5f, 0, F_PHRASE}, {"waste of money", -2.5f, 0, F_PHRASE},
+    {"rip off", -2.3f, 0, F_PHRASE}, {"ripoff", -2.3f, 0, 0},
+    {"thumbs down", -2.0f, 0, F_PHRASE}, {"one star", -2.0f, 0, F_PHRASE},
+    {"sick of", -2.0f, 0, F_PHRASE}, {"tired of", -1.8f, 0, F_PHRASE},
+    {"can't stand", -2.3f, 0, F_PHRASE}, {"cannot stand", -2.3f, 0, F_PHRASE},
+    {"cant stand", -2.3f, 0, F_PHRASE}, {"piece of junk", -2.5f, 0, F_PHRASE},
+    {"piece of crap", -2.5f, 0, F_PHRASE}, {"piece of shit", -2.8f, 0, F_PHRASE},
+    {"falls short", -1.6f, 0, F_PHRASE}, {"fell short", -1.6f, 0, F_PHRASE},
+    {"fall short", -1.6f, 0, F_PHRASE}, {"in tears", -1.8f, 0, F_PHRASE},
+    {"burst into tears", -2.2f, 0, F_PHRASE}, {"under the weather", -1.5f, 0, F_PHRASE},
+    {"on edge", -1.5f, 0, F_PHRASE}, {"passed away", -2.5f, 0, F_PHRASE},
+    {"stopped working", -2.2f, 0, F_PHRASE}, {"quit working", -2.2f, 0, F_PHRASE},
+    {"doesn't work", -2.0f, 0, F_PHRASE}, {"doesnt work", -2.0f, 0, F_PHRASE},
+    {"didn't work", -2.0f, 0, F_PHRASE}, {"didnt work", -2.0f, 0, F_PHRASE},
+    {"don't work", -2.0f, 0, F_PHRASE}, {"does not work", -2.0f, 0, F_PHRASE},
+    {"did not work", -2.0f, 0, F_PHRASE}, {"won't work", -2.0f, 0, F_PHRASE},
+    {"not working", -2.0f, 0, F_PHRASE}, {"never worked", -2.0f, 0, F_PHRASE},
+    {"do not buy", -2.3f, 0, F_PHRASE}, {"don't buy", -2.3f, 0, F_PHRASE},
+    {"not worth", -1.8f, 0, F_PHRASE}, {"lost my temper", -1.8f, 0, F_PHRASE},
+    {"out of control", -1.5f, 0, F_PHRASE}, {"broken heart", -2.8f, 0, F_PHRASE},
+    {"so-so", -0.8f, 0, 0}, {"heart broken", -2.8f, 0, F_PHRASE},
+    {"ran out", -0.8f, 0, F_PHRASE}, {"shut down", -1.0f, 0, F_PHRASE},
+    {"a mess", -1.8f, 0, F_PHRASE}, {"at best", -1.0f, 0, F_PHRASE},
+    {"don't waste", -2.0f, 0, F_PHRASE}, {"dont waste", -2.0f, 0, F_PHRASE},
+    {"do not waste", -2.0f, 0, F_PHRASE}, {"to be desired", -1.8f, 0, F_PHRASE},
+    {"i've had better", -1.8f, 0, F_PHRASE}, {"have had better", -1.8f, 0, F_PHRASE},
+    {"least of", 0, 0, F_PHRASE | F_NEUTRAL}, {"must have been", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"although", 0, 0, F_ALTHO}, {"though", 0, 0, F_ALTHO},
+    /* neutral phrases: consume words that would otherwise fire */
+    {"as well", 0, 0, F_PHRASE | F_NEUTRAL}, {"at least", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"feel like", 0, 0, F_PHRASE | F_NEUTRAL}, {"feels like", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"felt like", 0, 0, F_PHRASE | F_NEUTRAL}, {"looks like", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"look like", 0, 0, F_PHRASE | F_NEUTRAL}, {"looked like", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"seems like", 0, 0, F_PHRASE | F_NEUTRAL}, {"sounds like", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"just like", 0, 0, F_PHRASE | F_NEUTRAL}, {"more like", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"no doubt", 1.0f, 0, F_PHRASE}, {"no problem", 1.5f, 0, F_PHRASE},
+    {"no problems", 1.5f, 0, F_PHRASE}, {"no complaints", 1.5f, 0, F_PHRASE},
+    {"not only", 0, 0, F_PHRASE | F_NEUTRAL}, {"good morning", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"good night", 0, 0, F_PHRASE | F_NEUTRAL}, {"good luck", 1.2f, 0, F_PHRASE},
+    {"pretty much", 0, 0, F_PHRASE | F_NEUTRAL}, {"kind regards", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"to be honest", 0, 0, F_PHRASE | F_NEUTRAL}, {"no wonder", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"no matter", 0, 0, F_PHRASE | F_NEUTRAL}, {"of course", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"in case", 0, 0, F_PHRASE | F_NEUTRAL}, {"ice cream", 0, 0, F_PHRASE | F_NEUTRAL},
+};
+
+/* Emoji: base code point → valence (project's own judgement, informed by
+ * the emoji's usual use; variation selectors and skin tones are ignored). */
+struct emoji_val {
+    uint32_t cp;
+    float valence;
+};
+
+static const struct emoji_val g_emoji[] = {
+    {0x263A, 2.0f}, {0x2639, -1.8f}, {0x2665, 2.5f}, {0x2600, 1.2f},
+    {0x2705, 1.0f}, {0x270C, 1.0f}, {0x2728, 1.3f}, {0x2764, 2.8f},
+    {0x2B50, 1.5f}, {0x1F308, 1.5f}, {0x1F31E, 1.8f}, {0x1F31F, 1.8f},
+    {0x1F338, 1.0f}, {0x1F339, 1.0f}, {0x1F381, 1.5f}, {0x1F382, 1.5f},
+    {0x1F389, 2.2f}, {0x1F38A, 2.0f}, {0x1F3C6, 2.0f}, {0x1F44C, 1.5f},
+    {0x1F44D, 1.8f}, {0x1F44E, -1.8f}, {0x1F44F, 1.8f}, {0x1F48B, 1.8f},
+    {0x1F493, 2.5f}, {0x1F494, -2.8f}, {0x1F495, 2.5f}, {0x1F496, 2.5f},
+    {0x1F497, 2.5f}, {0x1F498, 2.3f}, {0x1F499, 2.0f}, {0x1F49A, 2.0f},
+    {0x1F49B, 2.0f}, {0x1F49C, 2.0f}, {0x1F49D, 2.3f}, {0x1F49E, 2.5f},
+    {0x1F4A9, -1.5f}, {0x1F4AA, 1.5f}, {0x1F4AF, 2.0f}, {0x1F600, 2.0f},
+    {0x1F601, 2.0f}, {0x1F602, 1.5f}, {0x1F603, 2.0f}, {0x1F604, 2.0f},
+    {0x1F605, 1.0f}, {0x1F606, 1.8f}, {0x1F607, 1.8f}, {0x1F609, 1.3f},
+    {0x1F60A, 2.2f}, {0x1F60B, 1.8f}, {0x1F60C, 1.5f}, {0x1F60D, 2.8f},
+    {0x1F60E, 1.7f}, {0x1F612, -1.8f}, {0x1F613, -1.5f}, {0x1F614, -1.8f},
+    {0x1F615, -1.3f}, {0x1F616, -1.8f}, {0x1F617, 1.2f}, {0x1F618, 2.3f},
+    {0x1F619, 1.5f}, {0x1F61A, 1.8f}, {0x1F61B, 1.2f}, {0x1F61C, 1.4f},
+    {0x1F61D, 1.2f}, {0x1F61E, -2.0f}, {0x1F61F, -1.8f}, {0x1F620, -2.3f},
+    {0x1F621, -2.5f}, {0x1F622, -2.2f}, {0x1F623, -1.8f}, {0x1F624, -1.5f},
+    {0x1F625, -1.7f}, {0x1F626, -1.3f}, {0x1F627, -1.5f}, {0x1F628, -2.0f},
+    {0x1F629, -2.0f}, {0x1F62A, -1.2f}, {0x1F62B, -2.0f}, {0x1F62C, -0.8f},
+    {0x1F62D, -2.2f}, {0x1F630, -2.0f}, {0x1F631, -1.5f}, {0x1F635, -1.2f},
+    {0x1F637, -1.0f}, {0x1F638, 1.8f}, {0x1F639, 1.5f}, {0x1F63A, 1.8f},
+    {0x1F63B, 2.3f}, {0x1F63E, -1.5f}, {0x1F63F, -2.0f}, {0x1F641, -1.5f},
+    {0x1F642, 1.2f}, {0x1F644, -1.3f}, {0x1F64C, 1.8f}, {0x1F64F, 1.2f},
+    {0x1F90D, 2.0f}, {0x1F912, -1.5f}, {0x1F915, -1.5f}, {0x1F917, 2.0f},
+    {0x1F922, -2.0f}, {0x1F923, 1.8f}, {0x1F926, -1.2f}, {0x1F929, 2.5f},
+    {0x1F92C, -2.8f}, {0x1F92E, -2.3f}, {0x1F947, 2.0f}, {0x1F970, 2.8f},
+    {0x1F973, 2.5f}, {0x1F9E1, 2.0f},
+};
+
+/* ASCII emoticons, matched case-sensitively, longest first. VADER's own
+ * emoticon entries are not used: many are numbers ("143") or rare. */
+struct emoticon {
+    const char *s;
+    float valence;
+};
+
+static const struct emoticon g_emoticons[] = {
+    {":-))", 2.8f}, {">:-(", -2.7f}, {":'-(", -2.4f}, {":'-)", 2.7f},
+    {">:(", -2.7f}, {":-)", 1.8f}, {":-(", -1.8f}, {":-D", 2.3f},
+    {":-P", 1.3f}, {":-p", 1.3f}, {";-)", 1.5f}, {":-/", -1.2f},
+    {":'(", -2.2f}, {":')", 2.3f}, {"</3", -3.0f}, {":))", 2.5f},
+    {":((", -2.2f}, {"^_^", 2.0f}, {":)", 2.0f}, {":(", -1.9f},
+    {":D", 2.3f}, {";)", 1.5f}, {":P", 1.4f}, {":p", 1.0f},
+    {"<3", 1.9f}, {":/", -1.4f}, {"=)", 2.2f}, {"=(", -1.9f},
+    {":]", 2.2f}, {":[", -2.0f}, {"(:", 2.2f}, {"):", -1.8f},
+    {":*", 2.0f}, {"=D", 2.3f}, {"^^", 1.5f}, {":|", -0.8f},
+};
+
+static uint32_t lex_hash(const char *k, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a: tiny and good enough for words */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)k[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static const struct lex_entry *lex_find(const char *k, size_t n)
+{
+    uint32_t i = lex_hash(k, n) & (LEX_SLOTS - 1);
+    for (;;) {
+        const struct lex_entry *e = &g_lex[i];
+        if (e->key == NULL)
+            return NULL;
+        if (e->len == n && memcmp(e->key, k, n) == 0)
+            return e;
+        i = (i + 1) & (LEX_SLOTS - 1);
+    }
+}
+
+/* Finds or creates the slot for `k` (a static string). Only called from
+ * lex_init, whose table size leaves the load factor under one half. */
+static struct lex_entry *lex_slot(const char *k, size_t n)
+{
+    uint32_t i = lex_hash(k, n) & (LEX_SLOTS - 1);
+    for (;;) {
+        struct lex_entry *e = &g_lex[i];
+        if (e->key == NULL) {
+            e->key = k;
+            e->len = (uint16_t)n;
+            return e;
+        }
+        if (e->len == n && memcmp(e->key, k, n) == 0)
+            return e;
+        i = (i + 1) & (LEX_SLOTS - 1);
+    }
+}
+
+static void lex_init(void)
+{
+    for (size_t i = 0; i < senti_lexicon_nwords; i++) {
+        const struct senti_lex_word *w = &senti_lexicon_words[i];
+        struct lex_entry *e = lex_slot(w->word, strlen(w->word));
+        e->valence = w->valence;
+        e->flags |= F_SENT;
+    }
+    for (size_t i = 0; i < sizeof g_rules / sizeof g_rules[0]; i++) {
+        const struct lex_rule *r = &g_rules[i];
+        size_t n = strlen(r->key);
+        struct lex_entry *e = lex_slot(r->key, n);
+        if (r->valence != KEEP)
+            e->valence = r->valence;
+        e->flags = (uint16_t)((e->flags & ~F_SENT) | r->flags);
+        if (e->valence != 0.0f)
+            e->flags |= F_SENT;
+        if (r->boost != 0.0f)
+            e->boost = r->boost;
+        if (r->flags & F_PHRASE || memchr(r->key, ' ', n) != NULL) {
+            /* Mark the first word so that phrase lookups are only tried
+             * where one can start; count words for the longest attempt. */
+            size_t words = 1, first = 0;
+            e->flags |= F_PHRASE;
+            for (size_t k = 0; k < n; k++) {
+                if (r->key[k] == ' ') {
+                    if (words == 1)
+                        first = k;
+                    words++;
+                }
+            }
+            struct lex_entry *h = lex_slot(r->key, first);
+            h->flags |= F_HEAD;
+            if (h->max_words < words)
+                h->max_words = (uint8_t)words;
+        }
+    }
+    /* Every "-n't" contraction negates, including the ones that only
+     * entered the table as the head of a phrase ("doesn't work"). */
+    for (size_t i = 0; i < LEX_SLOTS; i++) {
+        struct lex_entry *e = &g_lex[i];
+        if (e->key != NULL && e->len > 3 &&
+            memcmp(e->key + e->len - 3, "n't", 3) == 0 && !(e->flags & F_PHRASE))
+            e->flags |= F_NEG;
+    }
+}
+
+static int emoji_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a;
+    uint32_t y = ((const struct emoji_val *)b)->cp;
+    return x < y ? -1 : x > y;
+}
+
+static float emoji_valence(uint32_t cp)
+{
+    const struct emoji_val *e =
+        bsearch(&cp, g_emoji, sizeof g_emoji / sizeof g_emoji[0],
+                sizeof g_emoji[0], emoji_cmp);
+    return e ? e->valence : 0.0f;
+}
+
+/* -------------------------------------------------------------- tokeniser */
+
+#define TOKW 32         /* folded word bytes kept; longer words never match */
+#define CHUNK 128       /* tokens per sentence processed at once */
+#define MAX_PHRASE 6
+
+enum tok_kind { TK_WORD, TK_EMOJI, TK_EMOTICON, TK_BREAK };
+enum tok_role { R_NONE, R_BOOST, R_NEG, R_STOPV, R_UNIT };
+
+struct tok {
+    size_t start, end;
+    const struct lex_entry *e;  /* TK_WORD lookup, may be NULL */
+    float val;                  /* emoji/emoticon valence; boost for R_BOOST */
+    uint8_t kind;
+    uint8_t role;
+    uint8_t flen;               /* 0: too long to match */
+    int16_t group;              /* first token of a multi-word booster */
+    char f[TOKW];
+};
+
+struct ctx {
+    const char *text;
+    size_t len;
+    struct senti_spans *out;
+    struct tok t[CHUNK];
+    size_t n;
+    size_t last_end;            /* end of the last emitted span */
+    int err;
+};
+
+static bool is_word_cp(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+               (cp >= '0' && cp <= '9');
+    if (cp == SENTI_UTF8_INVALID)
+        return false;
+    if (cp < 0xC0 || cp == 0xD7 || cp == 0xF7)
+        return false;
+    if ((cp >= 0x2000 && cp <= 0x2BFF) || (cp >= 0x2E00 && cp <= 0x2E7F) ||
+        (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF0F) ||
+        (cp >= 0x1F000 && cp <= 0x1FAFF) || cp >= 0xE0000)
+        return false;
+    return true;
+}
+
+static bool is_apostrophe(uint32_t cp)
+{
+    return cp == '\'' || cp == 0x2019 || cp == 0x2018 || cp == 0x02BC;
+}
+
+static bool is_emoji_cp(uint32_t cp)
+{
+    return (cp >= 0x2190 && cp <= 0x21FF) || (cp >= 0x2300 && cp <= 0x23FF) ||
+           (cp >= 0x2600 && cp <= 0x27BF) || (cp >= 0x2B00 && cp <= 0x2BFF) ||
+           (cp >= 0x1F000 && cp <= 0x1FAFF);
+}
+
+static bool is_emoji_modifier(uint32_t cp)
+{
+    return cp == 0xFE0F || cp == 0xFE0E || cp == 0x20E3 ||
+           (cp >= 0x1F3FB && cp <= 0x1F3FF) || (cp >= 0xE0020 && cp <= 0xE007F);
+}
+
+static bool is_sentence_end(uint32_t cp)
+{
+    return cp == '.' || cp == '!' || cp == '?' || cp == ';' || cp == '\n' ||
+           cp == 0x2026 || cp == 0x3002;
+}
+
+static bool is_clause_break(uint32_t cp)
+{
+    return cp == ',' || cp == ':' || cp == '(' || cp == ')' || cp == '[' ||
+           cp == ']' || cp == '{' || cp == '}' || cp == '"' || cp == '/' ||
+           cp == '|' || cp == 0x201C || cp == 0x201D || cp == 0x2013 ||
+           cp == 0x2014 || cp == 0xAB || cp == 0xBB;
+}
+
+/* Appends the case- and accent-folded form of `cp` to the token's key. */
+static void fold_append(struct tok *t, size_t *fl, uint32_t cp,
+                        const char *raw, size_t rawlen)
+{
+    /* Latin-1 letters U+00C0..U+00FF to their unaccented ASCII base. */
+    static const char *const latin1[64] = {
+        "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e",
+        "i", "i", "i", "i", "d", "n", "o", "o", "o", "o", "o", "",
+        "o", "u", "u", "u", "u", "y", "th", "ss",
+        "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e",
+        "i", "i", "i", "i", "d", "n", "o", "o", "o", "o", "o", "",
+        "o", "u", "u", "u", "u", "y", "th", "y",
+    };
+    const char *add;
+    size_t n;
+    char one;
+
+    if (cp < 0x80) {
+        one = (char)((cp >= 'A' && cp <= 'Z') ? cp + 32 : cp);
+        add = &one;
+        n = 1;
+    } else if (is_apostrophe(cp)) {
+        one = '\'';
+        add = &one;
+        n = 1;
+    } else if (cp >= 0xC0 && cp <= 0xFF) {
+        add = latin1[cp - 0xC0];
+        n = strlen(add);
+    } else {
+        add = raw;
+        n = rawlen;
+    }
+    if (*fl + n >= TOKW) {
+        *fl = TOKW; /* overflow marker */
+        return;
+    }
+    memcpy(t->f + *fl, add, n);
+    *fl += n;
+}
+
+static const struct lex_entry *word_lookup(struct tok *t)
+{
+    if (t->flen == 0)
+        return NULL;
+    const struct lex_entry *e = lex_find(t->f, t->flen);
+    if (e == NULL && t->flen > 2 && t->f[t->flen - 2] == '\'' &&
+        t->f[t->flen - 1] == 's')
+        e = lex_find(t->f, t->flen - 2); /* possessive: "mum's" */
+    if (e == NULL && t->flen > 3 && memcmp(t->f + t->flen - 3, "n't", 3) == 0) {
+        static const struct lex_entry generic_nt = {"n't", 3, F_NEG, 0, 0, 0};
+        e = &generic_nt; /* any "-n't" contraction negates */
+    }
+    if (e == NULL && memchr(t->f, '-', t->flen) != NULL) {
+        /* "well-written" → the phrase "well written" */
+        char k[TOKW];
+        memcpy(k, t->f, t->flen);
+        for (size_t i = 0; i < t->flen; i++)
+            if (k[i] == '-')
+                k[i] = ' ';
+        e = lex_find(k, t->flen);
+    }
+    return e;
+}
+
+/* --------------------------------------------------------------- the rules */
+
+static bool starts_unit(const struct ctx *c, size_t i)
+{
+    if (i >= c->n)
+        return false;
+    const struct tok *t = &c->t[i];
+    if (t->kind == TK_EMOJI || t->kind == TK_EMOTICON)
+        return t->val != 0.0f;
+    if (t->kind != TK_WORD || t->e == NULL)
+        return false;
+    return (t->e->flags & (F_SENT | F_HEAD)) && !(t->e->flags & F_BOOST);
+}
+
+/* Longest phrase starting at token i; returns its entry and word count. */
+static const struct lex_entry *match_phrase(const struct ctx *c, size_t i,
+                                            size_t *words)
+{
+    const struct lex_entry *h = c->t[i].e;
+    size_t maxw = h->max_words;
+    if (maxw > MAX_PHRASE)
+        maxw = MAX_PHRASE;
+    for (size_t w = maxw; w >= 2; w--) {
+        char key[MAX_PHRASE * TOKW];
+        size_t kl = 0;
+        if (i + w > c->n)
+            continue;
+        bool ok = true;
+        for (size_t k = i; k < i + w; k++) {
+            const struct tok *t = &c->t[k];
+            if (t->kind != TK_WORD || t->flen == 0) {
+                ok = false;
+                break;
+            }
+            if (kl)
+                key[kl++] = ' ';
+            memcpy(key + kl, t->f, t->flen);
+            kl += t->flen;
+        }
+        if (!ok)
+            continue;
+        const struct lex_entry *e = lex_find(key, kl);
+        if (e != NULL && (e->flags & F_PHRASE)) {
+            *words = w;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
+{
+    const struct tok *ta = &c->t[a];
+    float scalar = 0.0f;
+    int nneg = 0;
+    bool stopv = false, never = false, chain = true;
+    size_t first = a;
+
+    /* Look back up to three tokens within the clause. */
+    size_t d = 1;
+    for (size_t k = a; k-- > 0 && d <= 3; d++) {
+        struct tok *p = &c->t[k];
+        if (p->kind == TK_BREAK)
+            break;
+        if (p->role == R_BOOST) {
+            float s = p->val * (v < 0 ? -1.0f : 1.0f);
+            s *= d == 1 ? 1.0f : d == 2 ? 0.95f : 0.9f;
+            scalar += s;
+            k = (size_t)p->group;
+            if (chain)
+                first = k;
+        } else if (p->role == R_NEG) {
+            nneg++;
+            if (p->e && (p->e->flags & F_NEVER))
+                never = true;
+            if (k > 0 && c->t[k - 1].kind == TK_WORD &&
+                ((c->t[k - 1].flen == 5 && !memcmp(c->t[k - 1].f, "could", 5)) ||
+                 (c->t[k - 1].flen == 3 && !memcmp(c->t[k - 1].f, "can", 3))))
+                never = true; /* "could not be happier" */
+            first = k;
+            chain = false;
+        } else if (p->role == R_UNIT) {
+            break; /* an earlier phrase already used what lies before it */
+        } else if (p->role == R_STOPV) {
+            if (nneg == 0)
+                stopv = true;
+            chain = false;
+        } else {
+            chain = false;
+        }
+    }
+    if (ta->kind != TK_WORD) {
+        /* Emoji say how the writer feels whatever words precede them. */
+        nneg = 0;
+        first = a;
+    }
+
+    float val = v + scalar;
+    if ((v > 0 && val < 0.1f * v) || (v < 0 && val > 0.1f * v))
+        val = 0.1f * v; /* diminishers weaken, never flip */
+    if (nneg % 2 == 1) {
+        bool compar = ta->e && (ta->e->flags & F_COMPAR) && b == a;
+        if (!stopv && !(compar && never))
+            val *= N_SCALAR;
+    }
+    if (val == 0.0f)
+        return;
+
+    /* Spans never overlap: start no earlier than the previous one ended. */
+    while (first < a && c->t[first].start < c->last_end)
+        first++;
+    size_t start = c->t[first].start;
+    size_t end = c->t[b].end;
+    int rc = senti_spans_push(c->out, start, end,
+                              val > 0 ? SENTI_POSITIVE : SENTI_NEGATIVE,
+                              (val > 0 ? val : -val) * but_mult);
+    if (rc != 0 && c->err == 0)
+        c->err = rc;
+    c->last_end = end;
+    for (size_t k = a; k <= b; k++)
+        c->t[k].role = R_UNIT;
+}
+
+/* A negator whose scope holds no sentiment word still says something
+ * ("doesn't hold a charge", "could not get it to pair"): it becomes a weak
+ * negative span over the negator and the word it negates. Its weight is
+ * low, so it only decides an entry that has no real sentiment words. */
+#define DANGLING_NEG_WEIGHT 0.4f
+
+static void flush_negator(struct ctx *c, size_t *pending)
+{
+    size_t j = *pending;
+    *pending = SIZE_MAX;
+    if (j == SIZE_MAX || c->t[j].start < c->last_end)
+        return;
+    size_t end = c->t[j].end;
+    if (j + 1 < c->n && c->t[j + 1].kind == TK_WORD)
+        end = c->t[j + 1].end;
+    int rc = senti_spans_push(c->out, c->t[j].start, end, SENTI_NEGATIVE,
+                              DANGLING_NEG_WEIGHT);
+    if (rc != 0 && c->err == 0)
+        c->err = rc;
+    c->last_end = end;
+}
+
+static void process_chunk(struct ctx *c)
+{
+    size_t sent_first = c->out->count; /* first span of this sentence */
+    float but_mult = 1.0f;
+    size_t pending = SIZE_MAX;         /* negator not yet followed by a unit */
+    size_t altho_first = SIZE_MAX;     /* first span after "although" */
+
+    for (size_t i = 0; i < c->n && c->err == 0; i++) {
+        struct tok *t = &c->t[i];
+        if (pending != SIZE_MAX && (i - pending > 3 || t->kind == TK_BREAK))
+            flush_negator(c, &pending);
+        if (t->kind == TK_BREAK) {
+            /* "Although A, B": A counts half, B like after "but". */
+            if (altho_first != SIZE_MAX) {
+                for (size_t k = altho_first; k < c->out->count; k++)
+                    c->out->items[k].weight *= 0.5f;
+                altho_first = SIZE_MAX;
+                but_mult = 1.5f;
+            }
+            continue;
+        }
+        if (t->kind == TK_EMOJI || t->kind == TK_EMOTICON) {
+            if (t->val != 0.0f) {
+                pending = SIZE_MAX;
+                emit(c, i, i, t->val, but_mult);
+            }
+            continue;
+        }
+        const struct lex_entry *e = t->e;
+        if (e == NULL)
+            continue;
+
+        size_t words = 1;
+        if (e->flags & F_HEAD) {
+            const struct lex_entry *p = match_phrase(c, i, &words);
+            if (p != NULL)
+                e = p;
+            else
+                words = 1;
+        }
+        size_t b = i + words - 1;
+        unsigned fl = e->flags;
+
+        if (fl & F_NEUTRAL) {
+            i = b;
+            continue;
+        }
+        if (fl & F_ALTHO) {
+            altho_first = c->out->count;
+            continue;
+        }
+        if (fl & F_BUT) {
+            for (size_t k = sent_first; k < c->out->count; k++)
+                c->out->items[k].weight *= 0.5f;
+            but_mult = 1.5f;
+            continue;
+        }
+        if (fl & F_NEG) {
+            t->role = R_NEG;
+            if (pending == SIZE_MAX)
+                pending = i;
+            continue;
+        }
+        if (fl & F_LEAST) {
+            bool at = i > 0 && c->t[i - 1].kind == TK_WORD &&
+                      ((c->t[i - 1].flen == 2 && !memcmp(c->t[i - 1].f, "at", 2)) ||
+                       (c->t[i - 1].flen == 4 && !memcmp(c->t[i - 1].f, "very", 4)));
+            if (!at)
+                t->role = R_NEG;
+            continue;
+        }
+        if (fl & F_BOOST) {
+            /* A booster that is also a sentiment word ("pretty", "super")
+             * boosts whatever word follows it ("super chewy") and only
+             * counts on its own at the end of a clause. */
+            if (!(fl & F_SENT) || starts_unit(c, b + 1) ||
+                (b + 1 < c->n && c->t[b + 1].kind == TK_WORD)) {
+                for (size_t k = i; k <= b; k++) {
+                    c->t[k].role = R_BOOST;
+                    c->t[k].group = (int16_t)i;
+                }
+                c->t[b].val = e->boost;
+                i = b;
+                continue;
+            }
+        } else if (fl & F_STOPV) {
+            if (starts_unit(c, b + 1) || !(fl & F_SENT)) {
+                t->role = R_STOPV;
+                continue;
+            }
+        }
+        if (!(fl & F_SENT))
+            continue;
+        if (fl & F_LIKE) {
+            /* "I like it" is praise, "looks like rain" is not. */
+            const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
+            if (p == NULL || p->kind != TK_WORD || p->e == NULL ||
+                !((p->e->flags & F_SUBJ) || p->role == R_NEG ||
+                  p->role == R_BOOST))
+                continue;
+        }
+        if (fl & F_WELL) {
+            const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
+            if (p == NULL || p->kind != TK_WORD || p->e == NULL ||
+                !((p->e->flags & F_WELLV) || p->role == R_BOOST ||
+                  p->role == R_NEG))
+                continue;
+        }
+        pending = SIZE_MAX;
+        emit(c, i, b, e->valence, but_mult);
+        i = b;
+    }
+    if (c->err == 0)
+        flush_negator(c, &pending);
+    c->n = 0;
+}
+
+static void push_tok(struct ctx *c, const struct tok *t)
+{
+    if (c->n == CHUNK)
+        process_chunk(c);
+    c->t[c->n++] = *t;
+}
+
+static size_t match_emoticon(const char *s, size_t len, size_t i, float *val)
+{
+    /* Only at a token start: "http://x" must not read as ":/". */
+    if (i > 0) {
+        unsigned char p = (unsigned char)s[i - 1];
+        if ((p >= 'a' && p <= 'z') || (p >= 'A' && p <= 'Z') ||
+            (p >= '0' && p <= '9') || p == ':' || p == '/')
+            return 0;
+    }
+    for (size_t k = 0; k < sizeof g_emoticons / sizeof g_emoticons[0]; k++) {
+        size_t n = strlen(g_emoticons[k].s);
+        if (n > len - i || memcmp(s + i, g_emoticons[k].s, n) != 0)
+            continue;
+        if (i + n < len) {
+            unsigned char q = (unsigned char)s[i + n];
+            if ((q >= 'a' && q <= 'z') || (q >= 'A' && q <= 'Z') ||
+                (q >= '0' && q <= '9'))
+                continue;
+        }
+        *val = g_emoticons[k].valence;
+        return n;
+    }
+    return 0;
+}
+
+static void tokenize(struct ctx *c)
+{
+    const char *s = c->text;
+    size_t len = c->len, i = 0;
+
+    while (i < len && c->err == 0) {
+        uint32_t cp;
+        size_t n = senti_utf8_decode(s, len, i, &cp);
+        struct tok t;
+
+        if (is_word_cp(cp)) {
+            size_t fl = 0;
+            memset(&t, 0, sizeof t);
+            t.kind = TK_WORD;
+            t.start = i;
+            for (;;) {
+                fold_append(&t, &fl, cp, s + i, n);
+                i += n;
+                if (i >= len)
+                    break;
+                n = senti_utf8_decode(s, len, i, &cp);
+                if (is_word_cp(cp))
+                    continue;
+                if (is_apostrophe(cp) || cp == '-') {
+                    /* Inner apostrophes and hyphens only: "don't", "so-so". */
+                    uint32_t nx;
+                    if (i + n < len &&
+                        is_word_cp((senti_utf8_decode(s, len, i + n, &nx), nx)))
+                        continue;
+                }
+                break;
+            }
+            t.end = i;
+            t.flen = fl < TOKW ? (uint8_t)fl : 0;
+            t.e = word_lookup(&t);
+            push_tok(c, &t);
+            continue;
+        }
+        if (cp < 0x80) {
+            float v;
+            size_t m = match_emoticon(s, len, i, &v);
+            if (m > 0) {
+                memset(&t, 0, sizeof t);
+                t.kind = TK_EMOTICON;
+                t.start = i;
+                t.end = i + m;
+                t.val = v;
+                push_tok(c, &t);
+                i += m;
+                continue;
+            }
+        }
+        if (is_emoji_cp(cp)) {
+            memset(&t, 0, sizeof t);
+            t.kind = TK_EMOJI;
+            t.start = i;
+            t.val = emoji_valence(cp);
+            i += n;
+            /* Absorb modifiers and ZWJ sequences so that one pictograph is
+             * one token and a span never cuts it in half. */
+            while (i < len) {
+                uint32_t nx;
+                size_t m = senti_utf8_decode(s, len, i, &nx);
+                if (is_emoji_modifier(nx)) {
+                    i += m;
+                } else if (nx == 0x200D && i + m < len) {
+                    uint32_t after;
+                    size_t m2 = senti_utf8_decode(s, len, i + m, &after);
+                    if (!is_emoji_cp(after))
+                        break;
+                    i += m + m2;
+                } else {
+                    break;
+                }
+            }
+            t.end = i;
+            push_tok(c, &t);
+            continue;
+        }
+        if (is_sentence_end(cp)) {
+            process_chunk(c);
+        } else if (is_clause_break(cp) ||
+                   (cp == '-' && i + 1 < len && s[i + 1] == ' ')) {
+            memset(&t, 0, sizeof t);
+            t.kind = TK_BREAK;
+            t.start = i;
+            t.end = i + n;
+            push_tok(c, &t);
+        }
+        i += n;
+    }
+    if (c->err == 0)
+        process_chunk(c);
+}
+
+/* Reconciliation (see the file comment): make the count rule agree with the
+ * weighted verdict by dropping the weakest spans of the losing side. */
+#define NEUTRAL_EPS 0.05f
+
+static void reconcile(struct senti_spans *out)
+{
+    float sum = 0.0f;
+    size_t pos = 0, neg = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        const struct senti_span *sp = &out->items[i];
+        sum += sp->polarity > 0 ? sp->weight : -sp->weight;
+        if (sp->polarity > 0)
+            pos++;
+        else
+            neg++;
+    }
+    int lose;
+    size_t drop;
+    if (sum > NEUTRAL_EPS && pos <= neg) {
+        lose = SENTI_NEGATIVE;
+        drop = neg - pos + 1;
+    } else if (sum < -NEUTRAL_EPS && neg <= pos) {
+        lose = SENTI_POSITIVE;
+        drop = pos - neg + 1;
+    } else {
+        return;
+    }
+    while (drop-- > 0) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < out->count; i++) {
+            const struct senti_span *sp = &out->items[i];
+            if (sp->polarity == lose &&
+                (best == SIZE_MAX || sp->weight < out->items[best].weight))
+                best = i;
+        }
+        if (best == SIZE_MAX)
+            break;
+        memmove(&out->items[best], &out->items[best + 1],
+                (out->count - best - 1) * sizeof out->items[0]);
+        out->count--;
+    }
+}
+
+int senti_analyze(const char *text, size_t len, struct senti_spans *out)
+{
+    if (out == NULL || (text == NULL && len > 0))
+        return SENTI_EINVAL;
+    senti_spans_clear(out);
+    if (len > SENTI_MAX_TEXT_BYTES)
+        return SENTI_ERANGE;
+    if (pthread_once(&g_once, lex_init) != 0)
+        return SENTI_ENOMEM;
+    if (len == 0)
+        return SENTI_OK;
+
+    /* The context is about 10 KiB: on the stack, not the heap, so that the
+     * only allocation of a call is the span array. */
+    struct ctx c;
+    c.text = text;
+    c.len = len;
+    c.out = out;
+    c.n = 0;
+    c.last_end = 0;
+    c.err = 0;
+    tokenize(&c);
+    if (c.err != 0) {
+        senti_spans_clear(out);
+        return c.err;
+    }
+    reconcile(out);
+    return SENTI_OK;
+}

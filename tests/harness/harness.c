@@ -1,0 +1,384 @@
+/*
+ * harness.c — process management and HTTP for the integration tests.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const proc_names[TH_NDAEMONS] = {"td-auth", "td-diary", "td-sentiment",
+                                                    "td-gateway"};
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int th_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void print_logs(struct th_stack *s)
+{
+    for (int d = 0; d < TH_NDAEMONS; d++) {
+        char path[512], line[2048];
+        snprintf(path, sizeof path, "%s/%s.log", s->dir, proc_names[d]);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        fprintf(stderr, "----- %s -----\n", path);
+        while (fgets(line, sizeof line, f))
+            fputs(line, stderr);
+        fclose(f);
+    }
+}
+
+/* Scans a daemon's log for sanitizer reports. */
+static int log_has_sanitizer_report(struct th_stack *s, const char *name)
+{
+    char path[512], line[2048];
+    snprintf(path, sizeof path, "%s/%s.log", s->dir, name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
+            strstr(line, "runtime error:"))
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+static pid_t spawn(struct th_stack *s, const char *name, const char *const *extra_env,
+                   int port)
+{
+    char bin[512], log[512];
+    snprintf(bin, sizeof bin, "%s/%s", TD_BIN_DIR, name);
+    snprintf(log, sizeof log, "%s/%s.log", s->dir, name);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+
+    /* child */
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    char data_dir[400], listen[64];
+    snprintf(data_dir, sizeof data_dir, "%s/data-%s", s->dir, name);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    setenv("APP_ENV", "testing", 1);
+    setenv("TD_ENV_FILE", "/dev/null", 1);
+    setenv("DATA_DIR", data_dir, 1);
+    setenv("AUTH_RPC_URL", s->auth_url, 1);
+    setenv("DIARY_RPC_URL", s->diary_url, 1);
+    setenv("SENTIMENT_RPC_URL", s->sentiment_url, 1);
+    setenv("AUTH_EVENTS_URL", s->events_url, 1);
+    setenv("GATEWAY_LISTEN", listen, 1);
+    setenv("JWT_SECRET_KEY", TH_JWT_SECRET, 1);
+    setenv("LOG_LEVEL", "info", 1);
+    setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23", 0);
+    setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=24", 0);
+    for (int i = 0; i < TH_MAX_ENV && s->opts.env[i]; i++)
+        putenv((char *)s->opts.env[i]);
+    for (int i = 0; extra_env && extra_env[i]; i++)
+        putenv((char *)extra_env[i]);
+    execl(bin, name, (char *)NULL);
+    fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+    _exit(127);
+}
+
+int th_daemon_start(struct th_stack *s, enum th_daemon d)
+{
+    struct th_proc *p = &s->procs[d];
+    p->name = proc_names[d];
+    p->pid = spawn(s, p->name, NULL, s->http_port);
+    p->starts++;
+    return p->pid > 0 ? 0 : -1;
+}
+
+int th_gateway_start_extra(struct th_stack *s, const char *const *env, pid_t *pid, int *port)
+{
+    *port = th_free_port();
+    *pid = spawn(s, "td-gateway", env, *port);
+    if (*pid <= 0)
+        return -1;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", *port);
+    for (int i = 0; i < 400; i++) {
+        struct th_response r;
+        if (th_http_url(url, "GET", "/health", NULL, NULL, &r) == 0) {
+            long st = r.status;
+            th_response_free(&r);
+            if (st == 200)
+                return 0;
+        }
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+static int reap(struct th_stack *s, struct th_proc *p, int sig, int grace_ms)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, sig);
+    int status = 0;
+    for (int waited = 0;; waited += 10) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid)
+            break;
+        if (r < 0) {
+            status = -1;
+            break;
+        }
+        if (waited >= grace_ms) {
+            fprintf(stderr, "harness: %s did not stop within %d ms; killing\n", p->name,
+                    grace_ms);
+            s->problems++;
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+            break;
+        }
+        sleep_ms(10);
+    }
+    p->pid = 0;
+    return status;
+}
+
+int th_daemon_signal(struct th_stack *s, enum th_daemon d, int sig)
+{
+    return reap(s, &s->procs[d], sig, 10000);
+}
+
+int th_wait_ready(struct th_stack *s, long status, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        struct th_response r;
+        if (th_http(s, "GET", "/ready", NULL, NULL, &r) == 0) {
+            long st = r.status;
+            th_response_free(&r);
+            if (st == status)
+                return 0;
+        }
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+int th_stack_start(struct th_stack *s, const struct th_options *opts)
+{
+    memset(s, 0, sizeof *s);
+    if (opts)
+        s->opts = *opts;
+    snprintf(s->dir, sizeof s->dir, "/tmp/td-test-XXXXXX");
+    if (mkdtemp(s->dir) == NULL)
+        return -1;
+    s->http_port = th_free_port();
+    snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->http_port);
+    snprintf(s->auth_url, sizeof s->auth_url, "ipc://%s/auth.sock", s->dir);
+    snprintf(s->diary_url, sizeof s->diary_url, "ipc://%s/diary.sock", s->dir);
+    snprintf(s->sentiment_url, sizeof s->sentiment_url, "ipc://%s/sentiment.sock", s->dir);
+    snprintf(s->events_url, sizeof s->events_url, "ipc://%s/events.sock", s->dir);
+    for (int d = 0; d < TH_NDAEMONS; d++) {
+        if (th_daemon_start(s, (enum th_daemon)d) != 0)
+            return -1;
+    }
+    if (!s->opts.no_wait && th_wait_ready(s, 200, 20000) != 0) {
+        fprintf(stderr, "harness: stack in %s did not become ready\n", s->dir);
+        print_logs(s);
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int th_stack_stop(struct th_stack *s)
+{
+    /* Gateway first, like an operator would: no new work reaches the daemons. */
+    for (int d = TH_NDAEMONS - 1; d >= 0; d--) {
+        struct th_proc *p = &s->procs[d];
+        if (p->pid <= 0)
+            continue;
+        int status = reap(s, p, SIGTERM, 10000);
+        if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "harness: %s exited badly (status 0x%x)\n", proc_names[d], status);
+            s->problems++;
+        }
+    }
+    for (int d = 0; d < TH_NDAEMONS; d++)
+        s->problems += log_has_sanitizer_report(s, proc_names[d]);
+    if (s->problems || getenv("TD_TEST_VERBOSE"))
+        print_logs(s);
+    if (s->dir[0] && !getenv("TD_TEST_KEEP"))
+        nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return s->problems;
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static size_t append(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct buf *b = userdata;
+    size_t n = size * nmemb;
+    char *grown = realloc(b->data, b->len + n + 1);
+    if (grown == NULL)
+        return 0;
+    memcpy(grown + b->len, ptr, n);
+    b->len += n;
+    grown[b->len] = '\0';
+    b->data = grown;
+    return n;
+}
+
+int th_http_url(const char *base_url, const char *method, const char *path,
+                const char *const *headers, const char *body, struct th_response *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *curl = curl_easy_init();
+    if (curl == NULL)
+        return -1;
+    char url[4096];
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    struct buf b = {0}, h = {0};
+    struct curl_slist *list = NULL;
+    for (int i = 0; headers && headers[i]; i++)
+        list = curl_slist_append(list, headers[i]);
+    if (body)
+        list = curl_slist_append(list, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, append);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK) {
+        free(b.data);
+        free(h.data);
+        return -1;
+    }
+    out->body = b.data ? b.data : strdup("");
+    out->body_len = b.len;
+    out->headers = h.data ? h.data : strdup("");
+    out->json = json_loadb(out->body, out->body_len, 0, NULL);
+    return 0;
+}
+
+int th_http(struct th_stack *s, const char *method, const char *path,
+            const char *const *headers, const char *body, struct th_response *out)
+{
+    return th_http_url(s->base_url, method, path, headers, body, out);
+}
+
+bool th_header(const struct th_response *r, const char *name, char *buf, size_t size)
+{
+    bool found = false;
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strstr(line, "\r\n");
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = len - (size_t)(v - line);
+            snprintf(buf, size, "%.*s", (int)vlen, v);
+            found = true;
+        }
+        line = eol ? eol + 2 : line + len;
+    }
+    return found;
+}
+
+void th_response_free(struct th_response *r)
+{
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+ssize_t th_raw(struct th_stack *s, const char *req, size_t len, char *out, size_t size,
+               int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->http_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    while (got + 1 < size) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t n = recv(fd, out + got, size - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    out[got] = '\0';
+    close(fd);
+    return (ssize_t)got;
+}

@@ -1,0 +1,100 @@
+/*
+ * harness.h — the integration-test harness: starts the real daemons as child
+ * processes on loopback (HTTP on a free port, RPC on ipc:// sockets in a fresh
+ * temporary directory, one DATA_DIR per daemon), waits until the gateway's
+ * /ready says 200, speaks HTTP to it with libcurl, and tears everything down
+ * with SIGTERM then SIGKILL. Each daemon's output goes to <dir>/<name>.log;
+ * the logs are printed when a daemon did not exit cleanly (sanitizer
+ * reports included) or when TD_TEST_VERBOSE is set.
+ */
+#ifndef TD_HARNESS_H
+#define TD_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum th_daemon { TH_AUTH = 0, TH_DIARY, TH_SENTIMENT, TH_GATEWAY, TH_NDAEMONS };
+
+/* The JWT secret every test stack runs with, so tests can sign tokens. */
+#define TH_JWT_SECRET "integration-test-secret-0123456789abcdefXYZ"
+
+#define TH_MAX_ENV 32
+
+struct th_options {
+    const char *env[TH_MAX_ENV]; /* extra "NAME=value" for every daemon, NULL-terminated */
+    bool no_wait;                /* do not wait for /ready == 200 */
+};
+
+struct th_proc {
+    const char *name; /* "td-auth" */
+    pid_t pid;        /* 0 when not running */
+    int starts;
+};
+
+struct th_stack {
+    char dir[256];
+    int http_port;
+    char base_url[64];
+    char auth_url[300], diary_url[300], sentiment_url[300], events_url[300];
+    struct th_options opts;
+    struct th_proc procs[TH_NDAEMONS];
+    int problems; /* daemons that exited badly, sanitizer reports seen */
+};
+
+/* Starts the four daemons and waits (up to 20 s) for /ready == 200.
+ * Returns 0, or -1 with the logs printed. */
+int th_stack_start(struct th_stack *s, const struct th_options *opts);
+
+/* SIGTERM (then SIGKILL after 10 s) every daemon, checks exit statuses and
+ * logs for sanitizer reports, removes the directory. Returns the number of
+ * problems found (0 is clean). */
+int th_stack_stop(struct th_stack *s);
+
+/* Starts daemon `d` (again). 0 or -1. */
+int th_daemon_start(struct th_stack *s, enum th_daemon d);
+
+/* Sends `sig` to daemon `d` and reaps it. Returns its wait status or -1. */
+int th_daemon_signal(struct th_stack *s, enum th_daemon d, int sig);
+
+/* Starts one more gateway on a free port with the stack's settings plus
+ * `env` (NULL-terminated, may be NULL); *pid and *port describe it. */
+int th_gateway_start_extra(struct th_stack *s, const char *const *env, pid_t *pid, int *port);
+
+/* Polls GET /ready until it answers `status` or `timeout_ms` passes. 0 or -1. */
+int th_wait_ready(struct th_stack *s, long status, int timeout_ms);
+
+struct th_response {
+    long status;
+    char *body;
+    size_t body_len;
+    char *headers; /* raw header block, all responses of the exchange */
+    json_t *json;  /* the body parsed, NULL when it is not JSON */
+};
+
+/* One HTTP exchange with the stack's gateway. `headers` is NULL or a
+ * NULL-terminated list of "Name: value"; `body` may be NULL. 0 or -1. */
+int th_http(struct th_stack *s, const char *method, const char *path,
+            const char *const *headers, const char *body, struct th_response *out);
+
+/* The same against any base URL ("http://127.0.0.1:port"). */
+int th_http_url(const char *base_url, const char *method, const char *path,
+                const char *const *headers, const char *body, struct th_response *out);
+
+/* Copies the value of the last header `name` (case-insensitive) into buf.
+ * Returns true when present. */
+bool th_header(const struct th_response *r, const char *name, char *buf, size_t size);
+
+void th_response_free(struct th_response *r);
+
+/* Writes `req` as raw bytes to the gateway and reads until the server closes
+ * or `timeout_ms` of silence; the reply lands NUL-terminated in out.
+ * Returns the number of bytes read, or -1. */
+ssize_t th_raw(struct th_stack *s, const char *req, size_t len, char *out, size_t size,
+               int timeout_ms);
+
+/* A free TCP port on 127.0.0.1 (bound and released). */
+int th_free_port(void);
+
+#endif

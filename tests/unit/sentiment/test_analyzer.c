@@ -1,0 +1,218 @@
+/* test_analyzer.c — behaviour of the embedded analyzer: negation,
+ * intensifiers, phrases, emoji, case and accents, word boundaries, "but",
+ * empty and huge input, and arbitrary bytes. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../services/sentiment/analyzer.h"
+
+static struct senti_spans g_sp;
+
+static void setup(void) { senti_spans_init(&g_sp); }
+static void teardown(void) { senti_spans_free(&g_sp); }
+
+TestSuite(analyzer, .init = setup, .fini = teardown);
+
+/* Renders the spans as "+[happy] -[not good]" for readable asserts. */
+static const char *render(const char *text)
+{
+    static char buf[4096];
+    size_t o = 0;
+    int rc = senti_analyze(text, strlen(text), &g_sp);
+    cr_assert_eq(rc, 0, "senti_analyze returned %d", rc);
+    buf[0] = '\0';
+    for (size_t i = 0; i < g_sp.count && o + 100 < sizeof buf; i++) {
+        const struct senti_span *s = &g_sp.items[i];
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%c[%.*s]",
+                              i ? " " : "", s->polarity > 0 ? '+' : '-',
+                              (int)(s->end - s->start), text + s->start);
+    }
+    return buf;
+}
+
+static void check_invariants(const char *text, size_t len)
+{
+    size_t prev = 0;
+    for (size_t i = 0; i < g_sp.count; i++) {
+        const struct senti_span *s = &g_sp.items[i];
+        cr_assert(s->start < s->end && s->end <= len);
+        cr_assert(s->start >= prev, "spans overlap or unsorted");
+        cr_assert(senti_utf8_is_boundary(text, len, s->start));
+        cr_assert(senti_utf8_is_boundary(text, len, s->end));
+        cr_assert(s->polarity == SENTI_POSITIVE || s->polarity == SENTI_NEGATIVE);
+        prev = s->end;
+    }
+}
+
+Test(analyzer, marks_single_positive_word)
+{
+    cr_assert_str_eq(render("I felt happy today!"), "+[happy]");
+}
+
+Test(analyzer, negation_makes_one_flipped_span)
+{
+    cr_assert_str_eq(render("I'm not happy with it."), "-[not happy]");
+    cr_assert_str_eq(render("It was never good."), "-[never good]");
+    cr_assert_str_eq(render("It isn't bad."), "+[isn't bad]");
+    cr_assert_str_eq(render("I don't feel good."), "-[don't feel good]");
+    cr_assert_str_eq(render("I wasn't sad at all."), "+[wasn't sad]");
+}
+
+Test(analyzer, negation_with_curly_apostrophe)
+{
+    cr_assert_str_eq(render("I don\xe2\x80\x99t feel good."),
+                     "-[don\xe2\x80\x99t feel good]");
+}
+
+Test(analyzer, stop_verb_keeps_polarity)
+{
+    cr_assert_str_eq(render("I couldn't stop crying."), "-[couldn't stop crying]");
+}
+
+Test(analyzer, negated_comparative_stays_positive)
+{
+    cr_assert_str_eq(render("Never felt better!"), "+[Never felt better]");
+    cr_assert_str_eq(render("I could not be happier."), "+[not be happier]");
+}
+
+Test(analyzer, negation_stops_at_clause_break)
+{
+    cr_assert_str_eq(render("Not today, I am happy."), "+[happy]");
+}
+
+Test(analyzer, not_only_is_not_a_negation)
+{
+    cr_assert_str_eq(render("It was not only good."), "+[good]");
+}
+
+Test(analyzer, intensifiers_join_span_and_strengthen)
+{
+    cr_assert_str_eq(render("I am very happy."), "+[very happy]");
+    float strong = g_sp.items[0].weight;
+    render("I am happy.");
+    float plain = g_sp.items[0].weight;
+    render("I am slightly happy.");
+    float weak = g_sp.items[0].weight;
+    cr_assert(strong > plain && plain > weak, "%f %f %f", strong, plain, weak);
+    cr_assert_str_eq(render("It was a bit sad."), "-[a bit sad]");
+    cr_assert_str_eq(render("not very good"), "-[not very good]");
+}
+
+Test(analyzer, multi_word_phrases)
+{
+    cr_assert_str_eq(render("I'm fed up with this."), "-[fed up]");
+    cr_assert_str_eq(render("I'm over the moon"), "+[over the moon]");
+    cr_assert_str_eq(render("Looking forward to it"), "+[Looking forward]");
+    cr_assert_str_eq(render("I feel burnt out"), "-[burnt out]");
+    cr_assert_str_eq(render("They let down everyone"), "-[let down]");
+    cr_assert_str_eq(render("Well done, team"), "+[Well done]");
+}
+
+Test(analyzer, emoji_and_emoticons)
+{
+    cr_assert_str_eq(render("finished it \xf0\x9f\x98\x8a"), "+[\xf0\x9f\x98\x8a]");
+    cr_assert_str_eq(render("failed \xf0\x9f\x98\xa2"), "-[failed] -[\xf0\x9f\x98\xa2]");
+    cr_assert_str_eq(render("lol \xf0\x9f\x98\x82"), "+[lol] +[\xf0\x9f\x98\x82]");
+    /* ❤️ = U+2764 U+FE0F: one token, the selector inside the span */
+    cr_assert_str_eq(render("friends \xe2\x9d\xa4\xef\xb8\x8f"),
+                     "+[friends] +[\xe2\x9d\xa4\xef\xb8\x8f]");
+    cr_assert_str_eq(render("down \xf0\x9f\x98\x9e"), "-[\xf0\x9f\x98\x9e]");
+    cr_assert_str_eq(render("see you :) bye"), "+[:)]");
+    cr_assert_str_eq(render("http://example.com"), "");
+}
+
+Test(analyzer, case_and_accents_fold)
+{
+    cr_assert_str_eq(render("HAPPY Happy hApPy"), "+[HAPPY] +[Happy] +[hApPy]");
+    cr_assert_str_eq(render("Such a na\xc3\xafve plan"), "-[na\xc3\xafve]");
+}
+
+Test(analyzer, word_boundaries)
+{
+    cr_assert_str_eq(render("I am unhappy"), "-[unhappy]");
+    cr_assert_str_eq(render("happyness goodish"), "");
+    cr_assert_str_eq(render("happy123"), "");
+}
+
+Test(analyzer, but_makes_later_clause_win)
+{
+    const char *t = "The day started badly, but dinner made me so happy.";
+    cr_assert_str_eq(render(t), "+[so happy]");
+    size_t p, n;
+    senti_spans_count(&g_sp, &p, &n);
+    cr_assert(p > n);
+}
+
+Test(analyzer, empty_and_whitespace)
+{
+    cr_assert_eq(senti_analyze("", 0, &g_sp), 0);
+    cr_assert_eq(g_sp.count, 0);
+    cr_assert_eq(senti_analyze(NULL, 0, &g_sp), 0);
+    cr_assert_str_eq(render("   \t\n  "), "");
+    cr_assert_eq(senti_analyze(NULL, 3, &g_sp), SENTI_EINVAL);
+    cr_assert_eq(senti_analyze("x", 1, NULL), SENTI_EINVAL);
+}
+
+Test(analyzer, ten_thousand_code_points)
+{
+    /* 10,000 four-byte emoji/words mix: 40,000 bytes. */
+    size_t len = 40000;
+    char *t = malloc(len);
+    cr_assert_not_null(t);
+    for (size_t i = 0; i < len; i += 4)
+        memcpy(t + i, (i / 4) % 3 ? "\xf0\x9f\x98\x8a" : "\xf0\x9f\x98\xa2", 4);
+    cr_assert_eq(senti_analyze(t, len, &g_sp), 0);
+    check_invariants(t, len);
+    cr_assert(g_sp.count > 0);
+    for (size_t i = 0; i < len; i++)
+        t[i] = "good bad not happy. "[i % 20];
+    cr_assert_eq(senti_analyze(t, len, &g_sp), 0);
+    check_invariants(t, len);
+    free(t);
+}
+
+Test(analyzer, too_long_is_erange)
+{
+    size_t len = SENTI_MAX_TEXT_BYTES + 1;
+    char *t = calloc(1, len);
+    cr_assert_not_null(t);
+    memset(t, 'a', len);
+    cr_assert_eq(senti_analyze(t, len, &g_sp), SENTI_ERANGE);
+    free(t);
+}
+
+Test(analyzer, arbitrary_bytes_never_crash)
+{
+    srand(12345);
+    char buf[512];
+    for (int round = 0; round < 3000; round++) {
+        size_t len = (size_t)(rand() % (int)sizeof buf);
+        for (size_t i = 0; i < len; i++) {
+            int r = rand() % 10;
+            buf[i] = r < 4 ? (char)(rand() & 0xFF)
+                   : r < 8 ? "not happy but sad :) "[rand() % 21]
+                           : "\xf0\x9f\x98\x8a\xe2\x80\x99\xc3\xa9"[rand() % 9];
+        }
+        cr_assert_eq(senti_analyze(buf, len, &g_sp), 0);
+        check_invariants(buf, len);
+    }
+}
+
+Test(analyzer, utf8_boundary_helper)
+{
+    const char *t = "a\xc3\xa9" "b\xf0\x9f\x98\x8a";
+    size_t len = strlen(t);
+    cr_assert(senti_utf8_is_boundary(t, len, 1));
+    cr_assert(!senti_utf8_is_boundary(t, len, 2));
+    cr_assert(senti_utf8_is_boundary(t, len, 3));
+    cr_assert(!senti_utf8_is_boundary(t, len, 5));
+    cr_assert(!senti_utf8_is_boundary(t, len, 7));
+    cr_assert(senti_utf8_is_boundary(t, len, 8));
+    cr_assert(!senti_utf8_is_boundary(t, len, 9));
+    /* invalid bytes are their own units */
+    const char *bad = "\x80\xc3(";
+    cr_assert(senti_utf8_is_boundary(bad, 3, 1));
+    cr_assert(senti_utf8_is_boundary(bad, 3, 2));
+}
