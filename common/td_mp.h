@@ -25,7 +25,9 @@ int td_mp_validate(const char *data, size_t len);
 
 /* Validates, then unpacks into `out` (initialised by the caller with
  * msgpack_unpacked_init; the caller destroys it whatever the result).
- * Returns 0, TD_EPROTO for malformed input, TD_ENOMEM. */
+ * Returns 0, TD_EPROTO for malformed input, TD_ENOMEM.
+ * msgpack-c does not copy strings: the objects point into `data`, which must
+ * outlive them. */
 int td_mp_unpack(const char *data, size_t len, msgpack_unpacked *out);
 
 /* The value stored under `key` in a map, or NULL when `map` is not a map or

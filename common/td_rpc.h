@@ -134,7 +134,8 @@ struct td_rpc_result {
     int status;                   /* the reply's status */
     const msgpack_object *result; /* success: the result (may be nil) */
     const msgpack_object *error;  /* failure: the {error, message, details?} map */
-    msgpack_unpacked unpacked;    /* owns what result/error point into */
+    msgpack_unpacked unpacked;    /* owns the objects result/error point to */
+    void *msg;                    /* the reply's bytes, which strings point into */
 };
 
 /* Sends one request and waits for its reply. Returns 0 when a well-formed

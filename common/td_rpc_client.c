@@ -245,7 +245,10 @@ int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
         } else {
             nng_msg *reply = nng_aio_get_msg(aio);
             rc = decode_reply(reply, out);
-            nng_msg_free(reply);
+            if (rc == 0)
+                out->msg = reply; /* decoded strings point into it */
+            else
+                nng_msg_free(reply);
             if (rc != 0)
                 TD_LOG(TD_LOG_ERR, "rpc_bad_reply", "%s: malformed reply to %s", c->service,
                        td_op_name(call->op));
@@ -266,6 +269,9 @@ int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
 void td_rpc_result_free(struct td_rpc_result *r)
 {
     msgpack_unpacked_destroy(&r->unpacked);
+    if (r->msg != NULL)
+        nng_msg_free(r->msg);
+    r->msg = NULL;
     r->result = r->error = NULL;
 }
 

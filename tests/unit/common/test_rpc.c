@@ -1,0 +1,364 @@
+/*
+ * test_rpc.c — the RPC layer over real nng sockets: round trips, many
+ * concurrent callers, deadlines (slow vs down), malformed frames, a server
+ * restarted under its clients, and graceful drain.
+ */
+#include "td_error.h"
+#include "td_mp.h"
+#include "td_rpc.h"
+#include "td_time.h"
+
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char url[128];
+static atomic_int handled;
+
+static void setup(void)
+{
+    cr_assert_geq(sodium_init(), 0);
+    snprintf(url, sizeof url, "ipc:///tmp/td-rpc-test-%d-%ld.sock", getpid(), (long)td_now_us());
+    atomic_store(&handled, 0);
+}
+
+TestSuite(rpc, .init = setup, .timeout = 60);
+
+/* echo: result = {"n": args.n, "uid": uid, "rid": rid}; sleeps args.sleep_ms. */
+static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    (void)app;
+    int64_t n = 0, sleep_ms = 0;
+    td_mp_as_int64(td_mp_map_get(req->args, "n"), &n);
+    td_mp_as_int64(td_mp_map_get(req->args, "sleep_ms"), &sleep_ms);
+    if (sleep_ms > 0)
+        usleep((useconds_t)sleep_ms * 1000);
+    atomic_fetch_add(&handled, 1);
+    if (n < 0) {
+        td_rpc_reply_detail(rep, "n", "Must not be negative.");
+        td_rpc_reply_detail(rep, "n", "Really.");
+        return td_rpc_reply_error(rep, TD_EINVAL, NULL);
+    }
+    msgpack_packer *pk = td_rpc_reply_result(rep, 201);
+    msgpack_pack_map(pk, 3);
+    td_mp_pack_kv_int(pk, "n", n);
+    td_mp_pack_kv_int(pk, "uid", req->user_id);
+    td_mp_pack_kv_str(pk, "rid", req->request_id);
+    return 0;
+}
+
+static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo}};
+
+static struct td_rpc_server *start_server(unsigned workers)
+{
+    struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = workers,
+                                      .routes = routes, .nroutes = 1};
+    struct td_rpc_server *srv = NULL;
+    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    return srv;
+}
+
+static struct td_rpc_client *open_client(int timeout_ms)
+{
+    struct td_rpc_client_opts opts = {.service = "test", .urls = url, .timeout_ms = timeout_ms};
+    struct td_rpc_client *c = NULL;
+    cr_assert_eq(td_rpc_client_open(&opts, &c), 0);
+    return c;
+}
+
+static int call_n(struct td_rpc_client *c, int64_t n, int64_t sleep_ms, int timeout_ms,
+                  struct td_rpc_result *res)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    td_mp_pack_kv_int(&pk, "n", n);
+    td_mp_pack_kv_int(&pk, "sleep_ms", sleep_ms);
+    struct td_rpc_call call = {.op = TD_OP_DIARY_LIST, .request_id = "rid-1", .user_id = 7,
+                               .args = sb.data, .args_len = sb.size, .timeout_ms = timeout_ms};
+    int rc = td_rpc_call(c, &call, res);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+Test(rpc, round_trip_carries_args_user_and_request_id)
+{
+    struct td_rpc_server *srv = start_server(2);
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    cr_assert_eq(call_n(c, 41, 0, 0, &res), 0);
+    cr_assert_eq(res.status, 201);
+    int64_t v;
+    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "n"), &v), 0);
+    cr_assert_eq(v, 41);
+    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "uid"), &v), 0);
+    cr_assert_eq(v, 7);
+    cr_assert(td_mp_str_eq(td_mp_map_get(res.result, "rid"), "rid-1"));
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+    cr_assert_null(srv);
+}
+
+Test(rpc, error_reply_has_the_api_shape_with_grouped_details)
+{
+    struct td_rpc_server *srv = start_server(1);
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    cr_assert_eq(call_n(c, -1, 0, 0, &res), 0);
+    cr_assert_eq(res.status, 400);
+    cr_assert(td_mp_str_eq(td_rpc_result_error_field(&res, "error"), "validation_error"));
+    const msgpack_object *details = td_rpc_result_error_field(&res, "details");
+    cr_assert_not_null(details);
+    cr_assert_eq(details->via.map.size, 1, "both messages sit under one field");
+    const msgpack_object *n = td_mp_map_get(details, "n");
+    cr_assert_eq(n->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(n->via.array.size, 2);
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+Test(rpc, ping_is_built_in_and_unknown_ops_are_refused)
+{
+    struct td_rpc_server *srv = start_server(1);
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    struct td_rpc_call ping = {.op = TD_OP_PING};
+    cr_assert_eq(td_rpc_call(c, &ping, &res), 0);
+    cr_assert_eq(res.status, 200);
+    cr_assert(td_mp_str_eq(td_mp_map_get(res.result, "service"), "test"));
+    td_rpc_result_free(&res);
+
+    struct td_rpc_call other = {.op = TD_OP_AUTH_LOGIN};
+    cr_assert_eq(td_rpc_call(c, &other, &res), 0);
+    cr_assert_eq(res.status, 404);
+    cr_assert(td_mp_str_eq(td_rpc_result_error_field(&res, "error"), "unknown_operation"));
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+struct hammer {
+    struct td_rpc_client *c;
+    int calls;
+    atomic_int *failures;
+    int base;
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    for (int i = 0; i < h->calls; i++) {
+        struct td_rpc_result res;
+        int64_t want = h->base + i, got = -1;
+        int rc = call_n(h->c, want, 0, 5000, &res);
+        if (rc != 0) {
+            atomic_fetch_add(h->failures, 1);
+            continue;
+        }
+        td_mp_as_int64(td_mp_map_get(res.result, "n"), &got);
+        if (res.status != 201 || got != want)
+            atomic_fetch_add(h->failures, 1); /* a reply routed to the wrong caller */
+        td_rpc_result_free(&res);
+    }
+    return NULL;
+}
+
+Test(rpc, sixty_four_threads_share_one_client_and_get_their_own_replies)
+{
+    struct td_rpc_server *srv = start_server(8);
+    struct td_rpc_client *c = open_client(5000);
+    enum { THREADS = 64, CALLS = 50 };
+    pthread_t t[THREADS];
+    struct hammer h[THREADS];
+    atomic_int failures = 0;
+    for (int i = 0; i < THREADS; i++) {
+        h[i] = (struct hammer){.c = c, .calls = CALLS, .failures = &failures, .base = i * 1000};
+        cr_assert_eq(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(atomic_load(&failures), 0);
+    cr_assert_eq(atomic_load(&handled), THREADS * CALLS, "each request ran exactly once");
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+Test(rpc, a_slow_server_is_a_timeout_not_down)
+{
+    struct td_rpc_server *srv = start_server(1);
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    int64_t t0 = td_mono_ms();
+    cr_assert_eq(call_n(c, 1, 600, 150, &res), TD_ETIMEDOUT);
+    int64_t took = td_mono_ms() - t0;
+    cr_assert_lt(took, 500, "deadline of 150 ms took %lld ms", (long long)took);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 2000);
+}
+
+Test(rpc, no_server_is_down_and_fails_fast)
+{
+    struct td_rpc_client *c = open_client(5000);
+    struct td_rpc_result res;
+    int64_t t0 = td_mono_ms();
+    cr_assert_eq(call_n(c, 1, 0, 0, &res), TD_EDOWN);
+    cr_assert_lt(td_mono_ms() - t0, 1000, "down must not wait for the 5 s deadline");
+    td_rpc_client_free(&c);
+}
+
+Test(rpc, a_server_started_later_and_restarted_is_used_without_a_new_client)
+{
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    cr_assert_eq(call_n(c, 1, 0, 0, &res), TD_EDOWN);
+
+    struct td_rpc_server *srv = start_server(2);
+    int rc = TD_EDOWN;
+    for (int i = 0; i < 100 && rc != 0; i++) {
+        rc = call_n(c, 2, 0, 0, &res);
+        if (rc != 0)
+            usleep(20000);
+    }
+    cr_assert_eq(rc, 0, "client never connected to the late server");
+    td_rpc_result_free(&res);
+
+    td_rpc_server_stop(&srv, 1000);
+    srv = start_server(2);
+    rc = TD_EDOWN;
+    for (int i = 0; i < 100 && rc != 0; i++) {
+        rc = call_n(c, 3, 0, 0, &res);
+        if (rc != 0)
+            usleep(20000);
+    }
+    cr_assert_eq(rc, 0, "client never reconnected to the restarted server");
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+Test(rpc, malformed_frames_get_an_error_reply_and_the_server_lives_on)
+{
+    struct td_rpc_server *srv = start_server(2);
+    nng_socket req;
+    cr_assert_eq(nng_req0_open(&req), 0);
+    cr_assert_eq(nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 2000), 0);
+    cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
+    const struct {
+        const char *bytes;
+        size_t len;
+    } frames[] = {
+        {"\xdd\xff\xff\xff\xff", 5},        /* array header claiming 4 G elements */
+        {"\x81\xa1v\x01\xc0", 5},           /* trailing byte */
+        {"\xc1", 1},                        /* reserved */
+        {"\x93\x01\x02\x03", 4},            /* not a map */
+        {"\x81\xa1v\x02", 4},               /* wrong protocol version */
+        {"\x82\xa1v\x01\xa2op\x05", 8},     /* op is not a string */
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+        cr_assert_eq(nng_send(req, (void *)frames[i].bytes, frames[i].len, 0), 0);
+        char *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(nng_recv(req, &buf, &len, NNG_FLAG_ALLOC), 0, "no reply to frame %zu", i);
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        cr_assert_eq(td_mp_unpack(buf, len, &up), 0);
+        int64_t status;
+        cr_assert_eq(td_mp_as_int64(td_mp_map_get(&up.data, "status"), &status), 0);
+        cr_assert_eq(status, 400, "frame %zu", i);
+        const msgpack_object *err = td_mp_map_get(&up.data, "error");
+        cr_assert(td_mp_str_eq(td_mp_map_get(err, "error"), "invalid_message"));
+        msgpack_unpacked_destroy(&up);
+        nng_free(buf, len);
+    }
+    nng_close(req);
+
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    cr_assert_eq(call_n(c, 5, 0, 0, &res), 0, "server still serves after hostile frames");
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+Test(rpc, oversized_requests_are_dropped_by_the_size_cap)
+{
+    struct td_rpc_server *srv = start_server(1);
+    nng_socket req;
+    cr_assert_eq(nng_req0_open(&req), 0);
+    cr_assert_eq(nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 300), 0);
+    cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
+    size_t big = TD_PROTO_MAX_REQUEST + 1024;
+    char *buf = calloc(1, big);
+    cr_assert_eq(nng_send(req, buf, big, 0), 0);
+    char *reply = NULL;
+    size_t len = 0;
+    cr_assert_eq(nng_recv(req, &reply, &len, NNG_FLAG_ALLOC), NNG_ETIMEDOUT);
+    free(buf);
+    nng_close(req);
+    cr_assert_eq(atomic_load(&handled), 0);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+struct slow_call {
+    struct td_rpc_client *c;
+    int rc;
+    int status;
+};
+
+static void *slow_call_main(void *arg)
+{
+    struct slow_call *s = arg;
+    struct td_rpc_result res;
+    s->rc = call_n(s->c, 9, 300, 3000, &res);
+    if (s->rc == 0) {
+        s->status = res.status;
+        td_rpc_result_free(&res);
+    }
+    return NULL;
+}
+
+Test(rpc, stop_lets_a_request_in_flight_finish)
+{
+    struct td_rpc_server *srv = start_server(2);
+    struct td_rpc_client *c = open_client(3000);
+    struct td_rpc_result res;
+    cr_assert_eq(call_n(c, 0, 0, 0, &res), 0); /* connected */
+    td_rpc_result_free(&res);
+    struct slow_call s = {.c = c};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, slow_call_main, &s), 0);
+    usleep(100000); /* the handler is sleeping now */
+    td_rpc_server_stop(&srv, 5000);
+    pthread_join(t, NULL);
+    cr_assert_eq(s.rc, 0, "in-flight call failed: %s", td_error_symbol(s.rc));
+    cr_assert_eq(s.status, 201);
+    td_rpc_client_free(&c);
+}
+
+Test(rpc, handle_bytes_is_the_same_path_without_sockets)
+{
+    struct td_rpc_server *srv = start_server(1);
+    char *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(td_rpc_server_handle_bytes(srv, 0, "\xc0", 1, &out, &len), 0);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    cr_assert_eq(td_mp_unpack(out, len, &up), 0);
+    int64_t status;
+    td_mp_as_int64(td_mp_map_get(&up.data, "status"), &status);
+    cr_assert_eq(status, 400);
+    msgpack_unpacked_destroy(&up);
+    free(out);
+    td_rpc_server_stop(&srv, 1000);
+}
