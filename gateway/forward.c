@@ -2,6 +2,7 @@
  * forward.c — the JSON ⇄ msgpack bridge between a route and a daemon.
  */
 #include "forward.h"
+#include "metrics.h"
 #include "td_error.h"
 #include "td_json_mp.h"
 #include "td_log.h"
@@ -54,7 +55,8 @@ static int do_call(struct gw_request *req, struct td_rpc_client *client, enum td
         };
         int64_t t0 = td_now_us();
         rc = td_rpc_call(client, &call, res);
-        (void)t0; /* upstream latency is observed by metrics.c once it lands */
+        gw_metrics_upstream(req->app->metrics, td_op_name(op), rc, rc == 0 ? res->status : 0,
+                            td_now_us() - t0);
     }
     msgpack_sbuffer_destroy(&sb);
     return rc;

@@ -70,10 +70,13 @@ int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
                    const char *body, size_t len)
 {
     char head[4096];
+    char length[48] = ""; /* RFC 9110 §8.6: a 204 carries no Content-Length */
+    if (status != 204)
+        snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
     bool no_store = req->route == NULL || (req->route->flags & GW_ROUTE_NO_STORE);
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\n"
-                     "Content-Length: %zu\r\n"
+                     "%s"
                      "%s%s%s"
                      "X-Request-ID: %s\r\n"
                      "X-Content-Type-Options: nosniff\r\n"
@@ -82,7 +85,7 @@ int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
                      "Content-Security-Policy: %s\r\n"
                      "%s%s"
                      "%.*s\r\n",
-                     status, reason(status), len, content_type ? "Content-Type: " : "",
+                     status, reason(status), length, content_type ? "Content-Type: " : "",
                      content_type ? content_type : "", content_type ? "\r\n" : "",
                      req->request_id, is_docs(req) ? CSP_DOCS : CSP_JSON,
                      no_store ? "Cache-Control: no-store\r\n" : "",

@@ -1,10 +1,29 @@
 /*
  * routes_system.c — the unauthenticated system routes of API.md: liveness,
- * readiness (one ping per daemon), version.
+ * readiness (one ping per daemon), version, the OpenAPI document, the
+ * Swagger UI page with its assets, and the Prometheus metrics.
+ *
+ * The docs are files under DOCS_DIR (default <repo>/gateway/docs):
+ * openapi.json, index.html and swagger-init.js are the project's own;
+ * Swagger UI's files come from the swagger-ui-dist npm package that
+ * ops/install-deps.sh installs into DOCS_DIR/node_modules, so nothing is
+ * fetched from a CDN at run time. Files are read per request (they are in the
+ * page cache after the first), so an edited openapi.json is served at once.
  */
+#include "metrics.h"
 #include "router.h"
 #include "td_error.h"
+#include "td_log.h"
 #include "td_time.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int health(struct gw_request *req)
 {
@@ -58,9 +77,138 @@ static int version(struct gw_request *req)
     return rc;
 }
 
+#define MAX_DOC_FILE (8 * 1024 * 1024)
+
+/* Reads a whole regular file of at most MAX_DOC_FILE bytes. 0, TD_ENOTFOUND
+ * or TD_ENOMEM; *out is malloc'd on success. */
+static int read_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return TD_ENOTFOUND;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_DOC_FILE) {
+        close(fd);
+        return TD_ENOTFOUND;
+    }
+    size_t size = (size_t)st.st_size;
+    char *buf = malloc(size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return TD_ENOMEM;
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (got != size) {
+        free(buf);
+        return TD_ENOTFOUND;
+    }
+    buf[size] = '\0';
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+static int send_file(struct gw_request *req, const char *path, const char *content_type)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &body, &len);
+    if (rc != 0) {
+        if (rc == TD_ENOTFOUND)
+            TD_LOG(TD_LOG_WARN, "docs_missing", "cannot serve %s", path);
+        return gw_respond_error(req, rc, NULL, NULL);
+    }
+    rc = gw_respond_raw(req, 200, content_type, body, len);
+    free(body);
+    return rc;
+}
+
+static int openapi(struct gw_request *req)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/openapi.json", req->app->cfg->docs_dir);
+    return send_file(req, path, "application/json");
+}
+
+static int docs_page(struct gw_request *req)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/index.html", req->app->cfg->docs_dir);
+    return send_file(req, path, "text/html; charset=utf-8");
+}
+
+static const struct {
+    const char *ext;
+    const char *type;
+} doc_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".png", "image/png"},
+    {".json", "application/json"},
+    {".map", "application/json"},
+};
+
+/* GET /docs/<name>: one file name, no directories, a known extension. The
+ * path is raw (decode_url=no), so "%2e%2e%2f" stays literal and fails the
+ * character check; a name cannot start with '.'. */
+static int docs_asset(struct gw_request *req)
+{
+    const char *name = req->path + strlen("/docs/");
+    size_t n = strlen(name);
+    if (n == 0 || (n == 10 && strcmp(name, "index.html") == 0))
+        return docs_page(req);
+    bool ok = n < 128 && isalnum((unsigned char)name[0]);
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        ok = isalnum(c) || c == '.' || c == '-' || c == '_';
+    }
+    const char *type = NULL;
+    for (size_t i = 0; ok && i < sizeof doc_types / sizeof doc_types[0]; i++) {
+        size_t el = strlen(doc_types[i].ext);
+        if (n > el && strcmp(name + n - el, doc_types[i].ext) == 0)
+            type = doc_types[i].type;
+    }
+    if (!ok || type == NULL)
+        return gw_respond_error(req, TD_ENOTFOUND, NULL, NULL);
+    const char *dir = req->app->cfg->docs_dir;
+    char path[4400];
+    if (strcmp(name, "openapi.json") == 0 || strcmp(name, "swagger-init.js") == 0)
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+    else
+        snprintf(path, sizeof path, "%s/node_modules/swagger-ui-dist/%s", dir, name);
+    if (access(path, R_OK) != 0)
+        return gw_respond_error(req, TD_ENOTFOUND, NULL, NULL);
+    return send_file(req, path, type);
+}
+
+static int metrics(struct gw_request *req)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (gw_metrics_render(req->app, &text, &len) != 0)
+        return gw_respond_error(req, TD_ENOMEM, NULL, NULL);
+    int rc = gw_respond_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+    return rc;
+}
+
 const struct gw_route gw_routes_system[] = {
     {"GET", "/health", health, GW_AUTH_NONE, 0},
     {"GET", "/ready", ready, GW_AUTH_NONE, 0},
     {"GET", "/version", version, GW_AUTH_NONE, 0},
+    {"GET", "/openapi.json", openapi, GW_AUTH_NONE, 0},
+    {"GET", "/docs", docs_page, GW_AUTH_NONE, GW_ROUTE_HTML},
+    {"GET", "/docs/", docs_asset, GW_AUTH_NONE, GW_ROUTE_HTML | GW_ROUTE_PREFIX},
+    {"GET", "/metrics", metrics, GW_AUTH_NONE, 0},
     {NULL, NULL, NULL, GW_AUTH_NONE, 0},
 };

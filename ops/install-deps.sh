@@ -10,6 +10,7 @@ PACKAGES=(
   libjwt-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev
   libcriterion-dev
   redis-server curl
+  nginx openssl chromium wrk nodejs
 )
 
 missing=()
@@ -19,13 +20,30 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Swagger UI for GET /docs, from npm's swagger-ui-dist (pinned by the lock
+# file), installed next to the docs page so the gateway serves it locally.
+install_docs_assets() {
+  local docs
+  docs="$(cd "$(dirname "$0")/.." && pwd)/gateway/docs"
+  if [ ! -f "$docs/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ]; then
+    # Debian's nodejs lacks npm (a separate package) while other builds of
+    # nodejs ship it and conflict with Debian's: install it only when absent.
+    if ! command -v npm >/dev/null; then
+      ${SUDO:-} apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    echo "install-deps: npm ci in gateway/docs (Swagger UI assets)" >&2
+    npm ci --prefix "$docs" --no-audit --no-fund --ignore-scripts >/dev/null
+  fi
+}
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+if [ ${#missing[@]} -eq 0 ]; then install_docs_assets; exit 0; fi
+
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts redis-server as a service on install; the tests start their own
 # on free ports, so the packaged one is left as the distribution configured it.
+install_docs_assets
