@@ -1,9 +1,11 @@
 /*
  * main.c — td-diary: wires configuration, logging, storage, the sentiment
- * client and the RPC server; waits for SIGTERM/SIGINT; tears down in reverse.
+ * client, the pending-analysis worker and the RPC server; waits for
+ * SIGTERM/SIGINT; tears down in reverse.
  */
 #include "config.h"
 #include "handlers.h"
+#include "pending.h"
 #include "store.h"
 #include "td_daemon.h"
 #include "td_error.h"
@@ -23,13 +25,16 @@ int main(int argc, char **argv)
     if (diary_config_load(&cfg) != 0)
         return 2;
 
-    struct diary_app app = {.cfg = &cfg};
+    struct diary_app app = {.cfg = &cfg, .sentiment_timeout_ms = (int)cfg.sentiment_timeout_ms};
     struct td_rpc_server *server = NULL;
     rc = diary_store_open(cfg.base.data_dir, (size_t)cfg.base.rpc_workers, &app.store);
     if (rc == 0 && !args.migrate_only) {
         struct td_rpc_client_opts copts = {.service = "sentiment", .urls = cfg.sentiment_url,
                                            .timeout_ms = (int)cfg.sentiment_timeout_ms};
         rc = td_rpc_client_open(&copts, &app.sentiment);
+        rc = rc ? rc
+                : diary_pending_start(app.store, app.sentiment, (int)cfg.sentiment_timeout_ms,
+                                      &app.pending);
         struct td_rpc_server_opts sopts = {.service = "diary", .url = cfg.rpc_url,
                                            .workers = (unsigned)cfg.base.rpc_workers,
                                            .routes = diary_routes, .nroutes = diary_nroutes,
@@ -42,6 +47,7 @@ int main(int argc, char **argv)
         }
     }
     td_rpc_server_stop(&server, 10000);
+    diary_pending_stop(&app.pending);
     td_rpc_client_free(&app.sentiment);
     diary_store_close(&app.store);
     diary_config_free(&cfg);

@@ -1,11 +1,19 @@
 /*
- * store.c — td-diary's schema and queries.
+ * store.c — td-diary's schema and queries: all of its SQL.
+ *
+ * Every statement is prepared once per connection (sqlite3_prepare_v3 with
+ * SQLITE_PREPARE_PERSISTENT) and reset after each use. Writes that read
+ * first (ownership checks, dedupe on the call id) run inside BEGIN IMMEDIATE,
+ * which takes the write lock up front, so the check and the write see the
+ * same row and two connections never deadlock upgrading a read lock.
  */
 #include "store.h"
 #include "td_db.h"
 #include "td_error.h"
+#include "td_log.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Numbered migrations: append, never edit one that has shipped. */
 static const char *const migrations[] = {
@@ -21,24 +29,246 @@ static const char *const migrations[] = {
     "  updated_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX entries_user_newest ON entries(user_id, created_at DESC, id DESC);",
+    /* 2: analysis done later when td-sentiment was unavailable (pending_analysis,
+     * with a per-entry retry schedule), a version bumped by every edit so a
+     * late analysis of old text never overwrites a newer edit, and the call id
+     * of the create that made the entry (a retried call finds it). */
+    "ALTER TABLE entries ADD COLUMN pending_analysis INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (pending_analysis IN (0, 1));"
+    "ALTER TABLE entries ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE entries ADD COLUMN analysis_attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE entries ADD COLUMN next_analysis_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE entries ADD COLUMN call_id TEXT;"
+    "CREATE UNIQUE INDEX entries_call ON entries(user_id, call_id) WHERE call_id IS NOT NULL;"
+    "CREATE INDEX entries_pending ON entries(id) WHERE pending_analysis = 1;",
 };
 
-int diary_store_open(const char *data_dir, size_t nconns, struct diary_store **out)
+#define ENTRY_COLS                                                                             \
+    "id, user_id, content, analyzed_content, positive_count, negative_count, created_at, "    \
+    "updated_at, version, pending_analysis"
+
+enum st {
+    ST_BEGIN,
+    ST_BEGIN_WRITE,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_FIND_CALL,
+    ST_INSERT,
+    ST_GET,
+    ST_OWNER,
+    ST_UPDATE,
+    ST_DELETE,
+    ST_DELETE_USER,
+    ST_COUNT,
+    ST_PAGE,
+    ST_STATS,
+    ST_PENDING,
+    ST_APPLY,
+    ST_DEFER,
+    ST_PENDING_COUNT,
+    ST_N
+};
+
+static const char *const sql[ST_N] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_FIND_CALL] = "SELECT " ENTRY_COLS " FROM entries WHERE user_id = ?1 AND call_id = ?2",
+    [ST_INSERT] = "INSERT INTO entries (user_id, content, analyzed_content, positive_count,"
+                  " negative_count, created_at, updated_at, pending_analysis, call_id)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
+    [ST_GET] = "SELECT " ENTRY_COLS " FROM entries WHERE id = ?1",
+    [ST_OWNER] = "SELECT user_id FROM entries WHERE id = ?1",
+    [ST_UPDATE] = "UPDATE entries SET content = ?2, analyzed_content = ?3, positive_count = ?4,"
+                  " negative_count = ?5, pending_analysis = ?6,"
+                  " updated_at = MAX(?7, updated_at + 1), version = version + 1,"
+                  " analysis_attempts = 0, next_analysis_at = 0 WHERE id = ?1",
+    [ST_DELETE] = "DELETE FROM entries WHERE id = ?1",
+    [ST_DELETE_USER] = "DELETE FROM entries WHERE user_id = ?1",
+    [ST_COUNT] = "SELECT COUNT(*) FROM entries WHERE user_id = ?1",
+    [ST_PAGE] = "SELECT " ENTRY_COLS " FROM entries WHERE user_id = ?1"
+                " ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+    [ST_STATS] = "SELECT COUNT(*),"
+                 " COALESCE(SUM(positive_count > negative_count), 0),"
+                 " COALESCE(SUM(positive_count < negative_count), 0),"
+                 " COALESCE(SUM(positive_count = negative_count), 0),"
+                 " COALESCE(SUM(positive_count), 0),"
+                 " COALESCE(SUM(negative_count), 0)"
+                 " FROM entries WHERE user_id = ?1",
+    [ST_PENDING] = "SELECT id, version, analysis_attempts, content FROM entries"
+                   " WHERE pending_analysis = 1 AND next_analysis_at <= ?1 ORDER BY id LIMIT ?2",
+    [ST_APPLY] = "UPDATE entries SET analyzed_content = ?3, positive_count = ?4,"
+                 " negative_count = ?5, pending_analysis = 0, analysis_attempts = 0,"
+                 " next_analysis_at = 0"
+                 " WHERE id = ?1 AND version = ?2 AND pending_analysis = 1",
+    [ST_DEFER] = "UPDATE entries SET analysis_attempts = analysis_attempts + 1,"
+                 " next_analysis_at = ?3"
+                 " WHERE id = ?1 AND version = ?2 AND pending_analysis = 1",
+    [ST_PENDING_COUNT] = "SELECT COUNT(*) FROM entries WHERE pending_analysis = 1",
+};
+
+struct diary_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_N];
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static sqlite3_stmt *stmt(struct diary_store *s, unsigned conn, enum st which)
+{
+    return s->conns[conn].st[which];
+}
+
+/* Resets a statement for its next use, dropping its bindings. */
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int storage_error(struct diary_store *s, unsigned conn, const char *what)
+{
+    TD_LOG(TD_LOG_ERR, "diary_db_error", "%s: %s", what, sqlite3_errmsg(s->conns[conn].db));
+    return TD_ESTORAGE;
+}
+
+/* Runs a statement that returns no row (BEGIN, an UPDATE). 0 or TD_ESTORAGE. */
+static int run(struct diary_store *s, unsigned conn, enum st which)
+{
+    sqlite3_stmt *st = stmt(s, conn, which);
+    int rc = sqlite3_step(st);
+    done(st);
+    return rc == SQLITE_DONE ? 0 : storage_error(s, conn, sql[which]);
+}
+
+static int begin(struct diary_store *s, unsigned conn, bool write)
+{
+    return run(s, conn, write ? ST_BEGIN_WRITE : ST_BEGIN);
+}
+
+/* Commits, or rolls back and returns `rc` when rc is an error already. */
+static int end(struct diary_store *s, unsigned conn, int rc)
+{
+    if (rc == 0)
+        rc = run(s, conn, ST_COMMIT);
+    if (rc != 0 && !sqlite3_get_autocommit(s->conns[conn].db))
+        run(s, conn, ST_ROLLBACK);
+    return rc;
+}
+
+static char *dup_column(sqlite3_stmt *st, int col, size_t *len)
+{
+    const unsigned char *text = sqlite3_column_text(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    char *out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    if (n)
+        memcpy(out, text, n);
+    out[n] = '\0';
+    *len = n;
+    return out;
+}
+
+/* Copies the ENTRY_COLS row `st` stands on into *e. 0 or TD_ENOMEM. */
+static int read_entry(sqlite3_stmt *st, struct diary_entry *e)
+{
+    struct diary_entry r = {
+        .id = sqlite3_column_int64(st, 0),
+        .user_id = sqlite3_column_int64(st, 1),
+        .positive_count = sqlite3_column_int64(st, 4),
+        .negative_count = sqlite3_column_int64(st, 5),
+        .created_at = sqlite3_column_int64(st, 6),
+        .updated_at = sqlite3_column_int64(st, 7),
+        .version = sqlite3_column_int64(st, 8),
+        .pending = sqlite3_column_int(st, 9) != 0,
+    };
+    r.content = dup_column(st, 2, &r.content_len);
+    r.analyzed = dup_column(st, 3, &r.analyzed_len);
+    if (r.content == NULL || r.analyzed == NULL) {
+        diary_entry_clear(&r);
+        return TD_ENOMEM;
+    }
+    *e = r;
+    return 0;
+}
+
+/* Reads entry `id` into *out (within the caller's transaction, if any). */
+static int get_by_id(struct diary_store *s, unsigned conn, int64_t id, struct diary_entry *out)
+{
+    sqlite3_stmt *st = stmt(s, conn, ST_GET);
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW    ? read_entry(st, out)
+             : step == SQLITE_DONE ? TD_EDIARYNOTFOUND
+                                   : storage_error(s, conn, "get entry");
+    done(st);
+    return rc;
+}
+
+/* 0 when entry `id` exists and belongs to `user_id`; TD_EDIARYNOTFOUND,
+ * TD_EFORBIDDEN or TD_ESTORAGE otherwise. */
+static int check_owner(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id)
+{
+    sqlite3_stmt *st = stmt(s, conn, ST_OWNER);
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    int rc;
+    if (step == SQLITE_ROW)
+        rc = sqlite3_column_int64(st, 0) == user_id ? 0 : TD_EFORBIDDEN;
+    else
+        rc = step == SQLITE_DONE ? TD_EDIARYNOTFOUND : storage_error(s, conn, "entry owner");
+    done(st);
+    return rc;
+}
+
+/* Reads one integer row (COUNT(*)) of a statement whose bindings are set. */
+static int one_int(struct diary_store *s, unsigned conn, enum st which, int64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, conn, which);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : storage_error(s, conn, sql[which]);
+    if (rc == 0)
+        *out = sqlite3_column_int64(st, 0);
+    done(st);
+    return rc;
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static int conn_prepare(struct diary_conn *c)
+{
+    for (int i = 0; i < ST_N; i++) {
+        if (sqlite3_prepare_v3(c->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
+            SQLITE_OK) {
+            TD_LOG(TD_LOG_ERR, "diary_db_prepare", "cannot prepare statement %d: %s", i,
+                   sqlite3_errmsg(c->db));
+            return TD_ESTORAGE;
+        }
+    }
+    return 0;
+}
+
+int diary_store_open(const char *data_dir, size_t nworkers, struct diary_store **out)
 {
     struct diary_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return TD_ENOMEM;
-    s->conns = calloc(nconns, sizeof *s->conns);
+    s->nconns = nworkers + 1;
+    s->conns = calloc(s->nconns, sizeof *s->conns);
     if (s->conns == NULL) {
         free(s);
         return TD_ENOMEM;
     }
-    s->nconns = nconns;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < nconns; i++)
-        rc = td_db_open(data_dir, "diary.db", &s->conns[i]);
+    /* The schema first (statements can only be prepared against it), then the
+     * other connections. */
+    int rc = td_db_open(data_dir, "diary.db", &s->conns[0].db);
     if (rc == 0)
-        rc = td_db_migrate(s->conns[0], migrations, sizeof migrations / sizeof migrations[0]);
+        rc = td_db_migrate(s->conns[0].db, migrations, sizeof migrations / sizeof migrations[0]);
+    for (size_t i = 1; rc == 0 && i < s->nconns; i++)
+        rc = td_db_open(data_dir, "diary.db", &s->conns[i].db);
+    for (size_t i = 0; rc == 0 && i < s->nconns; i++)
+        rc = conn_prepare(&s->conns[i]);
     if (rc != 0) {
         diary_store_close(&s);
         return rc;
@@ -52,9 +282,303 @@ void diary_store_close(struct diary_store **ps)
     struct diary_store *s = *ps;
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->nconns; i++)
-        td_db_close(&s->conns[i]);
+    for (size_t i = 0; i < s->nconns; i++) {
+        for (int j = 0; j < ST_N; j++)
+            sqlite3_finalize(s->conns[i].st[j]);
+        td_db_close(&s->conns[i].db);
+    }
     free(s->conns);
     free(s);
     *ps = NULL;
+}
+
+unsigned diary_store_bg_conn(const struct diary_store *s)
+{
+    return (unsigned)(s->nconns - 1);
+}
+
+void diary_entry_clear(struct diary_entry *e)
+{
+    free(e->content);
+    free(e->analyzed);
+    memset(e, 0, sizeof *e);
+}
+
+void diary_entries_free(struct diary_entry **items, size_t count)
+{
+    if (*items == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        diary_entry_clear(&(*items)[i]);
+    free(*items);
+    *items = NULL;
+}
+
+void diary_pending_free(struct diary_pending_item **items, size_t count)
+{
+    if (*items == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free((*items)[i].content);
+    free(*items);
+    *items = NULL;
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, const char *call_id,
+                       const struct diary_write *w, struct diary_entry *out, bool *deduped)
+{
+    bool has_call = call_id != NULL && call_id[0] != '\0';
+    int rc = begin(s, conn, true);
+    if (rc != 0)
+        return rc;
+    if (has_call) {
+        sqlite3_stmt *st = stmt(s, conn, ST_FIND_CALL);
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_text(st, 2, call_id, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            rc = read_entry(st, out);
+            done(st);
+            rc = end(s, conn, rc);
+            if (rc == 0)
+                *deduped = true;
+            return rc;
+        }
+        done(st);
+        if (step != SQLITE_DONE)
+            return end(s, conn, storage_error(s, conn, "find call id"));
+    }
+    sqlite3_stmt *st = stmt(s, conn, ST_INSERT);
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_text(st, 2, w->content, (int)w->content_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, w->analyzed, (int)w->analyzed_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, w->positive_count);
+    sqlite3_bind_int64(st, 5, w->negative_count);
+    sqlite3_bind_int64(st, 6, w->now_us);
+    sqlite3_bind_int(st, 7, w->pending ? 1 : 0);
+    if (has_call)
+        sqlite3_bind_text(st, 8, call_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 8);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "insert entry");
+    done(st);
+    struct diary_entry e = {0};
+    if (rc == 0)
+        rc = get_by_id(s, conn, sqlite3_last_insert_rowid(s->conns[conn].db), &e);
+    rc = end(s, conn, rc);
+    if (rc != 0) {
+        diary_entry_clear(&e);
+        return rc;
+    }
+    *out = e;
+    *deduped = false;
+    return 0;
+}
+
+int diary_store_get(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
+                    struct diary_entry *out)
+{
+    struct diary_entry e = {0};
+    int rc = get_by_id(s, conn, id, &e);
+    if (rc == 0 && e.user_id != user_id) {
+        diary_entry_clear(&e);
+        rc = TD_EFORBIDDEN;
+    }
+    if (rc == 0)
+        *out = e;
+    return rc;
+}
+
+int diary_store_update(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
+                       const struct diary_write *w, struct diary_entry *out)
+{
+    int rc = begin(s, conn, true);
+    if (rc != 0)
+        return rc;
+    rc = check_owner(s, conn, user_id, id);
+    if (rc == 0) {
+        sqlite3_stmt *st = stmt(s, conn, ST_UPDATE);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, w->content, (int)w->content_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, w->analyzed, (int)w->analyzed_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, w->positive_count);
+        sqlite3_bind_int64(st, 5, w->negative_count);
+        sqlite3_bind_int(st, 6, w->pending ? 1 : 0);
+        sqlite3_bind_int64(st, 7, w->now_us);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "update entry");
+        done(st);
+    }
+    struct diary_entry e = {0};
+    if (rc == 0)
+        rc = get_by_id(s, conn, id, &e);
+    rc = end(s, conn, rc);
+    if (rc != 0) {
+        diary_entry_clear(&e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id)
+{
+    int rc = begin(s, conn, true);
+    if (rc != 0)
+        return rc;
+    rc = check_owner(s, conn, user_id, id);
+    if (rc == 0) {
+        sqlite3_stmt *st = stmt(s, conn, ST_DELETE);
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "delete entry");
+        done(st);
+    }
+    return end(s, conn, rc);
+}
+
+int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_id,
+                            int64_t *deleted)
+{
+    sqlite3_stmt *st = stmt(s, conn, ST_DELETE_USER);
+    sqlite3_bind_int64(st, 1, user_id);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "delete user entries");
+    done(st);
+    if (rc == 0)
+        *deleted = sqlite3_changes64(s->conns[conn].db);
+    return rc;
+}
+
+int diary_store_list(struct diary_store *s, unsigned conn, int64_t user_id, int64_t limit,
+                     int64_t offset, struct diary_entry **items, size_t *count, int64_t *total)
+{
+    /* One read transaction: the total and the page come from one snapshot. */
+    int rc = begin(s, conn, false);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0;
+    sqlite3_bind_int64(stmt(s, conn, ST_COUNT), 1, user_id);
+    rc = one_int(s, conn, ST_COUNT, &n);
+    struct diary_entry *arr = NULL;
+    size_t got = 0;
+    int64_t want = 0;
+    if (rc == 0 && offset < n)
+        want = n - offset < limit ? n - offset : limit;
+    if (rc == 0 && want > 0) {
+        arr = calloc((size_t)want, sizeof *arr);
+        if (arr == NULL)
+            rc = TD_ENOMEM;
+    }
+    if (rc == 0 && want > 0) {
+        sqlite3_stmt *st = stmt(s, conn, ST_PAGE);
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, limit);
+        sqlite3_bind_int64(st, 3, offset);
+        int step = SQLITE_DONE;
+        while (rc == 0 && got < (size_t)want && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            rc = read_entry(st, &arr[got]);
+            got += rc == 0;
+        }
+        if (rc == 0 && got < (size_t)want && step != SQLITE_DONE)
+            rc = storage_error(s, conn, "list entries");
+        done(st);
+    }
+    rc = end(s, conn, rc);
+    if (rc != 0) {
+        diary_entries_free(&arr, got);
+        return rc;
+    }
+    *items = arr;
+    *count = got;
+    *total = n;
+    return 0;
+}
+
+int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
+                      struct diary_stats *out)
+{
+    sqlite3_stmt *st = stmt(s, conn, ST_STATS);
+    sqlite3_bind_int64(st, 1, user_id);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : storage_error(s, conn, "stats");
+    if (rc == 0) {
+        out->total_entries = sqlite3_column_int64(st, 0);
+        out->positive_entries = sqlite3_column_int64(st, 1);
+        out->negative_entries = sqlite3_column_int64(st, 2);
+        out->neutral_entries = sqlite3_column_int64(st, 3);
+        out->positive_count_total = sqlite3_column_int64(st, 4);
+        out->negative_count_total = sqlite3_column_int64(st, 5);
+    }
+    done(st);
+    return rc;
+}
+
+/* ---- pending analyses --------------------------------------------------- */
+
+int diary_store_pending(struct diary_store *s, unsigned conn, int64_t now_us, size_t limit,
+                        struct diary_pending_item **items, size_t *count)
+{
+    struct diary_pending_item *arr = calloc(limit ? limit : 1, sizeof *arr);
+    if (arr == NULL)
+        return TD_ENOMEM;
+    sqlite3_stmt *st = stmt(s, conn, ST_PENDING);
+    sqlite3_bind_int64(st, 1, now_us);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    size_t got = 0;
+    int rc = 0, step = SQLITE_DONE;
+    while (rc == 0 && got < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct diary_pending_item *p = &arr[got];
+        p->id = sqlite3_column_int64(st, 0);
+        p->version = sqlite3_column_int64(st, 1);
+        int64_t attempts = sqlite3_column_int64(st, 2);
+        p->attempts = attempts < 0 ? 0 : attempts > 64 ? 64 : (unsigned)attempts;
+        p->content = dup_column(st, 3, &p->content_len);
+        if (p->content == NULL)
+            rc = TD_ENOMEM;
+        else
+            got++;
+    }
+    if (rc == 0 && got < limit && step != SQLITE_DONE)
+        rc = storage_error(s, conn, "pending entries");
+    done(st);
+    if (rc != 0) {
+        diary_pending_free(&arr, got);
+        return rc;
+    }
+    *items = arr;
+    *count = got;
+    return 0;
+}
+
+int diary_store_apply_analysis(struct diary_store *s, unsigned conn, int64_t id, int64_t version,
+                               const char *analyzed, size_t analyzed_len, int64_t pos,
+                               int64_t neg, bool *applied)
+{
+    sqlite3_stmt *st = stmt(s, conn, ST_APPLY);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, version);
+    sqlite3_bind_text(st, 3, analyzed, (int)analyzed_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, pos);
+    sqlite3_bind_int64(st, 5, neg);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "apply analysis");
+    done(st);
+    if (rc == 0)
+        *applied = sqlite3_changes(s->conns[conn].db) > 0;
+    return rc;
+}
+
+int diary_store_defer(struct diary_store *s, unsigned conn, int64_t id, int64_t version,
+                      int64_t next_at_us)
+{
+    sqlite3_stmt *st = stmt(s, conn, ST_DEFER);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, version);
+    sqlite3_bind_int64(st, 3, next_at_us);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "defer analysis");
+    done(st);
+    return rc;
+}
+
+int diary_store_pending_count(struct diary_store *s, unsigned conn, int64_t *count)
+{
+    return one_int(s, conn, ST_PENDING_COUNT, count);
 }

@@ -1,26 +1,148 @@
 /*
  * store.h — td-diary's storage: all of its SQL lives in store.c.
  *
- * One SQLite file (DATA_DIR/diary.db) with one connection per RPC worker, so
- * readers never wait on each other (WAL) and a connection is never shared
- * between threads.
+ * One SQLite file (DATA_DIR/diary.db) with one connection per RPC worker
+ * (indexed by the request's worker) plus one for the pending-analysis worker
+ * (diary_store_bg_conn() below), so readers never wait on each other (WAL) and a
+ * connection is never shared between threads. Every statement is prepared
+ * once per connection at open.
+ *
+ * Functions taking `conn` use that connection only; the caller guarantees no
+ * other thread uses the same index at the same time. A function that writes
+ * returns only after COMMIT.
  */
 #ifndef DIARY_STORE_H
 #define DIARY_STORE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct diary_conn;
 
 struct diary_store {
-    sqlite3 **conns; /* one per worker */
+    struct diary_conn *conns; /* nconns: one per RPC worker, then the background one */
     size_t nconns;
 };
 
-/* Opens the database, runs pending migrations, opens `nconns` connections.
- * Returns 0 and *out, or TD_ESTORAGE. */
-int diary_store_open(const char *data_dir, size_t nconns, struct diary_store **out);
+/* An entry as stored. Strings are owned (malloc'd, NUL-terminated). */
+struct diary_entry {
+    int64_t id;
+    int64_t user_id;
+    char *content;
+    size_t content_len;
+    char *analyzed;
+    size_t analyzed_len;
+    int64_t positive_count;
+    int64_t negative_count;
+    int64_t created_at; /* µs since the epoch */
+    int64_t updated_at;
+    int64_t version; /* bumped by every edit of the content */
+    bool pending;    /* analysis still to be done */
+};
 
-/* Closes every connection and frees; NULLs *s. */
+/* Frees the strings of `e` and zeroes it. */
+void diary_entry_clear(struct diary_entry *e);
+
+/* What gets written with a content: the analysis (or its fallback). The
+ * strings are borrowed. */
+struct diary_write {
+    const char *content;
+    size_t content_len;
+    const char *analyzed;
+    size_t analyzed_len;
+    int64_t positive_count;
+    int64_t negative_count;
+    bool pending;
+    int64_t now_us;
+};
+
+struct diary_stats {
+    int64_t total_entries;
+    int64_t positive_entries;
+    int64_t negative_entries;
+    int64_t neutral_entries;
+    int64_t positive_count_total;
+    int64_t negative_count_total;
+};
+
+/* An entry waiting for analysis. */
+struct diary_pending_item {
+    int64_t id;
+    int64_t version;
+    unsigned attempts;
+    char *content;
+    size_t content_len;
+};
+
+/* Opens the database, runs pending migrations, opens `nworkers` + 1
+ * connections (the last is diary_store_bg_conn()) and prepares their
+ * statements. Returns 0 and *out, or TD_ESTORAGE / TD_ENOMEM. */
+int diary_store_open(const char *data_dir, size_t nworkers, struct diary_store **out);
+
+/* Finalizes, closes every connection and frees; NULLs *s. */
 void diary_store_close(struct diary_store **s);
+
+/* The index of the background worker's connection. */
+unsigned diary_store_bg_conn(const struct diary_store *s);
+
+/* Creates an entry of `user_id`. When `call_id` is not empty and this user
+ * already created an entry with it, nothing is written and that entry is
+ * returned (*deduped true): a retried call never creates a second entry.
+ * Returns 0 and *out (clear it), or TD_ESTORAGE / TD_ENOMEM. */
+int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, const char *call_id,
+                       const struct diary_write *w, struct diary_entry *out, bool *deduped);
+
+/* Reads entry `id` for `user_id`. Returns 0 and *out, TD_EDIARYNOTFOUND,
+ * TD_EFORBIDDEN (another user's entry), TD_ESTORAGE or TD_ENOMEM. */
+int diary_store_get(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
+                    struct diary_entry *out);
+
+/* Replaces the content and analysis of entry `id`; bumps its version and
+ * moves updated_at forward (never backwards). Same returns as get. */
+int diary_store_update(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
+                       const struct diary_write *w, struct diary_entry *out);
+
+/* Deletes entry `id`. 0, TD_EDIARYNOTFOUND, TD_EFORBIDDEN, TD_ESTORAGE. */
+int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id);
+
+/* Deletes every entry of `user_id`; *deleted is how many. 0 or TD_ESTORAGE. */
+int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_id,
+                            int64_t *deleted);
+
+/* One page of a user's entries, newest first (created_at, then id,
+ * descending), read in one transaction with the total. On 0, *items is a new
+ * array of *count entries (free with diary_entries_free) and *total the
+ * user's entry count. */
+int diary_store_list(struct diary_store *s, unsigned conn, int64_t user_id, int64_t limit,
+                     int64_t offset, struct diary_entry **items, size_t *count, int64_t *total);
+void diary_entries_free(struct diary_entry **items, size_t count);
+
+/* The seven figures of GET /diaries/stats but `overall`, computed in SQL. */
+int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
+                      struct diary_stats *out);
+
+/* Up to `limit` pending entries whose next attempt is due at `now_us`, oldest
+ * first. On 0, *items is a new array of *count (free with
+ * diary_pending_free). */
+int diary_store_pending(struct diary_store *s, unsigned conn, int64_t now_us, size_t limit,
+                        struct diary_pending_item **items, size_t *count);
+void diary_pending_free(struct diary_pending_item **items, size_t count);
+
+/* Stores an analysis for entry `id` if it is still pending at `version`
+ * (an edit since then makes it stale: nothing is written). updated_at does
+ * not move: this is not the user's edit. *applied tells which. */
+int diary_store_apply_analysis(struct diary_store *s, unsigned conn, int64_t id, int64_t version,
+                               const char *analyzed, size_t analyzed_len, int64_t pos,
+                               int64_t neg, bool *applied);
+
+/* Records a failed analysis attempt of entry `id` at `version`: one more
+ * attempt, next one not before `next_at_us`. */
+int diary_store_defer(struct diary_store *s, unsigned conn, int64_t id, int64_t version,
+                      int64_t next_at_us);
+
+/* Number of pending entries (for logs and tests). */
+int diary_store_pending_count(struct diary_store *s, unsigned conn, int64_t *count);
 
 #endif

@@ -1,0 +1,292 @@
+/*
+ * test_store.c — td-diary's SQL against a fresh database in a temp
+ * directory per test: ownership, ordering, paging, stats, dedupe on the call
+ * id, the pending-analysis bookkeeping and its version check.
+ */
+#include "diary_test_util.h"
+#include "store.h"
+#include "td_log.h"
+
+static char dir[64];
+static struct diary_store *store;
+
+static void setup(void)
+{
+    td_log_threshold = TD_LOG_WARN;
+    tu_tmpdir(dir, sizeof dir);
+    cr_assert_eq(diary_store_open(dir, 2, &store), 0);
+}
+
+static void teardown(void)
+{
+    diary_store_close(&store);
+    cr_assert_null(store);
+    tu_rmdir(dir);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static struct diary_write plain(const char *text, int64_t now, int64_t pos, int64_t neg)
+{
+    return (struct diary_write){.content = text, .content_len = strlen(text), .analyzed = text,
+                                .analyzed_len = strlen(text), .positive_count = pos,
+                                .negative_count = neg, .now_us = now};
+}
+
+static int64_t create(int64_t uid, const char *text, int64_t now, int64_t pos, int64_t neg)
+{
+    struct diary_write w = plain(text, now, pos, neg);
+    struct diary_entry e;
+    bool dup;
+    cr_assert_eq(diary_store_create(store, 0, uid, NULL, &w, &e, &dup), 0);
+    int64_t id = e.id;
+    diary_entry_clear(&e);
+    return id;
+}
+
+Test(store, create_then_get_returns_every_field)
+{
+    struct diary_write w = plain("hello", 1700000000000000, 2, 1);
+    w.analyzed = "<span class=\"positive\">hello</span>";
+    w.analyzed_len = strlen(w.analyzed);
+    struct diary_entry e;
+    bool dup = true;
+    cr_assert_eq(diary_store_create(store, 0, 7, "cid-1", &w, &e, &dup), 0);
+    cr_assert_not(dup);
+    cr_assert_gt(e.id, 0);
+    cr_assert_eq(e.user_id, 7);
+    cr_assert_str_eq(e.content, "hello");
+    cr_assert_str_eq(e.analyzed, w.analyzed);
+    cr_assert_eq(e.positive_count, 2);
+    cr_assert_eq(e.negative_count, 1);
+    cr_assert_eq(e.created_at, 1700000000000000);
+    cr_assert_eq(e.updated_at, 1700000000000000);
+    cr_assert_eq(e.version, 1);
+    cr_assert_not(e.pending);
+    int64_t id = e.id;
+    diary_entry_clear(&e);
+
+    cr_assert_eq(diary_store_get(store, 1, 7, id, &e), 0, "another connection sees it");
+    cr_assert_str_eq(e.content, "hello");
+    diary_entry_clear(&e);
+}
+
+Test(store, content_with_multibyte_characters_round_trips)
+{
+    const char *text = "Caf\xc3\xa9 \xf0\x9f\x98\x8a \xe6\x97\xa5\xe8\xa8\x98";
+    int64_t id = create(1, text, 1, 0, 0);
+    struct diary_entry e;
+    cr_assert_eq(diary_store_get(store, 0, 1, id, &e), 0);
+    cr_assert_eq(e.content_len, strlen(text));
+    cr_assert_str_eq(e.content, text);
+    diary_entry_clear(&e);
+}
+
+Test(store, get_tells_missing_from_forbidden)
+{
+    int64_t id = create(1, "mine", 1, 0, 0);
+    struct diary_entry e;
+    cr_assert_eq(diary_store_get(store, 0, 2, id, &e), TD_EFORBIDDEN);
+    cr_assert_eq(diary_store_get(store, 0, 1, id + 100, &e), TD_EDIARYNOTFOUND);
+}
+
+Test(store, same_call_id_creates_once)
+{
+    struct diary_write w = plain("once", 5, 0, 0);
+    struct diary_entry a, b;
+    bool dup_a, dup_b;
+    cr_assert_eq(diary_store_create(store, 0, 3, "call-x", &w, &a, &dup_a), 0);
+    w.now_us = 6;
+    cr_assert_eq(diary_store_create(store, 1, 3, "call-x", &w, &b, &dup_b), 0);
+    cr_assert_not(dup_a);
+    cr_assert(dup_b);
+    cr_assert_eq(a.id, b.id);
+    cr_assert_eq(b.created_at, 5, "the first entry comes back as it was");
+    diary_entry_clear(&a);
+    diary_entry_clear(&b);
+    /* An empty call id never dedupes. */
+    create(3, "once", 7, 0, 0);
+    create(3, "once", 8, 0, 0);
+    struct diary_entry *items;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(diary_store_list(store, 0, 3, 10, 0, &items, &n, &total), 0);
+    cr_assert_eq(total, 3);
+    diary_entries_free(&items, n);
+}
+
+Test(store, update_moves_updated_at_and_bumps_version)
+{
+    int64_t id = create(1, "before", 100, 0, 0);
+    struct diary_write w = plain("after", 50, 1, 0); /* a clock that went backwards */
+    struct diary_entry e;
+    cr_assert_eq(diary_store_update(store, 0, 1, id, &w, &e), 0);
+    cr_assert_str_eq(e.content, "after");
+    cr_assert_eq(e.created_at, 100);
+    cr_assert_gt(e.updated_at, 100, "updated_at never goes backwards");
+    cr_assert_eq(e.version, 2);
+    cr_assert_eq(e.positive_count, 1);
+    diary_entry_clear(&e);
+    cr_assert_eq(diary_store_update(store, 0, 2, id, &w, &e), TD_EFORBIDDEN);
+    cr_assert_eq(diary_store_update(store, 0, 1, id + 1, &w, &e), TD_EDIARYNOTFOUND);
+}
+
+Test(store, delete_checks_the_owner)
+{
+    int64_t id = create(1, "bye", 1, 0, 0);
+    cr_assert_eq(diary_store_delete(store, 0, 2, id), TD_EFORBIDDEN);
+    cr_assert_eq(diary_store_delete(store, 0, 1, id), 0);
+    cr_assert_eq(diary_store_delete(store, 0, 1, id), TD_EDIARYNOTFOUND);
+}
+
+Test(store, delete_user_removes_only_that_user_and_is_idempotent)
+{
+    create(1, "a", 1, 0, 0);
+    create(1, "b", 2, 0, 0);
+    int64_t other = create(2, "c", 3, 0, 0);
+    int64_t n = -1;
+    cr_assert_eq(diary_store_delete_user(store, 0, 1, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(diary_store_delete_user(store, 0, 1, &n), 0);
+    cr_assert_eq(n, 0);
+    struct diary_entry e;
+    cr_assert_eq(diary_store_get(store, 0, 2, other, &e), 0);
+    diary_entry_clear(&e);
+}
+
+Test(store, list_is_newest_first_with_id_breaking_ties)
+{
+    int64_t a = create(1, "a", 10, 0, 0);
+    int64_t b = create(1, "b", 30, 0, 0);
+    int64_t c = create(1, "c", 20, 0, 0);
+    int64_t d = create(1, "d", 30, 0, 0); /* same time as b, larger id */
+    create(2, "other user", 40, 0, 0);
+    struct diary_entry *items;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(diary_store_list(store, 0, 1, 10, 0, &items, &n, &total), 0);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(n, 4);
+    int64_t want[] = {d, b, c, a};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(items[i].id, want[i], "position %zu", i);
+    diary_entries_free(&items, n);
+    cr_assert_null(items);
+
+    cr_assert_eq(diary_store_list(store, 0, 1, 3, 3, &items, &n, &total), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(items[0].id, a);
+    diary_entries_free(&items, n);
+
+    cr_assert_eq(diary_store_list(store, 0, 1, 3, 100, &items, &n, &total), 0);
+    cr_assert_eq(n, 0, "a page past the end is empty");
+    cr_assert_eq(total, 4, "with the true total");
+    diary_entries_free(&items, n);
+
+    cr_assert_eq(diary_store_list(store, 0, 1, 3, INT64_MAX, &items, &n, &total), 0);
+    cr_assert_eq(n, 0);
+    diary_entries_free(&items, n);
+}
+
+Test(store, stats_are_computed_over_the_users_entries)
+{
+    create(1, "p", 1, 3, 1);  /* positive */
+    create(1, "p", 2, 1, 0);  /* positive */
+    create(1, "n", 3, 0, 2);  /* negative */
+    create(1, "z", 4, 1, 1);  /* neutral */
+    create(1, "z", 5, 0, 0);  /* neutral */
+    create(2, "x", 6, 9, 0);  /* someone else's */
+    struct diary_stats s;
+    cr_assert_eq(diary_store_stats(store, 0, 1, &s), 0);
+    cr_assert_eq(s.total_entries, 5);
+    cr_assert_eq(s.positive_entries, 2);
+    cr_assert_eq(s.negative_entries, 1);
+    cr_assert_eq(s.neutral_entries, 2);
+    cr_assert_eq(s.positive_count_total, 5);
+    cr_assert_eq(s.negative_count_total, 4);
+    cr_assert_eq(diary_store_stats(store, 0, 99, &s), 0);
+    cr_assert_eq(s.total_entries, 0);
+    cr_assert_eq(s.positive_count_total, 0);
+}
+
+static int64_t create_pending(int64_t uid, const char *text, int64_t now)
+{
+    struct diary_write w = plain(text, now, 0, 0);
+    w.pending = true;
+    struct diary_entry e;
+    bool dup;
+    cr_assert_eq(diary_store_create(store, 0, uid, NULL, &w, &e, &dup), 0);
+    cr_assert(e.pending);
+    int64_t id = e.id;
+    diary_entry_clear(&e);
+    return id;
+}
+
+Test(store, pending_entries_come_oldest_first_and_respect_their_schedule)
+{
+    int64_t a = create_pending(1, "a", 1);
+    create(1, "analysed", 2, 0, 0);
+    int64_t b = create_pending(2, "b", 3);
+    struct diary_pending_item *items;
+    size_t n;
+    cr_assert_eq(diary_store_pending(store, 0, 1000, 16, &items, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(items[0].id, a);
+    cr_assert_eq(items[1].id, b);
+    cr_assert_str_eq(items[1].content, "b");
+    cr_assert_eq(items[0].attempts, 0);
+    diary_pending_free(&items, n);
+
+    cr_assert_eq(diary_store_defer(store, 0, a, 1, 5000), 0);
+    cr_assert_eq(diary_store_pending(store, 0, 1000, 16, &items, &n), 0);
+    cr_assert_eq(n, 1, "a deferred entry waits for its time");
+    cr_assert_eq(items[0].id, b);
+    diary_pending_free(&items, n);
+    cr_assert_eq(diary_store_pending(store, 0, 5000, 1, &items, &n), 0);
+    cr_assert_eq(n, 1, "the batch limit holds");
+    cr_assert_eq(items[0].id, a);
+    cr_assert_eq(items[0].attempts, 1);
+    diary_pending_free(&items, n);
+
+    int64_t count = -1;
+    cr_assert_eq(diary_store_pending_count(store, 0, &count), 0);
+    cr_assert_eq(count, 2);
+}
+
+Test(store, analysis_applies_only_to_the_version_it_was_made_for)
+{
+    int64_t id = create_pending(1, "old text", 1);
+    /* The user edits before the analysis of "old text" lands. */
+    struct diary_write w = plain("new text", 2, 0, 0);
+    w.pending = true;
+    struct diary_entry e;
+    cr_assert_eq(diary_store_update(store, 0, 1, id, &w, &e), 0);
+    cr_assert_eq(e.version, 2);
+    int64_t updated_at = e.updated_at;
+    diary_entry_clear(&e);
+
+    bool applied = true;
+    cr_assert_eq(diary_store_apply_analysis(store, 0, id, 1, "stale", 5, 1, 0, &applied), 0);
+    cr_assert_not(applied, "a stale analysis is dropped");
+    cr_assert_eq(diary_store_apply_analysis(store, 0, id, 2, "fresh", 5, 0, 1, &applied), 0);
+    cr_assert(applied);
+    cr_assert_eq(diary_store_get(store, 0, 1, id, &e), 0);
+    cr_assert_str_eq(e.analyzed, "fresh");
+    cr_assert_eq(e.negative_count, 1);
+    cr_assert_not(e.pending);
+    cr_assert_eq(e.updated_at, updated_at, "analysis is not an edit");
+    diary_entry_clear(&e);
+    cr_assert_eq(diary_store_apply_analysis(store, 0, id, 2, "again", 5, 0, 0, &applied), 0);
+    cr_assert_not(applied, "an entry no longer pending is left alone");
+}
+
+Test(store, reopening_keeps_data_and_schema)
+{
+    int64_t id = create(4, "persist", 1, 0, 0);
+    diary_store_close(&store);
+    cr_assert_eq(diary_store_open(dir, 1, &store), 0);
+    struct diary_entry e;
+    cr_assert_eq(diary_store_get(store, 0, 4, id, &e), 0);
+    cr_assert_str_eq(e.content, "persist");
+    diary_entry_clear(&e);
+}
