@@ -225,8 +225,11 @@ static enum attempt_outcome attempt(struct senti_llm *l, const char *body, size_
             return ATTEMPT_FAIL;
         }
         bool timeout = cc == CURLE_OPERATION_TIMEDOUT;
-        snprintf(why, whylen, "%s after %ld ms limit (curl %d: %s)",
-                 timeout ? "timed out" : "transport error", t, (int)cc, curl_easy_strerror(cc));
+        if (timeout)
+            snprintf(why, whylen, "timed out after %ld ms", t);
+        else
+            snprintf(why, whylen, "transport error (curl %d: %s)", (int)cc,
+                     curl_easy_strerror(cc));
         *err = timeout ? TD_ETIMEDOUT : TD_EDOWN;
         return ATTEMPT_RETRY;
     }
