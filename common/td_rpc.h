@@ -12,6 +12,14 @@
  * "down" (no peer connected, or the peer went away mid-call: TD_EDOWN) from
  * "slow" (a peer is connected but the deadline passed: TD_ETIMEDOUT).
  *
+ * Addressing: usually a daemon listens and its callers dial. For services
+ * that scale out (several td-sentiment replicas), the direction can be turned
+ * round so no caller needs a list of replicas: the caller *listens* (a URL
+ * written "listen+tcp://0.0.0.0:5563" in its client URL list) and every
+ * replica *dials in* to it (the server's `dial_urls`). nng's req socket then
+ * spreads calls over whichever replicas are connected, and a replica that
+ * dies simply drops out (its in-flight calls fail with TD_EDOWN).
+ *
  * Both sides cap incoming message size (NNG_OPT_RECVMAXSZ) and decode with
  * td_mp_unpack; the req side disables nng's automatic resend so a request is
  * never executed twice behind the caller's back (PITFALLS.md).
@@ -77,7 +85,9 @@ struct td_rpc_route {
 
 struct td_rpc_server_opts {
     const char *service; /* "auth": answered in ping */
-    const char *url;     /* a tcp URL on loopback, or an ipc path URL */
+    const char *url;     /* where to listen: a tcp URL on loopback, or an ipc path
+                          * URL; NULL or "" to only dial in */
+    const char *dial_urls; /* callers' sockets to dial in to (comma-separated), or NULL */
     unsigned workers;
     const struct td_rpc_route *routes; /* ping is built in unless routed here */
     size_t nroutes;
@@ -104,7 +114,9 @@ int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const
 
 struct td_rpc_client_opts {
     const char *service; /* for logs: "diary" */
-    const char *urls;    /* one URL or several, comma-separated */
+    const char *urls;    /* one URL or several, comma-separated, to dial; a URL
+                          * prefixed "listen+" is listened on instead, for
+                          * replicas that dial in */
     int timeout_ms;      /* default per-call deadline */
 };
 

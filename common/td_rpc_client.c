@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,21 +28,37 @@
  * down service answers 503 quickly. */
 #define CONNECT_GRACE_MS 100
 
+#define MAX_TRACKED_PIPES 256
+
 struct td_rpc_client {
     char service[32];
     nng_socket sock;
     int timeout_ms;
     atomic_int peers;
+    /* The ids of the connected pipes. nng may report the removal of a pipe
+     * it never reported as added (one closed while being set up), so a bare
+     * counter drifts; a set does not. */
+    pthread_mutex_t lock;
+    uint32_t pipes[MAX_TRACKED_PIPES];
+    int npipes;
 };
 
 static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    (void)p;
     struct td_rpc_client *c = arg;
-    if (ev == NNG_PIPE_EV_ADD_POST)
-        atomic_fetch_add(&c->peers, 1);
-    else if (ev == NNG_PIPE_EV_REM_POST)
-        atomic_fetch_sub(&c->peers, 1);
+    uint32_t id = nng_pipe_id(p);
+    pthread_mutex_lock(&c->lock);
+    int at = -1;
+    for (int i = 0; i < c->npipes; i++) {
+        if (c->pipes[i] == id)
+            at = i;
+    }
+    if (ev == NNG_PIPE_EV_ADD_POST && at < 0 && c->npipes < MAX_TRACKED_PIPES)
+        c->pipes[c->npipes++] = id;
+    else if (ev == NNG_PIPE_EV_REM_POST && at >= 0)
+        c->pipes[at] = c->pipes[--c->npipes];
+    atomic_store(&c->peers, c->npipes);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void td_rpc_new_id(char buf[33])
@@ -63,6 +80,7 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         return TD_ENOMEM;
     }
     snprintf(c->service, sizeof c->service, "%s", opts->service ? opts->service : "?");
+    pthread_mutex_init(&c->lock, NULL);
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
 
     int rc = 0;
@@ -85,11 +103,17 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
     for (char *u = strtok_r(urls, ",", &save); rc == 0 && u; u = strtok_r(NULL, ",", &save)) {
         while (*u == ' ')
             u++;
-        /* Non-blocking: a peer that is down now is dialled again in the
-         * background until it comes up. */
-        int rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK);
+        int rv;
+        if (strncmp(u, "listen+", 7) == 0) {
+            /* Replicas dial in to us (see td_rpc.h). */
+            rv = nng_listen(c->sock, u + 7, NULL, 0);
+        } else {
+            /* Non-blocking: a peer that is down now is dialled again in the
+             * background until it comes up. */
+            rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK);
+        }
         if (rv != 0) {
-            TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "%s: cannot dial %s: %s", c->service, u,
+            TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "%s: cannot use %s: %s", c->service, u,
                    nng_strerror(rv));
             rc = TD_EINVAL;
         }
@@ -97,6 +121,7 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
     free(urls);
     if (rc != 0) {
         nng_close(c->sock);
+        pthread_mutex_destroy(&c->lock);
         free(c);
         return rc;
     }
@@ -109,6 +134,7 @@ void td_rpc_client_free(struct td_rpc_client **pc)
     if (*pc == NULL)
         return;
     nng_close((*pc)->sock);
+    pthread_mutex_destroy(&(*pc)->lock);
     free(*pc);
     *pc = NULL;
 }

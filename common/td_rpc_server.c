@@ -331,9 +331,33 @@ static void join_workers(struct td_rpc_server *srv, int drain_ms)
         nng_close(srv->sock);
 }
 
+/* Dials every URL of a comma-separated list in the background: the callers
+ * may not be up yet, and nng redials whenever a connection drops. */
+static int dial_all(nng_socket sock, const char *list)
+{
+    char *urls = strdup(list);
+    if (urls == NULL)
+        return TD_ENOMEM;
+    int rc = 0;
+    char *save = NULL;
+    for (char *u = strtok_r(urls, ",", &save); rc == 0 && u; u = strtok_r(NULL, ",", &save)) {
+        while (*u == ' ')
+            u++;
+        int rv = nng_dial(sock, u, NULL, NNG_FLAG_NONBLOCK);
+        if (rv != 0) {
+            TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "cannot dial in to %s: %s", u, nng_strerror(rv));
+            rc = TD_EINVAL;
+        }
+    }
+    free(urls);
+    return rc;
+}
+
 int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_server **out)
 {
-    if (opts->workers == 0 || opts->url == NULL)
+    bool has_listen = opts->url != NULL && opts->url[0] != '\0';
+    bool has_dial = opts->dial_urls != NULL && opts->dial_urls[0] != '\0';
+    if (opts->workers == 0 || (!has_listen && !has_dial))
         return TD_EINVAL;
     struct td_rpc_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
@@ -371,7 +395,9 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
             nng_aio_set_timeout(w->send_aio, 5000);
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && has_dial)
+        rc = dial_all(srv->sock, opts->dial_urls);
+    if (rc == 0 && has_listen) {
         rv = nng_listen(srv->sock, opts->url, NULL, 0);
         if (rv != 0) {
             TD_LOG(TD_LOG_ERR, "rpc_listen_failed", "cannot listen on %s: %s", opts->url,

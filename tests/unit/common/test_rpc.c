@@ -294,19 +294,32 @@ Test(rpc, malformed_frames_get_an_error_reply_and_the_server_lives_on)
 Test(rpc, oversized_requests_are_dropped_by_the_size_cap)
 {
     struct td_rpc_server *srv = start_server(1);
-    nng_socket req;
-    cr_assert_eq(nng_req0_open(&req), 0);
-    cr_assert_eq(nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 300), 0);
-    cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
+    struct td_rpc_client *c = open_client(500);
     size_t big = TD_PROTO_MAX_REQUEST + 1024;
-    char *buf = calloc(1, big);
-    cr_assert_eq(nng_send(req, buf, big, 0), 0);
-    char *reply = NULL;
-    size_t len = 0;
-    cr_assert_eq(nng_recv(req, &reply, &len, NNG_FLAG_ALLOC), NNG_ETIMEDOUT);
-    free(buf);
-    nng_close(req);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char *filler = calloc(1, big);
+    msgpack_pack_map(&pk, 1);
+    td_mp_pack_cstr(&pk, "n");
+    td_mp_pack_strn(&pk, filler, big);
+    free(filler);
+    struct td_rpc_call call = {.op = TD_OP_DIARY_LIST, .args = sb.data, .args_len = sb.size};
+    struct td_rpc_result res;
+    /* The receiver drops an over-size frame (and its connection): the caller
+     * sees a failure within its deadline and nothing is served. */
+    int rc = td_rpc_call(c, &call, &res);
+    cr_assert(rc == TD_ETIMEDOUT || rc == TD_EDOWN, "got %s", td_error_symbol(rc));
+    msgpack_sbuffer_destroy(&sb);
     cr_assert_eq(atomic_load(&handled), 0);
+
+    /* A normal call afterwards is served. */
+    for (int i = 0; i < 50 && (rc = call_n(c, 1, 0, 0, &res)) != 0; i++)
+        usleep(20000);
+    cr_assert_eq(rc, 0);
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
     td_rpc_server_stop(&srv, 1000);
 }
 
@@ -361,4 +374,68 @@ Test(rpc, handle_bytes_is_the_same_path_without_sockets)
     msgpack_unpacked_destroy(&up);
     free(out);
     td_rpc_server_stop(&srv, 1000);
+}
+
+struct replica {
+    struct td_rpc_server *srv;
+};
+
+static int whoami(void *app, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    (void)req;
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    msgpack_pack_int64(pk, (int64_t)(intptr_t)app);
+    return 0;
+}
+
+Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
+{
+    /* The caller listens; three replicas dial in with identical settings. */
+    char listen_url[200];
+    snprintf(listen_url, sizeof listen_url, "listen+%s", url);
+    struct td_rpc_client_opts copts = {.service = "replicas", .urls = listen_url,
+                                       .timeout_ms = 2000};
+    struct td_rpc_client *c = NULL;
+    cr_assert_eq(td_rpc_client_open(&copts, &c), 0);
+
+    static const struct td_rpc_route who[] = {{TD_OP_SENTIMENT_ANALYZE, whoami}};
+    struct td_rpc_server *replicas[3];
+    for (intptr_t i = 0; i < 3; i++) {
+        struct td_rpc_server_opts sopts = {.service = "replica", .dial_urls = url, .workers = 2,
+                                           .routes = who, .nroutes = 1, .app = (void *)(i + 1)};
+        cr_assert_eq(td_rpc_server_start(&sopts, &replicas[i]), 0);
+    }
+    for (int i = 0; i < 200 && td_rpc_client_peers(c) < 3; i++)
+        usleep(10000);
+    cr_assert_eq(td_rpc_client_peers(c), 3);
+
+    int seen[4] = {0};
+    for (int i = 0; i < 60; i++) {
+        struct td_rpc_call call = {.op = TD_OP_SENTIMENT_ANALYZE};
+        struct td_rpc_result res;
+        cr_assert_eq(td_rpc_call(c, &call, &res), 0);
+        int64_t who_id = 0;
+        td_mp_as_int64(res.result, &who_id);
+        cr_assert(who_id >= 1 && who_id <= 3);
+        seen[who_id]++;
+        td_rpc_result_free(&res);
+    }
+    cr_assert(seen[1] > 0 && seen[2] > 0 && seen[3] > 0, "spread %d/%d/%d", seen[1], seen[2],
+              seen[3]);
+
+    td_rpc_server_stop(&replicas[1], 1000);
+    for (int i = 0; i < 200 && td_rpc_client_peers(c) > 2; i++)
+        usleep(10000);
+    for (int i = 0; i < 30; i++) {
+        struct td_rpc_call call = {.op = TD_OP_SENTIMENT_ANALYZE};
+        struct td_rpc_result res;
+        cr_assert_eq(td_rpc_call(c, &call, &res), 0, "call %d failed after a replica left", i);
+        int64_t who_id = 0;
+        td_mp_as_int64(res.result, &who_id);
+        cr_assert_neq(who_id, 2, "the stopped replica answered");
+        td_rpc_result_free(&res);
+    }
+    td_rpc_server_stop(&replicas[0], 1000);
+    td_rpc_server_stop(&replicas[2], 1000);
+    td_rpc_client_free(&c);
 }
