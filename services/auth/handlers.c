@@ -1,10 +1,702 @@
 /*
- * handlers.c — td-auth's operations. Each validates its arguments first,
- * then calls the store.
+ * handlers.c — td-auth's operations. Each validates its arguments first
+ * (unknown, missing and mistyped fields are a 400 validation_error naming
+ * them), then calls the store, then publishes what it revoked.
+ *
+ * Never logged: passwords, tokens, emails (personal data); user ids are.
  */
 #include "handlers.h"
+#include "logic.h"
+#include "td_error.h"
+#include "td_log.h"
+#include "td_mp.h"
+#include "td_time.h"
+#include "tokens.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A password longer than this many bytes cannot be 128 characters. */
+#define PASSWORD_MAX_BYTES (AUTH_PASSWORD_MAX * 4)
+#define REVOCATIONS_PAGE_DEFAULT 5000
+#define REVOCATIONS_PAGE_MAX 20000
+
+/* ---- app ------------------------------------------------------------------ */
+
+int auth_app_init(struct auth_app *app, const struct auth_config *cfg)
+{
+    if (sem_init(&app->pwhash_slots, 0, (unsigned)cfg->pwhash_concurrency) != 0)
+        return TD_ENOMEM;
+    unsigned char pw[32];
+    randombytes_buf(pw, sizeof pw);
+    memset(app->dummy_hash, 0, sizeof app->dummy_hash);
+    if (crypto_pwhash_str(app->dummy_hash, (const char *)pw, sizeof pw,
+                          (unsigned long long)cfg->pwhash_ops, (size_t)cfg->pwhash_mem) != 0) {
+        sem_destroy(&app->pwhash_slots);
+        return TD_ENOMEM;
+    }
+    return 0;
+}
+
+void auth_app_destroy(struct auth_app *app)
+{
+    sem_destroy(&app->pwhash_slots);
+}
+
+static sqlite3 *conn(struct auth_app *app, const struct td_rpc_request *req)
+{
+    return app->store->conns[req->worker];
+}
+
+/* ---- argument checking --------------------------------------------------- */
+
+/* Refuses keys outside `allowed` (NULL-terminated), non-string keys and
+ * duplicates, adding one detail each. Returns true when all are fine. */
+static bool check_keys(const msgpack_object *args, const char *const *allowed,
+                       struct td_rpc_reply *rep)
+{
+    if (args == NULL)
+        return true;
+    bool ok = true;
+    for (uint32_t i = 0; i < args->via.map.size; i++) {
+        const msgpack_object *k = &args->via.map.ptr[i].key;
+        if (k->type != MSGPACK_OBJECT_STR) {
+            td_rpc_reply_detail(rep, "_schema", "Field names must be strings.");
+            ok = false;
+            continue;
+        }
+        char name[48];
+        int n = snprintf(name, sizeof name, "%.*s", (int)k->via.str.size, k->via.str.ptr);
+        if (n < 0 || (size_t)n >= sizeof name || memchr(k->via.str.ptr, '\0', k->via.str.size))
+            snprintf(name, sizeof name, "%s", "_schema");
+        bool known = false, dup = false;
+        for (size_t a = 0; allowed[a] && !known; a++)
+            known = strlen(allowed[a]) == k->via.str.size &&
+                    memcmp(allowed[a], k->via.str.ptr, k->via.str.size) == 0;
+        for (uint32_t j = 0; j < i && !dup; j++) {
+            const msgpack_object *o = &args->via.map.ptr[j].key;
+            dup = o->type == MSGPACK_OBJECT_STR && o->via.str.size == k->via.str.size &&
+                  memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0;
+        }
+        if (!known || dup) {
+            td_rpc_reply_detail(rep, name, known ? "Duplicate field." : "Unknown field.");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+enum { ARG_OK = 0, ARG_ABSENT = 1, ARG_BAD = -1 };
+
+/* A string argument. ARG_OK with (*s, *len); ARG_ABSENT when missing and not
+ * required; ARG_BAD with a detail added. */
+static int arg_str(const msgpack_object *args, const char *key, bool required,
+                   struct td_rpc_reply *rep, const char **s, size_t *len)
+{
+    const msgpack_object *o = args ? td_mp_map_get(args, key) : NULL;
+    if (o == NULL) {
+        if (!required)
+            return ARG_ABSENT;
+        td_rpc_reply_detail(rep, key, "Missing data for required field.");
+        return ARG_BAD;
+    }
+    if (o->type != MSGPACK_OBJECT_STR) {
+        td_rpc_reply_detail(rep, key, "Not a valid string.");
+        return ARG_BAD;
+    }
+    *s = o->via.str.ptr;
+    *len = o->via.str.size;
+    return ARG_OK;
+}
+
+static int arg_int(const msgpack_object *args, const char *key, bool required,
+                   struct td_rpc_reply *rep, int64_t *out)
+{
+    const msgpack_object *o = args ? td_mp_map_get(args, key) : NULL;
+    if (o == NULL) {
+        if (!required)
+            return ARG_ABSENT;
+        td_rpc_reply_detail(rep, key, "Missing data for required field.");
+        return ARG_BAD;
+    }
+    if (td_mp_as_int64(o, out) != 0) {
+        td_rpc_reply_detail(rep, key, "Not a valid integer.");
+        return ARG_BAD;
+    }
+    return ARG_OK;
+}
+
+/* A token id as the gateway passes it: 1-64 URL-safe base64 characters,
+ * copied into buf (65 bytes). */
+static int arg_id(const msgpack_object *args, const char *key, bool required,
+                  struct td_rpc_reply *rep, char buf[65])
+{
+    const char *s;
+    size_t len;
+    int rc = arg_str(args, key, required, rep, &s, &len);
+    if (rc != ARG_OK)
+        return rc;
+    bool ok = len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = s[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_';
+    }
+    if (!ok) {
+        td_rpc_reply_detail(rep, key, "Not a valid token id.");
+        return ARG_BAD;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return ARG_OK;
+}
+
+static int invalid(struct td_rpc_reply *rep)
+{
+    return td_rpc_reply_error(rep, TD_EINVAL, NULL);
+}
+
+/* Adds a detail for each broken rule of the password policy. */
+static bool check_new_password(const char *field, const char *pw, size_t len,
+                               struct td_rpc_reply *rep)
+{
+    unsigned problems = len > PASSWORD_MAX_BYTES ? AUTH_PW_TOO_LONG : auth_password_check(pw, len);
+    for (unsigned bit = 1; bit <= AUTH_PW_NO_SPECIAL; bit <<= 1) {
+        if (problems & bit)
+            td_rpc_reply_detail(rep, field, auth_password_problem_message(bit));
+    }
+    return problems == 0;
+}
+
+/* The password given to log in or re-authenticate: only its length is
+ * judged (no stored password can be longer than the policy allows). */
+static bool check_given_password(const char *field, const char *pw, size_t len,
+                                 struct td_rpc_reply *rep)
+{
+    long chars = len > PASSWORD_MAX_BYTES ? -2 : auth_utf8_chars(pw, len);
+    if (chars == -2 || chars > AUTH_PASSWORD_MAX) {
+        td_rpc_reply_detail(rep, field, "Longer than maximum length 128.");
+        return false;
+    }
+    return true;
+}
+
+/* ---- passwords ----------------------------------------------------------- */
+
+static void slot_take(struct auth_app *app)
+{
+    while (sem_wait(&app->pwhash_slots) != 0 && errno == EINTR)
+        ;
+}
+
+static int hash_password(struct auth_app *app, const char *pw, size_t len,
+                         char out[crypto_pwhash_STRBYTES])
+{
+    memset(out, 0, crypto_pwhash_STRBYTES);
+    slot_take(app);
+    int rc = crypto_pwhash_str(out, pw, len, (unsigned long long)app->cfg->pwhash_ops,
+                               (size_t)app->cfg->pwhash_mem);
+    sem_post(&app->pwhash_slots);
+    return rc == 0 ? 0 : TD_ENOMEM;
+}
+
+/* `hash` is a zeroed crypto_pwhash_STRBYTES buffer (libsodium reads it all). */
+static bool verify_password(struct auth_app *app, const char *hash, const char *pw, size_t len)
+{
+    slot_take(app);
+    int rc = crypto_pwhash_str_verify(hash, pw, len);
+    sem_post(&app->pwhash_slots);
+    return rc == 0;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+static int pack_user(msgpack_packer *pk, const struct auth_user *u)
+{
+    char created[TD_TIMESTAMP_LEN + 1], updated[TD_TIMESTAMP_LEN + 1];
+    if (td_format_timestamp(u->created_us, created, sizeof created) != 0 ||
+        td_format_timestamp(u->updated_us, updated, sizeof updated) != 0)
+        return TD_EINTERNAL;
+    int rc = msgpack_pack_map(pk, 4);
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "id", u->id);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "email", u->email);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "created_at", created);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "updated_at", updated);
+    return rc ? TD_ENOMEM : 0;
+}
+
+static int reply_message(struct td_rpc_reply *rep, const char *message)
+{
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    int rc = msgpack_pack_map(pk, 1);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "message", message);
+    return rc ? TD_ENOMEM : 0;
+}
+
+/* {"message": ..., "cutoff": {"uid", "cutoff_us", "until"}}: the gateway that
+ * forwarded the call applies the cut-off at once (the feed may lag its
+ * reply) and strips it before answering the client. */
+static int reply_message_cutoff(struct td_rpc_reply *rep, const char *message, int64_t uid,
+                                int64_t cutoff_us, int64_t until)
+{
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    int rc = msgpack_pack_map(pk, 2);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "message", message);
+    rc = rc ? rc : td_mp_pack_cstr(pk, "cutoff");
+    rc = rc ? rc : msgpack_pack_map(pk, 3);
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "uid", uid);
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "cutoff_us", cutoff_us);
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "until", until);
+    return rc ? TD_ENOMEM : 0;
+}
+
+/* Issues an access + refresh pair in `family`. On success *refresh_jti and
+ * *refresh_exp describe the new refresh token. */
+static int issue_pair(struct auth_app *app, int64_t uid, int64_t cutoff_us, bool fresh,
+                      const char *family, char **access, char **refresh,
+                      char refresh_jti[AUTH_ID_LEN + 1], int64_t *refresh_exp)
+{
+    /* A token issued after a cut-off must never fall under it, even if the
+     * clock stepped back in between. */
+    int64_t iat_us = td_now_us();
+    if (iat_us < cutoff_us)
+        iat_us = cutoff_us;
+    struct auth_claims a = {.user_id = uid, .type = AUTH_TOKEN_ACCESS, .iat_us = iat_us,
+                            .ttl = app->cfg->access_ttl, .fresh = fresh};
+    struct auth_claims r = {.user_id = uid, .type = AUTH_TOKEN_REFRESH, .iat_us = iat_us,
+                            .ttl = app->cfg->refresh_ttl};
+    snprintf(r.family, sizeof r.family, "%s", family);
+    int rc = auth_token_issue(app->cfg->jwt_secret, &a, access);
+    if (rc != 0)
+        return rc;
+    rc = auth_token_issue(app->cfg->jwt_secret, &r, refresh);
+    if (rc != 0) {
+        free(*access);
+        *access = NULL;
+        return rc;
+    }
+    memcpy(refresh_jti, r.jti, sizeof r.jti);
+    *refresh_exp = auth_token_exp(&r);
+    return 0;
+}
+
+static int reply_pair(struct auth_app *app, struct td_rpc_reply *rep, const char *access,
+                      const char *refresh)
+{
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    int rc = msgpack_pack_map(pk, 4);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "access_token", access);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "refresh_token", refresh);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "token_type", "Bearer");
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "expires_in", app->cfg->access_ttl);
+    return rc ? TD_ENOMEM : 0;
+}
+
+/* How long a per-user cut-off made now must be kept: until every token
+ * issued before it has expired, plus the largest leeway. */
+static int64_t cutoff_keep_until(const struct auth_config *cfg, int64_t cutoff_us)
+{
+    int64_t ttl = cfg->access_ttl > cfg->refresh_ttl ? cfg->access_ttl : cfg->refresh_ttl;
+    return auth_revocation_keep_until(cutoff_us / 1000000 + 1 + ttl);
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+static int op_register(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"email", "password", NULL};
+    const char *email_in = NULL, *pw = NULL;
+    size_t email_len = 0, pw_len = 0;
+    char email[AUTH_EMAIL_MAX + 1];
+    bool ok = check_keys(req->args, allowed, rep);
+    if (arg_str(req->args, "email", true, rep, &email_in, &email_len) == ARG_OK) {
+        const char *problem = auth_email_normalize(email_in, email_len, email);
+        if (problem != NULL) {
+            td_rpc_reply_detail(rep, "email", problem);
+            ok = false;
+        }
+    } else {
+        ok = false;
+    }
+    if (arg_str(req->args, "password", true, rep, &pw, &pw_len) == ARG_OK)
+        ok = check_new_password("password", pw, pw_len, rep) && ok;
+    else
+        ok = false;
+    if (!ok)
+        return invalid(rep);
+
+    sqlite3 *db = conn(app, req);
+    struct auth_user user;
+    /* Checked first to spare the hashing work; the UNIQUE constraint below
+     * still decides a race between two registrations. */
+    int rc = auth_store_user_by_email(db, email, &user);
+    if (rc == 0)
+        return td_rpc_reply_error(rep, TD_EEXISTS, NULL);
+    if (rc != TD_EUSERNOTFOUND)
+        return rc;
+    char hash[crypto_pwhash_STRBYTES];
+    rc = hash_password(app, pw, pw_len, hash);
+    if (rc == 0)
+        rc = auth_store_user_insert(db, email, hash, td_now_us(), &user);
+    sodium_memzero(hash, sizeof hash);
+    if (rc == TD_EEXISTS)
+        return td_rpc_reply_error(rep, TD_EEXISTS, NULL);
+    if (rc != 0)
+        return rc;
+    TD_LOG(TD_LOG_INFO, "user_registered", "user %lld registered", (long long)user.id);
+    return pack_user(td_rpc_reply_result(rep, 201), &user);
+}
+
+static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"email", "password", NULL};
+    const char *email_in = NULL, *pw = NULL;
+    size_t email_len = 0, pw_len = 0;
+    char email[AUTH_EMAIL_MAX + 1] = "";
+    bool ok = check_keys(req->args, allowed, rep);
+    bool email_ok = false;
+    if (arg_str(req->args, "email", true, rep, &email_in, &email_len) == ARG_OK) {
+        const char *problem = auth_email_normalize(email_in, email_len, email);
+        /* Too long is a client error; a bad shape simply matches nobody. */
+        if (problem != NULL && strncmp(problem, "Longer", 6) == 0) {
+            td_rpc_reply_detail(rep, "email", problem);
+            ok = false;
+        }
+        email_ok = problem == NULL;
+    } else {
+        ok = false;
+    }
+    if (arg_str(req->args, "password", true, rep, &pw, &pw_len) == ARG_OK)
+        ok = check_given_password("password", pw, pw_len, rep) && ok;
+    else
+        ok = false;
+    if (!ok)
+        return invalid(rep);
+
+    sqlite3 *db = conn(app, req);
+    struct auth_user user;
+    int rc = email_ok ? auth_store_user_by_email(db, email, &user) : TD_EUSERNOTFOUND;
+    if (rc != 0 && rc != TD_EUSERNOTFOUND)
+        return rc;
+    bool found = rc == 0;
+    /* An unknown email pays for one verification too, against a hash of the
+     * same cost, so the reply time does not tell the two cases apart. */
+    bool good = verify_password(app, found ? user.hash : app->dummy_hash, pw, pw_len);
+    if (!found || !good) {
+        TD_LOG(TD_LOG_INFO, "login_failed", "login refused");
+        return td_rpc_reply_error(rep, TD_ECREDENTIALS, NULL);
+    }
+    if (crypto_pwhash_str_needs_rehash(user.hash, (unsigned long long)app->cfg->pwhash_ops,
+                                       (size_t)app->cfg->pwhash_mem) != 0) {
+        char hash[crypto_pwhash_STRBYTES];
+        if (hash_password(app, pw, pw_len, hash) == 0 &&
+            auth_store_user_rehash(db, user.id, hash) == 0)
+            TD_LOG(TD_LOG_INFO, "password_rehashed", "user %lld: hash upgraded to current cost",
+                   (long long)user.id);
+        else
+            TD_LOG(TD_LOG_WARN, "rehash_failed", "user %lld: hash not upgraded",
+                   (long long)user.id);
+        sodium_memzero(hash, sizeof hash);
+    }
+
+    char family[AUTH_ID_LEN + 1], refresh_jti[AUTH_ID_LEN + 1];
+    auth_random_id(family);
+    char *access = NULL, *refresh = NULL;
+    int64_t refresh_exp = 0;
+    rc = issue_pair(app, user.id, user.cutoff_us, true, family, &access, &refresh, refresh_jti,
+                    &refresh_exp);
+    if (rc == 0)
+        rc = auth_store_family_create(db, family, user.id, refresh_jti, refresh_exp);
+    if (rc == 0)
+        rc = reply_pair(app, rep, access, refresh);
+    free(access);
+    free(refresh);
+    if (rc == 0)
+        TD_LOG(TD_LOG_INFO, "login", "user %lld logged in", (long long)user.id);
+    return rc;
+}
+
+static int op_refresh(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"jti", "fam", "iat_us", NULL};
+    char jti[65], fam[65];
+    int64_t iat_us = 0;
+    bool ok = check_keys(req->args, allowed, rep);
+    ok = arg_id(req->args, "jti", true, rep, jti) == ARG_OK && ok;
+    ok = arg_id(req->args, "fam", true, rep, fam) == ARG_OK && ok;
+    ok = arg_int(req->args, "iat_us", true, rep, &iat_us) == ARG_OK && ok;
+    if (!ok)
+        return invalid(rep);
+    if (req->user_id <= 0)
+        return td_rpc_reply_error(rep, TD_EBADTOKEN, NULL);
+
+    sqlite3 *db = conn(app, req);
+    struct auth_user user;
+    int rc = auth_store_user_by_id(db, req->user_id, &user);
+    if (rc == TD_EUSERNOTFOUND)
+        return td_rpc_reply_error(rep, TD_EREVOKED, NULL);
+    if (rc != 0)
+        return rc;
+    char *access = NULL, *refresh = NULL, new_jti[AUTH_ID_LEN + 1];
+    int64_t new_exp = 0;
+    bool killed = false;
+    rc = issue_pair(app, user.id, user.cutoff_us, false, fam, &access, &refresh, new_jti,
+                    &new_exp);
+    if (rc == 0)
+        rc = auth_store_family_rotate(db, user.id, fam, jti, iat_us, new_jti, new_exp, &killed);
+    if (rc == 0)
+        rc = reply_pair(app, rep, access, refresh);
+    free(access);
+    free(refresh);
+    if (killed)
+        TD_LOG(TD_LOG_WARN, "refresh_reuse",
+               "user %lld: a rotated refresh token was presented again; its login is revoked",
+               (long long)user.id);
+    if (rc == TD_EREVOKED)
+        return td_rpc_reply_error(rep, TD_EREVOKED, NULL);
+    return rc;
+}
+
+static int op_logout(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"jti", "exp", "refresh_fam", NULL};
+    char jti[65], fam[65];
+    int64_t exp = 0;
+    bool ok = check_keys(req->args, allowed, rep);
+    ok = arg_id(req->args, "jti", true, rep, jti) == ARG_OK && ok;
+    ok = arg_int(req->args, "exp", true, rep, &exp) == ARG_OK && ok;
+    int has_fam = arg_id(req->args, "refresh_fam", false, rep, fam);
+    ok = has_fam != ARG_BAD && ok;
+    if (!ok)
+        return invalid(rep);
+    if (req->user_id <= 0)
+        return td_rpc_reply_error(rep, TD_EBADTOKEN, NULL);
+    int rc = auth_store_logout(conn(app, req), req->user_id, jti, exp,
+                               has_fam == ARG_OK ? fam : NULL);
+    if (rc != 0)
+        return rc;
+    auth_events_publish_jti(app->events, jti, exp);
+    TD_LOG(TD_LOG_INFO, "logout", "user %lld logged out", (long long)req->user_id);
+    return reply_message(rep, "Successfully logged out");
+}
+
+static int op_me(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {NULL};
+    if (!check_keys(req->args, allowed, rep))
+        return invalid(rep);
+    struct auth_user user;
+    int rc = req->user_id > 0 ? auth_store_user_by_id(conn(app, req), req->user_id, &user)
+                              : TD_EUSERNOTFOUND;
+    if (rc == TD_EUSERNOTFOUND)
+        return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
+    if (rc != 0)
+        return rc;
+    return pack_user(td_rpc_reply_result(rep, 200), &user);
+}
+
+/* Loads the caller and checks `password` against their hash: 0,
+ * TD_EUSERNOTFOUND, TD_ECREDENTIALS (replied) or a storage error. */
+static int reauthenticate(struct auth_app *app, const struct td_rpc_request *req,
+                          const char *pw, size_t pw_len, struct td_rpc_reply *rep,
+                          struct auth_user *user)
+{
+    int rc = req->user_id > 0 ? auth_store_user_by_id(conn(app, req), req->user_id, user)
+                              : TD_EUSERNOTFOUND;
+    if (rc == TD_EUSERNOTFOUND)
+        return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
+    if (rc != 0)
+        return rc;
+    if (!verify_password(app, user->hash, pw, pw_len))
+        return td_rpc_reply_error(rep, TD_ECREDENTIALS, "Invalid password");
+    return 0;
+}
+
+static int op_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"password", NULL};
+    const char *pw = NULL;
+    size_t pw_len = 0;
+    bool ok = check_keys(req->args, allowed, rep);
+    if (arg_str(req->args, "password", true, rep, &pw, &pw_len) == ARG_OK)
+        ok = check_given_password("password", pw, pw_len, rep) && ok;
+    else
+        ok = false;
+    if (!ok)
+        return invalid(rep);
+    struct auth_user user;
+    int rc = reauthenticate(app, req, pw, pw_len, rep, &user);
+    if (rc != 0)
+        return rc;
+    /* Every token issued so far has iat_us <= now: a cut-off one microsecond
+     * later catches them all. */
+    int64_t now_us = td_now_us();
+    int64_t cutoff = (now_us > user.cutoff_us ? now_us : user.cutoff_us) + 1;
+    int64_t until = cutoff_keep_until(app->cfg, cutoff);
+    rc = auth_store_user_delete(conn(app, req), user.id, cutoff, until, now_us / 1000000);
+    if (rc == TD_EUSERNOTFOUND)
+        return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
+    if (rc != 0)
+        return rc;
+    auth_events_publish_user(app->events, user.id, cutoff, until);
+    auth_outbox_kick(app->outbox);
+    TD_LOG(TD_LOG_NOTICE, "user_deleted", "user %lld deleted their account", (long long)user.id);
+    return reply_message_cutoff(rep, "Account deleted", user.id, cutoff, until);
+}
+
+static int op_password(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"current_password", "new_password", NULL};
+    const char *cur = NULL, *pw = NULL;
+    size_t cur_len = 0, pw_len = 0;
+    bool ok = check_keys(req->args, allowed, rep);
+    if (arg_str(req->args, "current_password", true, rep, &cur, &cur_len) == ARG_OK)
+        ok = check_given_password("current_password", cur, cur_len, rep) && ok;
+    else
+        ok = false;
+    if (arg_str(req->args, "new_password", true, rep, &pw, &pw_len) == ARG_OK)
+        ok = check_new_password("new_password", pw, pw_len, rep) && ok;
+    else
+        ok = false;
+    if (!ok)
+        return invalid(rep);
+    struct auth_user user;
+    int rc = reauthenticate(app, req, cur, cur_len, rep, &user);
+    if (rc != 0)
+        return rc;
+    char hash[crypto_pwhash_STRBYTES];
+    rc = hash_password(app, pw, pw_len, hash);
+    int64_t now_us = td_now_us();
+    int64_t cutoff = (now_us > user.cutoff_us ? now_us : user.cutoff_us) + 1;
+    int64_t until = cutoff_keep_until(app->cfg, cutoff);
+    if (rc == 0)
+        rc = auth_store_password_change(conn(app, req), user.id, hash, now_us, cutoff, until);
+    sodium_memzero(hash, sizeof hash);
+    if (rc == TD_EUSERNOTFOUND)
+        return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
+    if (rc != 0)
+        return rc;
+    auth_events_publish_user(app->events, user.id, cutoff, until);
+    TD_LOG(TD_LOG_NOTICE, "password_changed", "user %lld changed their password",
+           (long long)user.id);
+    return reply_message_cutoff(rep, "Password changed", user.id, cutoff, until);
+}
+
+/* ---- auth.revocations ------------------------------------------------------ */
+
+struct jti_row {
+    char jti[65];
+    int64_t exp;
+};
+
+struct row_buf {
+    void *rows;
+    size_t n, cap, size;
+};
+
+static int row_push(struct row_buf *b, const void *row)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        void *grown = realloc(b->rows, cap * b->size);
+        if (grown == NULL)
+            return TD_ENOMEM;
+        b->rows = grown;
+        b->cap = cap;
+    }
+    memcpy((char *)b->rows + b->n * b->size, row, b->size);
+    b->n++;
+    return 0;
+}
+
+static int collect_jti(void *arg, const char *jti, int64_t exp)
+{
+    struct jti_row row = {.exp = exp};
+    if (strlen(jti) >= sizeof row.jti)
+        return 0; /* not one of ours; never stored by this code */
+    memcpy(row.jti, jti, strlen(jti) + 1);
+    return row_push(arg, &row);
+}
+
+static int collect_cutoff(void *arg, int64_t uid, int64_t cutoff_us, int64_t until)
+{
+    int64_t row[3] = {uid, cutoff_us, until};
+    return row_push(arg, row);
+}
+
+static int op_revocations(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"after", "limit", NULL};
+    char after[65];
+    int64_t limit = REVOCATIONS_PAGE_DEFAULT;
+    bool ok = check_keys(req->args, allowed, rep);
+    int has_after = arg_id(req->args, "after", false, rep, after);
+    ok = has_after != ARG_BAD && ok;
+    int has_limit = arg_int(req->args, "limit", false, rep, &limit);
+    if (has_limit == ARG_OK && (limit < 1 || limit > REVOCATIONS_PAGE_MAX)) {
+        td_rpc_reply_detail(rep, "limit", "Must be between 1 and 20000.");
+        ok = false;
+    }
+    ok = has_limit != ARG_BAD && ok;
+    if (!ok)
+        return invalid(rep);
+
+    sqlite3 *db = conn(app, req);
+    int64_t now = td_now_us() / 1000000;
+    struct row_buf jtis = {.size = sizeof(struct jti_row)};
+    struct row_buf users = {.size = sizeof(int64_t[3])};
+    bool more = false;
+    int rc = auth_store_revoked_page(db, has_after == ARG_OK ? after : NULL, (int)limit, now,
+                                     collect_jti, &jtis, &more);
+    /* Cut-offs are few (one per password change or deletion in a refresh
+     * lifetime) and come whole with the first page. */
+    if (rc == 0 && has_after != ARG_OK)
+        rc = auth_store_cutoffs(db, now, collect_cutoff, &users);
+    if (rc == 0) {
+        msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+        int prc = msgpack_pack_map(pk, 3);
+        prc = prc ? prc : td_mp_pack_cstr(pk, "jtis");
+        prc = prc ? prc : msgpack_pack_array(pk, jtis.n);
+        for (size_t i = 0; prc == 0 && i < jtis.n; i++) {
+            const struct jti_row *r = (const struct jti_row *)jtis.rows + i;
+            prc = msgpack_pack_array(pk, 2);
+            prc = prc ? prc : td_mp_pack_cstr(pk, r->jti);
+            prc = prc ? prc : msgpack_pack_int64(pk, r->exp);
+        }
+        prc = prc ? prc : td_mp_pack_cstr(pk, "users");
+        prc = prc ? prc : msgpack_pack_array(pk, users.n);
+        for (size_t i = 0; prc == 0 && i < users.n; i++) {
+            const int64_t *r = (const int64_t *)users.rows + 3 * i;
+            prc = msgpack_pack_array(pk, 3);
+            for (int k = 0; prc == 0 && k < 3; k++)
+                prc = msgpack_pack_int64(pk, r[k]);
+        }
+        prc = prc ? prc : td_mp_pack_cstr(pk, "more");
+        prc = prc ? prc : (more ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+        rc = prc ? TD_ENOMEM : 0;
+    }
+    free(jtis.rows);
+    free(users.rows);
+    return rc;
+}
 
 const struct td_rpc_route auth_routes[] = {
-    {TD_OP_PING, NULL},
+    {TD_OP_AUTH_REGISTER, op_register},
+    {TD_OP_AUTH_LOGIN, op_login},
+    {TD_OP_AUTH_REFRESH, op_refresh},
+    {TD_OP_AUTH_LOGOUT, op_logout},
+    {TD_OP_AUTH_ME, op_me},
+    {TD_OP_AUTH_DELETE, op_delete},
+    {TD_OP_AUTH_PASSWORD, op_password},
+    {TD_OP_AUTH_REVOCATIONS, op_revocations},
 };
-const size_t auth_nroutes = 0;
+const size_t auth_nroutes = sizeof auth_routes / sizeof auth_routes[0];

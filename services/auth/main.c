@@ -1,9 +1,12 @@
 /*
- * main.c — td-auth: wires configuration, logging, storage, the td-diary
- * client (account deletion) and the RPC server; waits for SIGTERM/SIGINT; tears down in reverse.
+ * main.c — td-auth: wires configuration, logging, storage, the revocation
+ * feed, the td-diary client and outbox thread (account deletion) and the RPC
+ * server; waits for SIGTERM/SIGINT; tears down in reverse.
  */
 #include "config.h"
+#include "events.h"
 #include "handlers.h"
+#include "outbox.h"
 #include "store.h"
 #include "td_daemon.h"
 #include "td_error.h"
@@ -25,13 +28,20 @@ int main(int argc, char **argv)
 
     struct auth_app app = {.cfg = &cfg};
     struct td_rpc_server *server = NULL;
-    rc = auth_store_open(cfg.base.data_dir, (size_t)cfg.base.rpc_workers, &app.store);
+    bool app_ready = false;
+    /* One connection per RPC worker, plus one for the outbox thread. */
+    size_t workers = (size_t)cfg.base.rpc_workers;
+    rc = auth_store_open(cfg.base.data_dir, workers + 1, &app.store);
     if (rc == 0 && !args.migrate_only) {
+        rc = auth_app_init(&app, &cfg);
+        app_ready = rc == 0;
+        rc = rc ? rc : auth_events_open(cfg.events_url, &app.events);
         struct td_rpc_client_opts copts = {.service = "diary", .urls = cfg.diary_url,
                                            .timeout_ms = (int)cfg.base.rpc_timeout_ms};
-        rc = td_rpc_client_open(&copts, &app.diary);
+        rc = rc ? rc : td_rpc_client_open(&copts, &app.diary);
+        rc = rc ? rc : auth_outbox_start(app.store->conns[workers], app.diary, &app.outbox);
         struct td_rpc_server_opts sopts = {.service = "auth", .url = cfg.rpc_url,
-                                           .workers = (unsigned)cfg.base.rpc_workers,
+                                           .workers = (unsigned)workers,
                                            .routes = auth_routes, .nroutes = auth_nroutes,
                                            .app = &app};
         rc = rc ? rc : td_rpc_server_start(&sopts, &server);
@@ -42,7 +52,11 @@ int main(int argc, char **argv)
         }
     }
     td_rpc_server_stop(&server, 10000);
+    auth_outbox_stop(&app.outbox);
     td_rpc_client_free(&app.diary);
+    auth_events_close(&app.events);
+    if (app_ready)
+        auth_app_destroy(&app);
     auth_store_close(&app.store);
     auth_config_free(&cfg);
     if (rc != 0)

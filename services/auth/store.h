@@ -1,18 +1,30 @@
 /*
  * store.h — td-auth's storage: all of its SQL lives in store.c.
  *
- * One SQLite file (DATA_DIR/auth.db) with one connection per RPC worker, so
- * readers never wait on each other (WAL) and a connection is never shared
- * between threads.
+ * One SQLite file (DATA_DIR/auth.db) with one connection per RPC worker plus
+ * one for the background thread (outbox, pruning), so readers never wait on
+ * each other (WAL) and a connection is never shared between threads.
+ *
+ * Tables: users; refresh_families (one row per login: which refresh token is
+ * current, for rotation and reuse detection); revoked_tokens (access-token
+ * ids revoked before their exp, for the gateways); user_cutoffs ("every
+ * token of user U issued before T is revoked", kept after the user is
+ * deleted); outbox (calls to td-diary that must happen, retried until
+ * acknowledged). Times: *_us microseconds, everything else Unix seconds.
  */
 #ifndef AUTH_STORE_H
 #define AUTH_STORE_H
 
+#include "logic.h"
+
+#include <sodium.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct auth_store {
-    sqlite3 **conns; /* one per worker */
+    sqlite3 **conns; /* one per worker, then the background connection */
     size_t nconns;
 };
 
@@ -22,5 +34,90 @@ int auth_store_open(const char *data_dir, size_t nconns, struct auth_store **out
 
 /* Closes every connection and frees; NULLs *s. */
 void auth_store_close(struct auth_store **s);
+
+struct auth_user {
+    int64_t id;
+    char email[AUTH_EMAIL_MAX + 1];
+    char hash[crypto_pwhash_STRBYTES]; /* NUL-padded: libsodium reads all of it */
+    int64_t created_us, updated_us;
+    int64_t cutoff_us; /* tokens issued before this are revoked; 0 when none */
+};
+
+/* Inserts a user. Returns 0 and fills *out, TD_EEXISTS when the email is
+ * taken (also when a concurrent insert won), or TD_ESTORAGE. */
+int auth_store_user_insert(sqlite3 *db, const char *email, const char *hash, int64_t now_us,
+                           struct auth_user *out);
+
+/* Looks a user up. 0 and *out, TD_EUSERNOTFOUND, or TD_ESTORAGE. */
+int auth_store_user_by_email(sqlite3 *db, const char *email, struct auth_user *out);
+int auth_store_user_by_id(sqlite3 *db, int64_t id, struct auth_user *out);
+
+/* Replaces the stored hash after a cost upgrade (updated_at unchanged: not a
+ * change the user made). 0, TD_EUSERNOTFOUND or TD_ESTORAGE. */
+int auth_store_user_rehash(sqlite3 *db, int64_t id, const char *hash);
+
+/* Starts a refresh family at login with its first token. 0 or TD_ESTORAGE. */
+int auth_store_family_create(sqlite3 *db, const char *family, int64_t user_id, const char *jti,
+                             int64_t exp);
+
+/* Rotates a family in one transaction: when `jti` is its current token, the
+ * user exists and the token is not older than the user's cut-off, the family
+ * moves to new_jti/new_exp and 0 is returned. Otherwise TD_EREVOKED; when the
+ * family was alive, `jti` a rotated-away token (reuse: theft), the whole
+ * family is revoked and *killed set. TD_ESTORAGE on failure. */
+int auth_store_family_rotate(sqlite3 *db, int64_t user_id, const char *family, const char *jti,
+                             int64_t iat_us, const char *new_jti, int64_t new_exp,
+                             bool *killed);
+
+/* Logout: revokes access token `jti` (kept until exp) and, when `family` is
+ * not NULL and belongs to the user, that refresh family. One transaction.
+ * 0 or TD_ESTORAGE. */
+int auth_store_logout(sqlite3 *db, int64_t user_id, const char *jti, int64_t exp,
+                      const char *family);
+
+/* Password change: stores the new hash and updated_at, records the cut-off
+ * and revokes every refresh family of the user. 0, TD_EUSERNOTFOUND or
+ * TD_ESTORAGE. */
+int auth_store_password_change(sqlite3 *db, int64_t user_id, const char *hash, int64_t now_us,
+                               int64_t cutoff_us, int64_t keep_until);
+
+/* Account deletion in one transaction: the user and their families go, the
+ * cut-off is recorded and a diary.delete_user job lands in the outbox.
+ * 0, TD_EUSERNOTFOUND or TD_ESTORAGE. */
+int auth_store_user_delete(sqlite3 *db, int64_t user_id, int64_t cutoff_us, int64_t keep_until,
+                           int64_t now_s);
+
+/* Revoked access tokens with jti > after (NULL: from the start), in jti
+ * order, at most `limit`, still worth knowing at `now_s`. Calls fn per row;
+ * sets *more when rows were left. 0 or TD_ESTORAGE. */
+int auth_store_revoked_page(sqlite3 *db, const char *after, int limit, int64_t now_s,
+                            int (*fn)(void *arg, const char *jti, int64_t exp), void *arg,
+                            bool *more);
+
+/* Calls fn for every per-user cut-off still in force at now_s (fn returning
+ * non-zero stops the walk and is returned). 0 or TD_ESTORAGE. */
+int auth_store_cutoffs(sqlite3 *db, int64_t now_s,
+                       int (*fn)(void *arg, int64_t uid, int64_t cutoff_us, int64_t until),
+                       void *arg);
+
+struct auth_outbox_job {
+    int64_t id;
+    int64_t user_id;
+    int64_t attempts;
+};
+
+/* Up to `max` jobs due at now_s, oldest first. Returns the count (>= 0) or
+ * TD_ESTORAGE. */
+int auth_store_outbox_due(sqlite3 *db, int64_t now_s, struct auth_outbox_job *jobs, int max);
+
+/* The soonest next_at of any job (Unix seconds), or 0 when the outbox is empty. */
+int64_t auth_store_outbox_next(sqlite3 *db);
+
+/* Acknowledged: the job goes. Failed: attempts+1, retried at next_at. */
+int auth_store_outbox_done(sqlite3 *db, int64_t id);
+int auth_store_outbox_retry(sqlite3 *db, int64_t id, int64_t next_at);
+
+/* Deletes what has expired at now_s: revocations, cut-offs, families. */
+int auth_store_prune(sqlite3 *db, int64_t now_s);
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * outbox.h — td-auth's background thread: delivers the outbox (account
+ * deletions td-diary must hear about, retried with backoff until td-diary
+ * answers 200) and prunes expired token state once a minute.
+ *
+ * The outbox row is written in the same transaction as the user deletion, so
+ * a deletion that was acknowledged always reaches td-diary eventually, even
+ * if td-diary or td-auth was down at that moment. diary.delete_user is
+ * idempotent, so delivering twice (a crash between the call and the row's
+ * removal) is harmless.
+ */
+#ifndef AUTH_OUTBOX_H
+#define AUTH_OUTBOX_H
+
+#include "td_rpc.h"
+
+#include <sqlite3.h>
+
+struct auth_outbox;
+
+/* Starts the thread on its own connection `db` (not owned). Returns 0 and
+ * *out, or TD_ENOMEM. */
+int auth_outbox_start(sqlite3 *db, struct td_rpc_client *diary, struct auth_outbox **out);
+
+/* Wakes the thread: a job was just queued. `ob` may be NULL. */
+void auth_outbox_kick(struct auth_outbox *ob);
+
+/* Stops and joins the thread, frees; NULLs *ob (no-op on NULL). */
+void auth_outbox_stop(struct auth_outbox **ob);
+
+/* The delay before retry number `attempts` (1-based): 1 s doubling up to 5 min. */
+int64_t auth_outbox_backoff_s(int64_t attempts);
+
+#endif
