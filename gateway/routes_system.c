@@ -184,6 +184,8 @@ static int docs_asset(struct gw_request *req)
     char path[4400];
     if (strcmp(name, "openapi.json") == 0 || strcmp(name, "swagger-init.js") == 0)
         snprintf(path, sizeof path, "%s/%s", dir, name);
+    else if (strcmp(type, "application/json") == 0 && strcmp(name + n - 4, ".map") != 0)
+        return gw_respond_error(req, TD_ENOTFOUND, NULL, NULL); /* e.g. the package's own */
     else
         snprintf(path, sizeof path, "%s/node_modules/swagger-ui-dist/%s", dir, name);
     if (access(path, R_OK) != 0)
