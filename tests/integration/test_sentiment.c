@@ -384,3 +384,56 @@ Test(binary, github_models_without_a_token_refuses_to_start)
     cr_assert(strstr(out, "SENTIMENT_PROVIDER") != NULL, "%s", out);
     free(out);
 }
+
+/* ---- through td-diary ------------------------------------------------------ */
+
+/* diary.create over RPC as user 7 (the gateway's token checks are another
+ * issue's work; this exercises td-diary -> td-sentiment -> the fake LLM). */
+static void create_entry(struct td_rpc_client *diary, const char *content, struct analysis *a)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    td_mp_pack_kv_str(&pk, "content", content);
+    struct td_rpc_call c = {.op = TD_OP_DIARY_CREATE, .request_id = "it-diary", .user_id = 7,
+                            .args = sb.data, .args_len = sb.size};
+    struct td_rpc_result res;
+    cr_assert_eq(td_rpc_call(diary, &c, &res), 0);
+    msgpack_sbuffer_destroy(&sb);
+    cr_assert_eq(res.status, 201, "diary.create answered %d", res.status);
+    cr_assert_eq(td_mp_copy_str(td_mp_map_get(res.result, "analyzed_content"), a->html,
+                                sizeof a->html), 0);
+    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "positive_count"), &a->pos), 0);
+    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "negative_count"), &a->neg), 0);
+    td_rpc_result_free(&res);
+}
+
+Test(sentiment, diary_entries_get_the_llms_markup_and_survive_its_failures)
+{
+    struct td_rpc_client *diary = NULL;
+    struct td_rpc_client_opts co = {.service = "diary", .urls = stack.diary_url,
+                                    .timeout_ms = 5000};
+    cr_assert_eq(td_rpc_client_open(&co, &diary), 0);
+    fake_llm_set(&fake, FAKE_LLM_OK,
+                 "{\"phrases\":[{\"text\":\"grateful\",\"sentiment\":\"positive\"},"
+                 "{\"text\":\"<script>\",\"sentiment\":\"negative\"}]}");
+    struct analysis a;
+    create_entry(diary, "So grateful today <script>alert(1)</script>", &a);
+    /* "<script>" is in the text, so the model may mark it: as escaped text. */
+    cr_assert_str_eq(a.html, "So <span class=\"positive\">grateful</span> today "
+                             "<span class=\"negative\">&lt;script&gt;</span>alert(1)"
+                             "&lt;/script&gt;");
+    cr_assert_eq(a.pos, 1);
+    cr_assert_eq(a.neg, 1);
+
+    /* A hanging model: the entry is still created, analysed by the lexicon,
+     * within td-diary's timeout. */
+    fake_llm_set(&fake, FAKE_LLM_HANG, NULL);
+    long long t0 = now_ms();
+    create_entry(diary, "I feel hopeful and happy", &a);
+    cr_assert(now_ms() - t0 < 2500);
+    cr_assert_geq(a.pos, 1, "%s", a.html);
+    td_rpc_client_free(&diary);
+}
