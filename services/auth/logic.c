@@ -41,7 +41,8 @@ static const char *check_local(const char *s, size_t len)
 
 /* Domain: two or more dot-separated labels of [a-z0-9-], none starting or
  * ending with '-', each 1-63 long; the last one (the TLD) letters only, at
- * least two of them. Internationalised domains arrive as punycode. */
+ * least two of them (or a punycode "xn--" one). Internationalised domains
+ * arrive as punycode. */
 static const char *check_domain(const char *s, size_t len)
 {
     size_t labels = 0, start = 0;
@@ -59,7 +60,9 @@ static const char *check_domain(const char *s, size_t len)
             all_alpha = all_alpha && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
         }
         labels++;
-        if (i == len && (!all_alpha || n < 2))
+        /* A TLD: letters, or an internationalised one in punycode. */
+        bool puny = n > 4 && strncmp(s + start, "xn--", 4) == 0;
+        if (i == len && ((!all_alpha && !puny) || n < 2))
             return "Not a valid email address.";
         start = i + 1;
     }

@@ -1,0 +1,341 @@
+/*
+ * test_jwt.c — the gateway's token checker (jwt_check.c) and revocation set
+ * (revocations.c), without sockets: every way a token can be wrong, and the
+ * set's lookups, cut-offs, feed messages and pruning.
+ */
+#include "jwt_check.h"
+#include "revocations.h"
+#include "td_error.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <jwt.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SECRET "unit-test-secret-0123456789abcdefghijkl"
+#define NOW 1700000000LL
+#define JTI "abcdefghijklmnopqrstuv"
+
+static struct gw_jwt *jwt;
+
+static void setup(void)
+{
+    cr_assert_geq(sodium_init(), 0);
+    cr_assert_eq(gw_jwt_new(SECRET, 30, &jwt), 0);
+}
+
+static void teardown(void)
+{
+    gw_jwt_free(&jwt);
+    cr_assert_null(jwt);
+}
+
+TestSuite(jwt, .init = setup, .fini = teardown);
+
+static json_t *claims(const char *type)
+{
+    json_t *c = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "sub", "42", "type", type,
+                          "iat", (json_int_t)NOW, "nbf", (json_int_t)NOW, "exp",
+                          (json_int_t)(NOW + 900), "jti", JTI, "iat_us",
+                          (json_int_t)(NOW * 1000000 + 5));
+    if (strcmp(type, "access") == 0)
+        json_object_set_new(c, "fresh", json_true());
+    else
+        json_object_set_new(c, "fam", json_string("FAMILYfamily0123456789"));
+    return c;
+}
+
+static char *sign(json_t *c, jwt_alg_t alg, const char *key)
+{
+    char *json = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    jwt_t *j = NULL;
+    cr_assert_eq(jwt_new(&j), 0);
+    cr_assert_eq(jwt_add_grants_json(j, json), 0);
+    free(json);
+    cr_assert_eq(jwt_set_alg(j, alg, (const unsigned char *)key, key ? (int)strlen(key) : 0), 0);
+    char *t = jwt_encode_str(j);
+    jwt_free(j);
+    cr_assert_not_null(t);
+    return t;
+}
+
+static int verify_at(char *token, long long now, struct gw_token *t)
+{
+    int rc = gw_jwt_verify(jwt, token, now, t);
+    free(token);
+    return rc;
+}
+
+static int verify(char *token)
+{
+    struct gw_token t;
+    return verify_at(token, NOW + 10, &t);
+}
+
+/* A token built from raw header and payload JSON, signed HS256 with SECRET. */
+static char *raw_token(const char *header, const char *payload)
+{
+    char h[512], p[1024], signing[1600];
+    sodium_bin2base64(h, sizeof h, (const unsigned char *)header, strlen(header),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(p, sizeof p, (const unsigned char *)payload, strlen(payload),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(signing, sizeof signing, "%s.%s", h, p);
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)SECRET, strlen(SECRET));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)signing, strlen(signing));
+    crypto_auth_hmacsha256_final(&st, mac);
+    char sig[64];
+    sodium_bin2base64(sig, sizeof sig, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *out = malloc(2048);
+    snprintf(out, 2048, "%s.%s", signing, sig);
+    return out;
+}
+
+#define GOOD_PAYLOAD                                                                           \
+    "{\"sub\":\"42\",\"type\":\"access\",\"iat\":1700000000,\"nbf\":1700000000,"               \
+    "\"exp\":1700000900,\"jti\":\"" JTI "\",\"iat_us\":1700000000000005,\"fresh\":true}"
+
+Test(jwt, a_good_access_token_is_read_whole)
+{
+    struct gw_token t;
+    cr_assert_eq(verify_at(sign(claims("access"), JWT_ALG_HS256, SECRET), NOW + 10, &t), 0);
+    cr_expect_eq(t.user_id, 42);
+    cr_expect_not(t.refresh);
+    cr_expect_str_eq(t.jti, JTI);
+    cr_expect_eq(t.exp, NOW + 900);
+    cr_expect_eq(t.iat_us, NOW * 1000000 + 5);
+    cr_expect(t.fresh);
+    cr_assert_eq(verify_at(sign(claims("refresh"), JWT_ALG_HS256, SECRET), NOW + 10, &t), 0);
+    cr_expect(t.refresh);
+    cr_expect_str_eq(t.family, "FAMILYfamily0123456789");
+    cr_expect_eq(verify(raw_token("{\"alg\":\"HS256\"}", GOOD_PAYLOAD)), 0, "typ is optional");
+}
+
+Test(jwt, short_secret_is_refused)
+{
+    struct gw_jwt *j = NULL;
+    cr_expect_eq(gw_jwt_new("", 30, &j), TD_ECONFIG);
+    cr_expect_eq(gw_jwt_new("0123456789abcdef0123456789abcde", 30, &j), TD_ECONFIG, "31 bytes");
+    cr_expect_null(j);
+    cr_expect_eq(gw_jwt_new(NULL, 30, &j), TD_ECONFIG);
+}
+
+Test(jwt, other_algorithms_and_keys_are_invalid)
+{
+    cr_expect_eq(verify(sign(claims("access"), JWT_ALG_NONE, NULL)), TD_EBADTOKEN);
+    cr_expect_eq(verify(sign(claims("access"), JWT_ALG_HS512, SECRET)), TD_EBADTOKEN);
+    cr_expect_eq(verify(sign(claims("access"), JWT_ALG_HS384, SECRET)), TD_EBADTOKEN);
+    cr_expect_eq(verify(sign(claims("access"), JWT_ALG_HS256, SECRET "x")), TD_EBADTOKEN);
+    /* Header tricks: duplicate alg (libjwt: last wins), extra keys, other typ. */
+    cr_expect_eq(verify(raw_token("{\"alg\":\"none\",\"alg\":\"HS256\"}", GOOD_PAYLOAD)),
+                 TD_EBADTOKEN);
+    cr_expect_eq(verify(raw_token("{\"alg\":\"HS256\",\"kid\":\"x\"}", GOOD_PAYLOAD)),
+                 TD_EBADTOKEN);
+    cr_expect_eq(verify(raw_token("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", GOOD_PAYLOAD)),
+                 TD_EBADTOKEN);
+}
+
+Test(jwt, signature_is_checked_before_expiry)
+{
+    json_t *c = claims("access");
+    json_object_set_new(c, "iat", json_integer(NOW - 2000));
+    json_object_set_new(c, "nbf", json_integer(NOW - 2000));
+    json_object_set_new(c, "iat_us", json_integer((NOW - 2000) * 1000000));
+    json_object_set_new(c, "exp", json_integer(NOW - 1000));
+    json_t *c2 = json_deep_copy(c);
+    cr_expect_eq(verify(sign(c, JWT_ALG_HS256, SECRET)), TD_EEXPIRED);
+    cr_expect_eq(verify(sign(c2, JWT_ALG_HS256, "another-secret-0123456789abcdefghij")),
+                 TD_EBADTOKEN);
+}
+
+Test(jwt, exp_and_nbf_use_the_leeway)
+{
+    struct gw_token t;
+    cr_expect_eq(verify_at(sign(claims("access"), JWT_ALG_HS256, SECRET), NOW + 900 + 29, &t), 0);
+    cr_expect_eq(verify_at(sign(claims("access"), JWT_ALG_HS256, SECRET), NOW + 900 + 30, &t),
+                 TD_EEXPIRED);
+    cr_expect_eq(verify_at(sign(claims("access"), JWT_ALG_HS256, SECRET), NOW - 30, &t), 0);
+    cr_expect_eq(verify_at(sign(claims("access"), JWT_ALG_HS256, SECRET), NOW - 31, &t),
+                 TD_EBADTOKEN, "nbf in the future");
+}
+
+Test(jwt, claims_missing_or_mistyped_are_invalid)
+{
+    const char *required[] = {"sub", "type", "iat", "nbf", "exp", "jti", "iat_us", "fresh"};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        json_t *c = claims("access");
+        json_object_del(c, required[i]);
+        cr_expect_eq(verify(sign(c, JWT_ALG_HS256, SECRET)), TD_EBADTOKEN, "without %s",
+                     required[i]);
+    }
+    json_t *c = claims("refresh");
+    json_object_del(c, "fam");
+    cr_expect_eq(verify(sign(c, JWT_ALG_HS256, SECRET)), TD_EBADTOKEN, "refresh without fam");
+
+    struct {
+        const char *claim;
+        json_t *value;
+    } bad[] = {
+        {"sub", json_integer(42)},          {"sub", json_string("042")},
+        {"sub", json_string("0")},          {"sub", json_string("-1")},
+        {"sub", json_string("4 2")},        {"sub", json_string("99999999999999999999")},
+        {"type", json_string("admin")},     {"type", json_integer(1)},
+        {"exp", json_string("1700000900")}, {"exp", json_real(1700000900.0)},
+        {"iat", json_null()},               {"jti", json_string("short")},
+        {"jti", json_string("has space in it 123456")}, {"jti", json_integer(5)},
+        {"fresh", json_string("true")},     {"iat_us", json_integer(1)},
+        {"exp", json_integer(NOW - 1)},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = claims("access");
+        json_object_set_new(c, bad[i].claim, bad[i].value);
+        cr_expect_eq(verify(sign(c, JWT_ALG_HS256, SECRET)), TD_EBADTOKEN, "bad %s (#%zu)",
+                     bad[i].claim, i);
+    }
+    /* Duplicate claims are refused rather than resolved. */
+    cr_expect_eq(verify(raw_token("{\"alg\":\"HS256\"}",
+                                  "{\"sub\":\"1\",\"sub\":\"42\",\"type\":\"access\","
+                                  "\"iat\":1700000000,\"nbf\":1700000000,\"exp\":1700000900,"
+                                  "\"jti\":\"" JTI "\",\"iat_us\":1700000000000005,"
+                                  "\"fresh\":true}")),
+                 TD_EBADTOKEN);
+}
+
+Test(jwt, malformed_tokens_are_invalid)
+{
+    const char *bad[] = {"", "a", "a.b", "a.b.c", "a.b.c.d", "..", "e30.e30.", "!!!.!!!.!!!"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct gw_token t;
+        cr_expect_eq(gw_jwt_verify(jwt, bad[i], NOW, &t), TD_EBADTOKEN, "'%s'", bad[i]);
+    }
+    char *big = malloc(GW_JWT_MAX_LEN + 10);
+    memset(big, 'a', GW_JWT_MAX_LEN + 9);
+    big[10] = '.';
+    big[20] = '.';
+    big[GW_JWT_MAX_LEN + 9] = '\0';
+    struct gw_token t;
+    cr_expect_eq(gw_jwt_verify(jwt, big, NOW, &t), TD_EBADTOKEN);
+    free(big);
+}
+
+Test(jwt, bearer_header_is_parsed_strictly)
+{
+    const char *tok = NULL;
+    cr_expect_eq(gw_jwt_bearer(NULL, &tok), TD_EMISSINGTOKEN);
+    cr_expect_eq(gw_jwt_bearer("Basic dXNlcjpwYXNz", &tok), TD_EMISSINGTOKEN);
+    cr_expect_eq(gw_jwt_bearer("Bearerx a.b.c", &tok), TD_EMISSINGTOKEN);
+    const char *bad[] = {"Bearer", "Bearer ", "Bearer  a.b.c", "Bearer a.b.c ", "Bearer a.b",
+                         "Bearer a.b.c.d", "Bearer a.b.c=", "Bearer a.b.c x", "Bearer a+b.c.d"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(gw_jwt_bearer(bad[i], &tok), TD_EBADTOKEN, "'%s'", bad[i]);
+    cr_assert_eq(gw_jwt_bearer("bEaReR a-_.b9.c", &tok), 0);
+    cr_expect_str_eq(tok, "a-_.b9.c");
+}
+
+TestSuite(revocations);
+
+Test(revocations, jtis_and_cutoffs)
+{
+    struct gw_revocations *r = NULL;
+    cr_assert_eq(gw_revocations_new(NULL, NULL, 30, &r), 0);
+    cr_expect(gw_revocations_wait_synced(r, 0), "a plain set counts as synced");
+    cr_expect_not(gw_revocations_revoked(r, JTI, 7, 100));
+    gw_revocations_add_jti(r, JTI, NOW);
+    cr_expect(gw_revocations_revoked(r, JTI, 7, 100));
+    cr_expect_not(gw_revocations_revoked(r, "another-jti-0123456789", 7, 100));
+
+    gw_revocations_add_user(r, 9, 5000, NOW + 100);
+    cr_expect(gw_revocations_revoked(r, "x123456789012345678901", 9, 4999));
+    cr_expect_not(gw_revocations_revoked(r, "x123456789012345678901", 9, 5000));
+    cr_expect_not(gw_revocations_revoked(r, "x123456789012345678901", 10, 1));
+    /* A cut-off only moves forward. */
+    gw_revocations_add_user(r, 9, 10, NOW + 100);
+    cr_expect(gw_revocations_revoked(r, "x123456789012345678901", 9, 4999));
+
+    /* Pruned only once exp + leeway has passed. */
+    cr_expect_eq(gw_revocations_prune(r, NOW + 30), 2);
+    cr_expect_eq(gw_revocations_prune(r, NOW + 32), 1);
+    cr_expect_not(gw_revocations_revoked(r, JTI, 7, 100));
+    cr_expect_eq(gw_revocations_prune(r, NOW + 101), 0);
+    gw_revocations_free(&r);
+    cr_assert_null(r);
+}
+
+Test(revocations, many_entries_grow_the_table)
+{
+    struct gw_revocations *r = NULL;
+    cr_assert_eq(gw_revocations_new(NULL, NULL, 0, &r), 0);
+    char jti[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(jti, sizeof jti, "jti-%08d-abcdefghij", i);
+        gw_revocations_add_jti(r, jti, NOW + i);
+    }
+    for (int i = 0; i < 5000; i += 7) {
+        snprintf(jti, sizeof jti, "jti-%08d-abcdefghij", i);
+        cr_assert(gw_revocations_revoked(r, jti, 1, 1), "%s lost", jti);
+    }
+    cr_expect_eq(gw_revocations_prune(r, NOW + 2500), 2501, "exp + 1 >= now kept");
+    gw_revocations_free(&r);
+}
+
+static void pack_event(msgpack_sbuffer *sb, const char *kind, bool good)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    bool jti = strcmp(kind, "jti") == 0;
+    msgpack_pack_map(&pk, jti ? 4 : 5);
+    msgpack_pack_str_with_body(&pk, "v", 1);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "kind", 4);
+    msgpack_pack_str_with_body(&pk, kind, strlen(kind));
+    if (jti) {
+        msgpack_pack_str_with_body(&pk, "jti", 3);
+        msgpack_pack_str_with_body(&pk, good ? JTI : "bad jti!", good ? strlen(JTI) : 8);
+        msgpack_pack_str_with_body(&pk, "exp", 3);
+        msgpack_pack_int64(&pk, NOW);
+    } else {
+        msgpack_pack_str_with_body(&pk, "uid", 3);
+        msgpack_pack_int64(&pk, 3);
+        msgpack_pack_str_with_body(&pk, "cutoff_us", 9);
+        if (good)
+            msgpack_pack_int64(&pk, 777);
+        else
+            msgpack_pack_str_with_body(&pk, "777", 3);
+        msgpack_pack_str_with_body(&pk, "until", 5);
+        msgpack_pack_int64(&pk, NOW + 10);
+    }
+}
+
+Test(revocations, feed_messages_are_checked)
+{
+    struct gw_revocations *r = NULL;
+    cr_assert_eq(gw_revocations_new(NULL, NULL, 30, &r), 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    pack_event(&sb, "jti", true);
+    cr_expect_eq(gw_revocations_apply_event(r, sb.data, sb.size), 0);
+    cr_expect(gw_revocations_revoked(r, JTI, 1, 1));
+    msgpack_sbuffer_clear(&sb);
+    pack_event(&sb, "user", true);
+    cr_expect_eq(gw_revocations_apply_event(r, sb.data, sb.size), 0);
+    cr_expect(gw_revocations_revoked(r, "zzzzzzzzzzzzzzzzzzzzzz", 3, 776));
+    msgpack_sbuffer_clear(&sb);
+    pack_event(&sb, "jti", false);
+    cr_expect_eq(gw_revocations_apply_event(r, sb.data, sb.size), TD_EPROTO);
+    msgpack_sbuffer_clear(&sb);
+    pack_event(&sb, "user", false);
+    cr_expect_eq(gw_revocations_apply_event(r, sb.data, sb.size), TD_EPROTO);
+    msgpack_sbuffer_clear(&sb);
+    pack_event(&sb, "other", true);
+    cr_expect_eq(gw_revocations_apply_event(r, sb.data, sb.size), TD_EPROTO);
+    cr_expect_eq(gw_revocations_apply_event(r, "\xdd\x0f\xff\xff\xff", 5), TD_EPROTO);
+    cr_expect_eq(gw_revocations_apply_event(r, "", 0), TD_EPROTO);
+    msgpack_sbuffer_destroy(&sb);
+    gw_revocations_free(&r);
+}
