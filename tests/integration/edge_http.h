@@ -22,7 +22,7 @@ struct edge_buf {
     size_t len;
 };
 
-static size_t edge_append(char *ptr, size_t size, size_t nmemb, void *userdata)
+static __attribute__((unused)) size_t edge_append(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct edge_buf *b = userdata;
     size_t n = size * nmemb;
@@ -38,7 +38,7 @@ static size_t edge_append(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 /* One exchange with `url` (full URL) from source address `src` (NULL: any).
  * `insecure` skips TLS verification (self-signed test certificates). */
-static int edge_http(const char *url, const char *src, const char *method,
+static __attribute__((unused)) int edge_http(const char *url, const char *src, const char *method,
                      const char *const *headers, const char *body, bool insecure,
                      struct th_response *out)
 {
@@ -91,7 +91,7 @@ static int edge_http(const char *url, const char *src, const char *method,
 }
 
 /* Status of one exchange, -1 on transport failure. */
-static long edge_status(const char *url, const char *src, const char *method,
+static __attribute__((unused)) long edge_status(const char *url, const char *src, const char *method,
                         const char *const *headers, const char *body)
 {
     struct th_response r;
@@ -111,7 +111,7 @@ struct edge_shot {
     long status;
 };
 
-static void *edge_fire(void *arg)
+static __attribute__((unused)) void *edge_fire(void *arg)
 {
     struct edge_shot *s = arg;
     pthread_barrier_wait(s->start);
@@ -119,7 +119,7 @@ static void *edge_fire(void *arg)
     return NULL;
 }
 
-static void edge_concurrent(const char *url, const char *src, const char *body, int n,
+static __attribute__((unused)) void edge_concurrent(const char *url, const char *src, const char *body, int n,
                             long *out)
 {
     pthread_barrier_t start;
@@ -139,7 +139,7 @@ static void edge_concurrent(const char *url, const char *src, const char *body, 
 
 /* The value of metric line `series` (exact text before the value) in /metrics,
  * or -1. */
-static double edge_metric(const char *base_url, const char *series)
+static __attribute__((unused)) double edge_metric(const char *base_url, const char *series)
 {
     struct th_response r;
     if (th_http_url(base_url, "GET", "/metrics", NULL, NULL, &r) != 0)
@@ -158,7 +158,7 @@ static double edge_metric(const char *base_url, const char *series)
     return v;
 }
 
-static void edge_sleep_ms(int ms)
+static __attribute__((unused)) void edge_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
