@@ -21,12 +21,23 @@ char *th_token_new(int64_t user_id, const char *type, long ttl_s)
     randombytes_buf(raw, sizeof raw);
     char jti[33];
     sodium_bin2hex(jti, sizeof jti, raw, sizeof raw);
-    long now = (long)time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long now = (long)ts.tv_sec;
+    long long now_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    /* td-auth's tokens also carry iat_us (the issue time in microseconds,
+     * for per-user revocation cut-offs) and, on refresh tokens, fam (the
+     * login they descend from); the gateway requires both. */
+    char extra[64];
+    if (strcmp(type, "refresh") == 0)
+        snprintf(extra, sizeof extra, "\"fam\":\"%s\"", jti);
+    else
+        snprintf(extra, sizeof extra, "\"fresh\":true");
     char claims[512];
     snprintf(claims, sizeof claims,
-             "{\"sub\":\"%lld\",\"type\":\"%s\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld,"
-             "\"jti\":\"%s\",\"fresh\":true}",
-             (long long)user_id, type, now, now, now + ttl_s, jti);
+             "{\"sub\":\"%lld\",\"type\":\"%s\",\"iat\":%ld,\"iat_us\":%lld,\"nbf\":%ld,"
+             "\"exp\":%ld,\"jti\":\"%s\",%s}",
+             (long long)user_id, type, now, now_us, now, now + ttl_s, jti, extra);
     jwt_t *jwt = NULL;
     char *out = NULL;
     if (jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, claims) == 0 &&

@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 /* A token like td-auth's access tokens: sub = user id as a string, type
- * "access", iat/nbf now, exp now + ttl_s, a random 128-bit jti, fresh true.
+ * "access", iat/nbf now, iat_us (the same instant in µs), exp now + ttl_s,
+ * a random 128-bit jti, fresh true (a refresh token gets fam instead).
  * Returns a new string (free()), or NULL. */
 char *th_token_access(int64_t user_id, long ttl_s);
 
