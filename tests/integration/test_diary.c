@@ -721,3 +721,61 @@ Test(diary, delete_user_removes_every_entry_of_that_user_only)
     cr_assert_eq(json_integer_value(json_object_get(r.json, "total")), 1);
     th_response_free(&r);
 }
+
+/* total_entries of user `uid`, asked of td-diary directly. */
+static int64_t rpc_total_entries(int64_t uid)
+{
+    struct td_rpc_client *c = NULL;
+    struct td_rpc_client_opts o = {.service = "diary", .urls = stack.diary_url, .timeout_ms = 5000};
+    cr_assert_eq(td_rpc_client_open(&o, &c), 0);
+    struct td_rpc_call call_ = {.op = TD_OP_DIARY_STATS, .request_id = "test", .user_id = uid};
+    struct td_rpc_result res;
+    cr_assert_eq(td_rpc_call(c, &call_, &res), 0);
+    cr_assert_eq(res.status, 200);
+    int64_t total = -1;
+    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "total_entries"), &total), 0);
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
+    return total;
+}
+
+Test(diary, deleting_the_account_deletes_its_entries)
+{
+    const char *account = "{\"email\":\"cascade@example.com\",\"password\":\"Str0ng!Passw0rd\"}";
+    struct th_response r;
+    call("POST", "/auth/register", 0, account, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    int64_t uid = json_integer_value(json_object_get(r.json, "id"));
+    th_response_free(&r);
+    call("POST", "/auth/login", 0, account, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char auth[2048];
+    th_bearer_header(json_string_value(json_object_get(r.json, "access_token")), auth, sizeof auth);
+    th_response_free(&r);
+
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(th_http(&stack, "POST", "/diaries", headers, "{\"content\":\"mine\"}", &r), 0);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        th_response_free(&r);
+    }
+    create_ok(uid + 1000, "someone else's");
+    cr_assert_eq(rpc_total_entries(uid), 3);
+
+    cr_assert_eq(th_http(&stack, "DELETE", "/auth/me", headers,
+                         "{\"password\":\"Str0ng!Passw0rd\"}", &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    th_response_free(&r);
+    /* td-auth hands the deletion to td-diary through its outbox. */
+    int64_t left = -1;
+    for (int i = 0; i < 100 && left != 0; i++) {
+        left = rpc_total_entries(uid);
+        if (left != 0)
+            sleep_ms(100);
+    }
+    cr_assert_eq(left, 0, "the account's entries outlived it");
+    cr_assert_eq(rpc_total_entries(uid + 1000), 1);
+    cr_assert_eq(th_http(&stack, "GET", "/diaries", headers, NULL, &r), 0);
+    cr_assert_eq(r.status, 401, "the old token is revoked: %s", r.body);
+    th_response_free(&r);
+}
