@@ -1,7 +1,8 @@
 /*
- * test_auth_cluster.c — revocation across gateways and restarts, and real
- * token expiry: two gateways against one td-auth; td-auth restarted under a
- * running gateway; a gateway started after the revocation; short lifetimes.
+ * test_auth_cluster.c — revocation across gateways and restarts: two
+ * gateways against one td-auth; td-auth restarted under a
+ * running gateway; a gateway started after the revocation. (One suite per
+ * file: Criterion 2.4's runner leaks a little with two suites under --jobs.)
  */
 #include "auth_helpers.h"
 
@@ -157,39 +158,4 @@ Test(cluster, revocation_made_while_a_gateway_was_cut_off_reaches_it)
     long long took = wait_me_status(base2, t.access, 401, 2000);
     cr_expect(took >= 0 && took <= 1000, "gateway 2 accepted a revoked token for %lld ms", took);
     stop_extra(pid);
-}
-
-/* ---- short lifetimes ---------------------------------------------------- */
-
-static void setup_short(void)
-{
-    cr_assert_eq(sodium_init() >= 0, 1);
-    struct th_options o = {.env = {"JWT_ACCESS_TTL=1", "JWT_REFRESH_TTL=2", "JWT_LEEWAY=0",
-                                   NULL}};
-    cr_assert_eq(th_stack_start(&stack, &o), 0, "stack did not start");
-}
-
-TestSuite(short_ttl, .init = setup_short, .fini = teardown, .timeout = 60);
-
-Test(short_ttl, tokens_expire_after_their_lifetime)
-{
-    register_user(&stack, "ttl@example.com", GOOD_PASSWORD);
-    struct tokens t;
-    struct th_response r;
-    req(&stack, "POST", "/auth/login", NULL,
-        "{\"email\":\"ttl@example.com\",\"password\":\"" GOOD_PASSWORD "\"}", &r);
-    cr_assert_eq(json_integer_value(json_object_get(r.json, "expires_in")), 1);
-    tokens_from(&r, &t, "login");
-    json_t *c = token_claims(t.refresh);
-    cr_assert_eq(json_integer_value(json_object_get(c, "exp")) -
-                     json_integer_value(json_object_get(c, "iat")),
-                 2);
-    json_decref(c);
-
-    usleep(2100000);
-    req(&stack, "GET", "/auth/me", t.access, NULL, &r);
-    expect_error(&r, 401, "token_expired", "access token past its lifetime");
-    usleep(1000000);
-    req(&stack, "POST", "/auth/refresh", t.refresh, NULL, &r);
-    expect_error(&r, 401, "token_expired", "refresh token past its lifetime");
 }
