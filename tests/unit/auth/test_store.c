@@ -1,0 +1,174 @@
+/*
+ * test_store.c — td-auth's storage: users, refresh-family rotation and reuse
+ * detection, logout, cut-offs, deletion with its outbox job, the revocation
+ * feed's pages and pruning. A fresh database in a temporary directory per
+ * test.
+ */
+#include "store.h"
+#include "td_error.h"
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+static struct auth_store *store;
+static sqlite3 *db;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/td-auth-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(auth_store_open(dir, 2, &store), 0);
+    db = store->conns[0];
+}
+
+static int rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void teardown(void)
+{
+    auth_store_close(&store);
+    cr_assert_null(store);
+    nftw(dir, rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static int64_t add_user(const char *email)
+{
+    struct auth_user u;
+    cr_assert_eq(auth_store_user_insert(db, email, "$argon2id$fake", 1000, &u), 0);
+    return u.id;
+}
+
+Test(store, users_are_unique_by_email_and_read_back)
+{
+    int64_t id = add_user("a@example.com");
+    struct auth_user u;
+    cr_expect_eq(auth_store_user_insert(store->conns[1], "a@example.com", "h", 2, &u),
+                 TD_EEXISTS);
+    cr_assert_eq(auth_store_user_by_email(db, "a@example.com", &u), 0);
+    cr_expect_eq(u.id, id);
+    cr_expect_str_eq(u.hash, "$argon2id$fake");
+    cr_expect_eq(u.created_us, 1000);
+    cr_expect_eq(u.cutoff_us, 0);
+    cr_expect_eq(auth_store_user_by_id(db, id + 1, &u), TD_EUSERNOTFOUND);
+    cr_expect_eq(auth_store_user_rehash(db, id, "$argon2id$new"), 0);
+    cr_assert_eq(auth_store_user_by_id(db, id, &u), 0);
+    cr_expect_str_eq(u.hash, "$argon2id$new");
+    cr_expect_eq(u.updated_us, 1000, "a rehash is not the user's change");
+}
+
+Test(store, rotation_and_reuse_detection)
+{
+    int64_t uid = add_user("r@example.com");
+    bool killed;
+    cr_assert_eq(auth_store_family_create(db, "fam1", uid, "j1", 5000000000), 0);
+    cr_expect_eq(auth_store_family_rotate(db, uid, "fam1", "j1", 10, "j2", 5000000001, &killed),
+                 0);
+    cr_expect_not(killed);
+    cr_expect_eq(auth_store_family_rotate(db, uid + 1, "fam1", "j2", 10, "j3", 1, &killed),
+                 TD_EREVOKED, "another user's family");
+    cr_expect_not(killed);
+    cr_expect_eq(auth_store_family_rotate(db, uid, "fam1", "j1", 10, "j3", 1, &killed),
+                 TD_EREVOKED, "reuse");
+    cr_expect(killed);
+    cr_expect_eq(auth_store_family_rotate(db, uid, "fam1", "j2", 10, "j3", 1, &killed),
+                 TD_EREVOKED, "current token of a killed family");
+    cr_expect_not(killed);
+    cr_expect_eq(auth_store_family_rotate(db, uid, "nope", "j2", 10, "j3", 1, &killed),
+                 TD_EREVOKED);
+}
+
+static int count_jti(void *arg, const char *jti, int64_t exp)
+{
+    (void)jti, (void)exp;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int count_cutoff(void *arg, int64_t uid, int64_t cutoff_us, int64_t until)
+{
+    (void)uid, (void)cutoff_us, (void)until;
+    (*(int *)arg)++;
+    return 0;
+}
+
+Test(store, logout_revokes_the_token_and_the_family)
+{
+    int64_t uid = add_user("l@example.com");
+    bool killed, more;
+    cr_assert_eq(auth_store_family_create(db, "fam", uid, "r1", 5000000000), 0);
+    cr_assert_eq(auth_store_logout(db, uid, "a1", 1000, "fam"), 0);
+    cr_assert_eq(auth_store_logout(db, uid, "a1", 1000, NULL), 0, "idempotent");
+    cr_expect_eq(auth_store_family_rotate(db, uid, "fam", "r1", 10, "r2", 1, &killed),
+                 TD_EREVOKED);
+    int n = 0;
+    cr_assert_eq(auth_store_revoked_page(db, NULL, 10, 900, count_jti, &n, &more), 0);
+    cr_expect_eq(n, 1);
+    cr_expect_not(more);
+    n = 0;
+    cr_assert_eq(auth_store_revoked_page(db, NULL, 10, 2000, count_jti, &n, &more), 0);
+    cr_expect_eq(n, 0, "past exp + leeway: no longer sent");
+    cr_assert_eq(auth_store_prune(db, 2000), 0);
+}
+
+Test(store, revocation_pages_follow_the_cursor)
+{
+    char jti[8];
+    for (int i = 0; i < 25; i++) {
+        snprintf(jti, sizeof jti, "j%02d", i);
+        cr_assert_eq(auth_store_logout(db, 1, jti, 1000, NULL), 0);
+    }
+    int n = 0;
+    bool more;
+    cr_assert_eq(auth_store_revoked_page(db, NULL, 10, 0, count_jti, &n, &more), 0);
+    cr_expect(more);
+    n = 0;
+    cr_assert_eq(auth_store_revoked_page(db, "j19", 10, 0, count_jti, &n, &more), 0);
+    cr_expect_eq(n, 5);
+    cr_expect_not(more);
+}
+
+Test(store, password_change_and_deletion_record_cutoffs)
+{
+    int64_t uid = add_user("c@example.com");
+    bool killed;
+    cr_assert_eq(auth_store_family_create(db, "f", uid, "r1", 5000000000), 0);
+    cr_assert_eq(auth_store_password_change(db, uid, "$new", 2000, 5000, 99999999999), 0);
+    struct auth_user u;
+    cr_assert_eq(auth_store_user_by_id(db, uid, &u), 0);
+    cr_expect_eq(u.cutoff_us, 5000);
+    cr_expect_eq(u.updated_us, 2000);
+    cr_expect_str_eq(u.hash, "$new");
+    cr_expect_eq(auth_store_family_rotate(db, uid, "f", "r1", 6000, "r2", 1, &killed),
+                 TD_EREVOKED, "families die with the password");
+    cr_assert_eq(auth_store_family_create(db, "g", uid, "s1", 5000000000), 0);
+    cr_expect_eq(auth_store_family_rotate(db, uid, "g", "s1", 4999, "s2", 1, &killed),
+                 TD_EREVOKED, "issued before the cut-off");
+    cr_expect_eq(auth_store_family_rotate(db, uid, "g", "s1", 5000, "s2", 1, &killed), 0);
+
+    cr_assert_eq(auth_store_user_delete(db, uid, 7000, 99999999999, 10), 0);
+    cr_expect_eq(auth_store_user_delete(db, uid, 7000, 99999999999, 10), TD_EUSERNOTFOUND);
+    cr_expect_eq(auth_store_user_by_id(db, uid, &u), TD_EUSERNOTFOUND);
+    int n = 0;
+    cr_assert_eq(auth_store_cutoffs(db, 0, count_cutoff, &n), 0);
+    cr_expect_eq(n, 1, "the cut-off outlives the user");
+
+    struct auth_outbox_job jobs[4];
+    cr_assert_eq(auth_store_outbox_due(db, 10, jobs, 4), 1);
+    cr_expect_eq(jobs[0].user_id, uid);
+    cr_expect_eq(auth_store_outbox_next(db), 10);
+    cr_assert_eq(auth_store_outbox_retry(db, jobs[0].id, 50), 0);
+    cr_expect_eq(auth_store_outbox_due(db, 49, jobs, 4), 0);
+    cr_assert_eq(auth_store_outbox_due(db, 50, jobs, 4), 1);
+    cr_expect_eq(jobs[0].attempts, 1);
+    cr_assert_eq(auth_store_outbox_done(db, jobs[0].id), 0);
+    cr_expect_eq(auth_store_outbox_next(db), 0);
+}
