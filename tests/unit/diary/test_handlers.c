@@ -504,3 +504,55 @@ Test(analysis, fallback_is_escaped_and_pending)
     cr_assert(a.pending);
     diary_analysis_clear(&a);
 }
+
+Test(handlers, ids_and_page_numbers_of_the_wrong_type_are_named)
+{
+    struct tu_reply r;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    td_mp_pack_kv_str(&pk, "id", "1");
+    tu_call(server, "diary.get", 1, NULL, sb.data, sb.size, &r);
+    assert_error(&r, 400, "validation_error");
+    cr_assert_not_null(detail(&r, "id"));
+    tu_reply_free(&r);
+    msgpack_sbuffer_destroy(&sb);
+
+    call_id("diary.delete", 1, 0, &r);
+    assert_error(&r, 400, "validation_error");
+    cr_assert_not_null(detail(&r, "id"));
+    tu_reply_free(&r);
+
+    tu_call(server, "diary.get", 1, NULL, NULL, 0, &r);
+    assert_error(&r, 400, "validation_error");
+    cr_assert_not_null(detail(&r, "id"), "a missing id is named");
+    tu_reply_free(&r);
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    td_mp_pack_cstr(&pk, "page");
+    msgpack_pack_double(&pk, 1.5);
+    td_mp_pack_kv_int(&pk, "page", 2);
+    tu_call(server, "diary.list", 1, NULL, sb.data, sb.size, &r);
+    assert_error(&r, 400, "validation_error");
+    cr_assert_not_null(detail(&r, "page"), "a float or repeated page is refused");
+    tu_reply_free(&r);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* A non-string key and an unknown key on an op without arguments. */
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_int(&pk, 7);
+    msgpack_pack_int(&pk, 7);
+    td_mp_pack_kv_int(&pk, "verbose", 1);
+    tu_call(server, "diary.stats", 1, NULL, sb.data, sb.size, &r);
+    assert_error(&r, 400, "validation_error");
+    cr_assert_not_null(detail(&r, "verbose"));
+    cr_assert_not_null(detail(&r, "args"));
+    tu_reply_free(&r);
+    msgpack_sbuffer_destroy(&sb);
+}
