@@ -397,6 +397,10 @@ Test(handlers, a_bad_sentiment_answer_is_never_stored)
 Test(handlers, sentiment_down_saves_pending_then_the_pass_analyses)
 {
     td_rpc_server_stop(&senti, 1000);
+    /* Once the client has seen the peer go (a killed daemon's pipe closes at
+     * once; an in-process stop is noticed asynchronously). */
+    for (int i = 0; i < 400 && td_rpc_client_peers(app.sentiment) > 0; i++)
+        usleep(5000);
     int64_t t0 = td_mono_ms();
     assert_saved_unanalysed("I am happy", "I am happy");
     assert_saved_unanalysed("so sad", "so sad");
