@@ -6,6 +6,8 @@
  */
 #include "auth_helpers.h"
 
+#include <pthread.h>
+
 static struct th_stack stack;
 
 static void setup(void)
@@ -526,4 +528,38 @@ Test(auth, account_deletion)
     req(&stack, "GET", "/auth/me", t2.access, NULL, &r);
     cr_expect_eq(r.status, 200, "%s", r.body);
     th_response_free(&r);
+}
+
+struct race_arg {
+    long status;
+};
+
+static void *register_racer(void *p)
+{
+    struct race_arg *a = p;
+    struct th_response r;
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    if (th_http(&stack, "POST", "/auth/register", headers,
+                "{\"email\":\"race@example.com\",\"password\":\"" GOOD_PASSWORD "\"}", &r) == 0) {
+        a->status = r.status;
+        th_response_free(&r);
+    }
+    return NULL;
+}
+
+Test(auth, concurrent_registrations_of_one_email_make_one_account)
+{
+    enum { N = 6 };
+    pthread_t th[N];
+    struct race_arg args[N] = {{0}};
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, register_racer, &args[i]), 0);
+    int created = 0, conflicts = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        created += args[i].status == 201;
+        conflicts += args[i].status == 409;
+    }
+    cr_expect_eq(created, 1, "%d accounts created", created);
+    cr_expect_eq(conflicts, N - 1, "%d conflicts", conflicts);
 }
