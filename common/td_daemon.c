@@ -5,6 +5,7 @@
 #include "td_config.h"
 #include "td_error.h"
 
+#include <nng/nng.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -67,6 +68,11 @@ int td_daemon_configure(const char *name, const struct td_cfg_var *vars, unsigne
         return TD_ECONFIG;
     }
     return 0;
+}
+
+void td_daemon_finish(void)
+{
+    nng_fini();
 }
 
 int td_daemon_wait(void)

@@ -30,6 +30,10 @@ struct td_base_config;
 int td_daemon_configure(const char *name, const struct td_cfg_var *vars, unsigned n, void *cfg,
                         struct td_base_config *base);
 
+/* Releases library-global state (nng's threads and pools) once every socket
+ * is closed, so a leak checker sees a clean exit on every path. Call last. */
+void td_daemon_finish(void);
+
 /* Blocks until SIGTERM or SIGINT; returns the signal number. */
 int td_daemon_wait(void);
 

@@ -331,10 +331,25 @@ static void join_workers(struct td_rpc_server *srv, int drain_ms)
         nng_close(srv->sock);
 }
 
+/* Logged so an operator (and a test) can see a replica join a caller. */
+static void dialled_in(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)arg;
+    if (nng_dialer_id(nng_pipe_dialer(p)) > 0)
+        TD_LOG(TD_LOG_INFO, ev == NNG_PIPE_EV_ADD_POST ? "rpc_dialled_in" : "rpc_dial_lost",
+               "connection %u to a caller %s", nng_pipe_id(p),
+               ev == NNG_PIPE_EV_ADD_POST ? "established" : "lost");
+}
+
 /* Dials every URL of a comma-separated list in the background: the callers
  * may not be up yet, and nng redials whenever a connection drops. */
 static int dial_all(nng_socket sock, const char *list)
 {
+    if (nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 20) != 0 ||
+        nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500) != 0 ||
+        nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, dialled_in, NULL) != 0 ||
+        nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, dialled_in, NULL) != 0)
+        return TD_EINTERNAL;
     char *urls = strdup(list);
     if (urls == NULL)
         return TD_ENOMEM;

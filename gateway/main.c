@@ -70,5 +70,6 @@ int main(int argc, char **argv)
     mg_exit_library();
     if (rc == 0)
         TD_LOG(TD_LOG_NOTICE, "stopped", "td-gateway stopped");
+    td_daemon_finish();
     return rc == 0 ? 0 : 1;
 }

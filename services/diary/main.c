@@ -53,5 +53,6 @@ int main(int argc, char **argv)
     diary_config_free(&cfg);
     if (rc != 0)
         fprintf(stderr, "td-diary: failed to start: %s\n", td_error_symbol(rc));
+    td_daemon_finish();
     return rc == 0 ? 0 : 1;
 }

@@ -23,6 +23,8 @@ static const struct td_cfg_var vars[] = {
     TD_CFG_BASE_ROWS(struct senti_config),
     {"SENTIMENT_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5553", NULL, 1, 1024,
      offsetof(struct senti_config, rpc_url), 0},
+    {"SENTIMENT_DIAL_URLS", TD_CFG_STRING, NULL, NULL, 1, 4096,
+     offsetof(struct senti_config, dial_urls), 0},
     {"SENTIMENT_PROVIDER", TD_CFG_STRING, "lexicon", NULL, 1, 32,
      offsetof(struct senti_config, provider), 0},
     {"GITHUB_TOKEN", TD_CFG_STRING, NULL, NULL, 1, 4096,

@@ -10,6 +10,8 @@
 struct senti_config {
     struct td_base_config base;
     char *rpc_url;             /* SENTIMENT_RPC_URL */
+    char *dial_urls;           /* SENTIMENT_DIAL_URLS: callers' sockets to dial in to
+                                * (replicas scale out without per-replica config) */
     char *provider;            /* SENTIMENT_PROVIDER: lexicon | github-models */
     char *github_token;        /* GITHUB_TOKEN (never logged) */
     char *model;               /* GITHUB_MODEL_NAME */

@@ -79,13 +79,14 @@ int main(int argc, char **argv)
     }
     if (rc == 0 && !args.migrate_only) {
         struct td_rpc_server_opts sopts = {.service = "sentiment", .url = cfg.rpc_url,
-                                           .workers = workers,
+                                           .dial_urls = cfg.dial_urls, .workers = workers,
                                            .routes = senti_routes, .nroutes = senti_nroutes,
                                            .app = &app};
         rc = td_rpc_server_start(&sopts, &server);
         if (rc == 0) {
-            TD_LOG(TD_LOG_NOTICE, "ready", "td-sentiment %s serving on %s with %s", TD_VERSION,
-                   cfg.rpc_url, senti_provider_name(app.provider));
+            TD_LOG(TD_LOG_NOTICE, "ready", "td-sentiment %s serving on %s%s%s with %s",
+                   TD_VERSION, cfg.rpc_url, cfg.dial_urls ? ", dialling in to " : "",
+                   cfg.dial_urls ? cfg.dial_urls : "", senti_provider_name(app.provider));
             int sig = td_daemon_wait();
             TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
         }
@@ -97,5 +98,6 @@ int main(int argc, char **argv)
     senti_config_free(&cfg);
     if (rc != 0)
         fprintf(stderr, "td-sentiment: failed to start: %s\n", td_error_symbol(rc));
+    td_daemon_finish();
     return rc == 0 ? 0 : 1;
 }

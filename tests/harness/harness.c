@@ -77,12 +77,38 @@ static int log_has_sanitizer_report(struct th_stack *s, const char *name)
     return found;
 }
 
-static pid_t spawn(struct th_stack *s, const char *name, const char *const *extra_env,
-                   int port)
+/* putenv()s "NAME=value" with every "{dir}" replaced by the stack's
+ * directory. Runs in the child only, so the copy is never freed. */
+static void put_expanded(struct th_stack *s, const char *entry)
 {
+    size_t cap = strlen(entry) + 1;
+    for (const char *p = strstr(entry, "{dir}"); p; p = strstr(p + 5, "{dir}"))
+        cap += strlen(s->dir);
+    char *out = malloc(cap), *o = out;
+    if (out == NULL)
+        _exit(126);
+    for (const char *p = entry; *p;) {
+        if (strncmp(p, "{dir}", 5) == 0) {
+            o = stpcpy(o, s->dir);
+            p += 5;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    putenv(out);
+}
+
+static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
+                      const char *const *extra_env, int port)
+{
+    const char *name = proc_names[d];
     char bin[512], log[512];
     snprintf(bin, sizeof bin, "%s/%s", TD_BIN_DIR, name);
-    snprintf(log, sizeof log, "%s/%s.log", s->dir, name);
+    if (tag != NULL)
+        snprintf(log, sizeof log, "%s/%s-%s.log", s->dir, name, tag);
+    else
+        snprintf(log, sizeof log, "%s/%s.log", s->dir, name);
     pid_t pid = fork();
     if (pid != 0)
         return pid;
@@ -95,7 +121,8 @@ static pid_t spawn(struct th_stack *s, const char *name, const char *const *extr
         close(fd);
     }
     char data_dir[400], listen[64];
-    snprintf(data_dir, sizeof data_dir, "%s/data-%s", s->dir, name);
+    snprintf(data_dir, sizeof data_dir, "%s/data-%s%s%s", s->dir, name, tag ? "-" : "",
+             tag ? tag : "");
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     setenv("APP_ENV", "testing", 1);
     setenv("TD_ENV_FILE", "/dev/null", 1);
@@ -110,9 +137,11 @@ static pid_t spawn(struct th_stack *s, const char *name, const char *const *extr
     setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23", 0);
     setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=24", 0);
     for (int i = 0; i < TH_MAX_ENV && s->opts.env[i]; i++)
-        putenv((char *)s->opts.env[i]);
+        put_expanded(s, s->opts.env[i]);
+    for (int i = 0; i < 8 && s->opts.daemon_env[d][i]; i++)
+        put_expanded(s, s->opts.daemon_env[d][i]);
     for (int i = 0; extra_env && extra_env[i]; i++)
-        putenv((char *)extra_env[i]);
+        put_expanded(s, extra_env[i]);
     execl(bin, name, (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
     _exit(127);
@@ -122,7 +151,7 @@ int th_daemon_start(struct th_stack *s, enum th_daemon d)
 {
     struct th_proc *p = &s->procs[d];
     p->name = proc_names[d];
-    p->pid = spawn(s, p->name, NULL, s->http_port);
+    p->pid = spawn_as(s, d, NULL, NULL, s->http_port);
     p->starts++;
     return p->pid > 0 ? 0 : -1;
 }
@@ -130,7 +159,7 @@ int th_daemon_start(struct th_stack *s, enum th_daemon d)
 int th_gateway_start_extra(struct th_stack *s, const char *const *env, pid_t *pid, int *port)
 {
     *port = th_free_port();
-    *pid = spawn(s, "td-gateway", env, *port);
+    *pid = spawn_as(s, TH_GATEWAY, NULL, env, *port);
     if (*pid <= 0)
         return -1;
     char url[64];
@@ -179,6 +208,13 @@ static int reap(struct th_stack *s, struct th_proc *p, int sig, int grace_ms)
 int th_daemon_signal(struct th_stack *s, enum th_daemon d, int sig)
 {
     return reap(s, &s->procs[d], sig, 10000);
+}
+
+int th_daemon_start_extra(struct th_stack *s, enum th_daemon d, const char *tag,
+                          const char *const *env, pid_t *pid)
+{
+    *pid = spawn_as(s, d, tag, env, s->http_port);
+    return *pid > 0 ? 0 : -1;
 }
 
 int th_wait_ready(struct th_stack *s, long status, int timeout_ms)

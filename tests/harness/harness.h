@@ -22,8 +22,11 @@ enum th_daemon { TH_AUTH = 0, TH_DIARY, TH_SENTIMENT, TH_GATEWAY, TH_NDAEMONS };
 
 #define TH_MAX_ENV 32
 
+/* Environment strings may contain "{dir}", replaced by the stack's
+ * temporary directory (for ipc:// URLs and data directories). */
 struct th_options {
     const char *env[TH_MAX_ENV]; /* extra "NAME=value" for every daemon, NULL-terminated */
+    const char *daemon_env[TH_NDAEMONS][8]; /* extra "NAME=value" for one daemon */
     bool no_wait;                /* do not wait for /ready == 200 */
 };
 
@@ -61,6 +64,12 @@ int th_daemon_signal(struct th_stack *s, enum th_daemon d, int sig);
 /* Starts one more gateway on a free port with the stack's settings plus
  * `env` (NULL-terminated, may be NULL); *pid and *port describe it. */
 int th_gateway_start_extra(struct th_stack *s, const char *const *env, pid_t *pid, int *port);
+
+/* Starts one more process of daemon `d` with the stack's settings, that
+ * daemon's daemon_env, and `env` (NULL-terminated, may be NULL, "{dir}"
+ * expanded). Its output goes to <dir>/<name>-<tag>.log. 0 or -1. */
+int th_daemon_start_extra(struct th_stack *s, enum th_daemon d, const char *tag,
+                          const char *const *env, pid_t *pid);
 
 /* Polls GET /ready until it answers `status` or `timeout_ms` passes. 0 or -1. */
 int th_wait_ready(struct th_stack *s, long status, int timeout_ms);

@@ -1,0 +1,191 @@
+/*
+ * test_scale.c — td-sentiment scaled out with no per-replica configuration:
+ * td-diary listens for analysers ("listen+ipc://…") and three td-sentiment
+ * processes with identical settings dial in to it. Analysis spreads over the
+ * three; one is killed with SIGKILL in the middle of a run of creates; every
+ * create still answers 201 and every entry ends up analysed.
+ */
+#include "harness.h"
+#include "tokens.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DIAL_IN "SENTIMENT_DIAL_URLS=ipc://{dir}/sentiment-in.sock"
+
+static struct th_stack stack;
+static pid_t replicas[2];
+
+static bool log_contains(const char *name, const char *needle)
+{
+    char path[600], line[2048];
+    snprintf(path, sizeof path, "%s/%s", stack.dir, name);
+    FILE *f = fopen(path, "r");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static void setup(void)
+{
+    struct th_options opts = {
+        .daemon_env = {
+            [TH_DIARY] = {"SENTIMENT_RPC_URL=listen+ipc://{dir}/sentiment-in.sock"},
+            [TH_SENTIMENT] = {DIAL_IN},
+        },
+    };
+    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
+    const char *r2[] = {"SENTIMENT_RPC_URL=ipc://{dir}/sentiment-r2.sock", NULL};
+    const char *r3[] = {"SENTIMENT_RPC_URL=ipc://{dir}/sentiment-r3.sock", NULL};
+    cr_assert_eq(th_daemon_start_extra(&stack, TH_SENTIMENT, "r2", r2, &replicas[0]), 0);
+    cr_assert_eq(th_daemon_start_extra(&stack, TH_SENTIMENT, "r3", r3, &replicas[1]), 0);
+    /* Wait until every replica has dialled in to td-diary. */
+    const char *logs[] = {"td-sentiment.log", "td-sentiment-r2.log", "td-sentiment-r3.log"};
+    for (int i = 0; i < 3; i++) {
+        bool joined = false;
+        for (int tries = 0; tries < 200 && !joined; tries++) {
+            joined = log_contains(logs[i], "rpc_dialled_in");
+            if (!joined)
+                usleep(20000);
+        }
+        cr_assert(joined, "%s never dialled in to td-diary", logs[i]);
+    }
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (replicas[i] <= 0)
+            continue;
+        kill(replicas[i], SIGTERM);
+        int status = 0;
+        waitpid(replicas[i], &status, 0);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "replica %d exited badly (0x%x)", i + 2, status);
+    }
+    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
+}
+
+TestSuite(scale, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Rows in one replica's analysis cache: what that replica analysed. */
+static int cached_rows(const char *tag)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/data-td-sentiment%s%s/sentiment.db", stack.dir,
+             tag ? "-" : "", tag ? tag : "");
+    sqlite3 *db = NULL;
+    int rows = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM analysis_cache", -1, &st, NULL) ==
+                SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            rows = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return rows;
+}
+
+static int64_t create(const char *auth, int i)
+{
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    char body[128];
+    /* Distinct texts, so no replica answers from another's cache entry. */
+    snprintf(body, sizeof body, "{\"content\": \"Entry %d: I feel happy and grateful.\"}", i);
+    struct th_response r;
+    cr_assert_eq(th_http(&stack, "POST", "/diaries", headers, body, &r), 0);
+    cr_assert_eq(r.status, 201, "create %d: %ld %s", i, r.status, r.body);
+    int64_t id = json_integer_value(json_object_get(r.json, "id"));
+    th_response_free(&r);
+    return id;
+}
+
+static bool analysed(const char *auth, int64_t id)
+{
+    const char *headers[] = {auth, NULL};
+    char path[64];
+    snprintf(path, sizeof path, "/diaries/%lld", (long long)id);
+    struct th_response r;
+    if (th_http(&stack, "GET", path, headers, NULL, &r) != 0)
+        return false;
+    bool done = r.status == 200 && json_integer_value(json_object_get(r.json, "positive_count")) > 0;
+    th_response_free(&r);
+    return done;
+}
+
+struct burst {
+    const char *auth;
+    int from, count;
+    int64_t *ids;
+};
+
+static void *burst_main(void *arg)
+{
+    struct burst *b = arg;
+    for (int i = b->from; i < b->from + b->count; i++)
+        b->ids[i] = create(b->auth, i);
+    return NULL;
+}
+
+/* Creates [from, from + count) from six concurrent clients: nng hands a
+ * request to whichever replica is ready, so concurrency is what spreads work. */
+static void create_concurrently(const char *auth, int from, int count, int64_t *ids)
+{
+    enum { CLIENTS = 6 };
+    pthread_t t[CLIENTS];
+    struct burst b[CLIENTS];
+    for (int c = 0; c < CLIENTS; c++) {
+        b[c] = (struct burst){auth, from + c * (count / CLIENTS), count / CLIENTS, ids};
+        cr_assert_eq(pthread_create(&t[c], NULL, burst_main, &b[c]), 0);
+    }
+    for (int c = 0; c < CLIENTS; c++)
+        pthread_join(t[c], NULL);
+}
+
+Test(scale, three_replicas_share_analysis_and_survive_one_killed_mid_run)
+{
+    char *token = th_token_access(7, 600);
+    char auth[2048];
+    cr_assert_not_null(th_bearer_header(token, auth, sizeof auth));
+
+    enum { FIRST = 30, SECOND = 30 };
+    int64_t ids[FIRST + SECOND];
+    create_concurrently(auth, 0, FIRST, ids);
+    int spread[3] = {cached_rows(NULL), cached_rows("r2"), cached_rows("r3")};
+    fprintf(stderr, "scale: analyses per replica before the kill: %d / %d / %d\n", spread[0],
+            spread[1], spread[2]);
+    cr_assert(spread[0] > 0 && spread[1] > 0 && spread[2] > 0,
+              "analysis did not spread over the replicas: %d / %d / %d", spread[0], spread[1],
+              spread[2]);
+
+    /* One replica dies without warning; creates keep answering 201. */
+    kill(replicas[0], SIGKILL);
+    waitpid(replicas[0], NULL, 0);
+    replicas[0] = 0;
+    create_concurrently(auth, FIRST, SECOND, ids);
+
+    /* Every entry ends up analysed, by the survivors or by td-diary's
+     * pending pass for a call that was in flight at the kill. */
+    for (int i = 0; i < FIRST + SECOND; i++) {
+        bool done = false;
+        for (int tries = 0; tries < 200 && !done; tries++) {
+            done = analysed(auth, ids[i]);
+            if (!done)
+                usleep(50000);
+        }
+        cr_assert(done, "entry %lld never got its analysis", (long long)ids[i]);
+    }
+    free(token);
+}
