@@ -9,7 +9,7 @@ PACKAGES=(
   libcivetweb-dev libnng-dev libmsgpack-dev libsqlite3-dev sqlite3
   libjwt-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev
   libcriterion-dev
-  redis-server curl
+  redis-server curl python3-yaml
   nginx openssl chromium wrk nodejs
 )
 
