@@ -618,13 +618,19 @@ Test(edge_metrics, access_log_has_one_line_per_request)
     th_response_free(&r);
     char path[512], line[2048];
     snprintf(path, sizeof path, "%s/td-gateway.log", stack.dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
+    /* The line is written once the response has gone out, so it may land a
+     * moment after the client has read the response. */
     int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "[access-log-probe-1] access: 127.0.0.1 GET /version 200 "))
-            found++;
+    for (int tries = 0; tries < 100 && found == 0; tries++) {
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof line, f)) {
+            if (strstr(line, "[access-log-probe-1] access: 127.0.0.1 GET /version 200 "))
+                found++;
+        }
+        fclose(f);
+        if (found == 0)
+            usleep(20000);
     }
-    fclose(f);
     cr_assert_eq(found, 1);
 }
