@@ -51,6 +51,7 @@
     X(TD_OP_AUTH_DELETE,       "auth.delete",          "auth")             \
     X(TD_OP_AUTH_PASSWORD,     "auth.password",        "auth")             \
     X(TD_OP_AUTH_REVOCATIONS,  "auth.revocations",     "auth")             \
+    X(TD_OP_AUTH_SEED,         "auth.seed",            "auth")             \
     X(TD_OP_DIARY_LIST,        "diary.list",           "diary")            \
     X(TD_OP_DIARY_CREATE,      "diary.create",         "diary")            \
     X(TD_OP_DIARY_GET,         "diary.get",            "diary")            \
@@ -58,6 +59,7 @@
     X(TD_OP_DIARY_DELETE,      "diary.delete",         "diary")            \
     X(TD_OP_DIARY_STATS,       "diary.stats",          "diary")            \
     X(TD_OP_DIARY_DELETE_USER, "diary.delete_user",    "diary")            \
+    X(TD_OP_DIARY_SEED,        "diary.seed",           "diary")            \
     X(TD_OP_SENTIMENT_ANALYZE, "sentiment.analyze",    "sentiment")
 
 enum td_op {

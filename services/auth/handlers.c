@@ -689,7 +689,95 @@ static int op_revocations(void *ctx, const struct td_rpc_request *req, struct td
     return rc;
 }
 
+/* Demo accounts for `tdctl seed` (never routed by the gateway). */
+#define SEED_MAX_USERS 16
+
+static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"users", "clear", NULL};
+    static const char *const user_keys[] = {"email", "password", NULL};
+    bool ok = check_keys(req->args, allowed, rep);
+    const msgpack_object *list = req->args ? td_mp_map_get(req->args, "users") : NULL;
+    const msgpack_object *clear_o = req->args ? td_mp_map_get(req->args, "clear") : NULL;
+    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0 ||
+        list->via.array.size > SEED_MAX_USERS) {
+        td_rpc_reply_detail(rep, "users", "Must be a list of 1 to 16 users.");
+        ok = false;
+    }
+    if (clear_o != NULL && clear_o->type != MSGPACK_OBJECT_BOOLEAN) {
+        td_rpc_reply_detail(rep, "clear", "Not a valid boolean.");
+        ok = false;
+    }
+    if (!ok)
+        return invalid(rep);
+
+    size_t n = list->via.array.size;
+    bool hash_failed = false;
+    struct auth_seed_user *users = calloc(n, sizeof *users);
+    if (users == NULL)
+        return TD_ENOMEM;
+    for (size_t i = 0; ok && i < n; i++) {
+        const msgpack_object *u = &list->via.array.ptr[i];
+        const char *email = NULL, *pw = NULL;
+        size_t email_len = 0, pw_len = 0;
+        if (u->type != MSGPACK_OBJECT_MAP || !check_keys(u, user_keys, rep) ||
+            arg_str(u, "email", true, rep, &email, &email_len) != ARG_OK ||
+            arg_str(u, "password", true, rep, &pw, &pw_len) != ARG_OK) {
+            td_rpc_reply_detail(rep, "users", "Each user needs an email and a password.");
+            ok = false;
+            break;
+        }
+        const char *problem = auth_email_normalize(email, email_len, users[i].email);
+        if (problem != NULL) {
+            td_rpc_reply_detail(rep, "email", problem);
+            ok = false;
+        }
+        ok = ok && check_new_password("password", pw, pw_len, rep);
+        /* Hashing happens before the transaction: it is slow and needs no lock. */
+        if (ok && hash_password(app, pw, pw_len, users[i].hash) != 0)
+            hash_failed = true, ok = false;
+    }
+    int rc = hash_failed ? TD_EINTERNAL : ok ? 0 : invalid(rep);
+    int64_t cleared[SEED_MAX_USERS * 4];
+    size_t ncleared = 0;
+    int64_t now_us = td_now_us(), cutoff = now_us + 1;
+    int64_t until = cutoff_keep_until(app->cfg, cutoff);
+    if (rc == 0)
+        rc = auth_store_seed(conn(app, req), users, n, clear_o && clear_o->via.boolean, now_us,
+                             cutoff, until, cleared, sizeof cleared / sizeof cleared[0],
+                             &ncleared);
+    if (rc == TD_EEXISTS)
+        rc = td_rpc_reply_error(rep, TD_EEXISTS, "A real account already uses a demo email");
+    if (rc == TD_EINVAL && rep->code == 0)
+        rc = td_rpc_reply_error(rep, TD_EINVAL, "Too many demo accounts to clear");
+    if (rc == 0) {
+        for (size_t i = 0; i < ncleared; i++)
+            auth_events_publish_user(app->events, cleared[i], cutoff, until);
+        if (ncleared > 0)
+            auth_outbox_kick(app->outbox);
+        msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+        int prc = msgpack_pack_map(pk, 2);
+        prc = prc ? prc : td_mp_pack_kv_int(pk, "cleared", (int64_t)ncleared);
+        prc = prc ? prc : td_mp_pack_cstr(pk, "users");
+        prc = prc ? prc : msgpack_pack_array(pk, n);
+        for (size_t i = 0; prc == 0 && i < n; i++) {
+            prc = msgpack_pack_map(pk, 3);
+            prc = prc ? prc : td_mp_pack_kv_int(pk, "id", users[i].id);
+            prc = prc ? prc : td_mp_pack_kv_str(pk, "email", users[i].email);
+            prc = prc ? prc : td_mp_pack_cstr(pk, "created");
+            prc = prc ? prc : (users[i].created ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+        }
+        rc = prc == 0 ? 0 : TD_ENOMEM;
+        TD_LOG(TD_LOG_NOTICE, "seeded", "demo accounts seeded (%zu cleared)", ncleared);
+    }
+    sodium_memzero(users, n * sizeof *users);
+    free(users);
+    return rc;
+}
+
 const struct td_rpc_route auth_routes[] = {
+    {TD_OP_AUTH_SEED, op_seed},
     {TD_OP_AUTH_REGISTER, op_register},
     {TD_OP_AUTH_LOGIN, op_login},
     {TD_OP_AUTH_REFRESH, op_refresh},

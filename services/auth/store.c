@@ -53,6 +53,9 @@ static const char *const migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_at INTEGER NOT NULL"
     ");",
+    /* 3: demo accounts made by `tdctl seed`, so --clear removes those and
+     * nothing else. */
+    "ALTER TABLE users ADD COLUMN seeded INTEGER NOT NULL DEFAULT 0 CHECK (seeded IN (0, 1));",
 };
 
 int auth_store_open(const char *data_dir, size_t nconns, struct auth_store **out)
@@ -354,6 +357,81 @@ int auth_store_user_delete(sqlite3 *db, int64_t user_id, int64_t cutoff_us, int6
                   "INSERT INTO outbox(op, user_id, created_at, next_at)"
                   " VALUES ('diary.delete_user', ?, ?, ?)",
                   "iii", user_id, now_s, now_s);
+    return finish(db, rc);
+}
+
+/* ---- seed data ---------------------------------------------------------------- */
+
+/* Deletes every seeded user the way an account deletion does (families,
+ * cut-off, outbox job for td-diary), inside the caller's transaction. */
+static int seed_clear(sqlite3 *db, int64_t cutoff_us, int64_t keep_until, int64_t now_s,
+                      int64_t *cleared, size_t max_cleared, size_t *ncleared)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(db, "SELECT id FROM users WHERE seeded = 1 ORDER BY id", &st);
+    int step = SQLITE_DONE;
+    *ncleared = 0;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*ncleared == max_cleared) {
+            rc = TD_EINVAL; /* more demo users than the caller can be told about */
+            break;
+        }
+        cleared[(*ncleared)++] = sqlite3_column_int64(st, 0);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = TD_ESTORAGE;
+    sqlite3_finalize(st);
+    for (size_t i = 0; rc == 0 && i < *ncleared; i++) {
+        int64_t uid = cleared[i];
+        rc = run(db, NULL, "DELETE FROM users WHERE id = ?", "i", uid);
+        rc = rc ? rc : run(db, NULL, "DELETE FROM refresh_families WHERE user_id = ?", "i", uid);
+        rc = rc ? rc : set_cutoff(db, uid, cutoff_us, keep_until);
+        rc = rc ? rc
+                : run(db, NULL,
+                      "INSERT INTO outbox(op, user_id, created_at, next_at)"
+                      " VALUES ('diary.delete_user', ?, ?, ?)",
+                      "iii", uid, now_s, now_s);
+    }
+    return rc;
+}
+
+int auth_store_seed(sqlite3 *db, struct auth_seed_user *users, size_t n, bool clear,
+                    int64_t now_us, int64_t cutoff_us, int64_t keep_until, int64_t *cleared,
+                    size_t max_cleared, size_t *ncleared)
+{
+    int rc = begin(db);
+    if (rc != 0)
+        return rc;
+    *ncleared = 0;
+    if (clear)
+        rc = seed_clear(db, cutoff_us, keep_until, now_us / 1000000, cleared, max_cleared,
+                        ncleared);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_stmt *st = NULL;
+        rc = prepare(db, "SELECT id, seeded FROM users WHERE email = ?", &st);
+        if (rc == 0 && sqlite3_bind_text(st, 1, users[i].email, -1, SQLITE_STATIC) != SQLITE_OK)
+            rc = TD_ESTORAGE;
+        int step = rc == 0 ? sqlite3_step(st) : SQLITE_ERROR;
+        if (rc == 0 && step == SQLITE_ROW) {
+            /* A demo account that exists stays as it is (idempotence); a real
+             * account with that email is never touched. */
+            users[i].id = sqlite3_column_int64(st, 0);
+            users[i].created = false;
+            if (sqlite3_column_int(st, 1) != 1)
+                rc = TD_EEXISTS;
+        } else if (rc == 0 && step != SQLITE_DONE) {
+            rc = TD_ESTORAGE;
+        }
+        sqlite3_finalize(st);
+        if (rc == 0 && step == SQLITE_DONE) {
+            rc = run(db, NULL,
+                     "INSERT INTO users(email, password_hash, created_at, updated_at, seeded)"
+                     " VALUES (?, ?, ?, ?, 1)",
+                     "ssii", users[i].email, users[i].hash, now_us, now_us);
+            users[i].id = sqlite3_last_insert_rowid(db);
+            users[i].created = true;
+        }
+    }
     return finish(db, rc);
 }
 

@@ -87,6 +87,24 @@ int auth_store_password_change(sqlite3 *db, int64_t user_id, const char *hash, i
 int auth_store_user_delete(sqlite3 *db, int64_t user_id, int64_t cutoff_us, int64_t keep_until,
                            int64_t now_s);
 
+struct auth_seed_user {
+    char email[AUTH_EMAIL_MAX + 1];    /* normalised */
+    char hash[crypto_pwhash_STRBYTES]; /* used only when the user is created */
+    int64_t id;                        /* out: the user's id */
+    bool created;                      /* out: inserted by this call */
+};
+
+/* Demo data for `tdctl seed`, in one transaction: with `clear`, every seeded
+ * user is first deleted as by an account deletion (cut-off `cutoff_us`, an
+ * outbox job for td-diary; their ids land in cleared[]); then each of
+ * users[] is created as a seeded user unless a seeded user with that email
+ * exists (kept as is). An email that belongs to a real account fails the
+ * whole call with TD_EEXISTS and nothing changes. 0, TD_EEXISTS, TD_EINVAL
+ * (more than max_cleared demo users) or TD_ESTORAGE. */
+int auth_store_seed(sqlite3 *db, struct auth_seed_user *users, size_t n, bool clear,
+                    int64_t now_us, int64_t cutoff_us, int64_t keep_until, int64_t *cleared,
+                    size_t max_cleared, size_t *ncleared);
+
 /* Revoked access tokens with jti > after (NULL: from the start), in jti
  * order, at most `limit`, still worth knowing at `now_s`. Calls fn per row;
  * sets *more when rows were left. 0 or TD_ESTORAGE. */

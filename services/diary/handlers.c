@@ -15,6 +15,7 @@
 #include "td_time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- arguments ---------------------------------------------------------- */
@@ -359,10 +360,95 @@ static int op_delete_user(void *ctx, const struct td_rpc_request *req, struct td
     return prc == 0 ? 0 : TD_ENOMEM;
 }
 
+/* Demo entries for `tdctl seed` (never routed by the gateway). */
+#define SEED_MAX_ENTRIES 1000
+
+/* Reads one {user_id, content, created_at} of diary.seed. */
+static int seed_entry_arg(struct td_rpc_reply *rep, const msgpack_object *o,
+                          struct diary_seed_entry *e)
+{
+    static const char *const keys[] = {"user_id", "content", "created_at"};
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 3)
+        return invalid(rep, "entries", "Each entry is {user_id, content, created_at}.");
+    const msgpack_object *v[3];
+    for (int k = 0; k < 3; k++) {
+        v[k] = td_mp_map_get(o, keys[k]);
+        if (v[k] == NULL)
+            return invalid(rep, "entries", "Each entry is {user_id, content, created_at}.");
+    }
+    const char *problem = NULL;
+    if (td_mp_as_int64(v[0], &e->user_id) != 0 || e->user_id < 1)
+        return invalid(rep, "user_id", "Must be a positive integer.");
+    if (v[1]->type != MSGPACK_OBJECT_STR ||
+        diary_content_check(v[1]->via.str.ptr, v[1]->via.str.size, &problem) != 0)
+        return invalid(rep, "content", problem ? problem : "Not a valid string.");
+    if (td_mp_as_int64(v[2], &e->created_at) != 0 || e->created_at < 0)
+        return invalid(rep, "created_at", "Must be microseconds since the epoch.");
+    e->content = v[1]->via.str.ptr;
+    e->content_len = v[1]->via.str.size;
+    return 0;
+}
+
+static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct diary_app *app = ctx;
+    struct arg args[] = {{"entries", NULL}, {"clear", NULL}};
+    int rc = need_conn(app, req);
+    rc = rc ? rc : take_args(req, rep, args, 2);
+    if (rc != 0)
+        return rc;
+    const msgpack_object *list = args[0].value, *clear = args[1].value;
+    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0 ||
+        list->via.array.size > SEED_MAX_ENTRIES)
+        return invalid(rep, "entries", "Must be a list of 1 to 1000 entries.");
+    if (clear != NULL && clear->type != MSGPACK_OBJECT_BOOLEAN)
+        return invalid(rep, "clear", "Not a valid boolean.");
+
+    size_t n = list->via.array.size;
+    struct diary_seed_entry *entries = calloc(n, sizeof *entries);
+    if (entries == NULL)
+        return TD_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = seed_entry_arg(rep, &list->via.array.ptr[i], &entries[i]);
+        /* A user's entries must be adjacent: the store checks "already
+         * seeded" once per run of one user. */
+        for (size_t j = 0; rc == 0 && i > 0 && j + 1 < i; j++) {
+            if (entries[j].user_id == entries[i].user_id &&
+                entries[i - 1].user_id != entries[i].user_id)
+                rc = invalid(rep, "entries", "A user's entries must be adjacent.");
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *esc = diary_html_escape_new(entries[i].content, entries[i].content_len,
+                                          &entries[i].analyzed_len);
+        if (esc == NULL)
+            rc = TD_ENOMEM;
+        entries[i].analyzed = esc;
+    }
+    int64_t cleared = 0, inserted = 0;
+    if (rc == 0)
+        rc = diary_store_seed(app->store, req->worker, entries, n, clear && clear->via.boolean,
+                              &cleared, &inserted);
+    for (size_t i = 0; i < n; i++)
+        free((char *)entries[i].analyzed);
+    free(entries);
+    if (rc != 0)
+        return rc;
+    if (inserted > 0 && app->pending != NULL)
+        diary_pending_kick(app->pending); /* the demo entries get analysed in the background */
+    TD_LOG(TD_LOG_NOTICE, "diary_seeded", "%lld demo entries cleared, %lld inserted",
+           (long long)cleared, (long long)inserted);
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    int prc = msgpack_pack_map(pk, 2);
+    prc = prc ? prc : td_mp_pack_kv_int(pk, "cleared", cleared);
+    prc = prc ? prc : td_mp_pack_kv_int(pk, "inserted", inserted);
+    return prc == 0 ? 0 : TD_ENOMEM;
+}
+
 const struct td_rpc_route diary_routes[] = {
     {TD_OP_DIARY_LIST, op_list},         {TD_OP_DIARY_CREATE, op_create},
     {TD_OP_DIARY_GET, op_get},           {TD_OP_DIARY_UPDATE, op_update},
     {TD_OP_DIARY_DELETE, op_delete},     {TD_OP_DIARY_STATS, op_stats},
-    {TD_OP_DIARY_DELETE_USER, op_delete_user},
+    {TD_OP_DIARY_DELETE_USER, op_delete_user}, {TD_OP_DIARY_SEED, op_seed},
 };
 const size_t diary_nroutes = sizeof diary_routes / sizeof diary_routes[0];

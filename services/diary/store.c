@@ -41,6 +41,9 @@ static const char *const migrations[] = {
     "ALTER TABLE entries ADD COLUMN call_id TEXT;"
     "CREATE UNIQUE INDEX entries_call ON entries(user_id, call_id) WHERE call_id IS NOT NULL;"
     "CREATE INDEX entries_pending ON entries(id) WHERE pending_analysis = 1;",
+    /* 3: demo entries made by `tdctl seed`, so --clear removes those and
+     * nothing else. */
+    "ALTER TABLE entries ADD COLUMN seeded INTEGER NOT NULL DEFAULT 0 CHECK (seeded IN (0, 1));",
 };
 
 #define ENTRY_COLS                                                                             \
@@ -59,6 +62,9 @@ enum st {
     ST_UPDATE,
     ST_DELETE,
     ST_DELETE_USER,
+    ST_SEED_CLEAR,
+    ST_SEED_HAS,
+    ST_SEED_INSERT,
     ST_COUNT,
     ST_PAGE,
     ST_STATS,
@@ -86,6 +92,10 @@ static const char *const sql[ST_N] = {
                   " analysis_attempts = 0, next_analysis_at = 0 WHERE id = ?1",
     [ST_DELETE] = "DELETE FROM entries WHERE id = ?1",
     [ST_DELETE_USER] = "DELETE FROM entries WHERE user_id = ?1",
+    [ST_SEED_CLEAR] = "DELETE FROM entries WHERE seeded = 1",
+    [ST_SEED_HAS] = "SELECT COUNT(*) FROM entries WHERE user_id = ?1 AND seeded = 1",
+    [ST_SEED_INSERT] = "INSERT INTO entries (user_id, content, analyzed_content, created_at,"
+                       " updated_at, pending_analysis, seeded) VALUES (?1, ?2, ?3, ?4, ?4, 1, 1)",
     [ST_COUNT] = "SELECT COUNT(*) FROM entries WHERE user_id = ?1",
     [ST_PAGE] = "SELECT " ENTRY_COLS " FROM entries WHERE user_id = ?1"
                 " ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
@@ -447,6 +457,50 @@ int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_i
     if (rc == 0)
         *deleted = sqlite3_changes64(s->conns[conn].db);
     return rc;
+}
+
+int diary_store_seed(struct diary_store *s, unsigned conn, const struct diary_seed_entry *entries,
+                     size_t n, bool clear, int64_t *cleared, int64_t *inserted)
+{
+    int rc = begin(s, conn, true);
+    if (rc != 0)
+        return rc;
+    *cleared = *inserted = 0;
+    if (clear) {
+        rc = run(s, conn, ST_SEED_CLEAR);
+        if (rc == 0)
+            *cleared = sqlite3_changes64(s->conns[conn].db);
+    }
+    /* A user who already has demo entries keeps them: a second seed adds
+     * nothing (idempotence). The check runs once per user, before that
+     * user's first insert, which is why a user's entries must be adjacent. */
+    int64_t checked_user = 0;
+    bool skip_user = false;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct diary_seed_entry *e = &entries[i];
+        if (e->user_id != checked_user) {
+            sqlite3_bind_int64(stmt(s, conn, ST_SEED_HAS), 1, e->user_id);
+            int64_t have = 0;
+            rc = one_int(s, conn, ST_SEED_HAS, &have);
+            checked_user = e->user_id;
+            skip_user = have > 0;
+        }
+        if (rc != 0 || skip_user)
+            continue;
+        sqlite3_stmt *st = stmt(s, conn, ST_SEED_INSERT);
+        if (sqlite3_bind_int64(st, 1, e->user_id) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, e->content, (int)e->content_len, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 3, e->analyzed, (int)e->analyzed_len, SQLITE_STATIC) !=
+                SQLITE_OK ||
+            sqlite3_bind_int64(st, 4, e->created_at) != SQLITE_OK)
+            rc = storage_error(s, conn, "seed bind");
+        else if (sqlite3_step(st) != SQLITE_DONE)
+            rc = storage_error(s, conn, "seed insert");
+        else
+            (*inserted)++;
+        done(st);
+    }
+    return end(s, conn, rc);
 }
 
 int diary_store_list(struct diary_store *s, unsigned conn, int64_t user_id, int64_t limit,

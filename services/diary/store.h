@@ -111,6 +111,24 @@ int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, in
 int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_id,
                             int64_t *deleted);
 
+/* A demo entry for `tdctl seed` (strings borrowed). */
+struct diary_seed_entry {
+    int64_t user_id;
+    const char *content;
+    size_t content_len;
+    const char *analyzed; /* the escaped content: analysed later by the pending pass */
+    size_t analyzed_len;
+    int64_t created_at; /* µs */
+};
+
+/* Demo data in one transaction: with `clear`, every seeded entry goes first
+ * (*cleared says how many); then the entries are inserted as seeded and
+ * pending analysis, except for users who already have seeded entries (so a
+ * second seed adds nothing). Entries of one user must be adjacent.
+ * *inserted says how many went in. 0 or TD_ESTORAGE (nothing changed). */
+int diary_store_seed(struct diary_store *s, unsigned conn, const struct diary_seed_entry *entries,
+                     size_t n, bool clear, int64_t *cleared, int64_t *inserted);
+
 /* One page of a user's entries, newest first (created_at, then id,
  * descending), read in one transaction with the total. On 0, *items is a new
  * array of *count entries (free with diary_entries_free) and *total the

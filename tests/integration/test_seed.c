@@ -1,0 +1,138 @@
+/*
+ * test_seed.c — `tdctl seed`: demo accounts and entries through the daemons'
+ * RPC; idempotent; --clear removes seeded data and nothing else; atomic per
+ * daemon (an email owned by a real account fails the seed with nothing
+ * written); refused under APP_ENV=production.
+ */
+#include "auth_helpers.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct th_stack stack;
+
+static void setup(void)
+{
+    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
+}
+
+static void teardown(void)
+{
+    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
+}
+
+TestSuite(seed, .init = setup, .fini = teardown, .timeout = 90);
+
+#define DEMO_EMAIL "demo@thoughtdiary.example"
+#define DEMO_PASSWORD "Demo-Diary-2026!"
+#define DEMO_ENTRIES 13
+
+/* Runs tdctl with the stack's RPC addresses; returns its exit status. */
+static int tdctl(const char *app_env, const char *a1, const char *a2)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("AUTH_RPC_URL", stack.auth_url, 1);
+        setenv("DIARY_RPC_URL", stack.diary_url, 1);
+        setenv("SENTIMENT_RPC_URL", stack.sentiment_url, 1);
+        setenv("APP_ENV", app_env, 1);
+        setenv("TD_ENV_FILE", "/dev/null", 1);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDOUT_FILENO);
+        execl(TD_BIN_DIR "/tdctl", "tdctl", "seed", a1, a2, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long long me_id(const char *token)
+{
+    struct th_response r;
+    req(&stack, "GET", "/auth/me", token, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    long long id = json_integer_value(json_object_get(r.json, "id"));
+    th_response_free(&r);
+    return id;
+}
+
+static long long total_entries(const char *token)
+{
+    struct th_response r;
+    req(&stack, "GET", "/diaries?per_page=1", token, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    long long total = json_integer_value(json_object_get(r.json, "total"));
+    th_response_free(&r);
+    return total;
+}
+
+Test(seed, seeds_once_then_changes_nothing_and_clear_leaves_real_data_alone)
+{
+    register_user(&stack, "real@example.com", GOOD_PASSWORD);
+    struct tokens real;
+    login(&stack, "real@example.com", GOOD_PASSWORD, &real);
+    struct th_response r;
+    req(&stack, "POST", "/diaries", real.access, "{\"content\": \"My own, real entry.\"}", &r);
+    cr_assert_eq(r.status, 201);
+    th_response_free(&r);
+
+    cr_assert_eq(tdctl("testing", NULL, NULL), 0);
+    struct tokens demo;
+    login(&stack, DEMO_EMAIL, DEMO_PASSWORD, &demo);
+    long long first_id = me_id(demo.access);
+    cr_assert_eq(total_entries(demo.access), DEMO_ENTRIES);
+
+    /* Twice changes nothing. */
+    cr_assert_eq(tdctl("testing", NULL, NULL), 0);
+    cr_assert_eq(me_id(demo.access), first_id);
+    cr_assert_eq(total_entries(demo.access), DEMO_ENTRIES);
+
+    /* The seeded entries get analysed in the background. */
+    long long analysed = 0;
+    for (int tries = 0; tries < 100 && analysed == 0; tries++) {
+        req(&stack, "GET", "/diaries/stats", demo.access, NULL, &r);
+        analysed = json_integer_value(json_object_get(r.json, "positive_count_total"));
+        th_response_free(&r);
+        if (analysed == 0)
+            usleep(50000);
+    }
+    cr_assert_gt(analysed, 0, "demo entries were never analysed");
+
+    /* --clear recreates the demo data; the real account and entry stay. */
+    cr_assert_eq(tdctl("testing", "--clear", NULL), 0);
+    req(&stack, "GET", "/auth/me", demo.access, NULL, &r);
+    expect_error(&r, 401, "token_revoked", "old demo token after --clear");
+    struct tokens demo2;
+    login(&stack, DEMO_EMAIL, DEMO_PASSWORD, &demo2);
+    cr_assert_neq(me_id(demo2.access), first_id);
+    cr_assert_eq(total_entries(demo2.access), DEMO_ENTRIES);
+    cr_assert_eq(total_entries(real.access), 1, "--clear touched a real user's entry");
+    struct tokens real2;
+    login(&stack, "real@example.com", GOOD_PASSWORD, &real2);
+}
+
+Test(seed, an_email_owned_by_a_real_account_fails_the_seed_with_nothing_written)
+{
+    register_user(&stack, "alex@thoughtdiary.example", GOOD_PASSWORD);
+    cr_assert_neq(tdctl("testing", NULL, NULL), 0);
+    struct th_response r;
+    req(&stack, "POST", "/auth/login", NULL,
+        "{\"email\":\"" DEMO_EMAIL "\",\"password\":\"" DEMO_PASSWORD "\"}", &r);
+    expect_error(&r, 401, "invalid_credentials", "demo account after a failed seed");
+    /* The real account is untouched. */
+    struct tokens t;
+    login(&stack, "alex@thoughtdiary.example", GOOD_PASSWORD, &t);
+    cr_assert_eq(total_entries(t.access), 0);
+}
+
+Test(seed, production_is_refused)
+{
+    cr_assert_eq(tdctl("production", NULL, NULL), 2);
+    struct th_response r;
+    req(&stack, "POST", "/auth/login", NULL,
+        "{\"email\":\"" DEMO_EMAIL "\",\"password\":\"" DEMO_PASSWORD "\"}", &r);
+    expect_error(&r, 401, "invalid_credentials", "demo account after a refused seed");
+}
