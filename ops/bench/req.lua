@@ -1,0 +1,60 @@
+-- req.lua — one wrk script for every route of ops/bench/run.sh, configured
+-- through the environment:
+--   BENCH_METHOD  GET (default), POST, PUT
+--   BENCH_PATH    the path; "{id}" is replaced by the next of BENCH_IDS
+--   BENCH_IDS     comma-separated entry ids, cycled per thread
+--   BENCH_BODY    request body (sent as application/json)
+--   BENCH_TOKEN   access token (Authorization: Bearer)
+--   BENCH_ORIGIN  Origin header (CORS processing)
+-- done() prints one parseable line: WRK_RESULT key=value ...
+-- Without "{id}" no request() function is defined, so wrk sends one
+-- pre-built request and Lua costs nothing per request.
+
+local method = os.getenv("BENCH_METHOD") or "GET"
+local path = os.getenv("BENCH_PATH") or "/health"
+local body = os.getenv("BENCH_BODY")
+local token = os.getenv("BENCH_TOKEN")
+local origin = os.getenv("BENCH_ORIGIN")
+
+wrk.method = method
+wrk.path = path
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
+if token and token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
+if origin and origin ~= "" then
+  wrk.headers["Origin"] = origin
+end
+
+local ids = {}
+for id in string.gmatch(os.getenv("BENCH_IDS") or "", "[^,]+") do
+  ids[#ids + 1] = id
+end
+
+if string.find(path, "{id}", 1, true) then
+  local thread_no = 0
+  function setup(thread)
+    thread:set("offset", thread_no * 37)
+    thread_no = thread_no + 1
+  end
+  local i = 0
+  function request()
+    i = i + 1
+    local id = ids[((i + (offset or 0)) % #ids) + 1]
+    local p = string.gsub(path, "{id}", id)
+    return wrk.format(nil, p)
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p99_us=%d " ..
+    "status_errors=%d socket_errors=%d\n",
+    summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end

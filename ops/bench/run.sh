@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# ops/bench/run.sh <build dir> — `make bench`. Starts its own stack from the
+# build's binaries in a temp dir (free ports, development settings, limits
+# off, LOG_LEVEL=warn, the default argon2id cost), seeds a user with 200
+# entries through the HTTP API, and measures every route with wrk at 16 and 64
+# connections on loopback; then the edge (CORS, rate limits in memory and in
+# Redis), the RPC layer alone and the analyzer alone. Prints a table and
+# writes it to <build>/bench/report.md. Figures only, no assertions.
+#
+#   BENCH_DURATION  seconds per wrk run (default 5)
+#   BENCH_CONNS     connection counts (default "16 64")
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-build}" && pwd)
+bin=$build/bin
+dur=${BENCH_DURATION:-5}
+conns=${BENCH_CONNS:-16 64}
+wrk_threads=$(nproc)
+out=$build/bench
+mkdir -p "$out"
+tmp=$(mktemp -d /tmp/td-bench.XXXXXX)
+results=$tmp/results.tsv
+: >"$results"
+started=$(date +%s)
+
+for t in wrk curl python3; do
+  command -v $t >/dev/null || { echo "bench: $t is missing (ops/install-deps.sh)" >&2; exit 1; }
+done
+for b in td-auth td-diary td-sentiment td-gateway; do
+  [ -x "$bin/$b" ] || { echo "bench: $bin/$b is missing (build first)" >&2; exit 1; }
+done
+
+declare -A pid
+redis_pid=
+cleanup() {
+  for d in "${!pid[@]}"; do kill -TERM "${pid[$d]}" 2>/dev/null; done
+  [ -n "$redis_pid" ] && kill -TERM "$redis_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+read -r p_gw p_auth p_diary p_senti p_events p_redis p_rpc < <(python3 - <<'PY'
+import socket
+ss = [socket.socket() for _ in range(7)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])
+for s in ss: s.close()
+PY
+)
+url=http://127.0.0.1:$p_gw
+export APP_ENV=development TD_ENV_FILE=/dev/null DATA_DIR=$tmp/data LOG_LEVEL=warn \
+       RATELIMIT_ENABLED=false GATEWAY_LISTEN=127.0.0.1:$p_gw \
+       AUTH_RPC_URL=tcp://127.0.0.1:$p_auth DIARY_RPC_URL=tcp://127.0.0.1:$p_diary \
+       SENTIMENT_RPC_URL=tcp://127.0.0.1:$p_senti AUTH_EVENTS_URL=tcp://127.0.0.1:$p_events \
+       CORS_ORIGINS=http://localhost:5173
+mkdir -p "$DATA_DIR"
+
+start_daemon() { # name [VAR=value...]
+  local d=$1; shift
+  env "$@" "$bin/$d" >>"$tmp/$d.log" 2>&1 &
+  pid[$d]=$!
+}
+wait_ready() { # prints seconds waited
+  local t0=$(date +%s%N)
+  for _ in $(seq 1 1000); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/ready")" = 200 ] && break
+    sleep 0.005
+  done
+  echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null; }
+mb() { awk -v v="${1:-0}" 'BEGIN {printf "%.1f", v / 1024}'; }
+
+# ---- start-up ---------------------------------------------------------------
+t0=$(date +%s%N)
+for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d; done
+for _ in $(seq 1 2000); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/ready")" = 200 ] && break
+  sleep 0.005
+done
+ready_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/ready")" != 200 ]; then
+  echo "bench: the stack did not become ready:" >&2; tail -n 20 "$tmp"/*.log >&2; exit 1
+fi
+declare -A idle peak
+for d in td-auth td-diary td-sentiment td-gateway; do idle[$d]=$(kb "${pid[$d]}" VmRSS); done
+echo "stack ready in ${ready_ms} ms" >&2
+
+echo "seeding 200 entries..." >&2
+eval "$(python3 "$here/seed.py" "$url" 200)" || { echo "bench: seeding failed" >&2; exit 1; }
+first_id=${BENCH_IDS%%,*}
+
+# ---- wrk ----------------------------------------------------------------------
+# bench <row name> <conns> [VAR=value...]: one wrk run of req.lua
+bench() {
+  local name=$1 c=$2; shift 2
+  local timeout=2s
+  [[ $name == "POST /auth/login" ]] && timeout=10s
+  local line
+  line=$(env "$@" wrk -t"$(( wrk_threads < c ? wrk_threads : c ))" -c"$c" -d"${dur}s" \
+           --timeout "$timeout" -s "$here/req.lua" "$url" 2>&1 | grep '^WRK_RESULT')
+  if [ -z "$line" ]; then echo "bench: wrk failed for $name" >&2; return; fi
+  # shellcheck disable=SC2086
+  local $(echo "${line#WRK_RESULT }")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rps" "$p50_us" "$p99_us" \
+    "$((status_errors + socket_errors))" >>"$results"
+  printf '  %-32s c=%-3s %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %s\n' "$name" "$c" "$rps" \
+    "$(awk -v v="$p50_us" 'BEGIN{print v/1000}')" "$(awk -v v="$p99_us" 'BEGIN{print v/1000}')" \
+    "$((status_errors + socket_errors))" >&2
+}
+A=(BENCH_TOKEN="$BENCH_TOKEN")
+login_body=$(python3 -c 'import json,sys; print(json.dumps({"email":sys.argv[1],"password":sys.argv[2]}))' \
+               "$BENCH_EMAIL" "$BENCH_PASSWORD")
+echo "wrk: ${dur}s per run, $wrk_threads wrk threads" >&2
+for c in $conns; do
+  bench "GET /health" "$c" BENCH_PATH=/health
+  bench "GET /auth/me" "$c" BENCH_PATH=/auth/me "${A[@]}"
+  bench "GET /diaries" "$c" BENCH_PATH=/diaries "${A[@]}"
+  bench "GET /diaries/{id}" "$c" BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" "${A[@]}"
+  bench "GET /diaries/stats" "$c" BENCH_PATH=/diaries/stats "${A[@]}"
+  bench "POST /diaries" "$c" BENCH_METHOD=POST BENCH_PATH=/diaries BENCH_BODY="$BENCH_ENTRY" "${A[@]}"
+  bench "PUT /diaries/{id}" "$c" BENCH_METHOD=PUT BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" \
+    BENCH_BODY="$BENCH_ENTRY" "${A[@]}"
+  bench "POST /auth/login" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY="$login_body"
+  # the edge (issue 5): CORS processing, and the limiter's route answered
+  # before any RPC (a malformed body: 400 from the gateway itself)
+  bench "GET /health + Origin (CORS)" "$c" BENCH_PATH=/health BENCH_ORIGIN=http://localhost:5173
+  bench "POST /auth/login 400, no limit" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY='{'
+done
+for d in td-auth td-diary td-sentiment td-gateway; do peak[$d]=$(kb "${pid[$d]}" VmHWM); done
+
+# Rate limits on: the same gateway binary restarted with RATELIMIT_ENABLED=true
+# and the highest login limit (10000/second per IP), memory then Redis.
+restart_gateway() {
+  kill -TERM "${pid[td-gateway]}"; wait "${pid[td-gateway]}" 2>/dev/null
+  start_daemon td-gateway RATELIMIT_ENABLED=true RATELIMIT_LOGIN=10000/second "$@"
+  wait_ready >/dev/null
+}
+restart_gateway RATELIMIT_STORAGE=memory
+for c in $conns; do
+  bench "GET /health (limits on)" "$c" BENCH_PATH=/health
+  bench "POST /auth/login 400, memory" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY='{'
+done
+if command -v redis-server >/dev/null; then
+  redis-server --port "$p_redis" --bind 127.0.0.1 --save '' --appendonly no \
+    --logfile "$tmp/redis.log" --dir "$tmp" &
+  redis_pid=$!
+  sleep 0.3
+  restart_gateway RATELIMIT_STORAGE=redis://127.0.0.1:$p_redis/0
+  for c in $conns; do
+    bench "POST /auth/login 400, redis" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY='{'
+  done
+else
+  echo "bench: redis-server missing, Redis rows skipped" >&2
+fi
+for d in td-auth td-diary td-sentiment td-gateway; do kill -TERM "${pid[$d]}" 2>/dev/null; done
+wait "${pid[@]}" 2>/dev/null
+unset 'pid[td-auth]' 'pid[td-diary]' 'pid[td-sentiment]' 'pid[td-gateway]'
+
+# ---- RPC layer and analyzer alone ------------------------------------------
+rpc_out=$(BENCH_RPC_PORT=$p_rpc "$build/bench/bench_rpc" 2 2>&1)
+ana_out=$("$build/bench/bench_analyzer" 2>&1)
+
+# ---- report ------------------------------------------------------------------
+{
+  echo "Machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
+       "kernel $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC');" \
+       "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "wrk ${dur} s per row, $wrk_threads wrk threads on the same machine; errors = non-2xx + socket errors."
+  echo
+  python3 - "$results" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+health = {r[1]: float(r[2]) for r in rows if r[0] == "GET /health"}
+print("| route | conns | req/s | p50 ms | p99 ms | errors | vs /health |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name, c, rps, p50, p99, err in rows:
+    h = health.get(c)
+    ratio = f"{float(rps) / h * 100:.0f}%" if h else "-"
+    print(f"| {name} | {c} | {float(rps):,.0f} | {int(p50) / 1000:.2f} | {int(p99) / 1000:.2f} | {err} | {ratio} |")
+PY
+  echo
+  echo "| daemon | idle RSS after start (MB) | peak RSS, VmHWM (MB) |"
+  echo "|---|---:|---:|"
+  for d in td-gateway td-auth td-diary td-sentiment; do
+    echo "| $d | $(mb "${idle[$d]}") | $(mb "${peak[$d]}") |"
+  done
+  echo
+  echo "Start of the four daemons to /ready == 200: ${ready_ms} ms."
+  echo
+  echo '```'
+  echo "$rpc_out"
+  echo "$ana_out"
+  echo '```'
+  echo
+  echo "make bench took $(( $(date +%s) - started )) s."
+} >"$out/report.md"
+cat "$out/report.md"
