@@ -209,6 +209,32 @@ void td_config_free(const struct td_cfg_var *vars, size_t n, void *cfg)
     }
 }
 
+bool td_list_next(const char **cursor, const char **item, size_t *len)
+{
+    const char *s = *cursor;
+    while (s != NULL && *s) {
+        size_t n = strcspn(s, ",");
+        const char *start = s;
+        s += n;
+        if (*s == ',')
+            s++;
+        while (n > 0 && isspace((unsigned char)*start)) {
+            start++;
+            n--;
+        }
+        while (n > 0 && isspace((unsigned char)start[n - 1]))
+            n--;
+        if (n > 0) {
+            *cursor = s;
+            *item = start;
+            *len = n;
+            return true;
+        }
+    }
+    *cursor = s;
+    return false;
+}
+
 int td_base_config_apply(const struct td_base_config *base, const char *service, char *err,
                          size_t errlen)
 {

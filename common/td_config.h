@@ -75,6 +75,12 @@ int td_parse_ll(const char *s, long long min, long long max, long long *out);
 /* Parses true/false, 1/0, yes/no, on/off; 0 or TD_EINVAL. */
 int td_parse_bool(const char *s, bool *out);
 
+/* Walks a comma-separated list (CORS_ORIGINS, TRUSTED_PROXIES, RPC URL
+ * lists): each call yields the next item with surrounding whitespace trimmed,
+ * skipping empty items. *cursor starts at the list (NULL is an empty list)
+ * and is advanced. Returns false at the end. */
+bool td_list_next(const char **cursor, const char **item, size_t *len);
+
 /* Applies the shared part: sets up logging from LOG_LEVEL/LOG_FORMAT.
  * Returns 0 or TD_ECONFIG with a message in err. */
 int td_base_config_apply(const struct td_base_config *base, const char *service, char *err,

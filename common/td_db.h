@@ -24,6 +24,17 @@ int td_db_open(const char *data_dir, const char *name, sqlite3 **out);
  * failed migration is rolled back and nothing after it runs. */
 int td_db_migrate(sqlite3 *db, const char *const *migrations, size_t count);
 
+/* A daemon's connections: opens `n` connections to DATA_DIR/<name> (one per
+ * worker, so none is ever shared between threads), runs `extra_sql` (NULL or
+ * e.g. a PRAGMA) on each, and the migrations on the first. On 0, *out is a
+ * new array (close with td_db_close_pool); on failure nothing stays open.
+ * Returns 0, TD_ENOMEM or TD_ESTORAGE. */
+int td_db_open_pool(const char *data_dir, const char *name, size_t n, const char *extra_sql,
+                    const char *const *migrations, size_t nmigrations, sqlite3 ***out);
+
+/* Closes the `n` connections of a pool, frees the array and NULLs *conns. */
+void td_db_close_pool(sqlite3 ***conns, size_t n);
+
 /* Closes and NULLs *db (no-op on NULL). */
 void td_db_close(sqlite3 **db);
 

@@ -8,6 +8,7 @@
  * that is slow (a peer is there but the deadline passed: TD_ETIMEDOUT).
  */
 #include "td_rpc.h"
+#include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
@@ -73,12 +74,8 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
     if (opts->urls == NULL || opts->urls[0] == '\0')
         return TD_EINVAL;
     struct td_rpc_client *c = calloc(1, sizeof *c);
-    char *urls = strdup(opts->urls);
-    if (c == NULL || urls == NULL) {
-        free(c);
-        free(urls);
+    if (c == NULL)
         return TD_ENOMEM;
-    }
     snprintf(c->service, sizeof c->service, "%s", opts->service ? opts->service : "?");
     pthread_mutex_init(&c->lock, NULL);
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
@@ -86,7 +83,6 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
     int rc = 0;
     if (nng_req0_open(&c->sock) != 0) {
         free(c);
-        free(urls);
         return TD_ENOMEM;
     }
     /* Never re-send behind the caller's back (PITFALLS.md): a resent request
@@ -99,10 +95,16 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c) != 0)
         rc = TD_EINTERNAL;
 
-    char *save = NULL;
-    for (char *u = strtok_r(urls, ",", &save); rc == 0 && u; u = strtok_r(NULL, ",", &save)) {
-        while (*u == ' ')
-            u++;
+    const char *cursor = opts->urls, *item;
+    size_t len;
+    while (rc == 0 && td_list_next(&cursor, &item, &len)) {
+        char u[1024];
+        if (len >= sizeof u) {
+            rc = TD_EINVAL;
+            break;
+        }
+        memcpy(u, item, len);
+        u[len] = '\0';
         int rv;
         if (strncmp(u, "listen+", 7) == 0) {
             /* Replicas dial in to us (see td_rpc.h). */
@@ -118,7 +120,6 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
             rc = TD_EINVAL;
         }
     }
-    free(urls);
     if (rc != 0) {
         nng_close(c->sock);
         pthread_mutex_destroy(&c->lock);

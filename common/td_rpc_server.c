@@ -12,6 +12,7 @@
  * the cancel still notices the flag.
  */
 #include "td_rpc.h"
+#include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
@@ -350,21 +351,21 @@ static int dial_all(nng_socket sock, const char *list)
         nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, dialled_in, NULL) != 0 ||
         nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, dialled_in, NULL) != 0)
         return TD_EINTERNAL;
-    char *urls = strdup(list);
-    if (urls == NULL)
-        return TD_ENOMEM;
     int rc = 0;
-    char *save = NULL;
-    for (char *u = strtok_r(urls, ",", &save); rc == 0 && u; u = strtok_r(NULL, ",", &save)) {
-        while (*u == ' ')
-            u++;
+    const char *cursor = list, *item;
+    size_t len;
+    while (rc == 0 && td_list_next(&cursor, &item, &len)) {
+        char u[1024];
+        if (len >= sizeof u)
+            return TD_EINVAL;
+        memcpy(u, item, len);
+        u[len] = '\0';
         int rv = nng_dial(sock, u, NULL, NNG_FLAG_NONBLOCK);
         if (rv != 0) {
             TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "cannot dial in to %s: %s", u, nng_strerror(rv));
             rc = TD_EINVAL;
         }
     }
-    free(urls);
     return rc;
 }
 

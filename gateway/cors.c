@@ -18,6 +18,7 @@
  *   through to the router's 404.
  */
 #include "edge.h"
+#include "td_config.h"
 #include "router.h"
 #include "td_error.h"
 
@@ -64,21 +65,9 @@ int gw_cors_new(const struct gw_config *cfg, struct gw_cors **out)
     struct gw_cors *c = calloc(1, sizeof *c);
     if (c == NULL)
         return TD_ENOMEM;
-    const char *s = cfg->cors_origins ? cfg->cors_origins : "";
-    while (*s) {
-        size_t len = strcspn(s, ",");
-        const char *item = s;
-        s += len;
-        if (*s == ',')
-            s++;
-        while (len > 0 && isspace((unsigned char)*item)) {
-            item++;
-            len--;
-        }
-        while (len > 0 && isspace((unsigned char)item[len - 1]))
-            len--;
-        if (len == 0)
-            continue;
+    const char *cursor = cfg->cors_origins, *item;
+    size_t len;
+    while (td_list_next(&cursor, &item, &len)) {
         const char *why = NULL;
         if (len == 1 && item[0] == '*')
             why = "'*' cannot be used with credentials; list the origins";

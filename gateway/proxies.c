@@ -14,6 +14,7 @@
  * peer marks the request as received over TLS (HSTS is then sent).
  */
 #include "edge.h"
+#include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
 
@@ -104,21 +105,9 @@ int gw_proxies_new(const struct gw_config *cfg, struct gw_proxies **out)
     struct gw_proxies *p = calloc(1, sizeof *p);
     if (p == NULL)
         return TD_ENOMEM;
-    const char *s = cfg->trusted_proxies ? cfg->trusted_proxies : "";
-    while (*s) {
-        size_t len = strcspn(s, ",");
-        const char *item = s;
-        s += len;
-        if (*s == ',')
-            s++;
-        while (len > 0 && isspace((unsigned char)*item)) {
-            item++;
-            len--;
-        }
-        while (len > 0 && isspace((unsigned char)item[len - 1]))
-            len--;
-        if (len == 0)
-            continue;
+    const char *cursor = cfg->trusted_proxies, *item;
+    size_t len;
+    while (td_list_next(&cursor, &item, &len)) {
         const char *slash = memchr(item, '/', len);
         struct net n;
         bool ok = p->n < MAX_PROXIES && parse_ip(item, slash ? (size_t)(slash - item) : len, &n);

@@ -63,21 +63,13 @@ int auth_store_open(const char *data_dir, size_t nconns, struct auth_store **out
     struct auth_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return TD_ENOMEM;
-    s->conns = calloc(nconns, sizeof *s->conns);
-    if (s->conns == NULL) {
-        free(s);
-        return TD_ENOMEM;
-    }
-    s->nconns = nconns;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < nconns; i++)
-        rc = td_db_open(data_dir, "auth.db", &s->conns[i]);
-    if (rc == 0)
-        rc = td_db_migrate(s->conns[0], migrations, sizeof migrations / sizeof migrations[0]);
+    int rc = td_db_open_pool(data_dir, "auth.db", nconns, NULL, migrations,
+                             sizeof migrations / sizeof migrations[0], &s->conns);
     if (rc != 0) {
-        auth_store_close(&s);
+        free(s);
         return rc;
     }
+    s->nconns = nconns;
     *out = s;
     return 0;
 }
@@ -87,9 +79,7 @@ void auth_store_close(struct auth_store **ps)
     struct auth_store *s = *ps;
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->nconns; i++)
-        td_db_close(&s->conns[i]);
-    free(s->conns);
+    td_db_close_pool(&s->conns, s->nconns);
     free(s);
     *ps = NULL;
 }

@@ -39,29 +39,18 @@ int senti_store_open(const char *data_dir, size_t nconns, long long max_rows,
     struct senti_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return TD_ENOMEM;
-    s->conns = calloc(nconns, sizeof *s->conns);
-    if (s->conns == NULL) {
-        free(s);
-        return TD_ENOMEM;
-    }
-    s->nconns = nconns;
     s->max_rows = max_rows;
     atomic_init(&s->inserts, 0);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < nconns; i++) {
-        rc = td_db_open(data_dir, "sentiment.db", &s->conns[i]);
-        /* A cache row lost to a power cut is recomputed on the next request,
-         * so the cache skips the fsync per commit that td_db_open's
-         * synchronous=FULL would cost; WAL keeps the file consistent. */
-        if (rc == 0)
-            rc = td_db_exec(s->conns[i], "PRAGMA synchronous=NORMAL;");
-    }
-    if (rc == 0)
-        rc = td_db_migrate(s->conns[0], migrations, sizeof migrations / sizeof migrations[0]);
+    /* A cache row lost to a power cut is recomputed on the next request, so
+     * the cache skips the fsync per commit that td_db_open's synchronous=FULL
+     * would cost; WAL keeps the file consistent. */
+    int rc = td_db_open_pool(data_dir, "sentiment.db", nconns, "PRAGMA synchronous=NORMAL;",
+                             migrations, sizeof migrations / sizeof migrations[0], &s->conns);
     if (rc != 0) {
-        senti_store_close(&s);
+        free(s);
         return rc;
     }
+    s->nconns = nconns;
     *out = s;
     return 0;
 }
@@ -71,9 +60,7 @@ void senti_store_close(struct senti_store **ps)
     struct senti_store *s = *ps;
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->nconns; i++)
-        td_db_close(&s->conns[i]);
-    free(s->conns);
+    td_db_close_pool(&s->conns, s->nconns);
     free(s);
     *ps = NULL;
 }

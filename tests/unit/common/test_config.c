@@ -177,3 +177,20 @@ Test(config, missing_explicit_env_file_is_an_error)
     char err[256];
     cr_assert_eq(td_env_load_file(err, sizeof err), TD_ECONFIG);
 }
+
+Test(config, list_items_are_trimmed_and_empty_ones_skipped)
+{
+    const char *cursor = " a ,, b,c  ,  ", *item;
+    size_t len;
+    const char *want[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert(td_list_next(&cursor, &item, &len), "item %d missing", i);
+        cr_assert_eq(len, strlen(want[i]));
+        cr_assert(strncmp(item, want[i], len) == 0);
+    }
+    cr_assert_not(td_list_next(&cursor, &item, &len));
+    cursor = NULL;
+    cr_assert_not(td_list_next(&cursor, &item, &len), "NULL is an empty list");
+    cursor = " , ,";
+    cr_assert_not(td_list_next(&cursor, &item, &len));
+}
