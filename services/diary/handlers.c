@@ -121,6 +121,16 @@ static int need_conn(const struct diary_app *app, const struct td_rpc_request *r
     return req->worker < diary_store_bg_conn(app->store) ? 0 : TD_EINTERNAL;
 }
 
+/* The preamble of every operation a user makes: an authenticated caller, a
+ * connection of this worker, and exactly the arguments named in args. */
+static int user_op_args(const struct diary_app *app, const struct td_rpc_request *req,
+                        struct td_rpc_reply *rep, struct arg *args, size_t n)
+{
+    int rc = need_user(req, rep);
+    rc = rc ? rc : need_conn(app, req);
+    return rc ? rc : take_args(req, rep, args, n);
+}
+
 /* ---- results ------------------------------------------------------------ */
 
 static int pack_time(msgpack_packer *pk, const char *key, int64_t us)
@@ -159,9 +169,7 @@ static int op_list(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
 {
     struct diary_app *app = ctx;
     struct arg args[] = {{"page", NULL}, {"per_page", NULL}};
-    int rc = need_user(req, rep);
-    rc = rc ? rc : need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, args, 2);
+    int rc = user_op_args(app, req, rep, args, 2);
     int64_t page = 1, per_page = DIARY_PER_PAGE_DEFAULT;
     if (rc == 0 && args[0].value != NULL)
         rc = positive_arg(rep, &args[0], &page);
@@ -201,9 +209,7 @@ static int op_create(void *ctx, const struct td_rpc_request *req, struct td_rpc_
     struct arg args[] = {{"content", NULL}};
     const char *content = NULL;
     size_t len = 0;
-    int rc = need_user(req, rep);
-    rc = rc ? rc : need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, args, 1);
+    int rc = user_op_args(app, req, rep, args, 1);
     rc = rc ? rc : content_arg(rep, &args[0], &content, &len);
     if (rc != 0)
         return rc;
@@ -240,9 +246,7 @@ static int op_get(void *ctx, const struct td_rpc_request *req, struct td_rpc_rep
     struct diary_app *app = ctx;
     struct arg args[] = {{"id", NULL}};
     int64_t id = 0;
-    int rc = need_user(req, rep);
-    rc = rc ? rc : need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, args, 1);
+    int rc = user_op_args(app, req, rep, args, 1);
     rc = rc ? rc : positive_arg(rep, &args[0], &id);
     if (rc != 0)
         return rc;
@@ -262,9 +266,7 @@ static int op_update(void *ctx, const struct td_rpc_request *req, struct td_rpc_
     int64_t id = 0;
     const char *content = NULL;
     size_t len = 0;
-    int rc = need_user(req, rep);
-    rc = rc ? rc : need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, args, 2);
+    int rc = user_op_args(app, req, rep, args, 2);
     rc = rc ? rc : positive_arg(rep, &args[0], &id);
     rc = rc ? rc : content_arg(rep, &args[1], &content, &len);
     if (rc != 0)
@@ -302,9 +304,7 @@ static int op_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_
     struct diary_app *app = ctx;
     struct arg args[] = {{"id", NULL}};
     int64_t id = 0;
-    int rc = need_user(req, rep);
-    rc = rc ? rc : need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, args, 1);
+    int rc = user_op_args(app, req, rep, args, 1);
     rc = rc ? rc : positive_arg(rep, &args[0], &id);
     rc = rc ? rc : diary_store_delete(app->store, req->worker, req->user_id, id);
     if (rc != 0)
@@ -319,9 +319,7 @@ static int op_stats(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
 {
     struct diary_app *app = ctx;
     struct diary_stats s = {0};
-    int rc = need_user(req, rep);
-    rc = rc ? rc : need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, NULL, 0);
+    int rc = user_op_args(app, req, rep, NULL, 0);
     rc = rc ? rc : diary_store_stats(app->store, req->worker, req->user_id, &s);
     if (rc != 0)
         return rc;
