@@ -16,6 +16,7 @@
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
+#include "td_time.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -201,6 +202,7 @@ static int decode_request(const msgpack_object *root, struct td_rpc_request *req
 int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const char *in,
                                size_t in_len, char **out, size_t *out_len)
 {
+    int64_t started_us = td_log_threshold >= TD_LOG_DEBUG ? td_now_us() : 0;
     struct td_rpc_reply rep;
     reply_init(&rep);
     msgpack_unpacked up;
@@ -232,6 +234,11 @@ int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const
         td_rpc_reply_error(&rep, TD_EUNKNOWNOP, NULL);
     }
 
+    /* One line per request at debug level: with LOG_LEVEL=debug every daemon
+     * a request touched says so under the request's id. */
+    TD_LOG(TD_LOG_DEBUG, "rpc", "%s %d %lldus",
+           req.op < TD_OP_COUNT ? td_op_name(req.op) : "?", rep.status,
+           (long long)(td_now_us() - started_us));
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     rc = encode_reply(&rep, &sb);

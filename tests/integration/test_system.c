@@ -3,9 +3,11 @@
  * skeleton, against the real daemons.
  */
 #include "harness.h"
+#include "tokens.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct th_stack stack;
@@ -165,4 +167,53 @@ Test(system, malformed_request_line_gets_the_json_error_shape)
     cr_assert_gt(th_raw(&stack, bad, sizeof bad - 1, out, sizeof out, 2000), 0);
     cr_assert(strncmp(out, "HTTP/1.1 4", 10) == 0, "got: %s", out);
     cr_assert_not_null(strstr(out, "\"error\":"), "got: %s", out);
+}
+
+/* With LOG_LEVEL=debug each daemon logs one line per RPC it serves: the
+ * client's X-Request-ID must be on the line of every daemon the request
+ * went through (gateway -> td-diary -> td-sentiment). */
+static struct th_stack debug_stack;
+
+static bool log_has(const char *name, const char *needle)
+{
+    char path[600], line[4096];
+    snprintf(path, sizeof path, "%s/%s", debug_stack.dir, name);
+    FILE *f = fopen(path, "r");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+Test(request_id, follows_a_request_through_every_daemon, .timeout = 60)
+{
+    struct th_options opts = {.env = {"LOG_LEVEL=debug"}};
+    cr_assert_eq(th_stack_start(&debug_stack, &opts), 0);
+    const char *h[] = {"X-Request-ID: follow-me-123", "Content-Type: application/json", NULL};
+    struct th_response r;
+    cr_assert_eq(th_http(&debug_stack, "POST", "/auth/register", h,
+                         "{\"email\": \"trace@example.com\", \"password\": \"Str0ng!Passw0rd\"}",
+                         &r),
+                 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    th_response_free(&r);
+    cr_assert(log_has("td-gateway.log", "[follow-me-123]"));
+    cr_assert(log_has("td-auth.log", "[follow-me-123] rpc: auth.register 201"));
+
+    char *token = th_token_access(1, 600);
+    char auth[2048];
+    cr_assert_not_null(th_bearer_header(token, auth, sizeof auth));
+    const char *h2[] = {"X-Request-ID: follow-me-456", "Content-Type: application/json", auth,
+                        NULL};
+    cr_assert_eq(th_http(&debug_stack, "POST", "/diaries", h2, "{\"content\": \"A calm day.\"}",
+                         &r),
+                 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    th_response_free(&r);
+    free(token);
+    cr_assert(log_has("td-diary.log", "[follow-me-456] rpc: diary.create 201"));
+    cr_assert(log_has("td-sentiment.log", "[follow-me-456] rpc: sentiment.analyze 200"));
+    cr_assert_eq(th_stack_stop(&debug_stack), 0);
 }
