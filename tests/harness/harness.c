@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -113,7 +114,10 @@ static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
     if (pid != 0)
         return pid;
 
-    /* child */
+    /* child: dies with the test process, even when the test is killed by a
+     * timeout or fails before its teardown runs, so no daemon outlives it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+        _exit(126);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);
