@@ -126,17 +126,61 @@ int td_parse_bool(const char *s, bool *out)
     return TD_EINVAL;
 }
 
+/* Reads the value of NAME_FILE into buf (one line; a final newline is
+ * dropped). 0, or TD_ECONFIG with err set. */
+static int read_value_file(const char *name, const char *path, char *buf, size_t size,
+                           char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s_FILE: cannot open %s: %s", name, path, strerror(errno));
+        return TD_ECONFIG;
+    }
+    size_t n = fread(buf, 1, size - 1, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (more || strlen(buf) != n || strchr(buf, '\n') != NULL) {
+        snprintf(err, errlen, "%s_FILE: %s must hold one line of at most %zu bytes", name, path,
+                 size - 2);
+        return TD_ECONFIG;
+    }
+    return 0;
+}
+
 static int load_one(const struct td_cfg_var *v, enum td_app_env env, void *cfg, char *err,
                     size_t errlen)
 {
     const char *def = (env == TD_ENV_TESTING && v->def_testing) ? v->def_testing : v->def;
     const char *raw = getenv(v->name);
     bool from_env = raw != NULL && raw[0] != '\0';
-    const char *value = from_env ? raw : def;
     char *field = (char *)cfg + v->offset;
 
-    if ((v->flags & TD_CFG_SECRET) && env == TD_ENV_PRODUCTION && !from_env) {
-        snprintf(err, errlen, "%s: must be set in production (no default secret)", v->name);
+    char file_value[4096];
+    if (v->flags & TD_CFG_FILE) {
+        char file_var[128];
+        snprintf(file_var, sizeof file_var, "%s_FILE", v->name);
+        const char *path = getenv(file_var);
+        if (path != NULL && path[0] != '\0') {
+            if (from_env) {
+                snprintf(err, errlen, "%s: set either %s or %s, not both", v->name, v->name,
+                         file_var);
+                return TD_ECONFIG;
+            }
+            int rc = read_value_file(v->name, path, file_value, sizeof file_value, err, errlen);
+            if (rc != 0)
+                return rc;
+            raw = file_value;
+            from_env = raw[0] != '\0';
+        }
+    }
+    const char *value = from_env ? raw : def;
+
+    if ((v->flags & (TD_CFG_SECRET | TD_CFG_PROD_SET)) && env == TD_ENV_PRODUCTION && !from_env) {
+        snprintf(err, errlen, "%s: must be set explicitly in production%s", v->name,
+                 (v->flags & TD_CFG_SECRET) ? " (no default secret)" : "");
         return TD_ECONFIG;
     }
     switch (v->type) {
@@ -244,7 +288,10 @@ int td_base_config_apply(const struct td_base_config *base, const char *service,
         snprintf(err, errlen, "LOG_LEVEL: must be err, warn, notice, info or debug");
         return TD_ECONFIG;
     }
-    if (td_log_format_parse(base->log_format, &format) != 0) {
+    const char *explicit_format = getenv("LOG_FORMAT");
+    if (base->app_env == TD_ENV_PRODUCTION && (explicit_format == NULL || !explicit_format[0]))
+        format = TD_LOG_JSON;
+    else if (td_log_format_parse(base->log_format, &format) != 0) {
         snprintf(err, errlen, "LOG_FORMAT: must be text or json");
         return TD_ECONFIG;
     }

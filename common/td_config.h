@@ -6,8 +6,10 @@
  * optional .env file first (never overriding the real environment), then
  * validates every value; a bad one stops start-up with one line naming the
  * variable. APP_ENV selects per-environment defaults (`testing` may differ),
- * and `production` refuses variables flagged TD_CFG_SECRET that are unset,
- * equal to their development default, or shorter than their minimum.
+ * and `production` refuses variables flagged TD_CFG_SECRET or TD_CFG_PROD_SET
+ * that are not set explicitly, and secrets shorter than their minimum.
+ * Variables flagged TD_CFG_FILE may be read from a file instead
+ * (JWT_SECRET_KEY_FILE=/run/secrets/jwt), as container secrets are mounted.
  */
 #ifndef TD_CONFIG_H
 #define TD_CONFIG_H
@@ -23,7 +25,10 @@ enum td_cfg_type {
     TD_CFG_BOOL,   /* bool: true/false, 1/0, yes/no, on/off */
 };
 
-#define TD_CFG_SECRET 0x1u /* production refuses the development default */
+#define TD_CFG_SECRET 0x1u   /* production refuses the development default */
+#define TD_CFG_FILE 0x2u     /* may instead come from the file named by NAME_FILE
+                              * (container secrets); setting both is an error */
+#define TD_CFG_PROD_SET 0x4u /* production requires it set explicitly */
 
 struct td_cfg_var {
     const char *name;
@@ -81,7 +86,8 @@ int td_parse_bool(const char *s, bool *out);
  * and is advanced. Returns false at the end. */
 bool td_list_next(const char **cursor, const char **item, size_t *len);
 
-/* Applies the shared part: sets up logging from LOG_LEVEL/LOG_FORMAT.
+/* Applies the shared part: sets up logging from LOG_LEVEL/LOG_FORMAT (JSON
+ * lines by default in production, where machines read the logs).
  * Returns 0 or TD_ECONFIG with a message in err. */
 int td_base_config_apply(const struct td_base_config *base, const char *service, char *err,
                          size_t errlen);

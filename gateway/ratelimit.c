@@ -108,6 +108,12 @@ int gw_ratelimit_new(const struct gw_config *cfg, struct gw_ratelimit **out)
     }
     *rl = r;
     atomic_init(&rl->fallbacks, 0);
+    /* A production deployment usually runs several gateways; in memory each
+     * would enforce its own limit, multiplying the real one. */
+    if (r.enabled && !use_redis && cfg->base.app_env == TD_ENV_PRODUCTION)
+        TD_LOG(TD_LOG_WARN, "ratelimit_per_gateway",
+               "RATELIMIT_STORAGE=memory: limits hold per gateway; with more than one gateway "
+               "use redis://host:port/db");
     *out = rl;
     return 0;
 }

@@ -22,7 +22,7 @@ static const struct td_cfg_var vars[] = {
     {"DIARY_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5552", NULL, 1, 1024,
      offsetof(struct auth_config, diary_url), 0},
     {"JWT_SECRET_KEY", TD_CFG_STRING, DEV_JWT_SECRET, NULL, 32, 4096,
-     offsetof(struct auth_config, jwt_secret), TD_CFG_SECRET},
+     offsetof(struct auth_config, jwt_secret), TD_CFG_SECRET | TD_CFG_FILE},
     {"JWT_ACCESS_TTL", TD_CFG_INT, "900", NULL, 1, 86400,
      offsetof(struct auth_config, access_ttl), 0},
     {"JWT_REFRESH_TTL", TD_CFG_INT, "604800", NULL, 1, 31536000,

@@ -28,7 +28,7 @@ static const struct td_cfg_var vars[] = {
     {"SENTIMENT_PROVIDER", TD_CFG_STRING, "lexicon", NULL, 1, 32,
      offsetof(struct senti_config, provider), 0},
     {"GITHUB_TOKEN", TD_CFG_STRING, NULL, NULL, 1, 4096,
-     offsetof(struct senti_config, github_token), 0},
+     offsetof(struct senti_config, github_token), TD_CFG_FILE},
     {"GITHUB_MODEL_NAME", TD_CFG_STRING, "gpt-4o", NULL, 1, 128,
      offsetof(struct senti_config, model), 0},
     {"SENTIMENT_API_URL", TD_CFG_STRING, "https://models.github.ai/inference/chat/completions",

@@ -194,3 +194,74 @@ Test(config, list_items_are_trimmed_and_empty_ones_skipped)
     cursor = " , ,";
     cr_assert_not(td_list_next(&cursor, &item, &len));
 }
+
+struct prodcfg {
+    struct td_base_config base;
+    char *secret;
+    char *origins;
+};
+
+static const struct td_cfg_var prod_vars[] = {
+    TD_CFG_BASE_ROWS(struct prodcfg),
+    {"TDT_SECRET", TD_CFG_STRING, "development-secret-development-secret", NULL, 32, 256,
+     offsetof(struct prodcfg, secret), TD_CFG_SECRET | TD_CFG_FILE},
+    {"TDT_ORIGINS", TD_CFG_STRING, "http://localhost:5173", NULL, 0, 256,
+     offsetof(struct prodcfg, origins), TD_CFG_PROD_SET},
+};
+#define NPROD (sizeof prod_vars / sizeof prod_vars[0])
+
+static char *write_temp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/td-secret-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+Test(config, secret_can_come_from_a_file)
+{
+    unsetenv("TDT_ORIGINS");
+    unsetenv("TDT_SECRET_FILE");
+    char *path = write_temp("a-secret-read-from-a-file-0123456789\n");
+    setenv("TDT_SECRET_FILE", path, 1);
+    struct prodcfg c;
+    char err[256];
+    cr_assert_eq(td_config_load(prod_vars, NPROD, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.secret, "a-secret-read-from-a-file-0123456789", "newline dropped");
+    td_config_free(prod_vars, NPROD, &c);
+
+    setenv("TDT_SECRET", "also-set-directly-also-set-directly-xx", 1);
+    cr_assert_eq(td_config_load(prod_vars, NPROD, &c, err, sizeof err), TD_ECONFIG);
+    cr_assert_not_null(strstr(err, "not both"), "%s", err);
+    unsetenv("TDT_SECRET");
+
+    setenv("TDT_SECRET_FILE", "/nonexistent/secret", 1);
+    cr_assert_eq(td_config_load(prod_vars, NPROD, &c, err, sizeof err), TD_ECONFIG);
+    cr_assert_not_null(strstr(err, "TDT_SECRET_FILE"), "%s", err);
+    unlink(path);
+    unsetenv("TDT_SECRET_FILE");
+}
+
+Test(config, production_wants_explicit_settings_and_a_file_counts)
+{
+    unsetenv("TDT_SECRET_FILE");
+    setenv("APP_ENV", "production", 1);
+    setenv("TDT_SECRET", "a-real-production-secret-of-enough-length!", 1);
+    unsetenv("TDT_ORIGINS");
+    struct prodcfg c;
+    char err[256];
+    cr_assert_eq(td_config_load(prod_vars, NPROD, &c, err, sizeof err), TD_ECONFIG);
+    cr_assert_not_null(strstr(err, "TDT_ORIGINS"), "%s", err);
+    setenv("TDT_ORIGINS", "https://diary.example.com", 1);
+    unsetenv("TDT_SECRET");
+    char *path = write_temp("a-production-secret-from-a-file-0123456789");
+    setenv("TDT_SECRET_FILE", path, 1);
+    cr_assert_eq(td_config_load(prod_vars, NPROD, &c, err, sizeof err), 0, "%s", err);
+    td_config_free(prod_vars, NPROD, &c);
+    unlink(path);
+    unsetenv("TDT_SECRET_FILE");
+    unsetenv("TDT_ORIGINS");
+}
