@@ -7,6 +7,10 @@
 #include "td_error.h"
 #include "td_mp.h"
 
+#include <float.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int td_json_to_mp(const json_t *json, msgpack_packer *pk)
@@ -84,7 +88,8 @@ int td_mp_to_json(const msgpack_object *obj, json_t **out)
         break;
     case MSGPACK_OBJECT_STR:
         /* jansson refuses invalid UTF-8 here, so no bad bytes reach a client. */
-        j = json_stringn(obj->via.str.ptr, obj->via.str.size);
+        /* msgpack-c leaves ptr NULL for "", which json_stringn refuses. */
+        j = json_stringn(obj->via.str.size ? obj->via.str.ptr : "", obj->via.str.size);
         if (j == NULL)
             return TD_EPROTO;
         break;
@@ -150,5 +155,215 @@ int td_json_depth(const json_t *json)
         }
         return deepest + 1;
     }
+    return 0;
+}
+
+/* ---- msgpack -> JSON text, without a jansson tree ------------------------ */
+
+struct jbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static int jb_put(struct jbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return TD_ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (what jansson's utf8_check_string
+ * accepts: no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    if (c < 0xE0) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c < 0xF0) {
+        n = 3;
+        cp = c & 0x0F;
+    } else {
+        n = 4;
+        cp = c & 0x07;
+    }
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* A JSON string as json_dumps(JSON_COMPACT) writes it: '"', '\\' and control
+ * characters escaped (\b \f \n \r \t, else \u00XX), everything else as is. */
+static int jb_string(struct jbuf *b, const char *str, size_t len)
+{
+    if (len == 0) /* msgpack-c's "" may have a NULL ptr */
+        return jb_put(b, "\"\"", 2);
+    const unsigned char *s = (const unsigned char *)str;
+    int rc = jb_put(b, "\"", 1);
+    size_t run = 0, i = 0;
+    while (rc == 0 && i < len) {
+        unsigned char c = s[i];
+        if (c >= 0x80) {
+            size_t n = utf8_seq(s + i, len - i);
+            if (n == 0)
+                return TD_EPROTO;
+            i += n;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        rc = jb_put(b, str + run, i - run);
+        char esc[8];
+        const char *e = esc;
+        switch (c) {
+        case '"': e = "\\\""; break;
+        case '\\': e = "\\\\"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\t': e = "\\t"; break;
+        default: snprintf(esc, sizeof esc, "\\u%04X", (unsigned)c); break;
+        }
+        rc = rc ? rc : jb_put(b, e, strlen(e));
+        run = ++i;
+    }
+    rc = rc ? rc : jb_put(b, str + run, len - run);
+    return rc ? rc : jb_put(b, "\"", 1);
+}
+
+/* A real as jansson writes it (jsonp_dtostr, precision 17): "%.17g", ".0"
+ * added when there is neither '.' nor 'e', no '+' or leading zeros in the
+ * exponent. NaN and infinities have no JSON form. */
+static int jb_real(struct jbuf *b, double v)
+{
+    if (v != v || v > DBL_MAX || v < -DBL_MAX)
+        return TD_EPROTO;
+    char buf[64];
+    int n = snprintf(buf, sizeof buf - 3, "%.17g", v);
+    if (n < 0 || n >= (int)sizeof buf - 3)
+        return TD_EPROTO;
+    size_t len = (size_t)n;
+    if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
+        memcpy(buf + len, ".0", 3);
+        len += 2;
+    }
+    char *start = strchr(buf, 'e');
+    if (start != NULL) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - buf) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    return jb_put(b, buf, len);
+}
+
+static int jb_value(struct jbuf *b, const msgpack_object *o, int depth)
+{
+    char num[32];
+    int rc = 0;
+    if (depth > 64)
+        return TD_EPROTO;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return jb_put(b, "null", 4);
+    case MSGPACK_OBJECT_BOOLEAN:
+        return o->via.boolean ? jb_put(b, "true", 4) : jb_put(b, "false", 5);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > INT64_MAX)
+            return TD_EPROTO;
+        return jb_put(b, num, (size_t)snprintf(num, sizeof num, "%" PRIu64, o->via.u64));
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return jb_put(b, num, (size_t)snprintf(num, sizeof num, "%" PRId64, o->via.i64));
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return jb_real(b, o->via.f64);
+    case MSGPACK_OBJECT_STR:
+        return jb_string(b, o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_ARRAY:
+        rc = jb_put(b, "[", 1);
+        for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i++) {
+            if (i > 0)
+                rc = jb_put(b, ",", 1);
+            rc = rc ? rc : jb_value(b, &o->via.array.ptr[i], depth + 1);
+        }
+        return rc ? rc : jb_put(b, "]", 1);
+    case MSGPACK_OBJECT_MAP: {
+        uint32_t n = o->via.map.size;
+        if (n > 64) /* duplicate keys are checked pairwise: leave big maps to jansson */
+            return TD_EPROTO;
+        rc = jb_put(b, "{", 1);
+        for (uint32_t i = 0; rc == 0 && i < n; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            /* the keys td_mp_to_json takes: strings under 256 bytes without NUL */
+            if (k->type != MSGPACK_OBJECT_STR || k->via.str.size >= 256 ||
+                memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL)
+                return TD_EPROTO;
+            for (uint32_t j = 0; j < i; j++) {
+                const msgpack_object *kj = &o->via.map.ptr[j].key;
+                if (kj->via.str.size == k->via.str.size &&
+                    memcmp(kj->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+                    return TD_EPROTO; /* jansson keeps the first place, last value */
+            }
+            if (i > 0)
+                rc = jb_put(b, ",", 1);
+            rc = rc ? rc : jb_string(b, k->via.str.ptr, k->via.str.size);
+            rc = rc ? rc : jb_put(b, ":", 1);
+            rc = rc ? rc : jb_value(b, &o->via.map.ptr[i].val, depth + 1);
+        }
+        return rc ? rc : jb_put(b, "}", 1);
+    }
+    default: /* BIN, EXT */
+        return TD_EPROTO;
+    }
+}
+
+int td_mp_to_json_text(const msgpack_object *obj, char **out, size_t *out_len)
+{
+    /* json_dumps writes only an object or an array at the top (no
+     * JSON_ENCODE_ANY): the gateway answers 500 for anything else. */
+    if (obj->type != MSGPACK_OBJECT_MAP && obj->type != MSGPACK_OBJECT_ARRAY)
+        return TD_EPROTO;
+    struct jbuf b = {0};
+    int rc = jb_value(&b, obj, 0);
+    if (rc != 0) {
+        free(b.p);
+        return rc;
+    }
+    b.p[b.len] = '\0';
+    *out = b.p;
+    *out_len = b.len;
     return 0;
 }
