@@ -20,6 +20,11 @@
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "                \
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; "       \
     "base-uri 'none'; form-action 'none'"
+/* The web app (GW_ROUTE_APP): its own files only, no inline script or style. */
+#define CSP_APP                                                                                \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "              \
+    "frame-ancestors 'none'"
 
 void gw_add_header(struct gw_request *req, const char *name, const char *fmt, ...)
 {
@@ -61,17 +66,18 @@ static const char *reason(int status)
     return r ? r : "";
 }
 
-static bool is_docs(const struct gw_request *req)
+static const char *csp(const struct gw_request *req)
 {
-    return req->route != NULL && (req->route->flags & GW_ROUTE_HTML);
+    unsigned flags = req->route != NULL ? req->route->flags : 0;
+    return (flags & GW_ROUTE_APP) ? CSP_APP : (flags & GW_ROUTE_HTML) ? CSP_DOCS : CSP_JSON;
 }
 
 int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
                    const char *body, size_t len)
 {
     char head[4096];
-    char length[48] = ""; /* RFC 9110 §8.6: a 204 carries no Content-Length */
-    if (status != 204)
+    char length[48] = ""; /* RFC 9110 §8.6: a 204 carries no Content-Length, */
+    if (status != 204 && status != 304) /* nor a 304 here (it would have to be the 200's) */
         snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
     bool no_store = req->route == NULL || (req->route->flags & GW_ROUTE_NO_STORE);
     int n = snprintf(head, sizeof head,
@@ -87,7 +93,7 @@ int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
                      "%.*s\r\n",
                      status, reason(status), length, content_type ? "Content-Type: " : "",
                      content_type ? content_type : "", content_type ? "\r\n" : "",
-                     req->request_id, is_docs(req) ? CSP_DOCS : CSP_JSON,
+                     req->request_id, csp(req),
                      no_store ? "Cache-Control: no-store\r\n" : "",
                      req->over_tls ? "Strict-Transport-Security: max-age=63072000; "
                                      "includeSubDomains\r\n"

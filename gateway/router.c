@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const struct gw_route *const tables[] = {gw_routes_system, gw_routes_auth,
-                                                 gw_routes_diary};
+                                                 gw_routes_diary, gw_routes_static};
 
 int64_t gw_parse_id(const char *s, size_t len)
 {

@@ -24,6 +24,7 @@ enum gw_auth { GW_AUTH_NONE = 0, GW_AUTH_ACCESS, GW_AUTH_REFRESH };
 #define GW_ROUTE_LIMIT_REGISTER 0x10u /* rate limited: RATELIMIT_REGISTER */
 #define GW_ROUTE_LIMIT_LOGIN 0x20u   /* rate limited: RATELIMIT_LOGIN */
 #define GW_ROUTE_PREFIX 0x40u        /* pattern matches itself and anything below it */
+#define GW_ROUTE_APP 0x80u           /* the web app's files: its own strict CSP; not API */
 
 /* A handler sends exactly one response and returns its status. */
 typedef int (*gw_handler_fn)(struct gw_request *req);
@@ -40,6 +41,7 @@ struct gw_route {
 extern const struct gw_route gw_routes_system[];
 extern const struct gw_route gw_routes_auth[];
 extern const struct gw_route gw_routes_diary[];
+extern const struct gw_route gw_routes_static[]; /* the web app, not in openapi.json */
 
 enum gw_match { GW_MATCH_OK, GW_MATCH_NO_PATH, GW_MATCH_NO_METHOD };
 

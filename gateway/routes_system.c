@@ -12,17 +12,15 @@
  */
 #include "metrics.h"
 #include "router.h"
+#include "static_files.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_time.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static int health(struct gw_request *req)
@@ -77,59 +75,11 @@ static int version(struct gw_request *req)
     return rc;
 }
 
-#define MAX_DOC_FILE (8 * 1024 * 1024)
-
-/* Reads a whole regular file of at most MAX_DOC_FILE bytes. 0, TD_ENOTFOUND
- * or TD_ENOMEM; *out is malloc'd on success. */
-static int read_file(const char *path, char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return TD_ENOTFOUND;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_DOC_FILE) {
-        close(fd);
-        return TD_ENOTFOUND;
-    }
-    size_t size = (size_t)st.st_size;
-    char *buf = malloc(size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return TD_ENOMEM;
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (got != size) {
-        free(buf);
-        return TD_ENOTFOUND;
-    }
-    buf[size] = '\0';
-    *out = buf;
-    *len = size;
-    return 0;
-}
-
+/* The docs are sent without caching headers, as they always were: an edited
+ * openapi.json shows at once. */
 static int send_file(struct gw_request *req, const char *path, const char *content_type)
 {
-    char *body = NULL;
-    size_t len = 0;
-    int rc = read_file(path, &body, &len);
-    if (rc != 0) {
-        if (rc == TD_ENOTFOUND)
-            TD_LOG(TD_LOG_WARN, "docs_missing", "cannot serve %s", path);
-        return gw_respond_error(req, rc, NULL, NULL);
-    }
-    rc = gw_respond_raw(req, 200, content_type, body, len);
-    free(body);
-    return rc;
+    return gw_send_file(req, path, content_type, NULL);
 }
 
 static int openapi(struct gw_request *req)
@@ -146,17 +96,8 @@ static int docs_page(struct gw_request *req)
     return send_file(req, path, "text/html; charset=utf-8");
 }
 
-static const struct {
-    const char *ext;
-    const char *type;
-} doc_types[] = {
-    {".html", "text/html; charset=utf-8"},
-    {".js", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"},
-    {".png", "image/png"},
-    {".json", "application/json"},
-    {".map", "application/json"},
-};
+/* The extensions /docs/ serves; their types come from static_files.c. */
+static const char *const doc_exts[] = {".html", ".js", ".css", ".png", ".json", ".map"};
 
 /* GET /docs/<name>: one file name, no directories, a known extension. The
  * path is raw (decode_url=no), so "%2e%2e%2f" stays literal and fails the
@@ -173,10 +114,10 @@ static int docs_asset(struct gw_request *req)
         ok = isalnum(c) || c == '.' || c == '-' || c == '_';
     }
     const char *type = NULL;
-    for (size_t i = 0; ok && i < sizeof doc_types / sizeof doc_types[0]; i++) {
-        size_t el = strlen(doc_types[i].ext);
-        if (n > el && strcmp(name + n - el, doc_types[i].ext) == 0)
-            type = doc_types[i].type;
+    for (size_t i = 0; ok && i < sizeof doc_exts / sizeof doc_exts[0]; i++) {
+        size_t el = strlen(doc_exts[i]);
+        if (n > el && strcmp(name + n - el, doc_exts[i]) == 0)
+            type = gw_static_type(name);
     }
     if (!ok || type == NULL)
         return gw_respond_error(req, TD_ENOTFOUND, NULL, NULL);
