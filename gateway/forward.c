@@ -8,6 +8,7 @@
 #include "td_log.h"
 #include "td_time.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int send_transport_error(struct gw_request *req, int rc)
@@ -62,41 +63,71 @@ static int do_call(struct gw_request *req, struct td_rpc_client *client, enum td
     return rc;
 }
 
-int gw_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
-            const json_t *args, json_t **result, int *status)
+/* Calls and answers transport and daemon errors itself. Returns 0 with a
+ * success reply in *res (caller frees), or nonzero once answered. */
+static int call_ok(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+                   const json_t *args, struct td_rpc_result *res)
 {
-    struct td_rpc_result res;
-    int rc = do_call(req, client, op, args, &res);
+    int rc = do_call(req, client, op, args, res);
     if (rc != 0) {
         send_transport_error(req, rc);
         return rc;
     }
-    if (res.status >= 400) {
-        send_daemon_error(req, &res);
-        td_rpc_result_free(&res);
+    if (res->status >= 400) {
+        send_daemon_error(req, res);
+        td_rpc_result_free(res);
         return TD_EINVAL;
     }
-    json_t *json = NULL;
-    rc = td_mp_to_json(res.result, &json);
-    *status = res.status;
-    td_rpc_result_free(&res);
+    return 0;
+}
+
+/* Converts a success reply's result to a jansson tree, or answers 500. */
+static int result_json(struct gw_request *req, enum td_op op, struct td_rpc_result *res,
+                       json_t **out)
+{
+    int rc = td_mp_to_json(res->result, out);
+    td_rpc_result_free(res);
     if (rc != 0) {
         TD_LOG(TD_LOG_ERR, "gw_bad_result", "%s: result has no JSON form", td_op_name(op));
         gw_respond_error(req, TD_EINTERNAL, NULL, NULL);
         return TD_EINTERNAL;
     }
-    *result = json;
     return 0;
 }
 
+int gw_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+            const json_t *args, json_t **result, int *status)
+{
+    struct td_rpc_result res;
+    int rc = call_ok(req, client, op, args, &res);
+    if (rc != 0)
+        return rc;
+    *status = res.status;
+    return result_json(req, op, &res, result);
+}
+
+/* The result goes out as JSON text written straight from the msgpack
+ * (td_mp_to_json_text); only what that writer leaves (TD_EPROTO) takes the
+ * jansson tree and json_dumps, which answer exactly as before. */
 int gw_forward(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
                const json_t *args, int ok_status)
 {
-    json_t *result = NULL;
-    int status;
-    if (gw_call(req, client, op, args, &result, &status) != 0)
+    struct td_rpc_result res;
+    if (call_ok(req, client, op, args, &res) != 0)
         return req->status;
-    int sent = gw_respond_json(req, ok_status ? ok_status : status, result);
+    int status = ok_status ? ok_status : res.status;
+    char *text = NULL;
+    size_t len = 0;
+    if (td_mp_to_json_text(res.result, &text, &len) == 0) {
+        td_rpc_result_free(&res);
+        int sent = gw_respond_raw(req, status, "application/json", text, len);
+        free(text);
+        return sent;
+    }
+    json_t *result = NULL;
+    if (result_json(req, op, &res, &result) != 0)
+        return req->status;
+    int sent = gw_respond_json(req, status, result);
     json_decref(result);
     return sent;
 }
