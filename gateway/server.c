@@ -268,16 +268,21 @@ static int http_error(struct mg_connection *conn, int status, const char *msg)
                        : status == 405               ? "method_not_allowed"
                        : status >= 500               ? "internal_error"
                                                      : "bad_request";
-    char body[160];
+    char body[160], rid[33];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}", code,
                      status >= 500 ? "Internal server error" : "Malformed request");
+    /* The request could not be parsed, so its X-Request-ID cannot be
+     * trusted or even found: a fresh one keeps "every response has one". */
+    td_rpc_new_id(rid);
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+              "X-Request-ID: %s\r\n"
               "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
               "Referrer-Policy: no-referrer\r\n"
               "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
               "Cache-Control: no-store\r\nConnection: close\r\n\r\n%s",
-              status, mg_get_response_code_text(conn, status), n, body);
+              status, mg_get_response_code_text(conn, status), n, rid, body);
+    TD_LOG(TD_LOG_INFO, "access", "- civetweb-rejected %d (%s)", status, rid);
     return 0;
 }
 

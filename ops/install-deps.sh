@@ -34,6 +34,17 @@ install_docs_assets() {
     echo "install-deps: npm ci in gateway/docs (Swagger UI assets)" >&2
     npm ci --prefix "$docs" --no-audit --no-fund --ignore-scripts >/dev/null
   fi
+  # playwright-core (pinned by tests/e2e/package-lock.json) for the web app's
+  # browser tests; it drives Debian's chromium, so no browser is downloaded.
+  local e2e
+  e2e="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+  if [ ! -f "$e2e/node_modules/playwright-core/package.json" ]; then
+    if ! command -v npm >/dev/null; then
+      ${SUDO:-} apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    echo "install-deps: npm ci in tests/e2e (playwright-core)" >&2
+    npm ci --prefix "$e2e" --no-audit --no-fund --ignore-scripts >/dev/null
+  fi
 }
 
 SUDO=""
