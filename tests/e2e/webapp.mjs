@@ -123,6 +123,7 @@ async function statValues(page) {
 async function shot(page, name) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
+  await page.mouse.move(1, 1); // no hover effect in the picture
   await page.screenshot({ path: join(SHOTS, name), fullPage: true });
 }
 
@@ -223,6 +224,7 @@ tests.journey = async (browser) => {
   await pw.fill(PASSWORD);
   await pw.dispatchEvent('input');
   assert.equal(await page.locator('.rule.met').count(), 5);
+  await shot(page, 'register.png');
   await page.getByRole('button', { name: 'Create account' }).click();
 
   // log in (the email is filled in already)
