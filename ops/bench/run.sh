@@ -120,7 +120,8 @@ for c in $conns; do
   bench "GET /diaries" "$c" BENCH_PATH=/diaries "${A[@]}"
   bench "GET /diaries/{id}" "$c" BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" "${A[@]}"
   bench "GET /diaries/stats" "$c" BENCH_PATH=/diaries/stats "${A[@]}"
-  bench "POST /diaries" "$c" BENCH_METHOD=POST BENCH_PATH=/diaries BENCH_BODY="$BENCH_ENTRY" "${A[@]}"
+  bench "POST /diaries" "$c" BENCH_METHOD=POST BENCH_PATH=/diaries BENCH_BODY="$BENCH_ENTRY" \
+    BENCH_TOKEN="$BENCH_WRITER_TOKEN" # another user: this one keeps 200 entries
   bench "PUT /diaries/{id}" "$c" BENCH_METHOD=PUT BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" \
     BENCH_BODY="$BENCH_ENTRY" "${A[@]}"
   bench "POST /auth/login" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY="$login_body"

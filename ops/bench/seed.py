@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """seed.py BASE_URL N — registers a fresh user through the HTTP API, logs in,
 writes N entries of about 300 bytes, and prints shell assignments:
-BENCH_EMAIL, BENCH_PASSWORD, BENCH_TOKEN, BENCH_IDS, BENCH_ENTRY (a 300-byte
+BENCH_EMAIL, BENCH_PASSWORD, BENCH_TOKEN, BENCH_WRITER_TOKEN, BENCH_IDS, BENCH_ENTRY (a 300-byte
 create/replace body). Used by ops/bench/run.sh."""
 import http.client
 import json
@@ -48,7 +48,14 @@ ids = []
 for k in range(n):
     ids.append(call("POST", "/diaries", {"content": f"{k}: {text}"}, token)["id"])
 
+# A second user takes the POST /diaries runs, so the first keeps its 200
+# entries (list, stats) for every connection count.
+writer = email.replace("bench", "writer", 1)
+call("POST", "/auth/register", {"email": writer, "password": password})
+writer_token = call("POST", "/auth/login", {"email": writer, "password": password})["access_token"]
+
 entry = json.dumps({"content": text})
 for k, v in [("BENCH_EMAIL", email), ("BENCH_PASSWORD", password), ("BENCH_TOKEN", token),
+             ("BENCH_WRITER_TOKEN", writer_token),
              ("BENCH_IDS", ",".join(str(x) for x in ids)), ("BENCH_ENTRY", entry)]:
     print(f"{k}={shlex.quote(v)}")
