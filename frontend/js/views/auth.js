@@ -26,6 +26,12 @@ export function passwordRules(input) {
       items[i].querySelector('.rule-state').textContent = r.met ? ' — done' : ' — not yet';
     });
     const met = results.filter((r) => r.met).length;
+    if (met === results.length) {
+      // an earlier "does not meet every rule" no longer applies
+      const error = input.closest('.field') && input.closest('.field').querySelector('.field-error');
+      if (error) error.textContent = '';
+      input.removeAttribute('aria-invalid');
+    }
     clearTimeout(timer); // announce once typing pauses, not on every key
     timer = setTimeout(() => {
       summary.textContent = input.value ? `${met} of ${results.length} password rules met.` : '';
