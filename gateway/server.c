@@ -7,10 +7,10 @@
  * catch-all handler: routing is ours, on whole paths.
  */
 #include "server.h"
+#include "body.h"
 #include "edge.h"
 #include "router.h"
 #include "td_error.h"
-#include "td_json_mp.h"
 #include "td_log.h"
 #include "td_rpc.h"
 #include "td_time.h"
@@ -126,33 +126,6 @@ static int read_body(struct gw_request *req, char **out, size_t *out_len)
     return 0;
 }
 
-/* True when the JSON text nests arrays/objects deeper than max. Checked on
- * the raw bytes before parsing, because jansson parses recursively (up to
- * 2048 levels) and a 10,000-deep "[[[[..." overflows a civetweb worker's
- * stack inside json_loadb before its own limit is reached. */
-static bool json_text_too_deep(const char *buf, size_t len, long long max)
-{
-    long long depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                return true;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return false;
-}
-
 /* Takes the JSON body a route wants. Returns true when it answered an error. */
 static bool take_body(struct gw_request *req)
 {
@@ -179,21 +152,11 @@ static bool take_body(struct gw_request *req)
         free(buf);
         return false;
     }
-    json_error_t jerr;
-    bool too_deep = json_text_too_deep(buf, len, req->app->cfg->max_json_depth);
-    json_t *json = too_deep ? NULL : json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(buf);
+    json_t *json = NULL;
     const char *problem = NULL;
-    if (too_deep)
-        problem = "Request body is nested too deeply";
-    else if (json == NULL)
-        problem = len == 0 ? "Request body is empty" : "Request body is not valid JSON";
-    else if (!json_is_object(json))
-        problem = "Request body must be a JSON object";
-    else if (td_json_depth(json) > req->app->cfg->max_json_depth)
-        problem = "Request body is nested too deeply";
-    if (problem != NULL) {
-        json_decref(json);
+    rc = gw_parse_json_body(buf, len, req->app->cfg->max_json_depth, &json, &problem);
+    free(buf);
+    if (rc != 0) {
         gw_respond_error(req, TD_EJSON, problem, NULL);
         return true;
     }
