@@ -37,9 +37,12 @@ char *diary_html_escape_new(const char *s, size_t len, size_t *out_len);
 /* Checks that `markup` is exactly what API.md allows for `content`: the
  * escaped text with only <span class="positive">, <span class="negative"> and
  * </span> as tags, spans not nested, not empty and closed, only the five
- * entities above, and stripping the tags then unescaping gives `content`
- * back byte for byte. On success returns 0 and the span counts in *pos and
- * *neg (either may be NULL); TD_EINVAL otherwise. */
+ * entities above, every tag between two characters of `content` (never
+ * inside a multi-byte sequence: the markup stays valid UTF-8, which the
+ * gateway needs to serve it as JSON), and stripping the tags then
+ * unescaping gives `content` back byte for byte. On success returns 0 and
+ * the span counts in *pos and *neg (either may be NULL); TD_EINVAL
+ * otherwise. */
 int diary_markup_check(const char *markup, size_t mlen, const char *content, size_t clen,
                        int64_t *pos, int64_t *neg);
 
