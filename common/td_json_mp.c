@@ -84,6 +84,10 @@ int td_mp_to_json(const msgpack_object *obj, json_t **out)
         break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
+        /* NaN and infinities have no JSON twin (json_real refuses them);
+         * x - x is 0 for every finite x and NaN for the others. */
+        if (!(obj->via.f64 - obj->via.f64 == 0.0))
+            return TD_EPROTO;
         j = json_real(obj->via.f64);
         break;
     case MSGPACK_OBJECT_STR:
@@ -117,7 +121,14 @@ int td_mp_to_json(const msgpack_object *obj, json_t **out)
             int rc = td_mp_to_json(&kv->val, &item);
             if (rc != 0 || json_object_set_new(j, key, item) != 0) {
                 json_decref(j);
-                return rc != 0 ? rc : TD_ENOMEM;
+                if (rc == 0) {
+                    /* jansson refuses a key that is not UTF-8: no JSON twin,
+                     * not a lack of memory. */
+                    json_t *probe = json_string(key);
+                    rc = probe != NULL ? TD_ENOMEM : TD_EPROTO;
+                    json_decref(probe);
+                }
+                return rc;
             }
         }
         break;

@@ -129,7 +129,7 @@ bool td_mp_str_eq(const msgpack_object *o, const char *s)
 {
     size_t n = strlen(s);
     return o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-           memcmp(o->via.str.ptr, s, n) == 0;
+           (n == 0 || memcmp(o->via.str.ptr, s, n) == 0);
 }
 
 int td_mp_as_int64(const msgpack_object *o, int64_t *out)
@@ -151,10 +151,15 @@ int td_mp_as_int64(const msgpack_object *o, int64_t *out)
 
 int td_mp_copy_str(const msgpack_object *o, char *buf, size_t size)
 {
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size ||
-        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
         return TD_EINVAL;
-    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    /* msgpack-c leaves ptr NULL for "", and memchr/memcpy must not see NULL
+     * even for 0 bytes. */
+    if (o->via.str.size > 0) {
+        if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+            return TD_EINVAL;
+        memcpy(buf, o->via.str.ptr, o->via.str.size);
+    }
     buf[o->via.str.size] = '\0';
     return 0;
 }
