@@ -339,13 +339,15 @@ static int jb_value(struct jbuf *b, const msgpack_object *o, int depth)
         for (uint32_t i = 0; rc == 0 && i < n; i++) {
             const msgpack_object *k = &o->via.map.ptr[i].key;
             /* the keys td_mp_to_json takes: strings under 256 bytes without NUL */
+            /* ("" may have a NULL ptr, which memchr/memcmp must not see) */
             if (k->type != MSGPACK_OBJECT_STR || k->via.str.size >= 256 ||
-                memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL)
+                (k->via.str.size > 0 && memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL))
                 return TD_EPROTO;
             for (uint32_t j = 0; j < i; j++) {
                 const msgpack_object *kj = &o->via.map.ptr[j].key;
                 if (kj->via.str.size == k->via.str.size &&
-                    memcmp(kj->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+                    (k->via.str.size == 0 ||
+                     memcmp(kj->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0))
                     return TD_EPROTO; /* jansson keeps the first place, last value */
             }
             if (i > 0)
