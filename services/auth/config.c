@@ -3,6 +3,8 @@
  *
  * Password hashing defaults to argon2id at libsodium's INTERACTIVE limits
  * (2 passes, 64 MiB: about 80 ms here), above OWASP's floor of t=2, 19 MiB.
+ * Two hashes run at once by default (one per core of a small host; 128 MiB),
+ * and twice as many may wait; logins beyond that are shed with 503.
  * Under APP_ENV=testing the cost drops to the minimum so test suites stay
  * fast; production keeps whatever is configured, never below the minimum.
  */
@@ -30,7 +32,7 @@ static const struct td_cfg_var vars[] = {
     {"PWHASH_OPSLIMIT", TD_CFG_INT, "2", "1", 1, 32, offsetof(struct auth_config, pwhash_ops), 0},
     {"PWHASH_MEMLIMIT", TD_CFG_INT, "67108864", "8192", 8192, 4294967296LL,
      offsetof(struct auth_config, pwhash_mem), 0},
-    {"PWHASH_CONCURRENCY", TD_CFG_INT, "4", NULL, 1, 256,
+    {"PWHASH_CONCURRENCY", TD_CFG_INT, "2", NULL, 1, 256,
      offsetof(struct auth_config, pwhash_concurrency), 0},
 };
 

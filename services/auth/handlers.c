@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A password longer than this many bytes cannot be 128 characters. */
 #define PASSWORD_MAX_BYTES (AUTH_PASSWORD_MAX * 4)
@@ -28,6 +29,7 @@ int auth_app_init(struct auth_app *app, const struct auth_config *cfg)
 {
     if (sem_init(&app->pwhash_slots, 0, (unsigned)cfg->pwhash_concurrency) != 0)
         return TD_ENOMEM;
+    atomic_init(&app->pwhash_waiting, 0);
     unsigned char pw[32];
     randombytes_buf(pw, sizeof pw);
     memset(app->dummy_hash, 0, sizeof app->dummy_hash);
@@ -184,30 +186,78 @@ static bool check_given_password(const char *field, const char *pw, size_t len,
 
 /* ---- passwords ----------------------------------------------------------- */
 
-static void slot_take(struct auth_app *app)
+/* Hashing is bounded twice. PWHASH_CONCURRENCY hashes run at once (each
+ * holds PWHASH_MEMLIMIT bytes), and at most twice as many more requests wait
+ * for a slot, for at most PWHASH_SLOT_WAIT_MS. Anything beyond is shed at once
+ * with 503, having done nothing: a burst of logins larger than the CPU can
+ * hash must neither queue in every RPC worker until callers time out (504)
+ * nor starve the cheap operations (me, refresh, logout) behind it. */
+#define PWHASH_SLOT_WAIT_MS 1500
+
+static int slot_take(struct auth_app *app)
 {
-    while (sem_wait(&app->pwhash_slots) != 0 && errno == EINTR)
-        ;
+    if (sem_trywait(&app->pwhash_slots) == 0)
+        return 0;
+    if (atomic_fetch_add(&app->pwhash_waiting, 1) >= 2 * app->cfg->pwhash_concurrency) {
+        atomic_fetch_sub(&app->pwhash_waiting, 1);
+        TD_LOG(TD_LOG_WARN, "pwhash_busy", "every hashing slot busy and the queue full: shed");
+        return TD_EDOWN;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += PWHASH_SLOT_WAIT_MS / 1000;
+    until.tv_nsec += (long)(PWHASH_SLOT_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = TD_EDOWN;
+    for (;;) {
+        if (sem_timedwait(&app->pwhash_slots, &until) == 0) {
+            rc = 0;
+            break;
+        }
+        if (errno != EINTR)
+            break;
+    }
+    atomic_fetch_sub(&app->pwhash_waiting, 1);
+    if (rc != 0)
+        TD_LOG(TD_LOG_WARN, "pwhash_busy", "no hashing slot within %d ms: shed",
+               PWHASH_SLOT_WAIT_MS);
+    return rc;
 }
 
+/* 0, TD_EDOWN (too busy: nothing done) or TD_ENOMEM. */
 static int hash_password(struct auth_app *app, const char *pw, size_t len,
                          char out[crypto_pwhash_STRBYTES])
 {
     memset(out, 0, crypto_pwhash_STRBYTES);
-    slot_take(app);
-    int rc = crypto_pwhash_str(out, pw, len, (unsigned long long)app->cfg->pwhash_ops,
-                               (size_t)app->cfg->pwhash_mem);
+    int rc = slot_take(app);
+    if (rc != 0)
+        return rc;
+    rc = crypto_pwhash_str(out, pw, len, (unsigned long long)app->cfg->pwhash_ops,
+                           (size_t)app->cfg->pwhash_mem);
     sem_post(&app->pwhash_slots);
     return rc == 0 ? 0 : TD_ENOMEM;
 }
 
-/* `hash` is a zeroed crypto_pwhash_STRBYTES buffer (libsodium reads it all). */
-static bool verify_password(struct auth_app *app, const char *hash, const char *pw, size_t len)
+/* `hash` is a zeroed crypto_pwhash_STRBYTES buffer (libsodium reads it all).
+ * 0 when the password matches, TD_ECREDENTIALS when not, TD_EDOWN when too
+ * busy to check. */
+static int verify_password(struct auth_app *app, const char *hash, const char *pw, size_t len)
 {
-    slot_take(app);
-    int rc = crypto_pwhash_str_verify(hash, pw, len);
+    int rc = slot_take(app);
+    if (rc != 0)
+        return rc;
+    rc = crypto_pwhash_str_verify(hash, pw, len);
     sem_post(&app->pwhash_slots);
-    return rc == 0;
+    return rc == 0 ? 0 : TD_ECREDENTIALS;
+}
+
+/* The 503 of a request shed because every hashing slot stayed busy. */
+static int reply_busy(struct td_rpc_reply *rep)
+{
+    return td_rpc_reply_error(rep, TD_EDOWN, "Too many sign-ins at once; try again shortly");
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -338,6 +388,8 @@ static int op_register(void *ctx, const struct td_rpc_request *req, struct td_rp
         return rc;
     char hash[crypto_pwhash_STRBYTES];
     rc = hash_password(app, pw, pw_len, hash);
+    if (rc == TD_EDOWN)
+        return reply_busy(rep);
     if (rc == 0)
         rc = auth_store_user_insert(db, email, hash, td_now_us(), &user);
     sodium_memzero(hash, sizeof hash);
@@ -384,8 +436,10 @@ static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
     bool found = rc == 0;
     /* An unknown email pays for one verification too, against a hash of the
      * same cost, so the reply time does not tell the two cases apart. */
-    bool good = verify_password(app, found ? user.hash : app->dummy_hash, pw, pw_len);
-    if (!found || !good) {
+    int verdict = verify_password(app, found ? user.hash : app->dummy_hash, pw, pw_len);
+    if (verdict == TD_EDOWN)
+        return reply_busy(rep);
+    if (!found || verdict != 0) {
         TD_LOG(TD_LOG_INFO, "login_failed", "login refused");
         return td_rpc_reply_error(rep, TD_ECREDENTIALS, NULL);
     }
@@ -513,7 +567,10 @@ static int reauthenticate(struct auth_app *app, const struct td_rpc_request *req
         return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
     if (rc != 0)
         return rc;
-    if (!verify_password(app, user->hash, pw, pw_len))
+    rc = verify_password(app, user->hash, pw, pw_len);
+    if (rc == TD_EDOWN)
+        return reply_busy(rep);
+    if (rc != 0)
         return td_rpc_reply_error(rep, TD_ECREDENTIALS, "Invalid password");
     return 0;
 }
@@ -574,6 +631,8 @@ static int op_password(void *ctx, const struct td_rpc_request *req, struct td_rp
         return rc;
     char hash[crypto_pwhash_STRBYTES];
     rc = hash_password(app, pw, pw_len, hash);
+    if (rc == TD_EDOWN)
+        return reply_busy(rep);
     int64_t now_us = td_now_us();
     int64_t cutoff = (now_us > user.cutoff_us ? now_us : user.cutoff_us) + 1;
     int64_t until = cutoff_keep_until(app->cfg, cutoff);
@@ -736,7 +795,7 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
         ok = ok && check_new_password("password", pw, pw_len, rep);
         /* Hashing happens before the transaction: it is slow and needs no lock. */
         if (ok && hash_password(app, pw, pw_len, users[i].hash) != 0)
-            hash_failed = true, ok = false;
+            hash_failed = true, ok = false; /* busy or out of memory: the seed is retried */
     }
     int rc = hash_failed ? TD_EINTERNAL : ok ? 0 : invalid(rep);
     int64_t cleared[SEED_MAX_USERS * 4];

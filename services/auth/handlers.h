@@ -13,6 +13,7 @@
 #include "td_rpc.h"
 
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <sodium.h>
 
 struct auth_app {
@@ -22,6 +23,7 @@ struct auth_app {
     struct auth_events *events;   /* revocation feed; NULL: not published */
     struct auth_outbox *outbox;   /* NULL: jobs wait for the next start */
     sem_t pwhash_slots;           /* bounds argon2id hashes in flight (memory) */
+    atomic_int pwhash_waiting;    /* requests waiting for a slot (bounded too) */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown emails */
 };
 
