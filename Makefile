@@ -4,12 +4,15 @@
 #   make test    build and run every test (unit + integration)
 #   make asan    the same tests in an AddressSanitizer + UBSan build
 #   make bench   benchmarks (figures printed; see docs/performance.md)
+#   make fuzz    libFuzzer targets (clang, ASan+UBSan), ~60 s; grows tests/fuzz/corpus/
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 8
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build run test asan bench clean
+.PHONY: all deps build run test asan bench fuzz clean
 
 all: build
 
@@ -34,5 +37,12 @@ asan: deps
 bench: build
 	@./ops/bench/run.sh $(BUILD)
 
+# tests/fuzz/README.md: a clang build of its own, every fuzzer FUZZ_SECONDS.
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DTD_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@./tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang libclang-rt-14-dev
   libcivetweb-dev libnng-dev libmsgpack-dev libsqlite3-dev sqlite3
   libjwt-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev
   libcriterion-dev
