@@ -50,13 +50,20 @@ for t in "${targets[@]}"; do
     # under their names; of the rest, only what adds coverage to them is kept.
     fresh=$(mktemp -d)
     cp "$corpus"/seed-* "$corpus"/regress-* "$fresh"/ 2>/dev/null
-    "$bin" -merge=1 "${merge_opts[@]}" "$fresh" "$corpus" "$scratch" >>"$artifacts/$t.log" 2>&1 &&
+    "$bin" -merge=1 "${merge_opts[@]}" -artifact_prefix="$artifacts/$t-merge-" \
+      "$fresh" "$corpus" "$scratch" >>"$artifacts/$t.log" 2>&1 &&
       rm -f "$corpus"/* && cp "$fresh"/* "$corpus"/
     rm -rf "$fresh"
   else
-    "$bin" -merge=1 "${merge_opts[@]}" "$corpus" "$scratch" >>"$artifacts/$t.log" 2>&1
+    "$bin" -merge=1 "${merge_opts[@]}" -artifact_prefix="$artifacts/$t-merge-" \
+      "$corpus" "$scratch" >>"$artifacts/$t.log" 2>&1
   fi
   rm -rf "$scratch"
+  # A merge skips an input that crashes it (the artifact says which).
+  if ls "$artifacts/$t-merge-"* >/dev/null 2>&1 && [[ ! " ${failed[*]} " =~ " $t " ]]; then
+    failed+=("$t")
+    echo "fuzz: $t FAILED while merging: $(ls "$artifacts/$t-merge-"*)" >&2
+  fi
   after=$(ls "$corpus" | wc -l)
   cov=$(grep -oE "cov: [0-9]+ ft: [0-9]+" "$artifacts/$t.log" | tail -1)
   printf 'fuzz: %-13s %3ss  corpus %4d -> %4d  %s\n' "$t" "$(( $(date +%s) - t0 ))" \
