@@ -70,16 +70,20 @@ static bool check_keys(const msgpack_object *args, const char *const *allowed,
         }
         char name[48];
         int n = snprintf(name, sizeof name, "%.*s", (int)k->via.str.size, k->via.str.ptr);
-        if (n < 0 || (size_t)n >= sizeof name || memchr(k->via.str.ptr, '\0', k->via.str.size))
+        /* An empty string may carry a NULL pointer (msgpack-c): never hand
+         * it to memchr/memcmp. */
+        if (n < 0 || (size_t)n >= sizeof name || k->via.str.size == 0 ||
+            memchr(k->via.str.ptr, '\0', k->via.str.size))
             snprintf(name, sizeof name, "%s", "_schema");
         bool known = false, dup = false;
         for (size_t a = 0; allowed[a] && !known; a++)
-            known = strlen(allowed[a]) == k->via.str.size &&
+            known = strlen(allowed[a]) == k->via.str.size && k->via.str.size > 0 &&
                     memcmp(allowed[a], k->via.str.ptr, k->via.str.size) == 0;
         for (uint32_t j = 0; j < i && !dup; j++) {
             const msgpack_object *o = &args->via.map.ptr[j].key;
             dup = o->type == MSGPACK_OBJECT_STR && o->via.str.size == k->via.str.size &&
-                  memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0;
+                  (k->via.str.size == 0 ||
+                   memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0);
         }
         if (!known || dup) {
             td_rpc_reply_detail(rep, name, known ? "Duplicate field." : "Unknown field.");

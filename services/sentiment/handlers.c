@@ -78,7 +78,8 @@ int senti_handle_analyze(void *appv, const struct td_rpc_request *req, struct td
         snprintf(msg, sizeof msg, "Longer than %zu bytes", SENTI_MAX_TEXT_BYTES);
         td_rpc_reply_detail(rep, "text", msg);
         bad = true;
-    } else if (memchr(text->via.str.ptr, '\0', text->via.str.size) != NULL) {
+    } else if (text->via.str.size > 0 &&
+               memchr(text->via.str.ptr, '\0', text->via.str.size) != NULL) {
         td_rpc_reply_detail(rep, "text", "Must not contain NUL characters");
         bad = true;
     } else if (!valid_utf8(text->via.str.ptr, text->via.str.size)) {
