@@ -1,5 +1,6 @@
 /* test_quality.c — accuracy of the embedded analyzer on the project's
- * hand-made diary lines (shared/sentiment/diary_handmade.tsv), classified
+ * hand-made diary lines (tests/data/sentiment/diary_handmade.tsv, a copy of
+ * the project's shared tuning set), classified
  * by API.md's count rule. The file is found through $TD_SENTIMENT_TSV, else
  * beside the repository (TD_SOURCE_DIR/../shared/...). */
 #include <criterion/criterion.h>
@@ -19,7 +20,7 @@ Test(quality, handmade_diary_accuracy)
 {
     const char *path = getenv("TD_SENTIMENT_TSV");
     if (path == NULL || path[0] == '\0')
-        path = TD_SOURCE_DIR "/../shared/sentiment/diary_handmade.tsv";
+        path = TD_SOURCE_DIR "/tests/data/sentiment/diary_handmade.tsv";
     FILE *f = fopen(path, "r");
     cr_assert_not_null(f, "cannot open %s (set TD_SENTIMENT_TSV)", path);
 
