@@ -2,7 +2,7 @@
  * hand-made diary lines (tests/data/sentiment/diary_handmade.tsv, a copy of
  * the project's shared tuning set), classified
  * by API.md's count rule. The file is found through $TD_SENTIMENT_TSV, else
- * beside the repository (TD_SOURCE_DIR/../shared/...). */
+ * in the repository (TD_SOURCE_DIR/tests/data/...). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
