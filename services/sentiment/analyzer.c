@@ -396,7 +396,95 @@ static const struct lex_rule g_rules[] = {
     {"i've had better", -1.8f, 0, F_PHRASE}, {"have had better", -1.8f, 0, F_PHRASE},
     {"least of", 0, 0, F_PHRASE | F_NEUTRAL}, {"must have been", 0, 0, F_PHRASE | F_NEUTRAL},
     {"although", 0, 0, F_ALTHO}, {"though", 0, 0, F_ALTHO},
+    /* lexicon-2: VADER values that mislead in everyday text. "hand" (2.2)
+     * fires on "on the other hand"; the epistemic adverbs and "sure",
+     * "wish" ("I wish it worked") say how certain or wistful the writer
+     * is, not whether the thing is good; "wow" and "ok" are weaker than
+     * VADER's means when they meet a real judgement ("wow, what a bad
+     * film", "only ok"). */
+    {"hand", 0, 0, 0}, {"easily", 0, 0, 0}, {"clearly", 0, 0, 0},
+    {"certainly", 0, 0, 0}, {"sure", 0, 0, 0}, {"wish", 0, 0, 0},
+    {"wow", 1.2f, 0, 0}, {"ok", 0.9f, 0, 0},
+    /* "lack" negates what it lacks: "lacks a convincing script" */
+    {"lack", 0, 0, F_NEG}, {"lacks", 0, 0, F_NEG}, {"lacked", 0, 0, F_NEG},
+    {"lacking", 0, 0, F_NEG},
+    /* lexicon-2 review and everyday phrases: positive */
+    {"hands down", 1.5f, 0, F_PHRASE}, {"one of a kind", 2.0f, 0, F_PHRASE},
+    {"out of this world", 2.8f, 0, F_PHRASE}, {"above and beyond", 2.5f, 0, F_PHRASE},
+    {"blown away", 2.5f, 0, F_PHRASE}, {"blew me away", 2.5f, 0, F_PHRASE},
+    {"spot on", 2.0f, 0, F_PHRASE}, {"on point", 1.8f, 0, F_PHRASE},
+    {"above average", 1.2f, 0, F_PHRASE}, {"up to par", 1.2f, 0, F_PHRASE},
+    {"couldn't ask for more", 2.5f, 0, F_PHRASE},
+    {"could not ask for more", 2.5f, 0, F_PHRASE},
+    {"can't ask for more", 2.5f, 0, F_PHRASE}, {"cant ask for more", 2.5f, 0, F_PHRASE},
+    {"couldnt ask for more", 2.5f, 0, F_PHRASE},
+    {"works like a charm", 2.5f, 0, F_PHRASE}, {"worked like a charm", 2.5f, 0, F_PHRASE},
+    {"as described", 1.2f, 0, F_PHRASE}, {"as advertised", 1.2f, 0, F_PHRASE},
+    {"as expected", 0.8f, 0, F_PHRASE}, {"as promised", 1.2f, 0, F_PHRASE},
+    {"what i wanted", 1.5f, 0, F_PHRASE}, {"what i needed", 1.5f, 0, F_PHRASE},
+    {"gets the job done", 1.5f, 0, F_PHRASE}, {"get the job done", 1.5f, 0, F_PHRASE},
+    {"got the job done", 1.5f, 0, F_PHRASE}, {"value for money", 1.5f, 0, F_PHRASE},
+    {"fast shipping", 1.5f, 0, F_PHRASE}, {"quick shipping", 1.5f, 0, F_PHRASE},
+    {"fast delivery", 1.5f, 0, F_PHRASE}, {"fast service", 1.5f, 0, F_PHRASE},
+    {"quick service", 1.5f, 0, F_PHRASE}, {"arrived on time", 1.2f, 0, F_PHRASE},
+    {"will be back", 1.8f, 0, F_PHRASE}, {"definitely be back", 2.0f, 0, F_PHRASE},
+    {"will come back", 1.8f, 0, F_PHRASE}, {"would come back", 1.5f, 0, F_PHRASE},
+    {"will go back", 1.5f, 0, F_PHRASE}, {"would go back", 1.5f, 0, F_PHRASE},
+    {"will return", 1.5f, 0, F_PHRASE}, {"would return", 1.2f, 0, F_PHRASE},
+    {"keep coming back", 2.0f, 0, F_PHRASE}, {"a must", 2.0f, 0, F_PHRASE},
+    {"must-try", 2.0f, 0, 0}, {"must-visit", 2.0f, 0, 0},
+    /* lexicon-2 review and everyday phrases: negative */
+    {"stay away", -2.0f, 0, F_PHRASE}, {"steer clear", -2.0f, 0, F_PHRASE},
+    {"go elsewhere", -1.8f, 0, F_PHRASE}, {"look elsewhere", -1.5f, 0, F_PHRASE},
+    {"business elsewhere", -1.8f, 0, F_PHRASE}, {"money elsewhere", -1.8f, 0, F_PHRASE},
+    {"save your money", -2.0f, 0, F_PHRASE}, {"my money back", -1.8f, 0, F_PHRASE},
+    {"our money back", -1.8f, 0, F_PHRASE}, {"money back guarantee", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"don't bother", -1.8f, 0, F_PHRASE}, {"dont bother", -1.8f, 0, F_PHRASE},
+    {"do not bother", -1.8f, 0, F_PHRASE}, {"don't be fooled", -1.8f, 0, F_PHRASE},
+    {"do not be fooled", -1.8f, 0, F_PHRASE}, {"out of luck", -1.5f, 0, F_PHRASE},
+    {"below average", -1.5f, 0, F_PHRASE}, {"below expectations", -1.8f, 0, F_PHRASE},
+    {"below par", -1.5f, 0, F_PHRASE}, {"not up to par", -1.5f, 0, F_PHRASE},
+    {"only ok", -1.0f, 0, F_PHRASE}, {"just ok", -1.0f, 0, F_PHRASE},
+    {"only okay", -1.0f, 0, F_PHRASE}, {"just okay", -1.0f, 0, F_PHRASE},
+    {"just average", -1.0f, 0, F_PHRASE}, {"only average", -1.0f, 0, F_PHRASE},
+    {"expected better", -1.5f, 0, F_PHRASE}, {"expect better", -1.5f, 0, F_PHRASE},
+    {"expected more", -1.5f, 0, F_PHRASE}, {"expecting more", -1.5f, 0, F_PHRASE},
+    {"hoped for more", -1.5f, 0, F_PHRASE}, {"hoping for more", -1.5f, 0, F_PHRASE},
+    {"hoping for better", -1.5f, 0, F_PHRASE}, {"better than this", -1.2f, 0, F_PHRASE},
+    {"better than these", -1.2f, 0, F_PHRASE}, {"could be better", -1.2f, 0, F_PHRASE},
+    {"needs improvement", -1.2f, 0, F_PHRASE}, {"needs work", -1.2f, 0, F_PHRASE},
+    {"could be improved", -1.2f, 0, F_PHRASE}, {"room for improvement", -1.0f, 0, F_PHRASE},
+    {"could use some work", -1.2f, 0, F_PHRASE}, {"what a joke", -1.8f, 0, F_PHRASE},
+    {"is a joke", -1.8f, 0, F_PHRASE}, {"was a joke", -1.8f, 0, F_PHRASE},
+    {"never again", -2.0f, 0, F_PHRASE}, {"never going back", -2.0f, 0, F_PHRASE},
+    {"never coming back", -2.0f, 0, F_PHRASE}, {"won't be back", -2.0f, 0, F_PHRASE},
+    {"wont be back", -2.0f, 0, F_PHRASE}, {"will not be back", -2.0f, 0, F_PHRASE},
+    {"never be back", -2.0f, 0, F_PHRASE}, {"not be back", -2.0f, 0, F_PHRASE},
+    {"won't be returning", -2.0f, 0, F_PHRASE}, {"will not return", -2.0f, 0, F_PHRASE},
+    {"won't return", -2.0f, 0, F_PHRASE}, {"came apart", -2.0f, 0, F_PHRASE},
+    {"come apart", -2.0f, 0, F_PHRASE}, {"broke after", -1.8f, 0, F_PHRASE},
+    {"died after", -1.8f, 0, F_PHRASE}, {"died on me", -2.0f, 0, F_PHRASE},
+    {"quit on me", -2.0f, 0, F_PHRASE}, {"stopped charging", -2.0f, 0, F_PHRASE},
+    {"send it back", -1.2f, 0, F_PHRASE}, {"sent it back", -1.2f, 0, F_PHRASE},
+    {"sending it back", -1.2f, 0, F_PHRASE}, {"had to return", -1.5f, 0, F_PHRASE},
+    {"had to send", -1.2f, 0, F_PHRASE}, {"returning it", -1.2f, 0, F_PHRASE},
+    {"go to waste", -1.5f, 0, F_PHRASE}, {"down the drain", -2.0f, 0, F_PHRASE},
+    {"not impressed", -2.0f, 0, F_PHRASE}, {"wooden acting", -1.8f, 0, F_PHRASE},
     /* neutral phrases: consume words that would otherwise fire */
+    {"the kind", 0, 0, F_PHRASE | F_NEUTRAL}, {"this kind", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"that kind", 0, 0, F_PHRASE | F_NEUTRAL}, {"what kind", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"any kind", 0, 0, F_PHRASE | F_NEUTRAL}, {"some kind", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"every kind", 0, 0, F_PHRASE | F_NEUTRAL}, {"tech support", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"technical support", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"customer support", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"horror movie", 0, 0, F_PHRASE | F_NEUTRAL}, {"horror movies", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"horror film", 0, 0, F_PHRASE | F_NEUTRAL}, {"horror films", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"horror flick", 0, 0, F_PHRASE | F_NEUTRAL}, {"horror fan", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"horror fans", 0, 0, F_PHRASE | F_NEUTRAL}, {"horror genre", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"war movie", 0, 0, F_PHRASE | F_NEUTRAL}, {"war film", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"nothing short of", 0, 0, F_PHRASE | F_NEUTRAL}, {"never mind", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"not just", 0, 0, F_PHRASE | F_NEUTRAL}, {"do yourself a favor", 0, 0, F_PHRASE | F_NEUTRAL},
+    {"do yourself a favour", 0, 0, F_PHRASE | F_NEUTRAL},
     {"as well", 0, 0, F_PHRASE | F_NEUTRAL}, {"at least", 0, 0, F_PHRASE | F_NEUTRAL},
     {"feel like", 0, 0, F_PHRASE | F_NEUTRAL}, {"feels like", 0, 0, F_PHRASE | F_NEUTRAL},
     {"felt like", 0, 0, F_PHRASE | F_NEUTRAL}, {"looks like", 0, 0, F_PHRASE | F_NEUTRAL},
@@ -590,6 +678,7 @@ struct tok {
     uint8_t role;
     uint8_t flen;               /* 0: too long to match */
     int16_t group;              /* first token of a multi-word booster */
+    float dval;                 /* valence of a derived word (e == &g_derived) */
     char f[TOKW];
 };
 
@@ -692,6 +781,242 @@ static void fold_append(struct tok *t, size_t *fl, uint32_t cp,
     *fl += n;
 }
 
+/* ---------------------------------------------------------- morphology
+ *
+ * A word that is not in the table may still be an inflection or a spelling
+ * variant of one that is: "recommending", "disappoints", "horribly",
+ * "rudeness", "nicest", "uninspired", "favourite", "apologise", "sooo".
+ * These fallbacks run only for words the table lacks, so a listed word is
+ * never reinterpreted; the span still covers the word as written. Only
+ * plain sentiment words serve as stems: negators, boosters, "like", "well"
+ * and the other rule words keep their meaning in their own form only.
+ */
+
+/* The entry a derived word points to; its valence is in tok.dval. */
+static const struct lex_entry g_derived = {"", 0, F_SENT, 0, 0, 0};
+
+/* Surface forms whose stem is a different word ("kinds of", "it means"). */
+static const char *const g_no_derive[] = {
+    "kinds", "means", "meaning", "meanings", "goods", "fines", "fined",
+    "patients", "evens", "evening", "evenings", "sparing", "wants",
+    "supposedly", "parting", "lying", "rests", "matters", "mattering",
+    "cares", "caring", "kindness", "likes", "liked", "liking", "units",
+    "uninstall", "uninstalled", "unplug", "unplugged", "unpack", "unpacked",
+    "unwrap", "unwrapped", "unlock", "unlocked", "unboxing", "originally",
+    "specials", "fans", "fanned", "surely",
+};
+
+static bool plain_stem(const struct lex_entry *e)
+{
+    return e != NULL && (e->flags & F_SENT) && e->valence != 0.0f &&
+           !(e->flags & (F_NEG | F_BOOST | F_BUT | F_STOPV | F_LEAST |
+                         F_PHRASE | F_LIKE | F_WELL | F_NEUTRAL | F_ALTHO));
+}
+
+static float stem_valence(const char *k, size_t n)
+{
+    const struct lex_entry *e = lex_find(k, n);
+    /* Weak stems ("extend", "allow") say too little in a derived form. */
+    if (!plain_stem(e) || (e->valence < 1.0f && e->valence > -1.0f))
+        return 0.0f;
+    return e->valence;
+}
+
+/* Tries `base` (n bytes) with `add` appended. */
+static float try_stem(const char *base, size_t n, const char *add)
+{
+    char k[TOKW + 4];
+    size_t m = strlen(add);
+    if (n < 3 || n + m > sizeof k)
+        return 0.0f;
+    memcpy(k, base, n);
+    memcpy(k + n, add, m);
+    return stem_valence(k, n + m);
+}
+
+static bool ends(const char *w, size_t n, const char *suf)
+{
+    size_t m = strlen(suf);
+    return n > m && memcmp(w + n - m, suf, m) == 0;
+}
+
+static bool is_cons(char c)
+{
+    return c >= 'b' && c <= 'z' && c != 'e' && c != 'i' && c != 'o' &&
+           c != 'u';
+}
+
+/* Inflectional and derivational suffixes: the stem keeps its valence. */
+static float strip_suffix(const char *w, size_t n)
+{
+    float v;
+#define TRY(len, add) \
+    if ((v = try_stem(w, (len), (add))) != 0.0f) \
+        return v
+    if (n < 4)
+        return 0.0f;
+    if (ends(w, n, "s") && !ends(w, n, "ss") && !ends(w, n, "us") &&
+        !ends(w, n, "is") && !ends(w, n, "'s")) {
+        TRY(n - 1, "");                         /* disappoints */
+        if (ends(w, n, "ies"))
+            TRY(n - 3, "y");                    /* worries */
+        if (ends(w, n, "ches") || ends(w, n, "shes") || ends(w, n, "xes") ||
+            ends(w, n, "sses") || ends(w, n, "zes") || ends(w, n, "oes"))
+            TRY(n - 2, "");                     /* crashes */
+        return 0.0f;
+    }
+    if (ends(w, n, "ed") && n >= 5) {
+        TRY(n - 2, "");                         /* recommended */
+        TRY(n - 1, "");                         /* amazed -> amaze */
+        if (ends(w, n, "ied"))
+            TRY(n - 3, "y");                    /* pitied */
+        if (w[n - 3] == w[n - 4] && is_cons(w[n - 3]))
+            TRY(n - 3, "");                     /* stunned -> stun */
+        return 0.0f;
+    }
+    if (ends(w, n, "ing") && n >= 6) {
+        TRY(n - 3, "");                         /* disappointing */
+        TRY(n - 3, "e");                        /* amusing -> amuse */
+        if (w[n - 4] == w[n - 5] && is_cons(w[n - 4]))
+            TRY(n - 4, "");                     /* upsetting -> upset */
+        return 0.0f;
+    }
+    if (ends(w, n, "ly") && n >= 5) {
+        if (ends(w, n, "ily"))
+            TRY(n - 3, "y");                    /* happily */
+        if (ends(w, n, "bly") || ends(w, n, "tly") || ends(w, n, "ply"))
+            TRY(n - 1, "e");                    /* horribly, gently, simply */
+        TRY(n - 2, "");                         /* badly, wonderfully */
+        TRY(n - 2, "e");                        /* rudely: rude+ly is n-2 */
+        return 0.0f;
+    }
+    if (ends(w, n, "ness") && n >= 7) {
+        if (ends(w, n, "iness"))
+            TRY(n - 5, "y");                    /* laziness */
+        TRY(n - 4, "");                         /* rudeness */
+        return 0.0f;
+    }
+    if (ends(w, n, "est") && n >= 6) {
+        if (ends(w, n, "iest"))
+            TRY(n - 4, "y");                    /* funniest */
+        TRY(n - 3, "");                         /* coolest */
+        TRY(n - 2, "");                         /* nicest */
+        if (w[n - 4] == w[n - 5] && is_cons(w[n - 4]))
+            TRY(n - 4, "");                     /* saddest */
+        return 0.0f;
+    }
+    if (ends(w, n, "ment") && n >= 8) {
+        TRY(n - 4, "");                         /* enjoyment */
+        return 0.0f;
+    }
+#undef TRY
+    return 0.0f;
+}
+
+/* British spellings to the American forms VADER lists: "-our" → "-or"
+ * (favourite, humour), "-is(e|ed|es|ing|ation)" → "-iz..." (apologise). */
+static float respell(const char *w, size_t n)
+{
+    char k[TOKW];
+    if (n >= TOKW)
+        return 0.0f;
+    for (size_t i = 1; i + 3 <= n; i++) {
+        if (w[i] == 'o' && w[i + 1] == 'u' && w[i + 2] == 'r' && i + 3 < n) {
+            memcpy(k, w, i + 1);
+            memcpy(k + i + 1, w + i + 2, n - i - 2);
+            float v = stem_valence(k, n - 1);
+            if (v == 0.0f)
+                v = strip_suffix(k, n - 1);
+            if (v != 0.0f)
+                return v;
+        }
+        if (i >= 3 && (w[i] == 'i' || w[i] == 'y') && w[i + 1] == 's' &&
+            (w[i + 2] == 'e' || w[i + 2] == 'i' ||
+             (w[i + 2] == 'a' && i + 3 < n && w[i + 3] == 't'))) {
+            memcpy(k, w, n);
+            k[i + 1] = 'z';
+            float v = stem_valence(k, n);
+            if (v == 0.0f)
+                v = strip_suffix(k, n);
+            if (v != 0.0f)
+                return v;
+        }
+    }
+    return 0.0f;
+}
+
+static float derive(const char *w, size_t n)
+{
+    for (size_t i = 0; i < sizeof g_no_derive / sizeof g_no_derive[0]; i++)
+        if (strlen(g_no_derive[i]) == n && memcmp(g_no_derive[i], w, n) == 0)
+            return 0.0f;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] < 'a' || w[i] > 'z')
+            return 0.0f; /* plain lower-case ASCII words only */
+    float v = strip_suffix(w, n);
+    if (v == 0.0f)
+        v = respell(w, n);
+    if (v == 0.0f && n >= 6 && w[0] == 'u' && w[1] == 'n') {
+        /* "un-" reverses its stem like a negator: "uninspired". */
+        v = stem_valence(w + 2, n - 2);
+        if (v == 0.0f)
+            v = strip_suffix(w + 2, n - 2);
+        v *= N_SCALAR;
+    }
+    return v;
+}
+
+/* Letters repeated for emphasis ("sooo", "loooove", "goood"): each run of
+ * three or more of one letter is cut to `keep` letters. Returns the new
+ * length, or 0 when the word has no such run. */
+static size_t squeeze(const char *w, size_t n, char *out, size_t keep)
+{
+    size_t o = 0;
+    bool any = false;
+    for (size_t i = 0; i < n;) {
+        size_t r = 1;
+        while (i + r < n && w[i + r] == w[i])
+            r++;
+        size_t emit_n = r;
+        if (r >= 3 && w[i] >= 'a' && w[i] <= 'z') {
+            emit_n = keep;
+            any = true;
+        }
+        memset(out + o, w[i], emit_n);
+        o += emit_n;
+        i += r;
+    }
+    return any ? o : 0;
+}
+
+static const struct lex_entry *lookup_derived(struct tok *t)
+{
+    char sq[TOKW];
+    const char *w = t->f;
+    size_t n = t->flen;
+    for (size_t keep = 2; keep >= 1; keep--) {
+        size_t m = squeeze(t->f, t->flen, sq, keep);
+        if (m == 0)
+            break;
+        const struct lex_entry *e = lex_find(sq, m);
+        if (e != NULL)
+            return e;
+        w = sq;
+        n = m;
+        if (keep == 1) /* derive from the shortest form */
+            break;
+    }
+    float v = derive(w, n);
+#ifdef SENTI_DEBUG_DERIVE
+    if (v != 0.0f)
+        fprintf(stderr, "derive %.*s %.2f\n", (int)n, w, v);
+#endif
+    if (v == 0.0f)
+        return NULL;
+    t->dval = v;
+    return &g_derived;
+}
+
 static const struct lex_entry *word_lookup(struct tok *t)
 {
     if (t->flen == 0)
@@ -713,6 +1038,8 @@ static const struct lex_entry *word_lookup(struct tok *t)
                 k[i] = ' ';
         e = lex_find(k, t->flen);
     }
+    if (e == NULL)
+        e = lookup_derived(t);
     return e;
 }
 
@@ -970,7 +1297,7 @@ static void process_chunk(struct ctx *c)
                 continue;
         }
         pending = SIZE_MAX;
-        emit(c, i, b, e->valence, but_mult);
+        emit(c, i, b, e == &g_derived ? t->dval : e->valence, but_mult);
         i = b;
     }
     if (c->err == 0)

@@ -147,7 +147,7 @@ Test(cache, fallback_answers_are_cached_under_the_lexicon_key)
     struct senti_result r;
     analyze("I feel great", &r);
     cr_assert(r.fallback);
-    cr_assert_str_eq(r.analyzer, "lexicon-1");
+    cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
     senti_result_free(&r);
 
     /* The LLM is back: the same text goes to it, not to the fallback's row. */
@@ -165,7 +165,7 @@ Test(cache, fallback_answers_are_cached_under_the_lexicon_key)
     make("lexicon", NULL);
     analyze("I feel great", &r);
     cr_assert(r.cached);
-    cr_assert_str_eq(r.analyzer, "lexicon-1");
+    cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
     cr_assert_eq(r.positive, 1);
     senti_result_free(&r);
     cr_assert_eq(rows(), 2);
@@ -237,7 +237,7 @@ Test(cache, malformed_rows_are_misses)
 {
     open_store(100);
     unsigned char key[SENTI_CACHE_KEY_BYTES];
-    senti_cache_key("lexicon-1", "happy", 5, key);
+    senti_cache_key(SENTI_ANALYZER_VERSION, "happy", 5, key);
     static const char *const bad[] = {
         "X'0102'",                         /* not a multiple of 9 bytes */
         "X'050000000100000001'",           /* start after end */

@@ -152,7 +152,7 @@ Test(provider, hang_times_out_and_falls_back_within_the_deadline)
     long long took = now_ms() - t0;
     cr_assert(took < 1000, "took %lld ms with a 700 ms deadline", took);
     cr_assert(took >= 280, "gave up after %lld ms, before the attempt's timeout", took);
-    cr_assert_str_eq(r.analyzer, "lexicon-1");
+    cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
     cr_assert(r.fallback);
     cr_assert_gt(r.positive, 0);
     senti_result_free(&r);
@@ -182,7 +182,7 @@ Test(provider, retries_are_bounded_then_fall_back)
     struct senti_result r;
     analyze("I feel sad.", &r);
     cr_assert(r.fallback);
-    cr_assert_str_eq(r.analyzer, "lexicon-1");
+    cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
     cr_assert_eq(r.negative, 1);
     senti_result_free(&r);
     cr_assert_eq(fake_llm_requests(&g_fake), 3, "1 attempt + 2 retries");
@@ -237,7 +237,7 @@ Test(provider, garbage_answer_falls_back_without_retrying)
     struct senti_result r;
     analyze("I am happy", &r);
     cr_assert(r.fallback);
-    cr_assert_str_eq(r.analyzer, "lexicon-1");
+    cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
     senti_result_free(&r);
     cr_assert_eq(fake_llm_requests(&g_fake), 1);
 }
@@ -344,10 +344,10 @@ Test(provider, lexicon_provider_never_calls_out)
 {
     struct senti_provider_opts o = {.provider = "lexicon", .nclients = 1};
     cr_assert_eq(senti_provider_new(&o, &g_p), 0);
-    cr_assert_str_eq(senti_provider_name(g_p), "lexicon-1");
+    cr_assert_str_eq(senti_provider_name(g_p), SENTI_ANALYZER_VERSION);
     struct senti_result r;
     analyze("I am not happy <3", &r);
-    cr_assert_str_eq(r.analyzer, "lexicon-1");
+    cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
     cr_assert_not(r.fallback);
     cr_assert_eq(r.negative, 1);
     senti_result_free(&r);
