@@ -187,7 +187,7 @@ struct lex_entry {
     float boost;
 };
 
-#define LEX_SLOTS 16384u /* power of two, > 2x entries */
+#define LEX_SLOTS 32768u /* power of two, > 2x entries (about 9,000) */
 #define KEEP 99.0f       /* rule valence meaning "keep the lexicon's value" */
 #define B_INCR 0.293f
 #define B_DECR (-0.293f)
@@ -390,7 +390,7 @@ static const struct lex_rule g_rules[] = {
     {"out of control", -1.5f, 0, F_PHRASE}, {"broken heart", -2.8f, 0, F_PHRASE},
     {"so-so", -0.8f, 0, 0}, {"heart broken", -2.8f, 0, F_PHRASE},
     {"ran out", -0.8f, 0, F_PHRASE}, {"shut down", -1.0f, 0, F_PHRASE},
-    {"a mess", -1.8f, 0, F_PHRASE}, {"at best", -1.0f, 0, F_PHRASE},
+    {"a mess", -1.8f, 0, F_PHRASE}, {"at best", -1.8f, 0, F_PHRASE},
     {"don't waste", -2.0f, 0, F_PHRASE}, {"dont waste", -2.0f, 0, F_PHRASE},
     {"do not waste", -2.0f, 0, F_PHRASE}, {"to be desired", -1.8f, 0, F_PHRASE},
     {"i've had better", -1.8f, 0, F_PHRASE}, {"have had better", -1.8f, 0, F_PHRASE},
@@ -427,10 +427,10 @@ static const struct lex_rule g_rules[] = {
     {"fast shipping", 1.5f, 0, F_PHRASE}, {"quick shipping", 1.5f, 0, F_PHRASE},
     {"fast delivery", 1.5f, 0, F_PHRASE}, {"fast service", 1.5f, 0, F_PHRASE},
     {"quick service", 1.5f, 0, F_PHRASE}, {"arrived on time", 1.2f, 0, F_PHRASE},
-    {"will be back", 1.8f, 0, F_PHRASE}, {"definitely be back", 2.0f, 0, F_PHRASE},
-    {"will come back", 1.8f, 0, F_PHRASE}, {"would come back", 1.5f, 0, F_PHRASE},
-    {"will go back", 1.5f, 0, F_PHRASE}, {"would go back", 1.5f, 0, F_PHRASE},
-    {"will return", 1.5f, 0, F_PHRASE}, {"would return", 1.2f, 0, F_PHRASE},
+    /* Coming back is praise only when it is a choice ("would go back",
+     * "definitely be back"), not a plan ("I will be back at 6"). */
+    {"definitely be back", 2.0f, 0, F_PHRASE}, {"definitely coming back", 2.0f, 0, F_PHRASE},
+    {"would come back", 1.5f, 0, F_PHRASE}, {"would go back", 1.5f, 0, F_PHRASE},
     {"keep coming back", 2.0f, 0, F_PHRASE}, {"a must", 2.0f, 0, F_PHRASE},
     {"must-try", 2.0f, 0, 0}, {"must-visit", 2.0f, 0, 0},
     /* lexicon-2 review and everyday phrases: negative */
@@ -575,7 +575,8 @@ static const struct lex_entry *lex_find(const char *k, size_t n)
         const struct lex_entry *e = &g_lex[i];
         if (e->key == NULL)
             return NULL;
-        if (e->len == n && memcmp(e->key, k, n) == 0)
+        if (e->len == n && (n == 0 || e->key[0] == k[0]) &&
+            memcmp(e->key, k, n) == 0)
             return e;
         i = (i + 1) & (LEX_SLOTS - 1);
     }
@@ -836,8 +837,15 @@ static float try_stem(const char *base, size_t n, const char *add)
 
 static bool ends(const char *w, size_t n, const char *suf)
 {
-    size_t m = strlen(suf);
-    return n > m && memcmp(w + n - m, suf, m) == 0;
+    size_t m = 0;
+    while (suf[m] != '\0')
+        m++;
+    if (n <= m)
+        return false;
+    for (size_t i = 0; i < m; i++)
+        if (w[n - m + i] != suf[i])
+            return false;
+    return true;
 }
 
 static bool is_cons(char c)
@@ -945,11 +953,18 @@ static float respell(const char *w, size_t n)
     return 0.0f;
 }
 
-static float derive(const char *w, size_t n)
+static bool no_derive(const char *w, size_t n)
 {
     for (size_t i = 0; i < sizeof g_no_derive / sizeof g_no_derive[0]; i++)
         if (strlen(g_no_derive[i]) == n && memcmp(g_no_derive[i], w, n) == 0)
-            return 0.0f;
+            return true;
+    return false;
+}
+
+static float derive(const char *w, size_t n)
+{
+    if (n < 4)
+        return 0.0f;
     for (size_t i = 0; i < n; i++)
         if (w[i] < 'a' || w[i] > 'z')
             return 0.0f; /* plain lower-case ASCII words only */
@@ -963,6 +978,9 @@ static float derive(const char *w, size_t n)
             v = strip_suffix(w + 2, n - 2);
         v *= N_SCALAR;
     }
+    /* Checked last: a derivation is rare, the exception list is long. */
+    if (v != 0.0f && no_derive(w, n))
+        return 0.0f;
     return v;
 }
 
@@ -1007,10 +1025,6 @@ static const struct lex_entry *lookup_derived(struct tok *t)
             break;
     }
     float v = derive(w, n);
-#ifdef SENTI_DEBUG_DERIVE
-    if (v != 0.0f)
-        fprintf(stderr, "derive %.*s %.2f\n", (int)n, w, v);
-#endif
     if (v == 0.0f)
         return NULL;
     t->dval = v;
@@ -1044,6 +1058,12 @@ static const struct lex_entry *word_lookup(struct tok *t)
 }
 
 /* --------------------------------------------------------------- the rules */
+
+static bool word_is(const struct tok *t, const char *w)
+{
+    return t->kind == TK_WORD && t->flen == strlen(w) &&
+           memcmp(t->f, w, t->flen) == 0;
+}
 
 static bool starts_unit(const struct ctx *c, size_t i)
 {
@@ -1100,6 +1120,7 @@ static void emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
     int nneg = 0;
     bool stopv = false, never = false, chain = true;
     size_t first = a;
+    bool too = false;
 
     /* Look back up to three tokens within the clause. */
     size_t d = 1;
@@ -1107,6 +1128,15 @@ static void emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
         struct tok *p = &c->t[k];
         if (p->kind == TK_BREAK)
             break;
+        if (d == 1 && word_is(p, "too") && b == a) {
+            /* Excess is a complaint: "too sweet", "a bit too easy"; a
+             * negative word only gets stronger ("too bad"). Strong praise
+             * stays ("too good to miss"). */
+            too = true;
+            if (chain)
+                first = k;
+            continue;
+        }
         if (p->role == R_BOOST) {
             float s = p->val * (v < 0 ? -1.0f : 1.0f);
             s *= d == 1 ? 1.0f : d == 2 ? 0.95f : 0.9f;
@@ -1143,6 +1173,8 @@ static void emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
     float val = v + scalar;
     if ((v > 0 && val < 0.1f * v) || (v < 0 && val > 0.1f * v))
         val = 0.1f * v; /* diminishers weaken, never flip */
+    if (too && ta->kind == TK_WORD)
+        val = val < 0 ? val + B_DECR : v < 2.5f ? val * N_SCALAR : val;
     if (nneg % 2 == 1) {
         bool compar = ta->e && (ta->e->flags & F_COMPAR) && b == a;
         if (!stopv && !(compar && never))
@@ -1188,6 +1220,79 @@ static void flush_negator(struct ctx *c, size_t *pending)
     c->last_end = end;
 }
 
+/* Ratings: "10/10", "3 out of 10", "2 stars", "five-star". A score in the
+ * top 30% of its scale reads as praise, one in the bottom 40% as a
+ * complaint; the middle says nothing. */
+#define RATING_VALENCE 2.0f
+
+static int number_word(const struct tok *t)
+{
+    static const char *const names[] = {"zero", "one", "two", "three",
+                                        "four", "five"};
+    if (t->kind != TK_WORD || t->flen == 0)
+        return -1;
+    char c0 = t->f[0];
+    if (!(c0 >= '0' && c0 <= '9') &&
+        !(t->flen <= 5 && (c0 == 'z' || c0 == 'o' || c0 == 't' || c0 == 'f')))
+        return -1;
+    int v = 0;
+    size_t k = 0;
+    while (k < t->flen && t->f[k] >= '0' && t->f[k] <= '9' && v < 1000)
+        v = v * 10 + (t->f[k++] - '0');
+    if (k > 0 && k == t->flen)
+        return v;
+    static const uint8_t lens[] = {4, 3, 3, 5, 4, 4};
+    for (int i = 0; i < 6; i++)
+        if (lens[i] == t->flen && !memcmp(names[i], t->f, t->flen))
+            return i;
+    return -1;
+}
+
+static bool rating_at(const struct ctx *c, size_t i, size_t *last, float *val)
+{
+    const struct tok *t = &c->t[i];
+    int n = number_word(t), m = 0;
+    size_t b = i;
+    if (n < 0) {
+        /* "5-star", "one-star" */
+        const char *dash = t->kind == TK_WORD && t->flen > 5 &&
+                                   t->f[t->flen - 1] >= 'r' /* "-star(s)" */
+                               ? memchr(t->f, '-', t->flen) : NULL;
+        if (dash == NULL)
+            return false;
+        size_t dl = (size_t)(dash - t->f), rest = t->flen - dl - 1;
+        if (!((rest == 4 && !memcmp(dash + 1, "star", 4)) ||
+              (rest == 5 && !memcmp(dash + 1, "stars", 5))))
+            return false;
+        struct tok num = *t;
+        num.flen = (uint8_t)dl;
+        n = number_word(&num);
+        m = 5;
+    } else if (i + 1 < c->n && (word_is(&c->t[i + 1], "star") ||
+                                word_is(&c->t[i + 1], "stars"))) {
+        m = 5;
+        b = i + 1;
+    } else if (i + 2 < c->n && c->t[i + 1].kind == TK_BREAK &&
+               c->text[c->t[i + 1].start] == '/') {
+        m = number_word(&c->t[i + 2]);
+        b = i + 2;
+    } else if (i + 3 < c->n && word_is(&c->t[i + 1], "out") &&
+               word_is(&c->t[i + 2], "of")) {
+        m = number_word(&c->t[i + 3]);
+        b = i + 3;
+    }
+    if (n < 0 || !(m == 5 || m == 10 || m == 100) || n > m)
+        return false;
+    if (n * 10 >= m * 7)
+        *val = RATING_VALENCE;
+    else if (n * 10 <= m * 4)
+        *val = -RATING_VALENCE;
+    else
+        return false;
+    *last = b;
+    return true;
+}
+
 static void process_chunk(struct ctx *c)
 {
     size_t sent_first = c->out->count; /* first span of this sentence */
@@ -1217,6 +1322,14 @@ static void process_chunk(struct ctx *c)
             continue;
         }
         const struct lex_entry *e = t->e;
+        float rv;
+        size_t rb;
+        if (t->kind == TK_WORD && rating_at(c, i, &rb, &rv)) {
+            pending = SIZE_MAX;
+            emit(c, i, rb, rv, but_mult);
+            i = rb;
+            continue;
+        }
         if (e == NULL)
             continue;
 
@@ -1314,6 +1427,11 @@ static void push_tok(struct ctx *c, const struct tok *t)
 
 static size_t match_emoticon(const char *s, size_t len, size_t i, float *val)
 {
+    /* Every emoticon starts with one of these: skip spaces cheaply. */
+    unsigned char c0 = (unsigned char)s[i];
+    if (!(c0 == ':' || c0 == ';' || c0 == '>' || c0 == '<' || c0 == '^' ||
+          c0 == '=' || c0 == '(' || c0 == ')'))
+        return 0;
     /* Only at a token start: "http://x" must not read as ":/". */
     if (i > 0) {
         unsigned char p = (unsigned char)s[i - 1];

@@ -136,6 +136,81 @@ Test(analyzer, word_boundaries)
     cr_assert_str_eq(render("happy123"), "");
 }
 
+Test(analyzer, morphology_falls_back_to_the_stem)
+{
+    /* Inflections and derivations of lexicon words, spans on the original
+     * text; a word the table has is never reinterpreted. */
+    cr_assert_str_eq(render("I recommended it to my sister."), "+[recommended]");
+    cr_assert_str_eq(render("It was the funniest night."), "+[funniest]");
+    cr_assert_str_eq(render("The waiter answered rudely."), "-[rudely]");
+    cr_assert_str_eq(render("The sequel was uninteresting."), "-[uninteresting]");
+    cr_assert_str_eq(render("My favourite colour is blue."), "+[favourite]");
+    cr_assert_str_eq(render("That was sooo goood"), "+[sooo goood]");
+    cr_assert_str_eq(render("I loooove it"), "+[loooove]");
+    /* "un-" reverses like a negator, so its derived form is negative. */
+    cr_assert_str_eq(render("An unsatisfying ending."), "-[unsatisfying]");
+}
+
+Test(analyzer, morphology_does_not_invent_sentiment)
+{
+    /* Stems that are other words, and rule words, are not derived. */
+    cr_assert_str_eq(render("All kinds of people came."), "");
+    cr_assert_str_eq(render("What does it mean? I was meaning to call."), "");
+    cr_assert_str_eq(render("We drank two wines."), "");
+    cr_assert_str_eq(render("It extended to the evening."), "");
+    cr_assert_str_eq(render("Originally it was red."), "");
+}
+
+Test(analyzer, no_false_positive_on_ambiguous_words)
+{
+    cr_assert_str_eq(render("Looks like rain."), "");
+    cr_assert_str_eq(render("I would like to go."), "");
+    cr_assert_str_eq(render("The sofa is pretty big."), "");
+    cr_assert_str_eq(render("This kind of weather is common here."), "");
+    cr_assert_str_eq(render("On the other hand, I went home."), "");
+    cr_assert_str_eq(render("He gave me a hand."), "");
+    cr_assert_str_eq(render("I'll be back at 6."), "");
+    cr_assert_str_eq(render("I will return the book tomorrow."), "");
+    cr_assert_str_eq(render("We watched a horror movie."), "");
+    cr_assert_str_eq(render("I called tech support."), "");
+    cr_assert_str_eq(render("Make sure the door is locked."), "");
+    cr_assert_str_eq(render("It costs 10 dollars for 3 items."), "");
+    cr_assert_str_eq(render("I went there too, and then home."), "");
+}
+
+Test(analyzer, review_phrases_and_vocabulary)
+{
+    cr_assert_str_eq(render("Stay away from this place."), "-[Stay away]");
+    cr_assert_str_eq(render("Total waste of money."), "-[waste of money]");
+    cr_assert_str_eq(render("This place rocks!"), "+[rocks]");
+    cr_assert_str_eq(render("The acting was abysmal."), "-[abysmal]");
+    cr_assert_str_eq(render("The soup was flavorful."), "+[flavorful]");
+    cr_assert_str_eq(render("We will definitely be back!"), "+[definitely be back]");
+    cr_assert_str_eq(render("We won't be back."), "-[won't be back]");
+    cr_assert_str_eq(render("The service was below average."), "-[below average]");
+    cr_assert_str_eq(render("The fries were just ok."), "-[just ok]");
+    cr_assert_str_eq(render("It works like a charm."), "+[works like a charm]");
+    cr_assert_str_eq(render("It stopped working after a week."), "-[stopped working]");
+}
+
+Test(analyzer, ratings)
+{
+    cr_assert_str_eq(render("I give it 10/10."), "+[10/10]");
+    cr_assert_str_eq(render("My rating: 3 out of 10."), "-[3 out of 10]");
+    cr_assert_str_eq(render("Two stars."), "-[Two stars]");
+    cr_assert_str_eq(render("A five-star hotel."), "+[five-star]");
+    cr_assert_str_eq(render("3 stars, 6/10."), ""); /* the middle says nothing */
+    cr_assert_str_eq(render("Not 5 stars."), "-[Not 5 stars]");
+}
+
+Test(analyzer, lack_and_too)
+{
+    cr_assert_str_eq(render("It lacks a convincing plot."), "-[lacks a convincing]");
+    cr_assert_str_eq(render("It was far too sweet."), "-[too sweet]");
+    cr_assert_str_eq(render("Too bad it rained."), "-[Too bad]");
+    cr_assert_str_eq(render("Not too sweet."), "+[Not too sweet]");
+}
+
 Test(analyzer, but_makes_later_clause_win)
 {
     const char *t = "The day started badly, but dinner made me so happy.";
