@@ -13,6 +13,10 @@
  *    emoji (with their modifiers and ZWJ sequences), emoticons, and clause
  *    breaks (, : brackets quotes dashes). Words are folded for lookup:
  *    ASCII and Latin-1 letters lose case and accents, ’ becomes '.
+ *  - A word the table lacks may still be an inflection or variant of one it
+ *    has ("recommending", "rudely", "uninspired", "favourite", "sooo"):
+ *    see "morphology" below. Ratings ("10/10", "3 out of 10", "two stars")
+ *    are units of their own.
  *  - A sentiment unit is a lexicon word, a multi-word phrase (longest match
  *    wins), an emoji or an emoticon. Up to three tokens before it, within
  *    the clause, are scanned for intensifiers ("very", "a bit"), which
@@ -21,7 +25,9 @@
  *    polarity (VADER's x -0.74) and make the whole "negator .. word" one
  *    span. Two exceptions keep the polarity while still joining the span:
  *    a stop verb in between ("couldn't stop crying" stays negative) and a
- *    comparative after never/can't/couldn't ("never felt better").
+ *    comparative after never/can't/couldn't ("never felt better"). "too"
+ *    right before a mildly positive word makes it a complaint ("too
+ *    sweet") and strengthens a negative one ("too bad").
  *  - "but"/"however": spans earlier in the sentence count half, later ones
  *    one and a half (VADER's weights).
  *  - Reconciliation: API.md classifies an entry by counting spans, while
