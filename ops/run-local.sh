@@ -48,6 +48,7 @@ fi
 cat <<MSG
 Thought Diary is running.
   API        $url          (try: curl -i $url/ready)
+  web app    $url/
   API docs   $url/docs
   logs       $logdir/
   data       ${DATA_DIR:-./var}
