@@ -451,12 +451,14 @@ static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
                                        (size_t)app->cfg->pwhash_mem) != 0) {
         char hash[crypto_pwhash_STRBYTES];
         if (hash_password(app, pw, pw_len, hash) == 0 &&
-            auth_store_user_rehash(db, user.id, hash) == 0)
+            auth_store_user_rehash(db, user.id, hash) == 0) {
+            memcpy(user.hash, hash, sizeof hash); /* what the family check compares */
             TD_LOG(TD_LOG_INFO, "password_rehashed", "user %lld: hash upgraded to current cost",
                    (long long)user.id);
-        else
+        } else {
             TD_LOG(TD_LOG_WARN, "rehash_failed", "user %lld: hash not upgraded",
                    (long long)user.id);
+        }
         sodium_memzero(hash, sizeof hash);
     }
 
@@ -466,14 +468,23 @@ static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
     int64_t refresh_exp = 0;
     rc = issue_pair(app, user.id, user.cutoff_us, true, family, &access, &refresh, refresh_jti,
                     &refresh_exp);
+    /* The login hashed for tens of milliseconds since it read the user: the
+     * family is created only if the account and its password are still the
+     * ones it checked, or a concurrent password change or deletion would be
+     * outlived by these tokens (they would be issued after its cut-off). */
     if (rc == 0)
-        rc = auth_store_family_create(db, family, user.id, refresh_jti, refresh_exp);
-    if (rc == 0)
+        rc = auth_store_family_create(db, family, user.id, user.hash, refresh_jti, refresh_exp);
+    if (rc == TD_ECREDENTIALS) {
+        TD_LOG(TD_LOG_INFO, "login_failed", "login raced a password change or deletion");
+        rc = td_rpc_reply_error(rep, TD_ECREDENTIALS, NULL);
+    } else if (rc == 0) {
         rc = reply_pair(app, rep, access, refresh);
+    }
     free(access);
     free(refresh);
     if (rc == 0)
         TD_LOG(TD_LOG_INFO, "login", "user %lld logged in", (long long)user.id);
+    sodium_memzero(&user, sizeof user); /* the hash does not outlive the call */
     return rc;
 }
 

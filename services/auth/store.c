@@ -230,13 +230,31 @@ int auth_store_user_rehash(sqlite3 *db, int64_t id, const char *hash)
 
 /* ---- refresh families ------------------------------------------------------ */
 
-int auth_store_family_create(sqlite3 *db, const char *family, int64_t user_id, const char *jti,
-                             int64_t exp)
+int auth_store_family_create(sqlite3 *db, const char *family, int64_t user_id,
+                             const char *verified_hash, const char *jti, int64_t exp)
 {
-    return run(db, NULL,
-               "INSERT INTO refresh_families(family, user_id, current_jti, current_exp)"
-               " VALUES (?, ?, ?, ?)",
-               "sisi", family, user_id, jti, exp);
+    int rc = begin(db);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = prepare(db, "SELECT password_hash FROM users WHERE id = ?", &st);
+    if (rc == 0 && sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK)
+        rc = TD_ESTORAGE;
+    if (rc == 0) {
+        int step = sqlite3_step(st);
+        const char *stored = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = TD_ESTORAGE;
+        else if (stored == NULL || strcmp(stored, verified_hash) != 0)
+            rc = TD_ECREDENTIALS; /* deleted, or the password changed meanwhile */
+    }
+    sqlite3_finalize(st);
+    rc = rc ? rc
+            : run(db, NULL,
+                  "INSERT INTO refresh_families(family, user_id, current_jti, current_exp)"
+                  " VALUES (?, ?, ?, ?)",
+                  "sisi", family, user_id, jti, exp);
+    return finish(db, rc);
 }
 
 int auth_store_family_rotate(sqlite3 *db, int64_t user_id, const char *family, const char *jti,

@@ -56,9 +56,14 @@ int auth_store_user_by_id(sqlite3 *db, int64_t id, struct auth_user *out);
  * change the user made). 0, TD_EUSERNOTFOUND or TD_ESTORAGE. */
 int auth_store_user_rehash(sqlite3 *db, int64_t id, const char *hash);
 
-/* Starts a refresh family at login with its first token. 0 or TD_ESTORAGE. */
-int auth_store_family_create(sqlite3 *db, const char *family, int64_t user_id, const char *jti,
-                             int64_t exp);
+/* Starts a refresh family at login with its first token, in one transaction
+ * with the check that the user still exists with `verified_hash`, the hash
+ * the login checked the password against. A password change or an account
+ * deletion that committed while the login was hashing wins: TD_ECREDENTIALS,
+ * nothing written (the tokens must not be handed out). Otherwise 0 or
+ * TD_ESTORAGE. */
+int auth_store_family_create(sqlite3 *db, const char *family, int64_t user_id,
+                             const char *verified_hash, const char *jti, int64_t exp);
 
 /* Rotates a family in one transaction: when `jti` is its current token, the
  * user exists and the token is not older than the user's cut-off, the family

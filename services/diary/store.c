@@ -10,6 +10,7 @@
 #include "store.h"
 #include "td_db.h"
 #include "td_error.h"
+#include "td_time.h"
 #include "td_log.h"
 
 #include <stdlib.h>
@@ -44,6 +45,15 @@ static const char *const migrations[] = {
     /* 3: demo entries made by `tdctl seed`, so --clear removes those and
      * nothing else. */
     "ALTER TABLE entries ADD COLUMN seeded INTEGER NOT NULL DEFAULT 0 CHECK (seeded IN (0, 1));",
+    /* 4: accounts deleted through diary.delete_user. A token issued before
+     * the deletion can reach td-diary for a moment after it (a gateway learns
+     * of the cut-off within a second); the tombstone makes sure nothing is
+     * written for that account again. Ids are never reused (AUTOINCREMENT
+     * in td-auth). */
+    "CREATE TABLE deleted_users ("
+    "  user_id INTEGER PRIMARY KEY,"
+    "  deleted_at INTEGER NOT NULL"
+    ");",
 };
 
 #define ENTRY_COLS                                                                             \
@@ -63,6 +73,8 @@ enum st {
     ST_DELETE,
     ST_DELETE_USER,
     ST_SEED_CLEAR,
+    ST_TOMBSTONE_ADD,
+    ST_TOMBSTONE_HAS,
     ST_SEED_HAS,
     ST_SEED_INSERT,
     ST_COUNT,
@@ -93,6 +105,8 @@ static const char *const sql[ST_N] = {
     [ST_DELETE] = "DELETE FROM entries WHERE id = ?1",
     [ST_DELETE_USER] = "DELETE FROM entries WHERE user_id = ?1",
     [ST_SEED_CLEAR] = "DELETE FROM entries WHERE seeded = 1",
+    [ST_TOMBSTONE_ADD] = "INSERT OR IGNORE INTO deleted_users (user_id, deleted_at) VALUES (?1, ?2)",
+    [ST_TOMBSTONE_HAS] = "SELECT COUNT(*) FROM deleted_users WHERE user_id = ?1",
     [ST_SEED_HAS] = "SELECT COUNT(*) FROM entries WHERE user_id = ?1 AND seeded = 1",
     [ST_SEED_INSERT] = "INSERT INTO entries (user_id, content, analyzed_content, created_at,"
                        " updated_at, pending_analysis, seeded) VALUES (?1, ?2, ?3, ?4, ?4, 1, 1)",
@@ -343,6 +357,13 @@ int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, co
     int rc = begin(s, conn, true);
     if (rc != 0)
         return rc;
+    int64_t gone = 0;
+    sqlite3_bind_int64(stmt(s, conn, ST_TOMBSTONE_HAS), 1, user_id);
+    rc = one_int(s, conn, ST_TOMBSTONE_HAS, &gone);
+    if (rc == 0 && gone > 0)
+        rc = TD_EUSERNOTFOUND; /* the account was deleted: nothing is written for it */
+    if (rc != 0)
+        return end(s, conn, rc);
     if (has_call) {
         sqlite3_stmt *st = stmt(s, conn, ST_FIND_CALL);
         sqlite3_bind_int64(st, 1, user_id);
@@ -450,12 +471,24 @@ int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, in
 int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_id,
                             int64_t *deleted)
 {
+    int rc = begin(s, conn, true);
+    if (rc != 0)
+        return rc;
     sqlite3_stmt *st = stmt(s, conn, ST_DELETE_USER);
     sqlite3_bind_int64(st, 1, user_id);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "delete user entries");
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "delete user entries");
     done(st);
+    int64_t n = rc == 0 ? sqlite3_changes64(s->conns[conn].db) : 0;
+    if (rc == 0) {
+        st = stmt(s, conn, ST_TOMBSTONE_ADD);
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, td_now_us());
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "tombstone");
+        done(st);
+    }
+    rc = end(s, conn, rc);
     if (rc == 0)
-        *deleted = sqlite3_changes64(s->conns[conn].db);
+        *deleted = n;
     return rc;
 }
 

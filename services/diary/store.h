@@ -90,7 +90,8 @@ unsigned diary_store_bg_conn(const struct diary_store *s);
 /* Creates an entry of `user_id`. When `call_id` is not empty and this user
  * already created an entry with it, nothing is written and that entry is
  * returned (*deduped true): a retried call never creates a second entry.
- * Returns 0 and *out (clear it), or TD_ESTORAGE / TD_ENOMEM. */
+ * Returns 0 and *out (clear it), TD_EUSERNOTFOUND for a deleted account, or
+ * TD_ESTORAGE / TD_ENOMEM. */
 int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, const char *call_id,
                        const struct diary_write *w, struct diary_entry *out, bool *deduped);
 
@@ -107,7 +108,9 @@ int diary_store_update(struct diary_store *s, unsigned conn, int64_t user_id, in
 /* Deletes entry `id`. 0, TD_EDIARYNOTFOUND, TD_EFORBIDDEN, TD_ESTORAGE. */
 int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id);
 
-/* Deletes every entry of `user_id`; *deleted is how many. 0 or TD_ESTORAGE. */
+/* Deletes every entry of `user_id` and records the account as deleted, so
+ * no entry is created for it afterwards; *deleted is how many went.
+ * Idempotent. 0 or TD_ESTORAGE. */
 int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_id,
                             int64_t *deleted);
 

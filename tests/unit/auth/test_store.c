@@ -65,11 +65,21 @@ Test(store, users_are_unique_by_email_and_read_back)
     cr_expect_eq(u.updated_us, 1000, "a rehash is not the user's change");
 }
 
+Test(store, login_family_needs_the_user_and_the_hash_it_verified)
+{
+    int64_t uid = add_user("race@example.com");
+    cr_expect_eq(auth_store_family_create(db, "x", uid + 100, "$argon2id$fake", "j", 1),
+                 TD_ECREDENTIALS, "deleted user");
+    cr_expect_eq(auth_store_family_create(db, "x", uid, "$argon2id$other", "j", 1),
+                 TD_ECREDENTIALS, "password changed meanwhile");
+    cr_expect_eq(auth_store_family_create(db, "x", uid, "$argon2id$fake", "j", 1), 0);
+}
+
 Test(store, rotation_and_reuse_detection)
 {
     int64_t uid = add_user("r@example.com");
     bool killed;
-    cr_assert_eq(auth_store_family_create(db, "fam1", uid, "j1", 5000000000), 0);
+    cr_assert_eq(auth_store_family_create(db, "fam1", uid, "$argon2id$fake", "j1", 5000000000), 0);
     cr_expect_eq(auth_store_family_rotate(db, uid, "fam1", "j1", 10, "j2", 5000000001, &killed),
                  0);
     cr_expect_not(killed);
@@ -104,7 +114,7 @@ Test(store, logout_revokes_the_token_and_the_family)
 {
     int64_t uid = add_user("l@example.com");
     bool killed, more;
-    cr_assert_eq(auth_store_family_create(db, "fam", uid, "r1", 5000000000), 0);
+    cr_assert_eq(auth_store_family_create(db, "fam", uid, "$argon2id$fake", "r1", 5000000000), 0);
     cr_assert_eq(auth_store_logout(db, uid, "a1", 1000, "fam"), 0);
     cr_assert_eq(auth_store_logout(db, uid, "a1", 1000, NULL), 0, "idempotent");
     cr_expect_eq(auth_store_family_rotate(db, uid, "fam", "r1", 10, "r2", 1, &killed),
@@ -140,7 +150,7 @@ Test(store, password_change_and_deletion_record_cutoffs)
 {
     int64_t uid = add_user("c@example.com");
     bool killed;
-    cr_assert_eq(auth_store_family_create(db, "f", uid, "r1", 5000000000), 0);
+    cr_assert_eq(auth_store_family_create(db, "f", uid, "$argon2id$fake", "r1", 5000000000), 0);
     cr_assert_eq(auth_store_password_change(db, uid, "$new", 2000, 5000, 99999999999), 0);
     struct auth_user u;
     cr_assert_eq(auth_store_user_by_id(db, uid, &u), 0);
@@ -149,7 +159,9 @@ Test(store, password_change_and_deletion_record_cutoffs)
     cr_expect_str_eq(u.hash, "$new");
     cr_expect_eq(auth_store_family_rotate(db, uid, "f", "r1", 6000, "r2", 1, &killed),
                  TD_EREVOKED, "families die with the password");
-    cr_assert_eq(auth_store_family_create(db, "g", uid, "s1", 5000000000), 0);
+    cr_expect_eq(auth_store_family_create(db, "g", uid, "$argon2id$fake", "s1", 5000000000),
+                 TD_ECREDENTIALS, "a login that checked the old password loses to the change");
+    cr_assert_eq(auth_store_family_create(db, "g", uid, "$new", "s1", 5000000000), 0);
     cr_expect_eq(auth_store_family_rotate(db, uid, "g", "s1", 4999, "s2", 1, &killed),
                  TD_EREVOKED, "issued before the cut-off");
     cr_expect_eq(auth_store_family_rotate(db, uid, "g", "s1", 5000, "s2", 1, &killed), 0);

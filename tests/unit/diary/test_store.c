@@ -154,6 +154,17 @@ Test(store, delete_user_removes_only_that_user_and_is_idempotent)
     diary_entry_clear(&e);
 }
 
+Test(store, nothing_is_created_for_a_deleted_account)
+{
+    int64_t n = -1;
+    cr_assert_eq(diary_store_delete_user(store, 0, 7, &n), 0);
+    struct diary_write w = plain("late write from an old token", 5, 0, 0);
+    struct diary_entry e;
+    bool dup;
+    cr_assert_eq(diary_store_create(store, 0, 7, NULL, &w, &e, &dup), TD_EUSERNOTFOUND);
+    create(8, "another account is unaffected", 6, 0, 0);
+}
+
 Test(store, list_is_newest_first_with_id_breaking_ties)
 {
     int64_t a = create(1, "a", 10, 0, 0);
