@@ -99,11 +99,16 @@ int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
                                      "includeSubDomains\r\n"
                                    : "",
                      (int)req->extra_len, req->extra_headers);
-    if (n < 0 || (size_t)n >= sizeof head)
-        n = snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\n"
-                                        "Content-Length: 0\r\n\r\n");
-    int w1 = mg_write(req->conn, head, (size_t)n);
     bool head_only = strcmp(req->ri->request_method, "HEAD") == 0;
+    if (n < 0 || (size_t)n >= sizeof head) {
+        /* The headers did not fit: a bare 500, and no body after it (its
+         * length would contradict the Content-Length: 0 just sent). */
+        n = snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\n"
+                                        "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        status = 500;
+        head_only = true;
+    }
+    int w1 = mg_write(req->conn, head, (size_t)n);
     int w2 = (len > 0 && body && !head_only) ? mg_write(req->conn, body, len) : 0;
     req->status = status;
     req->bytes_sent = (w1 > 0 ? (size_t)w1 : 0) + (w2 > 0 ? (size_t)w2 : 0);
