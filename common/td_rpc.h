@@ -29,6 +29,8 @@
 
 #include "proto/td_proto.h"
 
+#include <nng/nng.h>
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -109,6 +111,11 @@ void td_rpc_server_stop(struct td_rpc_server **srv, int drain_ms);
  * On success *out and *out_len hold the reply bytes (free with free()). */
 int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const char *in,
                                size_t in_len, char **out, size_t *out_len);
+
+/* Listens on `url` like nng_listen, but an ipc:// socket file is made
+ * owner-only (0600): the daemons trust the user id in the envelope, so only
+ * the service account may connect. Returns nng's result (0 on success). */
+int td_rpc_listen(nng_socket sock, const char *url);
 
 /* ---- client ------------------------------------------------------------ */
 

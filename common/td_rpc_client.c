@@ -108,7 +108,7 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         int rv;
         if (strncmp(u, "listen+", 7) == 0) {
             /* Replicas dial in to us (see td_rpc.h). */
-            rv = nng_listen(c->sock, u + 7, NULL, 0);
+            rv = td_rpc_listen(c->sock, u + 7);
         } else {
             /* Non-blocking: a peer that is down now is dialled again in the
              * background until it comes up. */

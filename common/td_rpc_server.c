@@ -339,6 +339,23 @@ static void join_workers(struct td_rpc_server *srv, int drain_ms)
         nng_close(srv->sock);
 }
 
+int td_rpc_listen(nng_socket sock, const char *url)
+{
+    if (strncmp(url, "ipc://", 6) != 0)
+        return nng_listen(sock, url, NULL, 0);
+    nng_listener l;
+    int rv = nng_listener_create(&l, sock, url);
+    if (rv != 0)
+        return rv;
+    /* Set before the socket file exists, so it is never world-connectable. */
+    rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+    if (rv == 0)
+        rv = nng_listener_start(l, 0);
+    if (rv != 0)
+        nng_listener_close(l);
+    return rv;
+}
+
 /* Logged so an operator (and a test) can see a replica join a caller. */
 static void dialled_in(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -421,7 +438,7 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
     if (rc == 0 && has_dial)
         rc = dial_all(srv->sock, opts->dial_urls);
     if (rc == 0 && has_listen) {
-        rv = nng_listen(srv->sock, opts->url, NULL, 0);
+        rv = td_rpc_listen(srv->sock, opts->url);
         if (rv != 0) {
             TD_LOG(TD_LOG_ERR, "rpc_listen_failed", "cannot listen on %s: %s", opts->url,
                    nng_strerror(rv));

@@ -6,6 +6,7 @@
  * full loses the message, which the gateways' re-sync covers.
  */
 #include "events.h"
+#include "td_rpc.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
@@ -31,7 +32,7 @@ int auth_events_open(const char *url, struct auth_events **out)
     }
     /* A pub socket never needs to receive; cap it anyway (PITFALLS.md). */
     nng_socket_set_size(ev->sock, NNG_OPT_RECVMAXSZ, 1024);
-    rv = nng_listen(ev->sock, url, NULL, 0);
+    rv = td_rpc_listen(ev->sock, url);
     if (rv != 0) {
         TD_LOG(TD_LOG_ERR, "events_listen_failed", "cannot listen on %s: %s", url,
                nng_strerror(rv));

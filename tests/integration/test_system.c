@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static struct th_stack stack;
 
@@ -216,4 +217,18 @@ Test(request_id, follows_a_request_through_every_daemon, .timeout = 60)
     cr_assert(log_has("td-diary.log", "[follow-me-456] rpc: diary.create 201"));
     cr_assert(log_has("td-sentiment.log", "[follow-me-456] rpc: sentiment.analyze 200"));
     cr_assert_eq(th_stack_stop(&debug_stack), 0);
+}
+
+Test(system, rpc_ipc_sockets_are_owner_only)
+{
+    /* The daemons trust the envelope's user id: only the service account
+     * may connect to their sockets. */
+    const char *names[] = {"auth.sock", "diary.sock", "sentiment.sock", "events.sock"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[400];
+        snprintf(path, sizeof path, "%s/%s", stack.dir, names[i]);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0, "%s missing", names[i]);
+        cr_assert_eq(st.st_mode & 0777, 0600, "%s has mode %o", names[i], st.st_mode & 0777);
+    }
 }
