@@ -113,8 +113,9 @@ int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const
                                size_t in_len, char **out, size_t *out_len);
 
 /* Listens on `url` like nng_listen, but an ipc:// socket file is made
- * owner-only (0600): the daemons trust the user id in the envelope, so only
- * the service account may connect. Returns nng's result (0 on success). */
+ * 0660 (owner and group, never others): the daemons trust the user id in the
+ * envelope, so only the service accounts (one group) may connect. Returns
+ * nng's result (0 on success). */
 int td_rpc_listen(nng_socket sock, const char *url);
 
 /* ---- client ------------------------------------------------------------ */

@@ -348,7 +348,7 @@ int td_rpc_listen(nng_socket sock, const char *url)
     if (rv != 0)
         return rv;
     /* Set before the socket file exists, so it is never world-connectable. */
-    rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+    rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
     if (rv == 0)
         rv = nng_listener_start(l, 0);
     if (rv != 0)
