@@ -70,6 +70,10 @@ struct gw_request {
 void gw_add_header(struct gw_request *req, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Queues the WWW-Authenticate header of a 401 with API error `error`
+ * ("invalid_token", "missing_token", ...). */
+void gw_add_auth_challenge(struct gw_request *req, const char *error);
+
 /* The value of request header `name` (case-insensitive), or NULL. */
 const char *gw_header(const struct gw_request *req, const char *name);
 

@@ -41,7 +41,7 @@ int gw_parse_json_body(const char *buf, size_t len, long long max_depth, json_t 
         max_depth = GW_BODY_MAX_DEPTH;
     json_error_t jerr;
     bool too_deep = json_text_too_deep(buf, len, max_depth);
-    json_t *json = too_deep ? NULL : json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *json = too_deep ? NULL : json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     const char *why = NULL;
     if (too_deep)
         why = "Request body is nested too deeply";

@@ -29,10 +29,8 @@ static int send_daemon_error(struct gw_request *req, const struct td_rpc_result 
         return gw_respond_error(req, TD_EINTERNAL, NULL, NULL);
     }
     const char *code = json_string_value(json_object_get(body, "error"));
-    if (res->status == 401 && code && strcmp(code, "invalid_credentials") != 0)
-        gw_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-    else if (res->status == 401)
-        gw_add_header(req, "WWW-Authenticate", "Bearer");
+    if (res->status == 401)
+        gw_add_auth_challenge(req, code ? code : "");
     int status = gw_respond_json(req, res->status, body);
     json_decref(body);
     return status;

@@ -127,15 +127,23 @@ int gw_respond_json(struct gw_request *req, int status, const json_t *body)
     return rc;
 }
 
+void gw_add_auth_challenge(struct gw_request *req, const char *error)
+{
+    /* error="invalid_token" only where a bearer token was presented and
+     * refused; no token (or another scheme) and bad credentials get the bare
+     * challenge (RFC 6750, section 3). */
+    bool token_refused = strcmp(error, "invalid_token") == 0 ||
+                         strcmp(error, "token_expired") == 0 ||
+                         strcmp(error, "token_revoked") == 0;
+    gw_add_header(req, "WWW-Authenticate", "%s",
+                  token_refused ? "Bearer error=\"invalid_token\"" : "Bearer");
+}
+
 int gw_respond_error(struct gw_request *req, int code, const char *message, json_t *details)
 {
     int status = td_error_http_status(code);
-    if (status == 401 && gw_header(req, "Authorization") == NULL)
-        gw_add_header(req, "WWW-Authenticate", "Bearer");
-    else if (status == 401 && code != TD_ECREDENTIALS)
-        gw_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-    else if (status == 401)
-        gw_add_header(req, "WWW-Authenticate", "Bearer");
+    if (status == 401)
+        gw_add_auth_challenge(req, td_error_name(code));
     json_t *body = json_pack("{s:s, s:s}", "error", td_error_name(code), "message",
                              message ? message : td_error_message(code));
     if (body != NULL && details != NULL)

@@ -130,10 +130,9 @@ static int read_body(struct gw_request *req, char **out, size_t *out_len)
 static bool take_body(struct gw_request *req)
 {
     unsigned flags = req->route->flags;
-    if (!(flags & (GW_ROUTE_JSON_BODY | GW_ROUTE_OPTIONAL_BODY)))
-        return false;
+    bool wants_body = flags & (GW_ROUTE_JSON_BODY | GW_ROUTE_OPTIONAL_BODY);
     bool has_body = req->ri->content_length > 0 || gw_header(req, "Transfer-Encoding") != NULL;
-    if (!has_body && (flags & GW_ROUTE_OPTIONAL_BODY))
+    if (!has_body && (!wants_body || (flags & GW_ROUTE_OPTIONAL_BODY)))
         return false;
     if (has_body && !content_type_is_json(gw_header(req, "Content-Type"))) {
         gw_respond_error(req, TD_EMEDIA, NULL, NULL);
@@ -160,7 +159,23 @@ static bool take_body(struct gw_request *req)
         gw_respond_error(req, TD_EJSON, problem, NULL);
         return true;
     }
-    req->body = json;
+    if (!wants_body && json_object_size(json) > 0) {
+        /* A route that takes no body refuses fields like any other unknown
+         * field, so a client's mistake never passes silently. */
+        json_t *details = json_object();
+        const char *key;
+        json_t *value;
+        json_object_foreach(json, key, value)
+        {
+            json_object_set_new(details, key, json_pack("[s]", "Unknown field."));
+        }
+        json_decref(json);
+        gw_respond_error(req, TD_EINVAL, NULL, details);
+        return true;
+    }
+    req->body = wants_body ? json : NULL;
+    if (!wants_body)
+        json_decref(json);
     return false;
 }
 
@@ -171,6 +186,8 @@ static void route_request(struct gw_request *req)
     const struct gw_route *route = NULL;
     enum gw_match m = gw_router_match(req->ri->request_method, req->path, &route, &id, allow,
                                       sizeof allow);
+    if (m != GW_MATCH_OK && req->ri->content_length > req->app->cfg->max_body)
+        gw_add_header(req, "Connection", "close"); /* never drain a huge unread body */
     if (m == GW_MATCH_NO_PATH) {
         gw_respond_error(req, TD_ENOTFOUND, NULL, NULL);
         return;
@@ -182,7 +199,17 @@ static void route_request(struct gw_request *req)
     }
     req->route = route;
     req->path_id = id;
-    if (gw_ratelimit_refuse(req) || gw_auth_refuse(req) || take_body(req))
+    if (gw_ratelimit_refuse(req))
+        return;
+    /* Judged on the declared length before a byte is read. It comes after
+     * CORS and the rate limit so this answer, too, carries their headers
+     * (and counts, like any other answer of a limited route). */
+    if (req->ri->content_length > req->app->cfg->max_body) {
+        gw_add_header(req, "Connection", "close");
+        gw_respond_error(req, TD_ETOOBIG, NULL, NULL);
+        return;
+    }
+    if (gw_auth_refuse(req) || take_body(req))
         return;
     route->fn(req);
 }
@@ -206,9 +233,6 @@ int gw_server_handle(struct mg_connection *conn, void *cbdata)
     } else if (framing_is_ambiguous(&req)) {
         gw_add_header(&req, "Connection", "close");
         gw_respond_error(&req, TD_EBADREQ, "Ambiguous message framing", NULL);
-    } else if (req.ri->content_length > req.app->cfg->max_body) {
-        gw_add_header(&req, "Connection", "close");
-        gw_respond_error(&req, TD_ETOOBIG, NULL, NULL);
     } else if (!gw_cors_handle(&req)) {
         route_request(&req);
     }

@@ -71,6 +71,9 @@ static const char *check_domain(const char *s, size_t len)
 
 const char *auth_email_normalize(const char *in, size_t len, char out[AUTH_EMAIL_MAX + 1])
 {
+    /* JSON allows "\u0000"; a NUL would cut the stored C string short. */
+    if (len > 0 && memchr(in, '\0', len) != NULL)
+        return "Not a valid email address.";
     size_t b = 0, e = len;
     while (b < e && is_space((unsigned char)in[b]))
         b++;
