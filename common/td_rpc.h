@@ -48,6 +48,7 @@ struct td_rpc_request {
 };
 
 #define TD_RPC_MAX_DETAILS 16
+#define TD_RPC_FIELD_MAX 128 /* bytes of a field name in details */
 
 struct td_rpc_reply {
     int status;      /* HTTP-style status of the reply */
@@ -58,7 +59,7 @@ struct td_rpc_reply {
     char message[256];
     size_t ndetails;
     struct {
-        char field[48];
+        char field[TD_RPC_FIELD_MAX];
         char message[160];
     } details[TD_RPC_MAX_DETAILS];
 };
@@ -74,6 +75,13 @@ int td_rpc_reply_error(struct td_rpc_reply *rep, int code, const char *message);
 /* Adds a validation detail {"field": ["message"]}; several per field are fine.
  * Details beyond TD_RPC_MAX_DETAILS are dropped. */
 void td_rpc_reply_detail(struct td_rpc_reply *rep, const char *field, const char *message);
+
+/* Adds a detail for an argument key the handler did not expect, named by the
+ * key itself (any bytes may arrive: invalid UTF-8 and control characters are
+ * shown as '?', a long name is cut at a character boundary, an empty name
+ * stays empty, a non-string key is named "?"). */
+void td_rpc_reply_detail_key(struct td_rpc_reply *rep, const msgpack_object *key,
+                             const char *message);
 
 /* A handler returns 0 after td_rpc_reply_result, or a negative TD_E* (with or
  * without td_rpc_reply_error first). `app` is the server's opts.app. */

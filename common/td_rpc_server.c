@@ -17,6 +17,7 @@
 #include "td_log.h"
 #include "td_mp.h"
 #include "td_time.h"
+#include "td_utf8.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -87,6 +88,35 @@ void td_rpc_reply_detail(struct td_rpc_reply *rep, const char *field, const char
     snprintf(rep->details[rep->ndetails].field, sizeof rep->details[0].field, "%s", field);
     snprintf(rep->details[rep->ndetails].message, sizeof rep->details[0].message, "%s", message);
     rep->ndetails++;
+}
+
+void td_rpc_reply_detail_key(struct td_rpc_reply *rep, const msgpack_object *key,
+                             const char *message)
+{
+    char name[TD_RPC_FIELD_MAX];
+    size_t n = 0;
+    if (key->type != MSGPACK_OBJECT_STR) {
+        name[n++] = '?';
+    } else {
+        const char *s = key->via.str.ptr;
+        size_t len = key->via.str.size;
+        for (size_t i = 0; i < len;) {
+            uint32_t cp = 0;
+            size_t k = td_utf8_decode(s + i, len - i, &cp);
+            bool shown = k > 0 && cp >= 0x20 && cp != 0x7F;
+            size_t take = shown ? k : 1;
+            if (n + (shown ? k : 1) >= sizeof name)
+                break;
+            if (shown)
+                memcpy(name + n, s + i, k);
+            else
+                name[n] = '?';
+            n += shown ? k : 1;
+            i += take;
+        }
+    }
+    name[n] = '\0';
+    td_rpc_reply_detail(rep, name, message);
 }
 
 /* Packs {"field": ["msg", ...], ...}, grouping messages of the same field. */

@@ -64,17 +64,10 @@ static bool check_keys(const msgpack_object *args, const char *const *allowed,
     for (uint32_t i = 0; i < args->via.map.size; i++) {
         const msgpack_object *k = &args->via.map.ptr[i].key;
         if (k->type != MSGPACK_OBJECT_STR) {
-            td_rpc_reply_detail(rep, "_schema", "Field names must be strings.");
+            td_rpc_reply_detail_key(rep, k, "Field names must be strings.");
             ok = false;
             continue;
         }
-        char name[48];
-        int n = snprintf(name, sizeof name, "%.*s", (int)k->via.str.size, k->via.str.ptr);
-        /* An empty string may carry a NULL pointer (msgpack-c): never hand
-         * it to memchr/memcmp. */
-        if (n < 0 || (size_t)n >= sizeof name || k->via.str.size == 0 ||
-            memchr(k->via.str.ptr, '\0', k->via.str.size))
-            snprintf(name, sizeof name, "%s", "_schema");
         bool known = false, dup = false;
         for (size_t a = 0; allowed[a] && !known; a++)
             known = strlen(allowed[a]) == k->via.str.size && k->via.str.size > 0 &&
@@ -86,7 +79,7 @@ static bool check_keys(const msgpack_object *args, const char *const *allowed,
                    memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0);
         }
         if (!known || dup) {
-            td_rpc_reply_detail(rep, name, known ? "Duplicate field." : "Unknown field.");
+            td_rpc_reply_detail_key(rep, k, known ? "Duplicate field." : "Unknown field.");
             ok = false;
         }
     }

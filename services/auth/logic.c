@@ -3,6 +3,7 @@
  * revocation lifetimes. Kept free of I/O so every rule has a unit test.
  */
 #include "logic.h"
+#include "td_utf8.h"
 
 #include <string.h>
 
@@ -112,36 +113,15 @@ const char *auth_email_normalize(const char *in, size_t len, char out[AUTH_EMAIL
 
 /* Decodes one UTF-8 sequence at s[*i]; returns the code point and advances
  * *i, or returns -1 on a malformed, over-long or surrogate sequence. */
+/* The code point at s[*i] (advancing *i past it), or -1 for invalid UTF-8. */
 static long utf8_next(const unsigned char *s, size_t len, size_t *i)
 {
-    unsigned char c = s[*i];
-    long cp;
-    size_t need;
-    if (c < 0x80) {
-        (*i)++;
-        return c;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        cp = c & 0x1F, need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        cp = c & 0x0F, need = 2;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        cp = c & 0x07, need = 3;
-    } else {
+    uint32_t cp;
+    size_t n = td_utf8_decode((const char *)s + *i, len - *i, &cp);
+    if (n == 0)
         return -1;
-    }
-    if (len - *i - 1 < need)
-        return -1;
-    for (size_t k = 1; k <= need; k++) {
-        unsigned char cc = s[*i + k];
-        if ((cc & 0xC0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
-    *i += need + 1;
-    return cp;
+    *i += n;
+    return (long)cp;
 }
 
 static bool is_control(long cp)

@@ -25,25 +25,6 @@ struct arg {
     const msgpack_object *value; /* filled by take_args; NULL when absent */
 };
 
-/* A detail field name for an unknown key: the key itself when it is short,
- * printable ASCII/UTF-8 without control bytes; otherwise a generic name (the
- * detail must stay valid JSON at the gateway). */
-static void field_name(const msgpack_object *k, char *buf, size_t size)
-{
-    if (k->type == MSGPACK_OBJECT_STR && k->via.str.size > 0 && k->via.str.size < size &&
-        diary_utf8_count(k->via.str.ptr, k->via.str.size) >= 0) {
-        bool ok = true;
-        for (uint32_t i = 0; i < k->via.str.size && ok; i++)
-            ok = (unsigned char)k->via.str.ptr[i] >= 0x20 && k->via.str.ptr[i] != 0x7F;
-        if (ok) {
-            memcpy(buf, k->via.str.ptr, k->via.str.size);
-            buf[k->via.str.size] = '\0';
-            return;
-        }
-    }
-    snprintf(buf, size, "%s", "args");
-}
-
 /* Matches the request's args against `args` (n of them). Unknown or repeated
  * keys are a validation error naming them. Returns 0 or TD_EINVAL. */
 static int take_args(const struct td_rpc_request *req, struct td_rpc_reply *rep, struct arg *args,
@@ -58,10 +39,8 @@ static int take_args(const struct td_rpc_request *req, struct td_rpc_reply *rep,
         size_t j = 0;
         while (j < n && !td_mp_str_eq(k, args[j].name))
             j++;
-        char name[48];
         if (j == n) {
-            field_name(k, name, sizeof name);
-            td_rpc_reply_detail(rep, name, "Unknown field.");
+            td_rpc_reply_detail_key(rep, k, "Unknown field.");
             bad = true;
         } else if (args[j].value != NULL) {
             td_rpc_reply_detail(rep, args[j].name, "Specified more than once.");

@@ -3,44 +3,11 @@
  * function of its arguments, so the unit tests cover it without a database.
  */
 #include "logic.h"
+#include "td_utf8.h"
 #include "td_error.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Decodes one UTF-8 sequence at s[0..len) strictly. Returns its length
- * (1-4) and the code point in *cp, or 0 when the bytes are not valid UTF-8
- * (truncated, overlong, a surrogate, above U+10FFFF, a stray continuation). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t n;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0; /* continuation byte, 0xC0/0xC1 (always overlong) or 0xF5+ */
-    }
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
 
 /* Unicode White_Space, plus invisible format characters that would make an
  * entry look empty all the same. */
@@ -54,29 +21,13 @@ static bool is_blank(uint32_t cp)
     return cp == 0x180E || cp == 0x2060 || cp == 0xFEFF;
 }
 
-int64_t diary_utf8_count(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    int64_t count = 0;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        size_t n = utf8_decode(p + i, len - i, &cp);
-        if (n == 0)
-            return -1;
-        i += n;
-        count++;
-    }
-    return count;
-}
-
 int diary_content_check(const char *s, size_t len, const char **problem)
 {
-    const unsigned char *p = (const unsigned char *)s;
     int64_t count = 0;
     bool visible = false;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_decode(p + i, len - i, &cp);
+        size_t n = td_utf8_decode(s + i, len - i, &cp);
         if (n == 0) {
             *problem = "Must be valid UTF-8.";
             return TD_EINVAL;
@@ -153,7 +104,7 @@ static bool char_boundary(const char *s, size_t len, size_t off)
 {
     for (size_t k = 1; k <= 3 && k <= off; k++) {
         uint32_t cp;
-        if (utf8_decode((const unsigned char *)s + off - k, len - (off - k), &cp) > k)
+        if (td_utf8_decode(s + off - k, len - (off - k), &cp) > k)
             return false;
     }
     return true;

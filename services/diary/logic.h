@@ -26,9 +26,6 @@
  * (static storage). */
 int diary_content_check(const char *s, size_t len, const char **problem);
 
-/* Number of code points of valid UTF-8 `s`, or -1 when it is not valid. */
-int64_t diary_utf8_count(const char *s, size_t len);
-
 /* The HTML escape of s[0..len): & < > " ' become &amp; &lt; &gt; &quot; &#39;.
  * Returns a new NUL-terminated string (caller frees) and its length in
  * *out_len, or NULL when out of memory. */

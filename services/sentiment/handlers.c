@@ -8,6 +8,7 @@
  * whitespace-only text is fine and has no spans.
  */
 #include "handlers.h"
+#include "td_utf8.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
@@ -19,34 +20,6 @@ const struct td_rpc_route senti_routes[] = {
     {TD_OP_SENTIMENT_ANALYZE, senti_handle_analyze},
 };
 const size_t senti_nroutes = sizeof senti_routes / sizeof senti_routes[0];
-
-static bool valid_utf8(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        size_t n = senti_utf8_decode(s, len, i, &cp);
-        if (cp == SENTI_UTF8_INVALID)
-            return false;
-        i += n;
-    }
-    return true;
-}
-
-/* A field name fit for a details key: printable ASCII, others as '?', cut
- * short. Unknown keys come from the caller and may be any bytes. */
-static void safe_field(const msgpack_object *k, char *buf, size_t size)
-{
-    size_t n = 0;
-    if (k->type == MSGPACK_OBJECT_STR) {
-        for (uint32_t i = 0; i < k->via.str.size && n + 1 < size; i++) {
-            unsigned char c = (unsigned char)k->via.str.ptr[i];
-            buf[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-        }
-    }
-    if (n == 0 && size > 1)
-        buf[n++] = '?';
-    buf[n] = '\0';
-}
 
 int senti_handle_analyze(void *appv, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
@@ -60,9 +33,7 @@ int senti_handle_analyze(void *appv, const struct td_rpc_request *req, struct td
             if (td_mp_str_eq(k, "text")) {
                 text = &m->ptr[i].val;
             } else {
-                char field[40];
-                safe_field(k, field, sizeof field);
-                td_rpc_reply_detail(rep, field, "Unknown field");
+                td_rpc_reply_detail_key(rep, k, "Unknown field.");
                 bad = true;
             }
         }
@@ -82,7 +53,7 @@ int senti_handle_analyze(void *appv, const struct td_rpc_request *req, struct td
                memchr(text->via.str.ptr, '\0', text->via.str.size) != NULL) {
         td_rpc_reply_detail(rep, "text", "Must not contain NUL characters");
         bad = true;
-    } else if (!valid_utf8(text->via.str.ptr, text->via.str.size)) {
+    } else if (td_utf8_count(text->via.str.ptr, text->via.str.size) < 0) {
         td_rpc_reply_detail(rep, "text", "Not valid UTF-8");
         bad = true;
     }

@@ -5,6 +5,7 @@
 #include "td_error.h"
 #include "td_json_mp.h"
 #include "td_mp.h"
+#include "td_utf8.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -94,4 +95,15 @@ Test(json_mp, depth_counts_containers)
     j = json_integer(3);
     cr_assert_eq(td_json_depth(j), 0);
     json_decref(j);
+}
+
+Test(utf8, strict_decoding_counts_code_points_and_refuses_bad_bytes)
+{
+    cr_assert_eq(td_utf8_count("", 0), 0);
+    cr_assert_eq(td_utf8_count("h\xc3\xa9llo \xf0\x9f\x98\x8a", 11), 7);
+    cr_assert_eq(td_utf8_count("\xc0\xaf", 2), -1, "overlong");
+    cr_assert_eq(td_utf8_count("\xed\xa0\x80", 3), -1, "surrogate");
+    cr_assert_eq(td_utf8_count("\xf4\x90\x80\x80", 4), -1, "above U+10FFFF");
+    cr_assert_eq(td_utf8_count("\xe2\x82", 2), -1, "truncated");
+    cr_assert_eq(td_utf8_count("\x80", 1), -1, "stray continuation");
 }

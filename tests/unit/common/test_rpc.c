@@ -439,3 +439,29 @@ Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
     td_rpc_server_stop(&replicas[2], 1000);
     td_rpc_client_free(&c);
 }
+
+Test(rpc, unknown_keys_are_named_safely_in_details)
+{
+    struct td_rpc_reply rep;
+    memset(&rep, 0, sizeof rep);
+    msgpack_object k = {.type = MSGPACK_OBJECT_STR};
+    k.via.str.ptr = "";
+    k.via.str.size = 0;
+    td_rpc_reply_detail_key(&rep, &k, "Unknown field.");
+    cr_assert_str_eq(rep.details[0].field, "", "an empty name stays empty");
+    k.via.str.ptr = "caf\xc3\xa9\x01\xff";
+    k.via.str.size = 7;
+    td_rpc_reply_detail_key(&rep, &k, "Unknown field.");
+    cr_assert_str_eq(rep.details[1].field, "caf\xc3\xa9??", "control and invalid bytes are ?");
+    char longname[300];
+    memset(longname, 'x', sizeof longname);
+    memcpy(longname + TD_RPC_FIELD_MAX - 2, "\xc3\xa9", 2); /* straddles the cut */
+    k.via.str.ptr = longname;
+    k.via.str.size = sizeof longname;
+    td_rpc_reply_detail_key(&rep, &k, "Unknown field.");
+    cr_assert_eq(strlen(rep.details[2].field), TD_RPC_FIELD_MAX - 2,
+                 "cut before a character that would not fit whole");
+    msgpack_object i = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
+    td_rpc_reply_detail_key(&rep, &i, "Field names must be strings.");
+    cr_assert_str_eq(rep.details[3].field, "?");
+}

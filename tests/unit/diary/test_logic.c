@@ -3,6 +3,7 @@
  * HTML escaping, the markup check, pagination arithmetic, backoff.
  */
 #include "logic.h"
+#include "td_utf8.h"
 #include "td_error.h"
 
 #include <criterion/criterion.h>
@@ -126,10 +127,10 @@ Test(content, refuses_invalid_utf8)
 
 Test(content, utf8_count_counts_code_points)
 {
-    cr_assert_eq(diary_utf8_count("", 0), 0);
-    cr_assert_eq(diary_utf8_count("abc", 3), 3);
-    cr_assert_eq(diary_utf8_count("\xc3\xa9\xf0\x9f\x98\x8a", 6), 2);
-    cr_assert_eq(diary_utf8_count("\xff", 1), -1);
+    cr_assert_eq(td_utf8_count("", 0), 0);
+    cr_assert_eq(td_utf8_count("abc", 3), 3);
+    cr_assert_eq(td_utf8_count("\xc3\xa9\xf0\x9f\x98\x8a", 6), 2);
+    cr_assert_eq(td_utf8_count("\xff", 1), -1);
 }
 
 TestSuite(escape);

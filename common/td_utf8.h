@@ -1,0 +1,22 @@
+/*
+ * td_utf8.h — strict UTF-8 decoding, shared by every daemon that judges text
+ * (content rules, password rules, field names in error details).
+ *
+ * Strict means: no overlong forms, no surrogates, nothing above U+10FFFF, no
+ * stray continuation bytes, no truncated sequences. msgpack does not check
+ * strings, so every daemon checks what it stores or echoes.
+ */
+#ifndef TD_UTF8_H
+#define TD_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decodes the sequence at s[0..len) (len >= 1). Returns its length (1-4) and
+ * the code point in *cp, or 0 when the bytes are not valid UTF-8. */
+size_t td_utf8_decode(const char *s, size_t len, uint32_t *cp);
+
+/* The number of code points in s[0..len), or -1 when it is not valid UTF-8. */
+int64_t td_utf8_count(const char *s, size_t len);
+
+#endif
