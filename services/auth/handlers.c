@@ -30,6 +30,7 @@ int auth_app_init(struct auth_app *app, const struct auth_config *cfg)
     if (sem_init(&app->pwhash_slots, 0, (unsigned)cfg->pwhash_concurrency) != 0)
         return TD_ENOMEM;
     atomic_init(&app->pwhash_waiting, 0);
+    auth_lockout_init(&app->lockout);
     unsigned char pw[32];
     randombytes_buf(pw, sizeof pw);
     memset(app->dummy_hash, 0, sizeof app->dummy_hash);
@@ -44,6 +45,7 @@ int auth_app_init(struct auth_app *app, const struct auth_config *cfg)
 void auth_app_destroy(struct auth_app *app)
 {
     sem_destroy(&app->pwhash_slots);
+    auth_lockout_destroy(&app->lockout);
 }
 
 static sqlite3 *conn(struct auth_app *app, const struct td_rpc_request *req)
@@ -575,11 +577,18 @@ static int reauthenticate(struct auth_app *app, const struct td_rpc_request *req
         return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
     if (rc != 0)
         return rc;
+    int64_t now_s = td_now_us() / 1000000;
+    if (auth_lockout_blocked(&app->lockout, user->id, now_s))
+        return td_rpc_reply_error(rep, TD_ECREDENTIALS,
+                                  "Too many wrong passwords; try again in 15 minutes");
     rc = verify_password(app, user->hash, pw, pw_len);
     if (rc == TD_EDOWN)
         return reply_busy(rep);
-    if (rc != 0)
+    if (rc != 0) {
+        auth_lockout_failed(&app->lockout, user->id, now_s);
         return td_rpc_reply_error(rep, TD_ECREDENTIALS, "Invalid password");
+    }
+    auth_lockout_succeeded(&app->lockout, user->id);
     return 0;
 }
 
