@@ -7,6 +7,7 @@
 #include "td_log.h"
 #include "td_error.h"
 #include "td_time.h"
+#include "td_utf8.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -62,6 +63,23 @@ const char *td_log_request_id(void)
     return thread_rid;
 }
 
+/* JSON needs valid UTF-8, and a message may hold anything (a civetweb
+ * warning quoting raw request bytes, or a character cut by the buffer's end):
+ * invalid bytes become '?' so the line is never lost. In place. */
+static void make_utf8(char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = td_utf8_decode(s + i, len - i, &cp);
+        if (n == 0) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
 void td_log_write(enum td_log_level level, const char *msgid, const char *fmt, ...)
 {
     char msg[1024];
@@ -77,7 +95,7 @@ void td_log_write(enum td_log_level level, const char *msgid, const char *fmt, .
     char line[1400];
     int n;
     if (log_format == TD_LOG_JSON) {
-        /* jansson escapes whatever bytes the message holds. */
+        make_utf8(msg);
         json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ts", ts, "level",
                                 level_names[level], "service", log_service, "request_id",
                                 thread_rid, "msgid", msgid, "msg", msg);

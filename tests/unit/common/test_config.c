@@ -5,6 +5,7 @@
  */
 #include "td_config.h"
 #include "td_error.h"
+#include "td_log.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -264,4 +265,25 @@ Test(config, production_wants_explicit_settings_and_a_file_counts)
     unlink(path);
     unsetenv("TDT_SECRET_FILE");
     unsetenv("TDT_ORIGINS");
+}
+
+Test(config, json_log_lines_survive_invalid_utf8)
+{
+    /* A message with a stray byte and a cut character still makes a line. */
+    int pipefd[2];
+    cr_assert_eq(pipe(pipefd), 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(pipefd[1], STDERR_FILENO);
+    td_log_init("td-test", TD_LOG_INFO, TD_LOG_JSON);
+    td_log_write(TD_LOG_WARN, "probe", "raw \xff bytes and a cut \xe2\x82");
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(pipefd[1]);
+    char buf[2048];
+    ssize_t n = read(pipefd[0], buf, sizeof buf - 1);
+    close(pipefd[0]);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert_not_null(strstr(buf, "\"msg\":\"raw ? bytes and a cut ??\""), "%s", buf);
+    td_log_init("td-test", TD_LOG_INFO, TD_LOG_TEXT);
 }
