@@ -52,6 +52,7 @@ struct gw_revocations {
     bool sync_now;
     int64_t follow_up_ms; /* a second sync due at this mono time, 0: none */
     bool synced;
+    bool waited_out; /* a wait for the first sync timed out: later ones do not wait */
     atomic_bool stopping;
 };
 
@@ -469,9 +470,14 @@ bool gw_revocations_wait_synced(struct gw_revocations *r, int timeout_ms)
     struct timespec ts;
     timespec_in(&ts, timeout_ms);
     pthread_mutex_lock(&r->mu);
-    while (!r->synced) {
-        if (pthread_cond_timedwait(&r->cond, &r->mu, &ts) != 0)
+    /* Once one request has waited the full time in vain, td-auth is down:
+     * the others answer 503 at once instead of each holding a civetweb
+     * worker for the whole wait. */
+    while (!r->synced && !r->waited_out) {
+        if (pthread_cond_timedwait(&r->cond, &r->mu, &ts) != 0) {
+            r->waited_out = !r->synced;
             break;
+        }
     }
     bool synced = r->synced;
     pthread_mutex_unlock(&r->mu);
