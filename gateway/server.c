@@ -250,14 +250,22 @@ int gw_server_handle(struct mg_connection *conn, void *cbdata)
 static int http_error(struct mg_connection *conn, int status, const char *msg)
 {
     (void)msg;
-    const char *code = status == 413 || status == 431 ? "payload_too_large"
-                       : status == 404               ? "not_found"
-                       : status == 405               ? "method_not_allowed"
-                       : status >= 500               ? "internal_error"
-                                                     : "bad_request";
+    /* civetweb calls this mostly for requests it could not parse: 505 (an
+     * HTTP version it does not speak) is the client's doing, not an
+     * internal error; other 5xx are civetweb's own failures. */
+    const char *code = status == 413 || status == 431      ? "payload_too_large"
+                       : status == 404                    ? "not_found"
+                       : status == 405                    ? "method_not_allowed"
+                       : status >= 500 && status != 505   ? "internal_error"
+                                                          : "bad_request";
+    const char *message = status == 413 || status == 431 ? "Request headers too large"
+                          : status == 411               ? "Content-Length required"
+                          : status == 505               ? "HTTP version not supported"
+                          : status >= 500               ? "Internal server error"
+                                                        : "Malformed request";
     char body[160], rid[33];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}", code,
-                     status >= 500 ? "Internal server error" : "Malformed request");
+                     message);
     /* The request could not be parsed, so its X-Request-ID cannot be
      * trusted or even found: a fresh one keeps "every response has one". */
     td_rpc_new_id(rid);
