@@ -313,29 +313,32 @@ static size_t append(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int th_http_url(const char *base_url, const char *method, const char *path,
-                const char *const *headers, const char *body, struct th_response *out)
+int th_http_ex(const struct th_request *rq, struct th_response *out)
 {
     memset(out, 0, sizeof *out);
     CURL *curl = curl_easy_init();
     if (curl == NULL)
         return -1;
-    char url[4096];
-    snprintf(url, sizeof url, "%s%s", base_url, path);
     struct buf b = {0}, h = {0};
     struct curl_slist *list = NULL;
-    for (int i = 0; headers && headers[i]; i++)
-        list = curl_slist_append(list, headers[i]);
-    if (body)
+    for (int i = 0; rq->headers && rq->headers[i]; i++)
+        list = curl_slist_append(list, rq->headers[i]);
+    if (rq->body)
         list = curl_slist_append(list, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_URL, rq->url);
     curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "HEAD") == 0)
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, rq->method);
+    if (strcmp(rq->method, "HEAD") == 0)
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    if (body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    if (rq->src)
+        curl_easy_setopt(curl, CURLOPT_INTERFACE, rq->src);
+    if (rq->body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, rq->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+    }
+    if (rq->insecure) {
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
@@ -359,6 +362,15 @@ int th_http_url(const char *base_url, const char *method, const char *path,
     out->headers = h.data ? h.data : strdup("");
     out->json = json_loadb(out->body, out->body_len, 0, NULL);
     return 0;
+}
+
+int th_http_url(const char *base_url, const char *method, const char *path,
+                const char *const *headers, const char *body, struct th_response *out)
+{
+    char url[4096];
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    struct th_request rq = {.url = url, .method = method, .headers = headers, .body = body};
+    return th_http_ex(&rq, out);
 }
 
 int th_http(struct th_stack *s, const char *method, const char *path,

@@ -87,6 +87,19 @@ struct th_response {
 int th_http(struct th_stack *s, const char *method, const char *path,
             const char *const *headers, const char *body, struct th_response *out);
 
+/* One exchange with full control: `url` is the whole URL; `src` (NULL: any)
+ * the local source address (127.0.0.2, ... are distinct clients);
+ * `insecure` skips TLS verification (self-signed test certificates). */
+struct th_request {
+    const char *url;
+    const char *method;
+    const char *const *headers;
+    const char *body;
+    const char *src;
+    bool insecure;
+};
+int th_http_ex(const struct th_request *rq, struct th_response *out);
+
 /* The same against any base URL ("http://127.0.0.1:port"). */
 int th_http_url(const char *base_url, const char *method, const char *path,
                 const char *const *headers, const char *body, struct th_response *out);

@@ -17,77 +17,15 @@
 #include <string.h>
 #include <sys/wait.h>
 
-struct edge_buf {
-    char *data;
-    size_t len;
-};
-
-static __attribute__((unused)) size_t edge_append(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct edge_buf *b = userdata;
-    size_t n = size * nmemb;
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (grown == NULL)
-        return 0;
-    memcpy(grown + b->len, ptr, n);
-    b->len += n;
-    grown[b->len] = '\0';
-    b->data = grown;
-    return n;
-}
-
 /* One exchange with `url` (full URL) from source address `src` (NULL: any).
  * `insecure` skips TLS verification (self-signed test certificates). */
 static __attribute__((unused)) int edge_http(const char *url, const char *src, const char *method,
-                     const char *const *headers, const char *body, bool insecure,
-                     struct th_response *out)
+                                             const char *const *headers, const char *body,
+                                             bool insecure, struct th_response *out)
 {
-    memset(out, 0, sizeof *out);
-    CURL *curl = curl_easy_init();
-    if (curl == NULL)
-        return -1;
-    struct edge_buf b = {0}, h = {0};
-    struct curl_slist *list = NULL;
-    for (int i = 0; headers && headers[i]; i++)
-        list = curl_slist_append(list, headers[i]);
-    if (body)
-        list = curl_slist_append(list, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    if (src)
-        curl_easy_setopt(curl, CURLOPT_INTERFACE, src);
-    if (body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    if (insecure) {
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, edge_append);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, edge_append);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_slist_free_all(list);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "edge_http %s %s: %s\n", method, url, curl_easy_strerror(rc));
-        free(b.data);
-        free(h.data);
-        return -1;
-    }
-    out->body = b.data ? b.data : strdup("");
-    out->body_len = b.len;
-    out->headers = h.data ? h.data : strdup("");
-    out->json = json_loadb(out->body, out->body_len, 0, NULL);
-    return 0;
+    struct th_request rq = {.url = url, .method = method, .headers = headers, .body = body,
+                            .src = src, .insecure = insecure};
+    return th_http_ex(&rq, out);
 }
 
 /* Status of one exchange, -1 on transport failure. */
