@@ -318,6 +318,8 @@ tests.journey = async (browser) => {
   await page.goto(`${BASE}/#/diary`);
   await heading(page, 'Welcome back'); // protected views need a session
   await logIn(page, email);
+  // the heading shows before the list has loaded: wait for the entries
+  await page.waitForFunction(() => document.querySelectorAll('.entry').length === 3);
   assert.equal(await page.locator('.entry').count(), 3);
 
   // change password: a wrong current password shows the server's message
