@@ -412,7 +412,7 @@ static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
     if (arg_str(req->args, "email", true, rep, &email_in, &email_len) == ARG_OK) {
         const char *problem = auth_email_normalize(email_in, email_len, email);
         /* Too long is a client error; a bad shape simply matches nobody. */
-        if (problem != NULL && strncmp(problem, "Longer", 6) == 0) {
+        if (problem == auth_email_too_long) {
             td_rpc_reply_detail(rep, "email", problem);
             ok = false;
         }

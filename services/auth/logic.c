@@ -70,6 +70,8 @@ static const char *check_domain(const char *s, size_t len)
     return labels >= 2 ? NULL : "Not a valid email address.";
 }
 
+const char auth_email_too_long[] = "Longer than maximum length 254.";
+
 const char *auth_email_normalize(const char *in, size_t len, char out[AUTH_EMAIL_MAX + 1])
 {
     /* JSON allows "\u0000"; a NUL would cut the stored C string short. */
@@ -85,7 +87,7 @@ const char *auth_email_normalize(const char *in, size_t len, char out[AUTH_EMAIL
     /* Non-ASCII bytes are refused by the shape check below, so bytes are
      * characters here and the length limit can be judged on bytes. */
     if (e - b > AUTH_EMAIL_MAX)
-        return "Longer than maximum length 254.";
+        return auth_email_too_long;
     char buf[AUTH_EMAIL_MAX + 1];
     size_t n = e - b, at = n;
     for (size_t i = 0; i < n; i++) {

@@ -18,6 +18,10 @@
  * acceptable this long after its exp, so its revocation must outlive it. */
 #define AUTH_MAX_LEEWAY_S 300
 
+/* The problem auth_email_normalize returns for an over-long email (compare
+ * the pointer): the one shape problem login reports rather than ignores. */
+extern const char auth_email_too_long[];
+
 /* Normalises an email: trims ASCII whitespace, lower-cases ASCII, then checks
  * the length and the local@domain.tld shape. On success writes the result
  * (NUL-terminated) to out, which must hold AUTH_EMAIL_MAX + 1 bytes, and
