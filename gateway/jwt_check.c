@@ -1,8 +1,19 @@
 /*
- * jwt_check.c — the token checker of jwt_check.h.
+ * jwt_check.c — the token checker of jwt_check.h, and the one user of the
+ * verified-token cache (token_cache.h).
+ *
+ * The cache sits here, inside gw_jwt_verify, rather than in gw_auth_check:
+ * every caller (the bearer check, logout's refresh token, the fuzz target)
+ * gets the same answer from one code path; the table lives and dies with
+ * the secret it vouches for (one per gw_jwt, so a checker with another key
+ * never sees it); and its value is exactly what this file produces. A hit
+ * skips only what cannot change for the same bytes (signature, header,
+ * claim shapes); nbf/exp are checked on every call by check_time, the same
+ * function the full path uses, and revocation remains the caller's.
  */
 #include "jwt_check.h"
 #include "td_error.h"
+#include "token_cache.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -16,6 +27,7 @@ struct gw_jwt {
     unsigned char *secret;
     size_t secret_len;
     long long leeway;
+    struct gw_token_cache *cache; /* successes only; see the top of this file */
 };
 
 int gw_jwt_new(const char *secret, long long leeway, struct gw_jwt **out)
@@ -30,6 +42,12 @@ int gw_jwt_new(const char *secret, long long leeway, struct gw_jwt **out)
         free(j);
         return TD_ENOMEM;
     }
+    int rc = gw_token_cache_new(GW_TOKEN_CACHE_SLOTS, &j->cache);
+    if (rc != 0) {
+        free(j->secret);
+        free(j);
+        return rc;
+    }
     memcpy(j->secret, secret, len);
     j->secret_len = len;
     j->leeway = leeway;
@@ -42,6 +60,7 @@ void gw_jwt_free(struct gw_jwt **pj)
     struct gw_jwt *j = *pj;
     if (j == NULL)
         return;
+    gw_token_cache_free(&j->cache);
     sodium_memzero(j->secret, j->secret_len);
     free(j->secret);
     free(j);
@@ -172,8 +191,24 @@ static bool claim_sub(const json_t *claims, int64_t *out)
     return true;
 }
 
-static int check_claims(const struct gw_jwt *j, const json_t *c, int64_t now_s,
-                        struct gw_token *t)
+/* The time-dependent checks, for a token just read (after check_claims) and
+ * for a cache hit alike, so a cached token stops being accepted at the same
+ * second an uncached one would. nbf more than `leeway` ahead is
+ * TD_EBADTOKEN; now at or past exp + leeway is TD_EEXPIRED. Only now_s (the
+ * clock) is offset by the leeway (0-300, config.c), never a claim, so a
+ * signed but absurd exp or nbf near the int64 limits cannot overflow. */
+static int check_time(const struct gw_jwt *j, const struct gw_token *t, int64_t now_s)
+{
+    if (t->nbf > now_s + j->leeway)
+        return TD_EBADTOKEN;
+    if (now_s - j->leeway >= t->exp)
+        return TD_EEXPIRED;
+    return 0;
+}
+
+/* Every claim with its JSON type, and their consistency; not time, which is
+ * check_time's. Fills *t; returns 0 or TD_EBADTOKEN. */
+static int check_claims(const json_t *c, struct gw_token *t)
 {
     const json_t *type = json_object_get(c, "type");
     if (!json_is_string(type))
@@ -201,10 +236,6 @@ static int check_claims(const struct gw_jwt *j, const json_t *c, int64_t now_s,
             return TD_EBADTOKEN;
         t->fresh = json_is_true(fresh);
     }
-    if (t->nbf > now_s + j->leeway)
-        return TD_EBADTOKEN;
-    if (now_s >= t->exp + j->leeway)
-        return TD_EEXPIRED;
     return 0;
 }
 
@@ -218,6 +249,21 @@ int gw_jwt_verify(const struct gw_jwt *j, const char *token, int64_t now_s,
     const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
     if (dot1 == NULL || dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
         return TD_EBADTOKEN;
+
+    /* 0. A token that passed 1-3 before: only the time is left to check. An
+     * expired entry is dropped so it stops taking a way; a later call with
+     * an earlier clock simply verifies it again in full. */
+    struct gw_token_key key;
+    gw_token_cache_key(j->cache, token, len, &key);
+    struct gw_token t;
+    if (gw_token_cache_get(j->cache, &key, &t)) {
+        int rc = check_time(j, &t, now_s);
+        if (rc == TD_EEXPIRED)
+            gw_token_cache_drop(j->cache, &key);
+        if (rc == 0)
+            *out = t;
+        return rc;
+    }
 
     /* 1. The signature, before anything else is believed. */
     jwt_t *jwt = NULL;
@@ -233,11 +279,21 @@ int gw_jwt_verify(const struct gw_jwt *j, const char *token, int64_t now_s,
     json_t *claims = segment_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
     if (claims == NULL)
         return TD_EBADTOKEN;
-    struct gw_token t;
     memset(&t, 0, sizeof t);
-    int rc = check_claims(j, claims, now_s, &t);
+    int rc = check_claims(claims, &t);
     json_decref(claims);
+    /* 4. Time; then the token is remembered, but only if it is accepted now:
+     * failures, including not-yet-valid and expired, are never cached. */
     if (rc == 0)
+        rc = check_time(j, &t, now_s);
+    if (rc == 0) {
+        gw_token_cache_put(j->cache, &key, &t);
         *out = t;
+    }
     return rc;
+}
+
+void gw_jwt_cache_stats(const struct gw_jwt *j, uint64_t *hits, uint64_t *misses)
+{
+    gw_token_cache_stats(j->cache, hits, misses);
 }

@@ -9,6 +9,13 @@
  * every claim with its JSON type, then nbf and exp with the configured
  * leeway. The signature comes first: an expired token with a bad signature
  * is invalid_token, not token_expired.
+ *
+ * A token that passed every check is remembered (token_cache.h: a fixed-size
+ * table per checker, keyed by a keyed hash of the exact token bytes, never
+ * the token), so the next request with the same bytes skips the signature,
+ * header and claim parsing; nbf and exp are checked again on every call,
+ * with the same code, so a cached token expires at the same second as an
+ * uncached one. Failures are never cached; revocation is the caller's.
  */
 #ifndef GW_JWT_H
 #define GW_JWT_H
@@ -34,19 +41,26 @@ struct gw_token {
 };
 
 /* A checker for HS256 tokens signed with `secret` (copied), accepting exp/nbf
- * `leeway` seconds off. Returns 0 and *out, TD_ECONFIG for a secret under
- * GW_JWT_MIN_SECRET bytes, or TD_ENOMEM. */
+ * `leeway` seconds off, with its own verified-token cache (a random hash key
+ * from libsodium: sodium_init() must have run). Returns 0 and *out,
+ * TD_ECONFIG for a secret under GW_JWT_MIN_SECRET bytes, TD_ENOMEM or
+ * TD_EINTERNAL. */
 int gw_jwt_new(const char *secret, long long leeway, struct gw_jwt **out);
 
-/* Frees and NULLs *j (no-op on NULL). */
+/* Zeroes the secret and the cache, frees and NULLs *j (no-op on NULL). */
 void gw_jwt_free(struct gw_jwt **j);
 
 /* Checks `token` (NUL-terminated) at Unix time now_s. Returns 0 and fills
  * *out, TD_EBADTOKEN (malformed, bad signature, other algorithm, a claim
  * missing or mistyped, nbf in the future) or TD_EEXPIRED. The route's token
- * type and revocation are the caller's to check. */
+ * type and revocation are the caller's to check. Safe to call from many
+ * threads at once on one checker. */
 int gw_jwt_verify(const struct gw_jwt *j, const char *token, int64_t now_s,
                   struct gw_token *out);
+
+/* How many gw_jwt_verify calls (that got as far as the cache) found their
+ * token cached (*hits) or not (*misses); either pointer may be NULL. */
+void gw_jwt_cache_stats(const struct gw_jwt *j, uint64_t *hits, uint64_t *misses);
 
 /* Parses an Authorization header value strictly: the scheme "Bearer" (any
  * case), one space, then the token (base64url segments and dots, nothing

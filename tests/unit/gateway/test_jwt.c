@@ -1,17 +1,23 @@
 /*
  * test_jwt.c — the gateway's token checker (jwt_check.c) and revocation set
- * (revocations.c), without sockets: every way a token can be wrong, and the
- * set's lookups, cut-offs, feed messages and pruning.
+ * (revocations.c), without sockets: every way a token can be wrong, what
+ * the verified-token cache must not change (a cached token still expires,
+ * forged bytes and other secrets are still refused, threads and overflow
+ * still get the right claims), and the set's lookups, cut-offs, feed
+ * messages and pruning.
  */
 #include "jwt_check.h"
 #include "revocations.h"
 #include "td_error.h"
+#include "token_cache.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <msgpack.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +242,248 @@ Test(jwt, bearer_header_is_parsed_strictly)
         cr_expect_eq(gw_jwt_bearer(bad[i], &tok), TD_EBADTOKEN, "'%s'", bad[i]);
     cr_assert_eq(gw_jwt_bearer("bEaReR a-_.b9.c", &tok), 0);
     cr_expect_str_eq(tok, "a-_.b9.c");
+}
+
+/* ---- the verified-token cache, seen through gw_jwt_verify ---- */
+
+/* An access token of user `uid` with a jti of its own; otherwise claims(). */
+static char *mint_user(long long uid, const char *key)
+{
+    json_t *c = claims("access");
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", uid);
+    json_object_set_new(c, "sub", json_string(buf));
+    snprintf(buf, sizeof buf, "jti%019lld", uid);
+    json_object_set_new(c, "jti", json_string(buf));
+    return sign(c, JWT_ALG_HS256, key);
+}
+
+static bool is_user(const struct gw_token *t, long long uid)
+{
+    char jti[32];
+    snprintf(jti, sizeof jti, "jti%019lld", uid);
+    return t->user_id == uid && !t->refresh && t->fresh && strcmp(t->jti, jti) == 0 &&
+           t->exp == NOW + 900 && t->nbf == NOW && t->iat_us == NOW * 1000000 + 5;
+}
+
+static uint64_t hits_of(const struct gw_jwt *j)
+{
+    uint64_t h = 0;
+    gw_jwt_cache_stats(j, &h, NULL);
+    return h;
+}
+
+Test(jwt, a_repeated_token_is_answered_from_the_cache_with_the_same_claims)
+{
+    char *tok = sign(claims("refresh"), JWT_ALG_HS256, SECRET);
+    struct gw_token a, b;
+    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &a), 0);
+    cr_expect_eq(hits_of(jwt), 0);
+    memset(&b, 0x5a, sizeof b);
+    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &b), 0);
+    cr_expect_eq(hits_of(jwt), 1, "the second call did not use the cache");
+    cr_expect_eq(b.user_id, a.user_id);
+    cr_expect_eq(b.refresh, a.refresh);
+    cr_expect_str_eq(b.jti, a.jti);
+    cr_expect_eq(b.iat, a.iat);
+    cr_expect_eq(b.nbf, a.nbf);
+    cr_expect_eq(b.exp, a.exp);
+    cr_expect_eq(b.iat_us, a.iat_us);
+    cr_expect_eq(b.fresh, a.fresh);
+    cr_expect_str_eq(b.family, a.family);
+    free(tok);
+}
+
+Test(jwt, a_cached_token_expires_at_exp_plus_leeway)
+{
+    char *tok = sign(claims("access"), JWT_ALG_HS256, SECRET);
+    struct gw_token t;
+    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0);
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 900 + 29, &t), 0);
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 900 + 30, &t), TD_EEXPIRED);
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 900 + 100000, &t), TD_EEXPIRED);
+    cr_expect_eq(hits_of(jwt), 2, "the first expiry was decided on a cache hit");
+    /* The expired entry was dropped; with an earlier clock the token is
+     * verified in full again and accepted, as an uncached one would be. */
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0);
+    cr_expect_eq(t.user_id, 42);
+    free(tok);
+}
+
+Test(jwt, a_cached_token_is_refused_before_its_nbf)
+{
+    char *tok = sign(claims("access"), JWT_ALG_HS256, SECRET);
+    struct gw_token t;
+    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW, &t), 0);
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW - 31, &t), TD_EBADTOKEN, "nbf in the future");
+    cr_expect_eq(hits_of(jwt), 1, "decided on a cache hit");
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW - 30, &t), 0);
+    free(tok);
+}
+
+Test(jwt, failures_are_never_cached)
+{
+    uint64_t h, m;
+    struct gw_token t;
+    /* Expired, then (with an earlier clock) accepted: both full checks. */
+    char *tok = sign(claims("access"), JWT_ALG_HS256, SECRET);
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 930, &t), TD_EEXPIRED);
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 930, &t), TD_EEXPIRED);
+    /* Not yet valid, then valid. */
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW - 31, &t), TD_EBADTOKEN);
+    gw_jwt_cache_stats(jwt, &h, &m);
+    cr_expect_eq(h, 0);
+    cr_expect_eq(m, 3);
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW, &t), 0);
+    cr_expect_eq(hits_of(jwt), 0, "accepted once, only now cached");
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW, &t), 0);
+    cr_expect_eq(hits_of(jwt), 1);
+    free(tok);
+    /* Another key, and another algorithm with our key: refused every time. */
+    char *bad[] = {sign(claims("access"), JWT_ALG_HS256, "another-secret-0123456789abcdefghij"),
+                   sign(claims("access"), JWT_ALG_HS512, SECRET)};
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 3; k++)
+            cr_expect_eq(gw_jwt_verify(jwt, bad[i], NOW + 10, &t), TD_EBADTOKEN, "#%d", i);
+        free(bad[i]);
+    }
+    cr_expect_eq(hits_of(jwt), 1);
+}
+
+Test(jwt, a_token_one_byte_off_is_refused_after_the_genuine_one_is_cached)
+{
+    char *tok = sign(claims("access"), JWT_ALG_HS256, SECRET);
+    size_t len = strlen(tok);
+    struct gw_token t;
+    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0);
+    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0);
+    cr_assert_eq(hits_of(jwt), 1);
+    char *forged = malloc(len + 2);
+    /* Every byte of the token, the signature's included, changed in turn. */
+    for (size_t i = 0; i < len; i++) {
+        if (tok[i] == '.')
+            continue;
+        memcpy(forged, tok, len + 1);
+        forged[i] = tok[i] == 'A' ? 'B' : 'A';
+        cr_expect_eq(gw_jwt_verify(jwt, forged, NOW + 10, &t), TD_EBADTOKEN, "byte %zu of %zu",
+                     i, len);
+    }
+    memcpy(forged, tok, len + 1);
+    forged[len - 1] = '\0';
+    cr_expect_eq(gw_jwt_verify(jwt, forged, NOW + 10, &t), TD_EBADTOKEN, "one byte short");
+    memcpy(forged, tok, len);
+    memcpy(forged + len, "A", 2);
+    cr_expect_eq(gw_jwt_verify(jwt, forged, NOW + 10, &t), TD_EBADTOKEN, "one byte more");
+    cr_expect_eq(hits_of(jwt), 1, "a forged token hit the cache");
+    cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0, "the genuine one still passes");
+    cr_expect_eq(hits_of(jwt), 2);
+    free(forged);
+    free(tok);
+}
+
+#define SECRET_B "a-second-unit-test-secret-9876543210zyxw"
+
+Test(jwt, checkers_with_other_secrets_do_not_share_what_they_cached)
+{
+    struct gw_jwt *b = NULL, *same = NULL;
+    cr_assert_eq(gw_jwt_new(SECRET_B, 30, &b), 0);
+    cr_assert_eq(gw_jwt_new(SECRET, 30, &same), 0);
+    char *tok_a = mint_user(7, SECRET), *tok_b = mint_user(8, SECRET_B);
+    struct gw_token t;
+    cr_assert_eq(gw_jwt_verify(jwt, tok_a, NOW + 10, &t), 0);
+    cr_assert_eq(gw_jwt_verify(jwt, tok_a, NOW + 10, &t), 0);
+    cr_assert_eq(gw_jwt_verify(b, tok_b, NOW + 10, &t), 0);
+    cr_assert_eq(gw_jwt_verify(b, tok_b, NOW + 10, &t), 0);
+    for (int k = 0; k < 2; k++) {
+        cr_expect_eq(gw_jwt_verify(b, tok_a, NOW + 10, &t), TD_EBADTOKEN);
+        cr_expect_eq(gw_jwt_verify(jwt, tok_b, NOW + 10, &t), TD_EBADTOKEN);
+    }
+    cr_expect_eq(hits_of(jwt), 1);
+    cr_expect_eq(hits_of(b), 1);
+    /* Same secret, separate checker: its own (empty) cache, same answer. */
+    cr_expect_eq(gw_jwt_verify(same, tok_a, NOW + 10, &t), 0);
+    cr_expect(is_user(&t, 7));
+    cr_expect_eq(hits_of(same), 0);
+    free(tok_a);
+    free(tok_b);
+    gw_jwt_free(&b);
+    gw_jwt_free(&same);
+}
+
+Test(jwt, more_distinct_tokens_than_slots_are_all_read_right)
+{
+    enum { N = GW_TOKEN_CACHE_SLOTS + GW_TOKEN_CACHE_SLOTS / 2 };
+    char **toks = calloc(N, sizeof *toks);
+    cr_assert_not_null(toks);
+    for (int i = 0; i < N; i++)
+        toks[i] = mint_user(i + 1, SECRET);
+    struct gw_token t;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < N; i++) {
+            memset(&t, 0, sizeof t);
+            cr_assert_eq(gw_jwt_verify(jwt, toks[i], NOW + 10, &t), 0, "pass %d, #%d", pass, i);
+            cr_assert(is_user(&t, i + 1), "pass %d: #%d read as user %lld", pass, i,
+                      (long long)t.user_id);
+        }
+    }
+    uint64_t h, m;
+    gw_jwt_cache_stats(jwt, &h, &m);
+    cr_expect_eq(h + m, 2 * (uint64_t)N);
+    cr_expect_geq(m, (uint64_t)N, "the first pass can only miss");
+    cr_expect_leq(h, (uint64_t)GW_TOKEN_CACHE_SLOTS, "more hits than the table holds");
+    cr_expect_eq(gw_jwt_verify(jwt, toks[N - 1], NOW + 10, &t), 0);
+    cr_expect_eq(hits_of(jwt), h + 1, "the most recent token was not kept");
+    for (int i = 0; i < N; i++)
+        free(toks[i]);
+    free(toks);
+}
+
+/* civetweb's workers verify concurrently: each thread walks the same tokens
+ * (and forgeries of them) in its own order. */
+#define VERIFY_THREADS 8
+#define VERIFY_ROUNDS 3000
+#define VERIFY_TOKENS 64
+
+static char *mt_tokens[VERIFY_TOKENS], *mt_forged[VERIFY_TOKENS];
+static atomic_int mt_wrong;
+
+static void *verify_worker(void *arg)
+{
+    int me = (int)(uintptr_t)arg;
+    for (int r = 0; r < VERIFY_ROUNDS; r++) {
+        int i = (r * 7 + me * 13) % VERIFY_TOKENS;
+        struct gw_token t;
+        memset(&t, 0, sizeof t);
+        if (r % 10 == 9) {
+            if (gw_jwt_verify(jwt, mt_forged[i], NOW + 10, &t) != TD_EBADTOKEN)
+                atomic_fetch_add(&mt_wrong, 1);
+        } else if (gw_jwt_verify(jwt, mt_tokens[i], NOW + 10, &t) != 0 || !is_user(&t, i + 1)) {
+            atomic_fetch_add(&mt_wrong, 1);
+        }
+    }
+    return NULL;
+}
+
+Test(jwt, many_threads_verifying_at_once_each_get_their_tokens_claims)
+{
+    for (int i = 0; i < VERIFY_TOKENS; i++) {
+        mt_tokens[i] = mint_user(i + 1, SECRET);
+        mt_forged[i] = strdup(mt_tokens[i]);
+        size_t n = strlen(mt_forged[i]);
+        mt_forged[i][n - 5] = mt_forged[i][n - 5] == 'x' ? 'y' : 'x';
+    }
+    pthread_t th[VERIFY_THREADS];
+    for (int i = 0; i < VERIFY_THREADS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, verify_worker, (void *)(uintptr_t)i), 0);
+    for (int i = 0; i < VERIFY_THREADS; i++)
+        pthread_join(th[i], NULL);
+    cr_expect_eq(atomic_load(&mt_wrong), 0, "%d wrong answers", atomic_load(&mt_wrong));
+    cr_expect_gt(hits_of(jwt), (uint64_t)VERIFY_THREADS * VERIFY_ROUNDS / 2,
+                 "mostly answered from the cache");
+    for (int i = 0; i < VERIFY_TOKENS; i++) {
+        free(mt_tokens[i]);
+        free(mt_forged[i]);
+    }
 }
 
 TestSuite(revocations);
