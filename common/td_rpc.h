@@ -20,6 +20,12 @@
  * spreads calls over whichever replicas are connected, and a replica that
  * dies simply drops out (its in-flight calls fail with TD_EDOWN).
  *
+ * Every dial opens TD_RPC_CONNECTIONS connections to its peer, not one: nng
+ * sends one message per connection at a time and starts the next only from
+ * its completion callback, so with one connection concurrent calls queued
+ * behind each other (measured: about a quarter more CPU per call, and the
+ * waits showed as p99 latency).
+ *
  * Both sides cap incoming message size (NNG_OPT_RECVMAXSZ) and decode with
  * td_mp_unpack; the req side disables nng's automatic resend so a request is
  * never executed twice behind the caller's back (PITFALLS.md).
@@ -35,6 +41,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Connections per dialled peer (see above). */
+#define TD_RPC_CONNECTIONS 4
 
 /* ---- server ------------------------------------------------------------ */
 
@@ -146,7 +155,7 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
 /* Closes the socket (calls in flight fail with TD_EDOWN) and frees; NULLs *c. */
 void td_rpc_client_free(struct td_rpc_client **c);
 
-/* Number of peers connected right now. */
+/* Connections open right now: TD_RPC_CONNECTIONS per reachable peer. */
 int td_rpc_client_peers(struct td_rpc_client *c);
 
 struct td_rpc_call {

@@ -405,9 +405,9 @@ Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
                                            .routes = who, .nroutes = 1, .app = (void *)(i + 1)};
         cr_assert_eq(td_rpc_server_start(&sopts, &replicas[i]), 0);
     }
-    for (int i = 0; i < 200 && td_rpc_client_peers(c) < 3; i++)
+    for (int i = 0; i < 200 && td_rpc_client_peers(c) < 3 * TD_RPC_CONNECTIONS; i++)
         usleep(10000);
-    cr_assert_eq(td_rpc_client_peers(c), 3);
+    cr_assert_eq(td_rpc_client_peers(c), 3 * TD_RPC_CONNECTIONS);
 
     int seen[4] = {0};
     for (int i = 0; i < 60; i++) {
@@ -424,7 +424,7 @@ Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
               seen[3]);
 
     td_rpc_server_stop(&replicas[1], 1000);
-    for (int i = 0; i < 200 && td_rpc_client_peers(c) > 2; i++)
+    for (int i = 0; i < 200 && td_rpc_client_peers(c) > 2 * TD_RPC_CONNECTIONS; i++)
         usleep(10000);
     for (int i = 0; i < 30; i++) {
         struct td_rpc_call call = {.op = TD_OP_SENTIMENT_ANALYZE};
