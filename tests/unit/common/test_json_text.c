@@ -67,6 +67,25 @@ Test(json_text, strings_escape_like_jansson)
         cr_assert_eq(compare(fill_str, (void *)cases[i]), 0, "case %zu", i);
 }
 
+/* The writer skips plain ASCII eight bytes at a time: put each byte that
+ * needs a look at every offset of a longer string, across word boundaries. */
+Test(json_text, special_bytes_at_every_offset_of_a_long_string)
+{
+    const char *specials[] = {"\"", "\\", "\x01", "\x1f", "\x7f", "\x20", "!", "#", "[", "]",
+                              "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x8a", "\x80", "\xff"};
+    for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+        size_t n = strlen(specials[k]);
+        for (size_t at = 0; at + n <= 24; at++) {
+            char text[32];
+            memset(text, 'a', 24);
+            text[24] = '\0';
+            memcpy(text + at, specials[k], n);
+            bool valid = specials[k][0] != '\x80' && specials[k][0] != '\xff';
+            cr_assert_eq(compare(fill_str, text), valid ? 0 : TD_EPROTO, "byte %zu at %zu", k, at);
+        }
+    }
+}
+
 Test(json_text, invalid_utf8_is_declined_like_jansson_refuses_it)
 {
     const char *cases[] = {
