@@ -176,8 +176,11 @@ struct jbuf {
     size_t len, cap;
 };
 
-static int jb_put(struct jbuf *b, const char *s, size_t n)
+/* Room for n more bytes (and the final NUL). */
+static int jb_reserve(struct jbuf *b, size_t n)
 {
+    if (n > SIZE_MAX / 2 - b->len)
+        return TD_ENOMEM;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
         while (cap < b->len + n + 1)
@@ -188,6 +191,14 @@ static int jb_put(struct jbuf *b, const char *s, size_t n)
         b->p = p;
         b->cap = cap;
     }
+    return 0;
+}
+
+static int jb_put(struct jbuf *b, const char *s, size_t n)
+{
+    int rc = jb_reserve(b, n);
+    if (rc != 0)
+        return rc;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     return 0;
@@ -245,14 +256,20 @@ static bool word_is_plain(const unsigned char *p)
  * characters escaped (\b \f \n \r \t, else \u00XX), everything else as is. */
 static int jb_string(struct jbuf *b, const char *str, size_t len)
 {
-    if (len == 0) /* msgpack-c's "" may have a NULL ptr */
-        return jb_put(b, "\"\"", 2);
+    /* Room for the worst case (every byte as \u00XX) up front, so the loop
+     * writes straight into the buffer. */
+    if (len > (SIZE_MAX - 2) / 6 || jb_reserve(b, len * 6 + 2) != 0)
+        return TD_ENOMEM;
+    static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str;
-    int rc = jb_put(b, "\"", 1);
-    size_t run = 0, i = 0;
-    while (rc == 0 && i < len) {
+    char *o = b->p + b->len;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < len) {
         /* Eight plain ASCII bytes at a time: most of a diary is. */
         if (len - i >= 8 && word_is_plain(s + i)) {
+            memcpy(o, s + i, 8);
+            o += 8;
             i += 8;
             continue;
         }
@@ -260,32 +277,37 @@ static int jb_string(struct jbuf *b, const char *str, size_t len)
         if (c >= 0x80) {
             size_t n = utf8_seq(s + i, len - i);
             if (n == 0)
-                return TD_EPROTO;
+                return TD_EPROTO; /* b->len is unchanged: nothing was written */
+            memcpy(o, s + i, n);
+            o += n;
             i += n;
             continue;
         }
+        i++;
         if (c >= 0x20 && c != '"' && c != '\\') {
-            i++;
+            *o++ = (char)c;
             continue;
         }
-        rc = jb_put(b, str + run, i - run);
-        char esc[8];
-        const char *e = esc;
+        *o++ = '\\';
         switch (c) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        default: snprintf(esc, sizeof esc, "\\u%04X", (unsigned)c); break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 0xF];
+            o += 5;
+            break;
         }
-        rc = rc ? rc : jb_put(b, e, strlen(e));
-        run = ++i;
     }
-    rc = rc ? rc : jb_put(b, str + run, len - run);
-    return rc ? rc : jb_put(b, "\"", 1);
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return 0;
 }
 
 /* A real as jansson writes it (jsonp_dtostr, precision 17): "%.17g", ".0"
