@@ -1,7 +1,8 @@
 /*
  * store.c — td-auth's schema and queries (store.h). Prepared statements
- * only; every multi-statement change runs in one BEGIN IMMEDIATE transaction
- * so a reply only ever acknowledges what was committed together.
+ * only, each prepared once per connection and reused (see prepare());
+ * every multi-statement change runs in one BEGIN IMMEDIATE transaction so a
+ * reply only ever acknowledges what was committed together.
  */
 #include "store.h"
 #include "td_db.h"
@@ -79,6 +80,13 @@ void auth_store_close(struct auth_store **ps)
     struct auth_store *s = *ps;
     if (s == NULL)
         return;
+    /* The statements prepare() kept: sqlite3_close() refuses a connection
+     * that still has some, and the connection would leak. */
+    for (size_t i = 0; i < s->nconns; i++) {
+        sqlite3_stmt *st;
+        while ((st = sqlite3_next_stmt(s->conns[i], NULL)) != NULL)
+            sqlite3_finalize(st);
+    }
     td_db_close_pool(&s->conns, s->nconns);
     free(s);
     *ps = NULL;
@@ -86,13 +94,65 @@ void auth_store_close(struct auth_store **ps)
 
 /* ---- statement helpers --------------------------------------------------- */
 
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+/* Statements are prepared once per connection and stay on it, found again
+ * by their SQL text: parsing every query on every call was a large share of
+ * td-auth's CPU. prepare() hands out the connection's idle statement for
+ * `sql`, preparing one only the first time; release() gives it back reset and
+ * unbound, on every path (a statement left un-reset would hold a read
+ * transaction open and block WAL checkpoints). auth_store_close() finalizes
+ * them.
+ *
+ * Which statements are handed out is tracked here, not read from
+ * sqlite3_stmt_busy(): a statement is not busy between prepare() and its
+ * first step, nor after SQLITE_DONE. A connection serves one thread at a time
+ * and every statement is released by the call that took it, so the calling
+ * thread's own list is the whole truth. */
+#define MAX_HELD 4 /* statements one thread holds at once; today it is one at most */
+
+static _Thread_local sqlite3_stmt *held[MAX_HELD];
+static _Thread_local int nheld;
+
+static bool is_held(const sqlite3_stmt *st)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+    for (int i = 0; i < nheld; i++)
+        if (held[i] == st)
+            return true;
+    return false;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+    if (nheld == MAX_HELD) {
+        TD_LOG(TD_LOG_ERR, "db_prepare_failed", "more than %d statements in use", MAX_HELD);
+        return TD_ESTORAGE;
+    }
+    sqlite3_stmt *st = NULL;
+    while ((st = sqlite3_next_stmt(db, st)) != NULL)
+        if (!is_held(st) && strcmp(sqlite3_sql(st), sql) == 0)
+            break;
+    if (st == NULL &&
+        sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
         TD_LOG(TD_LOG_ERR, "db_prepare_failed", "%s", sqlite3_errmsg(db));
         return TD_ESTORAGE;
     }
+    held[nheld++] = st;
+    *out = st;
     return 0;
+}
+
+/* Returns a statement from prepare() (no-op on NULL) for its next use. */
+static void release(sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (int i = 0; i < nheld; i++) {
+        if (held[i] == st) {
+            held[i] = held[--nheld];
+            break;
+        }
+    }
 }
 
 /* Binds a value list described by `types`: 'i' int64, 's' text (NULL binds
@@ -139,7 +199,7 @@ static int run(sqlite3 *db, int *changes, const char *sql, const char *types, ..
             rc = TD_ESTORAGE;
         }
     }
-    sqlite3_finalize(st);
+    release(st);
     return rc;
 }
 
@@ -195,7 +255,7 @@ static int user_select(sqlite3 *db, const char *sql, const char *types,
             rc = step == SQLITE_DONE ? TD_EUSERNOTFOUND : TD_ESTORAGE;
         }
     }
-    sqlite3_finalize(st);
+    release(st);
     return rc;
 }
 
@@ -248,7 +308,7 @@ int auth_store_family_create(sqlite3 *db, const char *family, int64_t user_id,
         else if (stored == NULL || strcmp(stored, verified_hash) != 0)
             rc = TD_ECREDENTIALS; /* deleted, or the password changed meanwhile */
     }
-    sqlite3_finalize(st);
+    release(st);
     rc = rc ? rc
             : run(db, NULL,
                   "INSERT INTO refresh_families(family, user_id, current_jti, current_exp)"
@@ -286,7 +346,7 @@ int auth_store_family_rotate(sqlite3 *db, int64_t user_id, const char *family, c
             rc = TD_ESTORAGE;
         }
     }
-    sqlite3_finalize(st);
+    release(st);
     if (rc == 0 && alive && current) {
         rc = run(db, NULL,
                  "UPDATE refresh_families SET current_jti = ?, current_exp = ? WHERE family = ?",
@@ -388,7 +448,7 @@ static int seed_clear(sqlite3 *db, int64_t cutoff_us, int64_t keep_until, int64_
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = TD_ESTORAGE;
-    sqlite3_finalize(st);
+    release(st);
     for (size_t i = 0; rc == 0 && i < *ncleared; i++) {
         int64_t uid = cleared[i];
         rc = run(db, NULL, "DELETE FROM users WHERE id = ?", "i", uid);
@@ -430,7 +490,7 @@ int auth_store_seed(sqlite3 *db, struct auth_seed_user *users, size_t n, bool cl
         } else if (rc == 0 && step != SQLITE_DONE) {
             rc = TD_ESTORAGE;
         }
-        sqlite3_finalize(st);
+        release(st);
         if (rc == 0 && step == SQLITE_DONE) {
             rc = run(db, NULL,
                      "INSERT INTO users(email, password_hash, created_at, updated_at, seeded)"
@@ -471,7 +531,7 @@ int auth_store_revoked_page(sqlite3 *db, const char *after, int limit, int64_t n
     }
     if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
         rc = TD_ESTORAGE;
-    sqlite3_finalize(st);
+    release(st);
     return rc;
 }
 
@@ -492,7 +552,7 @@ int auth_store_cutoffs(sqlite3 *db, int64_t now_s,
                 sqlite3_column_int64(st, 2));
     if (rc == 0 && step != SQLITE_DONE)
         rc = TD_ESTORAGE;
-    sqlite3_finalize(st);
+    release(st);
     return rc;
 }
 
@@ -517,7 +577,7 @@ int auth_store_outbox_due(sqlite3 *db, int64_t now_s, struct auth_outbox_job *jo
     }
     if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
         rc = TD_ESTORAGE;
-    sqlite3_finalize(st);
+    release(st);
     return rc ? rc : n;
 }
 
@@ -528,7 +588,7 @@ int64_t auth_store_outbox_next(sqlite3 *db)
     if (prepare(db, "SELECT min(next_at) FROM outbox", &st) == 0 &&
         sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         next = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    release(st);
     return next;
 }
 
