@@ -6,6 +6,14 @@
  * first (ownership checks, dedupe on the call id) run inside BEGIN IMMEDIATE,
  * which takes the write lock up front, so the check and the write see the
  * same row and two connections never deadlock upgrading a read lock.
+ *
+ * Group commit (store.h): with synchronous=FULL every COMMIT is an fsync,
+ * and eight workers each committing their own entry queued on the write
+ * lock (POST /diaries: ~1.9k/s, p99 30 ms, most of td-diary's CPU in the
+ * kernel). Writes now queue in memory; whoever finds no commit in progress
+ * leads: it runs the queued writes on its own connection in one BEGIN
+ * IMMEDIATE ... COMMIT, each inside SAVEPOINT one_write, and wakes their
+ * threads.
  */
 #include "store.h"
 #include "td_db.h"
@@ -13,6 +21,7 @@
 #include "td_time.h"
 #include "td_log.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +63,10 @@ static const char *const migrations[] = {
     "  user_id INTEGER PRIMARY KEY,"
     "  deleted_at INTEGER NOT NULL"
     ");",
+    /* 5: GET /diaries/stats reads only the two counts of a user's entries;
+     * without this index it read every whole row (text and markup) to get
+     * them, the dearest read of the API. */
+    "CREATE INDEX entries_user_counts ON entries(user_id, positive_count, negative_count);",
 };
 
 #define ENTRY_COLS                                                                             \
@@ -65,6 +78,9 @@ enum st {
     ST_BEGIN_WRITE,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_FIND_CALL,
     ST_INSERT,
     ST_GET,
@@ -92,6 +108,9 @@ static const char *const sql[ST_N] = {
     [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT one_write",
+    [ST_RELEASE] = "RELEASE one_write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO one_write",
     [ST_FIND_CALL] = "SELECT " ENTRY_COLS " FROM entries WHERE user_id = ?1 AND call_id = ?2",
     [ST_INSERT] = "INSERT INTO entries (user_id, content, analyzed_content, positive_count,"
                   " negative_count, created_at, updated_at, pending_analysis, call_id)"
@@ -260,6 +279,9 @@ static int one_int(struct diary_store *s, unsigned conn, enum st which, int64_t 
 
 /* ---- open / close ------------------------------------------------------ */
 
+static int commits_new(struct diary_commits **out);
+static void commits_free(struct diary_commits **pc);
+
 static int conn_prepare(struct diary_conn *c)
 {
     for (int i = 0; i < ST_N; i++) {
@@ -280,7 +302,8 @@ int diary_store_open(const char *data_dir, size_t nworkers, struct diary_store *
         return TD_ENOMEM;
     s->nconns = nworkers + 1;
     s->conns = calloc(s->nconns, sizeof *s->conns);
-    if (s->conns == NULL) {
+    if (s->conns == NULL || commits_new(&s->commits) != 0) {
+        free(s->conns);
         free(s);
         return TD_ENOMEM;
     }
@@ -311,6 +334,7 @@ void diary_store_close(struct diary_store **ps)
             sqlite3_finalize(s->conns[i].st[j]);
         td_db_close(&s->conns[i].db);
     }
+    commits_free(&s->commits);
     free(s->conns);
     free(s);
     *ps = NULL;
@@ -350,20 +374,20 @@ void diary_pending_free(struct diary_pending_item **items, size_t count)
 
 /* ---- entries ------------------------------------------------------------ */
 
-int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, const char *call_id,
-                       const struct diary_write *w, struct diary_entry *out, bool *deduped)
+/* The bodies of the three grouped writes: they run inside the group's
+ * transaction and savepoint, and neither begin nor end one. */
+
+static int create_in_tx(struct diary_store *s, unsigned conn, int64_t user_id, const char *call_id,
+                        const struct diary_write *w, struct diary_entry *out, bool *deduped)
 {
     bool has_call = call_id != NULL && call_id[0] != '\0';
-    int rc = begin(s, conn, true);
-    if (rc != 0)
-        return rc;
     int64_t gone = 0;
     sqlite3_bind_int64(stmt(s, conn, ST_TOMBSTONE_HAS), 1, user_id);
-    rc = one_int(s, conn, ST_TOMBSTONE_HAS, &gone);
+    int rc = one_int(s, conn, ST_TOMBSTONE_HAS, &gone);
     if (rc == 0 && gone > 0)
         rc = TD_EUSERNOTFOUND; /* the account was deleted: nothing is written for it */
     if (rc != 0)
-        return end(s, conn, rc);
+        return rc;
     if (has_call) {
         sqlite3_stmt *st = stmt(s, conn, ST_FIND_CALL);
         sqlite3_bind_int64(st, 1, user_id);
@@ -372,14 +396,13 @@ int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, co
         if (step == SQLITE_ROW) {
             rc = read_entry(st, out);
             done(st);
-            rc = end(s, conn, rc);
             if (rc == 0)
                 *deduped = true;
             return rc;
         }
         done(st);
         if (step != SQLITE_DONE)
-            return end(s, conn, storage_error(s, conn, "find call id"));
+            return storage_error(s, conn, "find call id");
     }
     sqlite3_stmt *st = stmt(s, conn, ST_INSERT);
     sqlite3_bind_int64(st, 1, user_id);
@@ -395,17 +418,215 @@ int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, co
         sqlite3_bind_null(st, 8);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "insert entry");
     done(st);
-    struct diary_entry e = {0};
     if (rc == 0)
-        rc = get_by_id(s, conn, sqlite3_last_insert_rowid(s->conns[conn].db), &e);
-    rc = end(s, conn, rc);
-    if (rc != 0) {
-        diary_entry_clear(&e);
+        rc = get_by_id(s, conn, sqlite3_last_insert_rowid(s->conns[conn].db), out);
+    if (rc == 0)
+        *deduped = false;
+    return rc;
+}
+
+static int update_in_tx(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
+                        const struct diary_write *w, struct diary_entry *out)
+{
+    int rc = check_owner(s, conn, user_id, id);
+    if (rc != 0)
         return rc;
+    sqlite3_stmt *st = stmt(s, conn, ST_UPDATE);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, w->content, (int)w->content_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, w->analyzed, (int)w->analyzed_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, w->positive_count);
+    sqlite3_bind_int64(st, 5, w->negative_count);
+    sqlite3_bind_int(st, 6, w->pending ? 1 : 0);
+    sqlite3_bind_int64(st, 7, w->now_us);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "update entry");
+    done(st);
+    return rc ? rc : get_by_id(s, conn, id, out);
+}
+
+static int delete_in_tx(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id)
+{
+    int rc = check_owner(s, conn, user_id, id);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = stmt(s, conn, ST_DELETE);
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "delete entry");
+    done(st);
+    return rc;
+}
+
+/* ---- group commit (see the top of this file) ----------------------------- */
+
+enum write_kind { WRITE_CREATE, WRITE_UPDATE, WRITE_DELETE };
+
+struct write_job {
+    enum write_kind kind;
+    int64_t user_id, id;
+    const char *call_id;
+    const struct diary_write *w;
+    struct diary_entry *out; /* create, update: filled by whichever thread leads */
+    bool *deduped;
+    int rc;
+    bool done;
+    struct write_job *next;
+};
+
+struct diary_commits {
+    pthread_mutex_t lock;
+    pthread_cond_t finished; /* a group ended: waiters check their `done` */
+    struct write_job *head, **tail;
+    bool leading;            /* a thread is running a group */
+    int64_t writes, transactions;
+};
+
+static int commits_new(struct diary_commits **out)
+{
+    struct diary_commits *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return TD_ENOMEM;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        return TD_ENOMEM;
     }
-    *out = e;
-    *deduped = false;
+    if (pthread_cond_init(&c->finished, NULL) != 0) {
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return TD_ENOMEM;
+    }
+    c->tail = &c->head;
+    *out = c;
     return 0;
+}
+
+static void commits_free(struct diary_commits **pc)
+{
+    if (*pc == NULL)
+        return;
+    pthread_cond_destroy(&(*pc)->finished);
+    pthread_mutex_destroy(&(*pc)->lock);
+    free(*pc);
+    *pc = NULL;
+}
+
+static int run_job(struct diary_store *s, unsigned conn, struct write_job *j)
+{
+    switch (j->kind) {
+    case WRITE_CREATE:
+        return create_in_tx(s, conn, j->user_id, j->call_id, j->w, j->out, j->deduped);
+    case WRITE_UPDATE:
+        return update_in_tx(s, conn, j->user_id, j->id, j->w, j->out);
+    case WRITE_DELETE:
+        return delete_in_tx(s, conn, j->user_id, j->id);
+    }
+    return TD_EINTERNAL;
+}
+
+/* A job that had succeeded but whose group did not commit. */
+static void unwind_job(struct write_job *j, int rc)
+{
+    if (j->rc == 0 && j->out != NULL)
+        diary_entry_clear(j->out);
+    j->rc = rc;
+}
+
+/* Runs `group` (a list) in one transaction on `conn`; sets every job's rc. */
+static void run_group(struct diary_store *s, unsigned conn, struct write_job *group)
+{
+    int rc = begin(s, conn, true);
+    for (struct write_job *j = group; j != NULL; j = j->next) {
+        if (rc != 0) {
+            j->rc = rc;
+            continue;
+        }
+        rc = run(s, conn, ST_SAVEPOINT);
+        if (rc != 0) {
+            j->rc = rc;
+            continue;
+        }
+        j->rc = run_job(s, conn, j);
+        if (j->rc != 0 && j->out != NULL)
+            diary_entry_clear(j->out);
+        /* A failed write leaves nothing behind; the others carry on. */
+        if (j->rc != 0)
+            rc = run(s, conn, ST_ROLLBACK_TO);
+        rc = rc ? rc : run(s, conn, ST_RELEASE);
+        /* Some errors (I/O, disk full) make SQLite roll back the whole
+         * transaction itself: then nothing of the group stands. */
+        if (rc == 0 && sqlite3_get_autocommit(s->conns[conn].db))
+            rc = storage_error(s, conn, "group transaction lost");
+    }
+    if (rc == 0)
+        rc = end(s, conn, 0);
+    else
+        end(s, conn, rc); /* rolls back what is left */
+    if (rc != 0) {
+        for (struct write_job *j = group; j != NULL; j = j->next)
+            unwind_job(j, j->rc != 0 && j->rc != TD_ESTORAGE && j->rc != TD_ENOMEM ? j->rc : rc);
+        /* a job that failed on its own merits keeps its answer; every
+         * other one fails with the group */
+        for (struct write_job *j = group; j != NULL; j = j->next)
+            if (j->rc == 0)
+                j->rc = rc;
+    }
+}
+
+/* Queues `job` and returns when a group containing it has ended. */
+static int submit(struct diary_store *s, unsigned conn, struct write_job *job)
+{
+    struct diary_commits *c = s->commits;
+    pthread_mutex_lock(&c->lock);
+    job->next = NULL;
+    *c->tail = job;
+    c->tail = &job->next;
+    while (!job->done) {
+        if (c->leading) {
+            pthread_cond_wait(&c->finished, &c->lock);
+            continue;
+        }
+        c->leading = true;
+        struct write_job *group = c->head;
+        c->head = NULL;
+        c->tail = &c->head;
+        pthread_mutex_unlock(&c->lock);
+        run_group(s, conn, group);
+        pthread_mutex_lock(&c->lock);
+        for (struct write_job *j = group, *next; j != NULL; j = next) {
+            next = j->next; /* read before `done`: its owner may return at once */
+            c->writes++;
+            j->done = true;
+        }
+        c->transactions++;
+        c->leading = false;
+        pthread_cond_broadcast(&c->finished);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return job->rc;
+}
+
+void diary_store_commit_counts(struct diary_store *s, int64_t *writes, int64_t *transactions)
+{
+    pthread_mutex_lock(&s->commits->lock);
+    *writes = s->commits->writes;
+    *transactions = s->commits->transactions;
+    pthread_mutex_unlock(&s->commits->lock);
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, const char *call_id,
+                       const struct diary_write *w, struct diary_entry *out, bool *deduped)
+{
+    struct diary_entry e = {0};
+    bool dedup = false;
+    struct write_job job = {.kind = WRITE_CREATE, .user_id = user_id, .call_id = call_id,
+                            .w = w, .out = &e, .deduped = &dedup};
+    int rc = submit(s, conn, &job);
+    if (rc == 0) {
+        *out = e;
+        *deduped = dedup;
+    }
+    return rc;
 }
 
 int diary_store_get(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
@@ -425,47 +646,18 @@ int diary_store_get(struct diary_store *s, unsigned conn, int64_t user_id, int64
 int diary_store_update(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
                        const struct diary_write *w, struct diary_entry *out)
 {
-    int rc = begin(s, conn, true);
-    if (rc != 0)
-        return rc;
-    rc = check_owner(s, conn, user_id, id);
-    if (rc == 0) {
-        sqlite3_stmt *st = stmt(s, conn, ST_UPDATE);
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, w->content, (int)w->content_len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, w->analyzed, (int)w->analyzed_len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, w->positive_count);
-        sqlite3_bind_int64(st, 5, w->negative_count);
-        sqlite3_bind_int(st, 6, w->pending ? 1 : 0);
-        sqlite3_bind_int64(st, 7, w->now_us);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "update entry");
-        done(st);
-    }
     struct diary_entry e = {0};
+    struct write_job job = {.kind = WRITE_UPDATE, .user_id = user_id, .id = id, .w = w, .out = &e};
+    int rc = submit(s, conn, &job);
     if (rc == 0)
-        rc = get_by_id(s, conn, id, &e);
-    rc = end(s, conn, rc);
-    if (rc != 0) {
-        diary_entry_clear(&e);
-        return rc;
-    }
-    *out = e;
-    return 0;
+        *out = e;
+    return rc;
 }
 
 int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id)
 {
-    int rc = begin(s, conn, true);
-    if (rc != 0)
-        return rc;
-    rc = check_owner(s, conn, user_id, id);
-    if (rc == 0) {
-        sqlite3_stmt *st = stmt(s, conn, ST_DELETE);
-        sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : storage_error(s, conn, "delete entry");
-        done(st);
-    }
-    return end(s, conn, rc);
+    struct write_job job = {.kind = WRITE_DELETE, .user_id = user_id, .id = id};
+    return submit(s, conn, &job);
 }
 
 int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_id,

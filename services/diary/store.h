@@ -10,6 +10,13 @@
  * Functions taking `conn` use that connection only; the caller guarantees no
  * other thread uses the same index at the same time. A function that writes
  * returns only after COMMIT.
+ *
+ * Creates, updates and deletes are committed in groups: a write that arrives
+ * while another group is committing waits for it, then the first waiter
+ * commits everything that queued meanwhile in one transaction (one fsync
+ * under synchronous=FULL), each write in its own savepoint so one that fails
+ * changes nothing and fails alone. A reply still acknowledges only what was
+ * committed; if a group's COMMIT fails, every write in it fails.
  */
 #ifndef DIARY_STORE_H
 #define DIARY_STORE_H
@@ -20,10 +27,12 @@
 #include <stdint.h>
 
 struct diary_conn;
+struct diary_commits;
 
 struct diary_store {
     struct diary_conn *conns; /* nconns: one per RPC worker, then the background one */
     size_t nconns;
+    struct diary_commits *commits; /* group commit of create/update/delete (store.c) */
 };
 
 /* An entry as stored. Strings are owned (malloc'd, NUL-terminated). */
@@ -107,6 +116,10 @@ int diary_store_update(struct diary_store *s, unsigned conn, int64_t user_id, in
 
 /* Deletes entry `id`. 0, TD_EDIARYNOTFOUND, TD_EFORBIDDEN, TD_ESTORAGE. */
 int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id);
+
+/* How many writes went through group commit, and in how many transactions
+ * (for tests and figures). */
+void diary_store_commit_counts(struct diary_store *s, int64_t *writes, int64_t *transactions);
 
 /* Deletes every entry of `user_id` and records the account as deleted, so
  * no entry is created for it afterwards; *deleted is how many went.

@@ -7,6 +7,9 @@
 #include "store.h"
 #include "td_log.h"
 
+#include <pthread.h>
+#include <stdio.h>
+
 static char dir[64];
 static struct diary_store *store;
 
@@ -300,4 +303,100 @@ Test(store, reopening_keeps_data_and_schema)
     cr_assert_eq(diary_store_get(store, 0, 4, id, &e), 0);
     cr_assert_str_eq(e.content, "persist");
     diary_entry_clear(&e);
+}
+
+/* Group commit: eight threads write at once, each on its own connection, and
+ * mix writes that succeed with writes that must fail (another user's entry,
+ * a repeated call id). Every answer is the one a lone writer would get, and
+ * what the database holds afterwards is exactly what was acknowledged. */
+#define GC_THREADS 8
+#define GC_ROUNDS 40
+
+struct gc_worker {
+    pthread_t th;
+    unsigned conn;
+    int64_t uid;
+    int64_t kept;     /* entries this thread created and did not delete */
+    int failures;     /* answers that were not what they should be */
+};
+
+static struct diary_store *gc_store;
+
+static void *gc_run(void *arg)
+{
+    struct gc_worker *g = arg;
+    for (int k = 0; k < GC_ROUNDS; k++) {
+        char text[64], cid[64];
+        snprintf(text, sizeof text, "thread %u entry %d", g->conn, k);
+        snprintf(cid, sizeof cid, "c-%u-%d", g->conn, k);
+        struct diary_write w = plain(text, 1700000000000000 + k, 1, 0);
+        struct diary_entry e, again;
+        bool dup = true, dup2 = false;
+        if (diary_store_create(gc_store, g->conn, g->uid, cid, &w, &e, &dup) != 0 || dup) {
+            g->failures++;
+            continue;
+        }
+        /* the same call again: the same entry, nothing new */
+        if (diary_store_create(gc_store, g->conn, g->uid, cid, &w, &again, &dup2) != 0 || !dup2 ||
+            again.id != e.id)
+            g->failures++;
+        else
+            diary_entry_clear(&again);
+        /* another user's entry: refused, and nothing changes */
+        struct diary_entry theirs;
+        if (diary_store_update(gc_store, g->conn, g->uid + 1000, e.id, &w, &theirs) !=
+                TD_EFORBIDDEN ||
+            diary_store_delete(gc_store, g->conn, g->uid + 1000, e.id) != TD_EFORBIDDEN)
+            g->failures++;
+        struct diary_write w2 = plain("edited", 1700000000000000 + k, 0, 2);
+        struct diary_entry upd;
+        if (diary_store_update(gc_store, g->conn, g->uid, e.id, &w2, &upd) != 0 ||
+            strcmp(upd.content, "edited") != 0 || upd.version != 2)
+            g->failures++;
+        else
+            diary_entry_clear(&upd);
+        if (k % 4 == 0) {
+            if (diary_store_delete(gc_store, g->conn, g->uid, e.id) != 0)
+                g->failures++;
+        } else {
+            g->kept++;
+        }
+        diary_entry_clear(&e);
+    }
+    return NULL;
+}
+
+Test(store, concurrent_writers_are_committed_in_groups_and_answered_alone)
+{
+    char gdir[64];
+    tu_tmpdir(gdir, sizeof gdir);
+    cr_assert_eq(diary_store_open(gdir, GC_THREADS, &gc_store), 0);
+    struct gc_worker g[GC_THREADS];
+    memset(g, 0, sizeof g);
+    for (unsigned i = 0; i < GC_THREADS; i++) {
+        g[i].conn = i;
+        g[i].uid = 1 + i % 3; /* threads share users, so groups mix their writes */
+        cr_assert_eq(pthread_create(&g[i].th, NULL, gc_run, &g[i]), 0);
+    }
+    int64_t want[4] = {0};
+    for (unsigned i = 0; i < GC_THREADS; i++) {
+        pthread_join(g[i].th, NULL);
+        cr_expect_eq(g[i].failures, 0, "thread %u got %d wrong answers", i, g[i].failures);
+        want[g[i].uid] += g[i].kept;
+    }
+    for (int64_t uid = 1; uid <= 3; uid++) {
+        struct diary_stats st;
+        cr_assert_eq(diary_store_stats(gc_store, 0, uid, &st), 0);
+        cr_expect_eq(st.total_entries, want[uid], "user %lld", (long long)uid);
+        cr_expect_eq(st.negative_entries, want[uid], "every kept entry was edited to negative");
+    }
+    int64_t writes = 0, transactions = 0;
+    diary_store_commit_counts(gc_store, &writes, &transactions);
+    /* per round: 2 creates, a refused and a real update, a refused delete,
+     * and a delete every fourth round */
+    cr_expect_eq(writes, (int64_t)GC_THREADS * (GC_ROUNDS * 5 + GC_ROUNDS / 4));
+    cr_expect_lt(transactions, writes, "no two writes ever shared a commit (%lld of %lld)",
+                 (long long)transactions, (long long)writes);
+    diary_store_close(&gc_store);
+    tu_rmdir(gdir);
 }
