@@ -100,6 +100,10 @@ typedef int (*td_rpc_handler_fn)(void *app, const struct td_rpc_request *req,
 struct td_rpc_route {
     enum td_op op;
     td_rpc_handler_fn fn;
+    /* Served on nng's own task thread, without waking a worker: only for
+     * short handlers that never wait on another daemon or a lock held for
+     * long (reads). Everything else leaves it false. */
+    bool inline_ok;
 };
 
 struct td_rpc_server_opts {

@@ -31,7 +31,7 @@ static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply
     return 0;
 }
 
-static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo}};
+static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo, false}};
 
 struct worker {
     pthread_t th;

@@ -852,15 +852,17 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
     return rc;
 }
 
+/* Inline (td_rpc.h): the two plain reads. Hashing, writes and the outbox
+ * go to the workers. */
 const struct td_rpc_route auth_routes[] = {
-    {TD_OP_AUTH_SEED, op_seed},
-    {TD_OP_AUTH_REGISTER, op_register},
-    {TD_OP_AUTH_LOGIN, op_login},
-    {TD_OP_AUTH_REFRESH, op_refresh},
-    {TD_OP_AUTH_LOGOUT, op_logout},
-    {TD_OP_AUTH_ME, op_me},
-    {TD_OP_AUTH_DELETE, op_delete},
-    {TD_OP_AUTH_PASSWORD, op_password},
-    {TD_OP_AUTH_REVOCATIONS, op_revocations},
+    {TD_OP_AUTH_SEED, op_seed, false},
+    {TD_OP_AUTH_REGISTER, op_register, false},
+    {TD_OP_AUTH_LOGIN, op_login, false},
+    {TD_OP_AUTH_REFRESH, op_refresh, false},
+    {TD_OP_AUTH_LOGOUT, op_logout, false},
+    {TD_OP_AUTH_ME, op_me, true},
+    {TD_OP_AUTH_DELETE, op_delete, false},
+    {TD_OP_AUTH_PASSWORD, op_password, false},
+    {TD_OP_AUTH_REVOCATIONS, op_revocations, true},
 };
 const size_t auth_nroutes = sizeof auth_routes / sizeof auth_routes[0];

@@ -422,10 +422,16 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
     return prc == 0 ? 0 : TD_ENOMEM;
 }
 
+/* Inline (td_rpc.h): the reads. Writes wait for group commit and create
+ * and update call td-sentiment, so they go to the workers. */
 const struct td_rpc_route diary_routes[] = {
-    {TD_OP_DIARY_LIST, op_list},         {TD_OP_DIARY_CREATE, op_create},
-    {TD_OP_DIARY_GET, op_get},           {TD_OP_DIARY_UPDATE, op_update},
-    {TD_OP_DIARY_DELETE, op_delete},     {TD_OP_DIARY_STATS, op_stats},
-    {TD_OP_DIARY_DELETE_USER, op_delete_user}, {TD_OP_DIARY_SEED, op_seed},
+    {TD_OP_DIARY_LIST, op_list, true},
+    {TD_OP_DIARY_GET, op_get, true},
+    {TD_OP_DIARY_STATS, op_stats, true},
+    {TD_OP_DIARY_CREATE, op_create, false},
+    {TD_OP_DIARY_UPDATE, op_update, false},
+    {TD_OP_DIARY_DELETE, op_delete, false},
+    {TD_OP_DIARY_DELETE_USER, op_delete_user, false},
+    {TD_OP_DIARY_SEED, op_seed, false},
 };
 const size_t diary_nroutes = sizeof diary_routes / sizeof diary_routes[0];

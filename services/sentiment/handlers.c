@@ -17,7 +17,8 @@
 #include <string.h>
 
 const struct td_rpc_route senti_routes[] = {
-    {TD_OP_SENTIMENT_ANALYZE, senti_handle_analyze},
+    /* not inline: the LLM provider can take seconds */
+    {TD_OP_SENTIMENT_ANALYZE, senti_handle_analyze, false},
 };
 const size_t senti_nroutes = sizeof senti_routes / sizeof senti_routes[0];
 

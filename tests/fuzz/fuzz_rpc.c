@@ -73,7 +73,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_app.provider = g_provider;
     static struct td_rpc_route routes[2];
     routes[0] = senti_routes[0];
-    routes[1] = (struct td_rpc_route){TD_OP_DIARY_CREATE, echo};
+    routes[1] = (struct td_rpc_route){TD_OP_DIARY_CREATE, echo, false};
     struct td_rpc_server_opts so = {.service = "fuzz", .url = url, .workers = 1,
                                     .routes = routes, .nroutes = 2, .app = &g_app};
     FUZZ_CHECK(td_rpc_server_start(&so, &g_srv) == 0, "server did not start on %s", url);

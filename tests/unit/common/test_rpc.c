@@ -53,7 +53,7 @@ static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply
     return 0;
 }
 
-static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo}};
+static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo, false}};
 
 static struct td_rpc_server *start_server(unsigned workers)
 {
@@ -398,7 +398,7 @@ Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
     struct td_rpc_client *c = NULL;
     cr_assert_eq(td_rpc_client_open(&copts, &c), 0);
 
-    static const struct td_rpc_route who[] = {{TD_OP_SENTIMENT_ANALYZE, whoami}};
+    static const struct td_rpc_route who[] = {{TD_OP_SENTIMENT_ANALYZE, whoami, false}};
     struct td_rpc_server *replicas[3];
     for (intptr_t i = 0; i < 3; i++) {
         struct td_rpc_server_opts sopts = {.service = "replica", .dial_urls = url, .workers = 2,
@@ -464,4 +464,100 @@ Test(rpc, unknown_keys_are_named_safely_in_details)
     msgpack_object i = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
     td_rpc_reply_detail_key(&rep, &i, "Field names must be strings.");
     cr_assert_str_eq(rep.details[3].field, "?");
+}
+
+/* Which thread served: inline routes run on nng's task thread, the others on
+ * the server's workers (td_rpc.h). */
+static int thread_name(void *app, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    (void)app;
+    int64_t sleep_ms = 0;
+    td_mp_as_int64(td_mp_map_get(req->args, "sleep_ms"), &sleep_ms);
+    if (sleep_ms > 0)
+        usleep((useconds_t)sleep_ms * 1000);
+    char name[16] = "";
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    msgpack_pack_map(pk, 1);
+    td_mp_pack_kv_str(pk, "thread", name);
+    return 0;
+}
+
+static const struct td_rpc_route mixed[] = {
+    {TD_OP_DIARY_GET, thread_name, true},
+    {TD_OP_DIARY_STATS, thread_name, false},
+};
+
+static int call_op(struct td_rpc_client *c, enum td_op op, int64_t sleep_ms, char *thread,
+                   size_t size)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    td_mp_pack_kv_int(&pk, "sleep_ms", sleep_ms);
+    struct td_rpc_call call = {.op = op, .args = sb.data, .args_len = sb.size,
+                               .timeout_ms = 3000};
+    struct td_rpc_result res;
+    int rc = td_rpc_call(c, &call, &res);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0) {
+        rc = res.status == 200 &&
+                     td_mp_copy_str(td_mp_map_get(res.result, "thread"), thread, size) == 0
+                 ? 0
+                 : TD_EPROTO;
+        td_rpc_result_free(&res);
+    }
+    return rc;
+}
+
+Test(rpc, inline_routes_run_on_nngs_thread_and_the_rest_on_workers)
+{
+    struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = 2,
+                                      .routes = mixed, .nroutes = 2};
+    struct td_rpc_server *srv = NULL;
+    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    struct td_rpc_client *c = open_client(3000);
+    char name[16];
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(call_op(c, TD_OP_DIARY_GET, 0, name, sizeof name), 0);
+        cr_assert_str_eq(name, "nng:task", "an inline route ran on %s", name);
+        cr_assert_eq(call_op(c, TD_OP_DIARY_STATS, 0, name, sizeof name), 0);
+        cr_assert_str_eq(name, "rpc-worker", "a worker route ran on %s", name);
+    }
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+struct inline_call {
+    struct td_rpc_client *c;
+    int rc;
+};
+
+static void *inline_call_main(void *arg)
+{
+    struct inline_call *s = arg;
+    char name[16];
+    s->rc = call_op(s->c, TD_OP_DIARY_GET, 300, name, sizeof name);
+    return NULL;
+}
+
+Test(rpc, stop_lets_an_inline_request_in_flight_finish)
+{
+    struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = 2,
+                                      .routes = mixed, .nroutes = 2};
+    struct td_rpc_server *srv = NULL;
+    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    struct td_rpc_client *c = open_client(3000);
+    char name[16];
+    cr_assert_eq(call_op(c, TD_OP_DIARY_GET, 0, name, sizeof name), 0); /* connected */
+    struct inline_call s = {.c = c};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, inline_call_main, &s), 0);
+    usleep(100000); /* the inline handler is sleeping now */
+    td_rpc_server_stop(&srv, 5000);
+    pthread_join(t, NULL);
+    cr_assert_eq(s.rc, 0, "in-flight inline call failed: %s", td_error_symbol(s.rc));
+    td_rpc_client_free(&c);
 }

@@ -125,7 +125,7 @@ static int tu_senti_handler(void *app, const struct td_rpc_request *req, struct 
 
 static inline struct td_rpc_server *tu_senti_start(const char *url)
 {
-    static const struct td_rpc_route routes[] = {{TD_OP_SENTIMENT_ANALYZE, tu_senti_handler}};
+    static const struct td_rpc_route routes[] = {{TD_OP_SENTIMENT_ANALYZE, tu_senti_handler, false}};
     struct td_rpc_server_opts o = {.service = "sentiment", .url = url, .workers = 2,
                                    .routes = routes, .nroutes = 1};
     struct td_rpc_server *srv = NULL;
