@@ -63,10 +63,64 @@ static const char *const migrations[] = {
     "  user_id INTEGER PRIMARY KEY,"
     "  deleted_at INTEGER NOT NULL"
     ");",
-    /* 5: GET /diaries/stats reads only the two counts of a user's entries;
-     * without this index it read every whole row (text and markup) to get
-     * them, the dearest read of the API. */
-    "CREATE INDEX entries_user_counts ON entries(user_id, positive_count, negative_count);",
+    /* 5: GET /diaries/stats from a row per user kept by triggers, in the
+     * same transaction as the change, instead of aggregating every entry of
+     * the user on each call (the dearest read of the API, and it grew with
+     * the diary). */
+    "CREATE TABLE user_stats ("
+    "  user_id INTEGER PRIMARY KEY,"
+    "  total_entries INTEGER NOT NULL,"
+    "  positive_entries INTEGER NOT NULL,"
+    "  negative_entries INTEGER NOT NULL,"
+    "  neutral_entries INTEGER NOT NULL,"
+    "  positive_count_total INTEGER NOT NULL,"
+    "  negative_count_total INTEGER NOT NULL"
+    ");"
+    "INSERT INTO user_stats SELECT user_id, COUNT(*), SUM(positive_count > negative_count),"
+    "  SUM(positive_count < negative_count), SUM(positive_count = negative_count),"
+    "  SUM(positive_count), SUM(negative_count) FROM entries GROUP BY user_id;"
+    "CREATE TRIGGER entries_stats_insert AFTER INSERT ON entries BEGIN"
+    "  INSERT OR IGNORE INTO user_stats VALUES (NEW.user_id, 0, 0, 0, 0, 0, 0);"
+    "  UPDATE user_stats SET total_entries = total_entries + 1,"
+    "    positive_entries = positive_entries + (NEW.positive_count > NEW.negative_count),"
+    "    negative_entries = negative_entries + (NEW.positive_count < NEW.negative_count),"
+    "    neutral_entries = neutral_entries + (NEW.positive_count = NEW.negative_count),"
+    "    positive_count_total = positive_count_total + NEW.positive_count,"
+    "    negative_count_total = negative_count_total + NEW.negative_count"
+    "  WHERE user_id = NEW.user_id;"
+    "END;"
+    "CREATE TRIGGER entries_stats_delete AFTER DELETE ON entries BEGIN"
+    "  UPDATE user_stats SET total_entries = total_entries - 1,"
+    "    positive_entries = positive_entries - (OLD.positive_count > OLD.negative_count),"
+    "    negative_entries = negative_entries - (OLD.positive_count < OLD.negative_count),"
+    "    neutral_entries = neutral_entries - (OLD.positive_count = OLD.negative_count),"
+    "    positive_count_total = positive_count_total - OLD.positive_count,"
+    "    negative_count_total = negative_count_total - OLD.negative_count"
+    "  WHERE user_id = OLD.user_id;"
+    "  DELETE FROM user_stats WHERE user_id = OLD.user_id AND total_entries = 0;"
+    "END;"
+    /* an edit or a late analysis: the entry leaves its old figures and
+     * takes its new ones (user_id never changes, but the trigger would
+     * still be right if it did) */
+    "CREATE TRIGGER entries_stats_update AFTER UPDATE OF user_id, positive_count, negative_count"
+    "  ON entries BEGIN"
+    "  UPDATE user_stats SET total_entries = total_entries - 1,"
+    "    positive_entries = positive_entries - (OLD.positive_count > OLD.negative_count),"
+    "    negative_entries = negative_entries - (OLD.positive_count < OLD.negative_count),"
+    "    neutral_entries = neutral_entries - (OLD.positive_count = OLD.negative_count),"
+    "    positive_count_total = positive_count_total - OLD.positive_count,"
+    "    negative_count_total = negative_count_total - OLD.negative_count"
+    "  WHERE user_id = OLD.user_id;"
+    "  INSERT OR IGNORE INTO user_stats VALUES (NEW.user_id, 0, 0, 0, 0, 0, 0);"
+    "  UPDATE user_stats SET total_entries = total_entries + 1,"
+    "    positive_entries = positive_entries + (NEW.positive_count > NEW.negative_count),"
+    "    negative_entries = negative_entries + (NEW.positive_count < NEW.negative_count),"
+    "    neutral_entries = neutral_entries + (NEW.positive_count = NEW.negative_count),"
+    "    positive_count_total = positive_count_total + NEW.positive_count,"
+    "    negative_count_total = negative_count_total + NEW.negative_count"
+    "  WHERE user_id = NEW.user_id;"
+    "  DELETE FROM user_stats WHERE user_id = OLD.user_id AND total_entries = 0;"
+    "END;",
 };
 
 #define ENTRY_COLS                                                                             \
@@ -132,13 +186,8 @@ static const char *const sql[ST_N] = {
     [ST_COUNT] = "SELECT COUNT(*) FROM entries WHERE user_id = ?1",
     [ST_PAGE] = "SELECT " ENTRY_COLS " FROM entries WHERE user_id = ?1"
                 " ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
-    [ST_STATS] = "SELECT COUNT(*),"
-                 " COALESCE(SUM(positive_count > negative_count), 0),"
-                 " COALESCE(SUM(positive_count < negative_count), 0),"
-                 " COALESCE(SUM(positive_count = negative_count), 0),"
-                 " COALESCE(SUM(positive_count), 0),"
-                 " COALESCE(SUM(negative_count), 0)"
-                 " FROM entries WHERE user_id = ?1",
+    [ST_STATS] = "SELECT total_entries, positive_entries, negative_entries, neutral_entries,"
+                 " positive_count_total, negative_count_total FROM user_stats WHERE user_id = ?1",
     [ST_PENDING] = "SELECT id, version, analysis_attempts, content FROM entries"
                    " WHERE pending_analysis = 1 AND next_analysis_at <= ?1 ORDER BY id LIMIT ?2",
     [ST_APPLY] = "UPDATE entries SET analyzed_content = ?3, positive_count = ?4,"
@@ -778,8 +827,10 @@ int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
 {
     sqlite3_stmt *st = stmt(s, conn, ST_STATS);
     sqlite3_bind_int64(st, 1, user_id);
-    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : storage_error(s, conn, "stats");
-    if (rc == 0) {
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : storage_error(s, conn, "stats");
+    memset(out, 0, sizeof *out); /* no row: a user without entries */
+    if (step == SQLITE_ROW) {
         out->total_entries = sqlite3_column_int64(st, 0);
         out->positive_entries = sqlite3_column_int64(st, 1);
         out->negative_entries = sqlite3_column_int64(st, 2);

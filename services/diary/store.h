@@ -153,7 +153,8 @@ int diary_store_list(struct diary_store *s, unsigned conn, int64_t user_id, int6
                      int64_t offset, struct diary_entry **items, size_t *count, int64_t *total);
 void diary_entries_free(struct diary_entry **items, size_t count);
 
-/* The seven figures of GET /diaries/stats but `overall`, computed in SQL. */
+/* The seven figures of GET /diaries/stats but `overall`, read from the row
+ * per user that triggers keep with every change of entries (migration 5). */
 int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
                       struct diary_stats *out);
 

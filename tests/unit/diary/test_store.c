@@ -400,3 +400,68 @@ Test(store, concurrent_writers_are_committed_in_groups_and_answered_alone)
     diary_store_close(&gc_store);
     tu_rmdir(gdir);
 }
+
+/* The stats row that triggers keep equals the aggregate over the entries
+ * themselves after every kind of change: create, edit (class changes), late
+ * analysis, delete, seed with --clear, account deletion. */
+static void expect_stats_match_entries(const char *db_path, int64_t uid, const char *when)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT COUNT(*), COALESCE(SUM(positive_count > negative_count), 0),"
+                                    " COALESCE(SUM(positive_count < negative_count), 0),"
+                                    " COALESCE(SUM(positive_count = negative_count), 0),"
+                                    " COALESCE(SUM(positive_count), 0), COALESCE(SUM(negative_count), 0)"
+                                    " FROM entries WHERE user_id = ?1",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_int64(st, 1, uid);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    struct diary_stats s;
+    cr_assert_eq(diary_store_stats(store, 0, uid, &s), 0);
+    int64_t got[6] = {s.total_entries, s.positive_entries, s.negative_entries,
+                      s.neutral_entries, s.positive_count_total, s.negative_count_total};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(got[i], sqlite3_column_int64(st, i), "%s: user %lld, figure %d", when,
+                     (long long)uid, i);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+Test(store, stats_follow_every_kind_of_change)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/diary.db", dir);
+    int64_t a = create(1, "a", 1, 3, 1), b = create(1, "b", 2, 0, 2);
+    create(2, "c", 3, 1, 1);
+    expect_stats_match_entries(path, 1, "created");
+    struct diary_write w = plain("b now positive", 4, 5, 0);
+    struct diary_entry e;
+    cr_assert_eq(diary_store_update(store, 0, 1, b, &w, &e), 0);
+    diary_entry_clear(&e);
+    w = plain("a now neutral", 5, 2, 2);
+    cr_assert_eq(diary_store_update(store, 0, 1, a, &w, &e), 0);
+    diary_entry_clear(&e);
+    expect_stats_match_entries(path, 1, "edited");
+    int64_t p = create_pending(1, "later", 6);
+    bool applied = false;
+    cr_assert_eq(diary_store_apply_analysis(store, 0, p, 1, "later", 5, 0, 4, &applied), 0);
+    cr_assert(applied);
+    expect_stats_match_entries(path, 1, "analysed late");
+    cr_assert_eq(diary_store_delete(store, 0, 1, a), 0);
+    expect_stats_match_entries(path, 1, "deleted");
+    struct diary_seed_entry seed[] = {{.user_id = 3, .content = "s", .content_len = 1,
+                                       .analyzed = "s", .analyzed_len = 1, .created_at = 7}};
+    int64_t cleared, inserted;
+    cr_assert_eq(diary_store_seed(store, 0, seed, 1, false, &cleared, &inserted), 0);
+    expect_stats_match_entries(path, 3, "seeded");
+    cr_assert_eq(diary_store_seed(store, 0, seed, 0, true, &cleared, &inserted), 0);
+    cr_assert_eq(cleared, 1);
+    expect_stats_match_entries(path, 3, "seed cleared");
+    int64_t gone = 0;
+    cr_assert_eq(diary_store_delete_user(store, 0, 1, &gone), 0);
+    expect_stats_match_entries(path, 1, "account deleted");
+    expect_stats_match_entries(path, 2, "someone else's, untouched");
+}
