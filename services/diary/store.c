@@ -183,7 +183,8 @@ static const char *const sql[ST_N] = {
     [ST_SEED_HAS] = "SELECT COUNT(*) FROM entries WHERE user_id = ?1 AND seeded = 1",
     [ST_SEED_INSERT] = "INSERT INTO entries (user_id, content, analyzed_content, created_at,"
                        " updated_at, pending_analysis, seeded) VALUES (?1, ?2, ?3, ?4, ?4, 1, 1)",
-    [ST_COUNT] = "SELECT COUNT(*) FROM entries WHERE user_id = ?1",
+    /* the total of a page: the stats row, not a count of the entries */
+    [ST_COUNT] = "SELECT COALESCE((SELECT total_entries FROM user_stats WHERE user_id = ?1), 0)",
     [ST_PAGE] = "SELECT " ENTRY_COLS " FROM entries WHERE user_id = ?1"
                 " ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
     [ST_STATS] = "SELECT total_entries, positive_entries, negative_entries, neutral_entries,"
