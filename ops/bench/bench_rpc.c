@@ -1,8 +1,19 @@
 /* bench_rpc.c — the RPC layer alone: round trips per second of a small
- * request (a 2-key map) answered by a trivial handler, over tcp and ipc, with
- * 1 and 16 calling threads. Server and client run in this one process, as
- * td-gateway and a daemon would on one host. Wired into `make bench`; not a
- * test (timings depend on the machine).
+ * request (a 2-key map) answered by a trivial handler, with 1 and 16 calling
+ * threads:
+ *
+ *   td_rpc, worker route   tcp and ipc: the handler runs on a worker thread
+ *                          (writes, hashing, calls to other daemons)
+ *   td_rpc, inline route   tcp: the handler runs on nng's task thread (reads)
+ *   raw nng floor          tcp: nng req/rep with nothing of ours — contexts
+ *                          reused, callback-driven echo, the same number of
+ *                          connections — the most this transport gives here
+ *
+ * Each row also prints the process's CPU time per round trip (both sides and
+ * the kernel's share for them): on a machine whose cores are all busy, a
+ * route that makes one call can never cost less than that row. Server and
+ * client run in this one process, as td-gateway and a daemon would on one
+ * host. Wired into `make bench`; not a test (timings depend on the machine).
  *
  *   bench_rpc [seconds-per-case]   (default 2)
  */
@@ -11,13 +22,19 @@
 #include "td_rpc.h"
 #include "td_time.h"
 
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#define MAX_THREADS 16
 
 static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
@@ -31,16 +48,60 @@ static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply
     return 0;
 }
 
-static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo, false}};
+static const struct td_rpc_route worker_routes[] = {{TD_OP_DIARY_LIST, echo, false}};
+static const struct td_rpc_route inline_routes[] = {{TD_OP_DIARY_LIST, echo, true}};
+
+/* CPU time of the whole process, user + system, in microseconds. */
+static int64_t cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
 
 struct worker {
     pthread_t th;
-    struct td_rpc_client *c;
+    struct td_rpc_client *c; /* td_rpc rows */
+    nng_socket raw;          /* the raw row */
     int64_t deadline_us;
     long calls, errors;
 };
 
-static void *run(void *arg)
+/* Runs `fn` on `nthreads` threads for `seconds` (after a 0.2 s warm-up) and
+ * prints one row. */
+static void measure(const char *name, void *(*fn)(void *), struct worker *proto, int nthreads,
+                    double seconds)
+{
+    struct worker ws[MAX_THREADS];
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t start = td_now_us(), cpu0 = cpu_us();
+        int64_t len = pass == 0 ? 200000 : (int64_t)(seconds * 1e6);
+        for (int i = 0; i < nthreads; i++) {
+            ws[i] = *proto;
+            ws[i].deadline_us = start + len;
+            pthread_create(&ws[i].th, NULL, fn, &ws[i]);
+        }
+        long calls = 0, errors = 0;
+        for (int i = 0; i < nthreads; i++) {
+            pthread_join(ws[i].th, NULL);
+            calls += ws[i].calls;
+            errors += ws[i].errors;
+        }
+        if (pass == 0)
+            continue; /* warm-up */
+        double el = (double)(td_now_us() - start) / 1e6;
+        double n = calls ? (double)calls : 1.0;
+        printf("rpc %-26s threads=%-2d round_trips/s=%-6.0f us/call=%-6.1f cpu_us/call=%-5.1f "
+               "errors=%ld\n",
+               name, nthreads, (double)calls / el, el * 1e6 * nthreads / n,
+               (double)(cpu_us() - cpu0) / n, errors);
+        fflush(stdout);
+    }
+}
+
+static void *run_td(void *arg)
 {
     struct worker *w = arg;
     msgpack_sbuffer sb;
@@ -65,7 +126,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-static int bench(const char *transport, const char *url, int nthreads, double seconds)
+static int bench_td(const char *name, const char *url, const struct td_rpc_route *routes,
+                    double seconds)
 {
     struct td_rpc_server_opts so = {.service = "bench", .url = url, .workers = 8,
                                     .routes = routes, .nroutes = 1};
@@ -81,40 +143,118 @@ static int bench(const char *transport, const char *url, int nthreads, double se
         td_rpc_server_stop(&srv, 100);
         return 1;
     }
-    for (int i = 0; i < 500 && td_rpc_client_peers(c) < 1; i++)
+    for (int i = 0; i < 500 && td_rpc_client_peers(c) < TD_RPC_CONNECTIONS; i++)
         usleep(2000);
-    struct worker ws[64];
-    memset(ws, 0, sizeof ws);
-    /* warm-up */
-    int64_t start = td_now_us();
-    for (int i = 0; i < nthreads; i++) {
-        ws[i].c = c;
-        ws[i].deadline_us = start + 200000;
-        pthread_create(&ws[i].th, NULL, run, &ws[i]);
-    }
-    for (int i = 0; i < nthreads; i++)
-        pthread_join(ws[i].th, NULL);
-    memset(ws, 0, sizeof ws);
-    start = td_now_us();
-    for (int i = 0; i < nthreads; i++) {
-        ws[i].c = c;
-        ws[i].deadline_us = start + (int64_t)(seconds * 1e6);
-        pthread_create(&ws[i].th, NULL, run, &ws[i]);
-    }
-    long calls = 0, errors = 0;
-    for (int i = 0; i < nthreads; i++) {
-        pthread_join(ws[i].th, NULL);
-        calls += ws[i].calls;
-        errors += ws[i].errors;
-    }
-    double el = (double)(td_now_us() - start) / 1e6;
-    printf("rpc %-3s threads=%-2d round_trips/s=%.0f us/call=%.1f errors=%ld\n", transport,
-           nthreads, (double)calls / el, el * 1e6 * nthreads / (double)(calls ? calls : 1),
-           errors);
-    fflush(stdout);
+    struct worker proto = {.c = c};
+    measure(name, run_td, &proto, 1, seconds);
+    measure(name, run_td, &proto, MAX_THREADS, seconds);
     td_rpc_client_free(&c);
     td_rpc_server_stop(&srv, 1000);
     return 0;
+}
+
+/* ---- raw nng: the transport's floor ---------------------------------------- */
+
+struct echo_slot {
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool sending;
+};
+
+static void echo_event(void *arg)
+{
+    struct echo_slot *e = arg;
+    if (nng_aio_result(e->aio) != 0) {
+        if (e->sending)
+            nng_msg_free(nng_aio_get_msg(e->aio));
+        if (nng_aio_result(e->aio) == NNG_ECLOSED)
+            return;
+        e->sending = false;
+        nng_ctx_recv(e->ctx, e->aio);
+        return;
+    }
+    if (!e->sending) {
+        e->sending = true; /* the request goes back as the reply */
+        nng_ctx_send(e->ctx, e->aio);
+    } else {
+        e->sending = false;
+        nng_ctx_recv(e->ctx, e->aio);
+    }
+}
+
+static void *run_raw(void *arg)
+{
+    struct worker *w = arg;
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    if (nng_ctx_open(&ctx, w->raw) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0) {
+        w->errors++;
+        return NULL;
+    }
+    static const char body[48] = "a request about the size of a diary.list call";
+    while (td_now_us() < w->deadline_us) {
+        nng_msg *m = NULL;
+        if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, body, sizeof body) != 0) {
+            nng_msg_free(m);
+            w->errors++;
+            continue;
+        }
+        nng_aio_set_msg(aio, m);
+        nng_ctx_send(ctx, aio);
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) != 0) {
+            nng_msg_free(m);
+            w->errors++;
+            continue;
+        }
+        nng_ctx_recv(ctx, aio);
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) == 0) {
+            nng_msg_free(nng_aio_get_msg(aio));
+            w->calls++;
+        } else {
+            w->errors++;
+        }
+    }
+    nng_ctx_close(ctx);
+    nng_aio_free(aio);
+    return NULL;
+}
+
+static int bench_raw(const char *url, double seconds)
+{
+    nng_socket rep, req;
+    struct echo_slot slots[8];
+    memset(slots, 0, sizeof slots);
+    if (nng_rep0_open(&rep) != 0 || nng_listen(rep, url, NULL, 0) != 0) {
+        fprintf(stderr, "bench_rpc: raw: cannot listen on %s\n", url);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < 8 && rc == 0; i++) {
+        rc = nng_ctx_open(&slots[i].ctx, rep);
+        rc = rc ? rc : nng_aio_alloc(&slots[i].aio, echo_event, &slots[i]);
+        if (rc == 0)
+            nng_ctx_recv(slots[i].ctx, slots[i].aio);
+    }
+    rc = rc ? rc : nng_req0_open(&req);
+    rc = rc ? rc : nng_socket_set_ms(req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    for (int k = 0; rc == 0 && k < TD_RPC_CONNECTIONS; k++)
+        rc = nng_dial(req, url, NULL, 0);
+    if (rc == 0) {
+        struct worker proto = {.raw = req};
+        measure("raw nng floor (tcp)", run_raw, &proto, 1, seconds);
+        measure("raw nng floor (tcp)", run_raw, &proto, MAX_THREADS, seconds);
+        nng_close(req);
+    } else {
+        fprintf(stderr, "bench_rpc: raw: %s\n", nng_strerror(rc));
+    }
+    nng_close(rep);
+    for (int i = 0; i < 8; i++) {
+        if (slots[i].aio != NULL)
+            nng_aio_free(slots[i].aio);
+    }
+    return rc != 0;
 }
 
 int main(int argc, char **argv)
@@ -126,14 +266,14 @@ int main(int argc, char **argv)
         seconds = 2.0;
     const char *port = getenv("BENCH_RPC_PORT");
     char tcp[64], ipc[128];
+    /* one port for every tcp case: nng's listeners reuse the address */
     snprintf(tcp, sizeof tcp, "tcp://127.0.0.1:%s", port ? port : "25599");
     snprintf(ipc, sizeof ipc, "ipc:///tmp/td-bench-rpc-%d.sock", (int)getpid());
-    static const int threads[] = {1, 16};
     int rc = 0;
-    for (int t = 0; t < 2; t++) {
-        rc |= bench("tcp", tcp, threads[t], seconds);
-        rc |= bench("ipc", ipc, threads[t], seconds);
-    }
+    rc |= bench_td("td_rpc worker route (tcp)", tcp, worker_routes, seconds);
+    rc |= bench_td("td_rpc worker route (ipc)", ipc, worker_routes, seconds);
+    rc |= bench_td("td_rpc inline route (tcp)", tcp, inline_routes, seconds);
+    rc |= bench_raw(tcp, seconds);
     unlink(ipc + strlen("ipc://"));
     return rc;
 }
