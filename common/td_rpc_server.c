@@ -66,9 +66,11 @@ struct td_rpc_server {
     atomic_bool stopping;
     pthread_mutex_t lock;
     pthread_cond_t work;     /* the queue gained a slot, or workers_exit */
-    pthread_cond_t finished; /* a slot reached SLOT_FINISHED */
+    pthread_cond_t finished; /* a slot reached SLOT_FINISHED, or in_nng fell to 0 */
     struct slot *queue, **queue_tail;
     unsigned nfinished;
+    unsigned in_nng;         /* threads inside an nng call on a slot */
+    bool closing;            /* nng_close is next: no new nng calls */
     bool workers_exit;
     unsigned nslots;
     struct slot *slots;
@@ -339,15 +341,46 @@ int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const
 
 /* ---- slots and workers -------------------------------------------------- */
 
+static void finish_locked(struct slot *sl);
+
 static void set_state(struct slot *sl, enum slot_state st)
 {
     struct td_rpc_server *srv = sl->srv;
     pthread_mutex_lock(&srv->lock);
-    sl->state = st;
-    if (st == SLOT_FINISHED) {
-        srv->nfinished++;
+    if (st == SLOT_FINISHED)
+        finish_locked(sl);
+    else
+        sl->state = st;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Marks a slot finished; the caller holds srv->lock. */
+static void finish_locked(struct slot *sl)
+{
+    sl->state = SLOT_FINISHED;
+    sl->srv->nfinished++;
+    pthread_cond_broadcast(&sl->srv->finished);
+}
+
+/* A thread is about to call nng on a slot's context: false once shut_down
+ * has started closing the socket. nng 1.5.2 frees the socket under a call
+ * still running in another thread (its completion callback can reach
+ * SLOT_FINISHED on nng's thread before nng_ctx_send has returned in ours:
+ * "panic: pthread_mutex_lock: Invalid argument"), so nng_close waits until
+ * no thread is inside such a call. The caller holds srv->lock. */
+static bool enter_nng_locked(struct td_rpc_server *srv)
+{
+    if (srv->closing)
+        return false;
+    srv->in_nng++;
+    return true;
+}
+
+static void leave_nng(struct td_rpc_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    if (--srv->in_nng == 0 && srv->closing)
         pthread_cond_broadcast(&srv->finished);
-    }
     pthread_mutex_unlock(&srv->lock);
 }
 
@@ -356,15 +389,16 @@ static void receive_next(struct slot *sl)
 {
     struct td_rpc_server *srv = sl->srv;
     pthread_mutex_lock(&srv->lock);
-    bool stop = atomic_load(&srv->stopping);
-    sl->state = stop ? SLOT_FINISHED : SLOT_RECEIVING;
-    if (stop) {
-        srv->nfinished++;
-        pthread_cond_broadcast(&srv->finished);
-    }
+    bool go = !atomic_load(&srv->stopping) && enter_nng_locked(srv);
+    if (go)
+        sl->state = SLOT_RECEIVING;
+    else
+        finish_locked(sl);
     pthread_mutex_unlock(&srv->lock);
-    if (!stop)
+    if (go) {
         nng_ctx_recv(sl->ctx, sl->aio);
+        leave_nng(srv);
+    }
 }
 
 /* Serves the slot's decoded request and posts the reply (the send's
@@ -387,9 +421,21 @@ static void serve(struct slot *sl)
         receive_next(sl);
         return;
     }
-    set_state(sl, SLOT_SENDING);
+    struct td_rpc_server *srv = sl->srv;
+    pthread_mutex_lock(&srv->lock);
+    bool go = enter_nng_locked(srv);
+    if (go)
+        sl->state = SLOT_SENDING;
+    else
+        finish_locked(sl); /* the drain time ran out: the socket is closed */
+    pthread_mutex_unlock(&srv->lock);
+    if (!go) {
+        nng_msg_free(reply);
+        return;
+    }
     nng_aio_set_msg(sl->aio, reply);
     nng_ctx_send(sl->ctx, sl->aio);
+    leave_nng(srv);
 }
 
 static void slot_event(void *arg)
@@ -507,7 +553,13 @@ static void shut_down(struct td_rpc_server *srv, unsigned started, int drain_ms)
     if (!wait_slots(srv, started, &deadline))
         TD_LOG(TD_LOG_WARN, "rpc_drain_timeout", "in-flight requests abandoned at shutdown");
     /* Closing fails whatever is left (and a receive posted in the instant
-     * before the cancel); then every slot finishes. */
+     * before the cancel); then every slot finishes. No thread may be inside
+     * an nng call on a slot while the socket goes (enter_nng_locked). */
+    pthread_mutex_lock(&srv->lock);
+    srv->closing = true;
+    while (srv->in_nng > 0)
+        pthread_cond_wait(&srv->finished, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
     nng_close(srv->sock);
     wait_slots(srv, started, NULL);
     pthread_mutex_lock(&srv->lock);

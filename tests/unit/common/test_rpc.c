@@ -16,6 +16,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static char url[128];
@@ -291,33 +295,69 @@ Test(rpc, malformed_frames_get_an_error_reply_and_the_server_lives_on)
     td_rpc_server_stop(&srv, 1000);
 }
 
+/* A hostile peer speaking the SP protocol over the ipc socket by hand: the
+ * handshake of a req0 socket, then a frame header announcing `announced`
+ * bytes and the first `sent` of them. Returns the connected fd. */
+static int hostile_peer(uint64_t announced, size_t sent)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *path = url + strlen("ipc://");
+    cr_assert_lt(strlen(path), sizeof sa.sun_path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const unsigned char hello[8] = {0, 'S', 'P', 0, 0x00, 0x30 /* req0 */, 0, 0};
+    cr_assert_eq(send(fd, hello, sizeof hello, MSG_NOSIGNAL), (ssize_t)sizeof hello);
+    unsigned char theirs[8];
+    cr_assert_eq(read(fd, theirs, sizeof theirs), (ssize_t)sizeof theirs);
+    cr_assert_eq(theirs[5], 0x31, "the server is not rep0");
+    unsigned char head[9] = {0x01}; /* ipc: message type, then a 64-bit length */
+    for (int i = 0; i < 8; i++)
+        head[1 + i] = (unsigned char)(announced >> (56 - 8 * i));
+    /* MSG_NOSIGNAL: the server may hang up on the header already, and a
+     * write to a closed socket must fail, not SIGPIPE the test */
+    cr_assert_eq(send(fd, head, sizeof head, MSG_NOSIGNAL), (ssize_t)sizeof head);
+    char *body = calloc(1, sent);
+    cr_assert_not_null(body);
+    ssize_t w = send(fd, body, sent, MSG_NOSIGNAL);
+    (void)w;
+    free(body);
+    return fd;
+}
+
+/* True when the server closes `fd` within `ms`. */
+static bool hung_up_within(int fd, int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
 Test(rpc, oversized_requests_are_dropped_by_the_size_cap)
 {
+    /* PITFALLS.md: nng accepts any frame size unless told. A peer that
+     * announces more than TD_PROTO_MAX_REQUEST is cut off on the header,
+     * whether it sends the bytes or not; nothing is served, and the server
+     * goes on serving everyone else. (A raw peer rather than a td_rpc
+     * client: nng 1.5.2's own sender can wedge its reaper for good when its
+     * peer drops a connection mid-frame, which would hang the test in
+     * nng_close rather than test our server.) */
     struct td_rpc_server *srv = start_server(1);
-    struct td_rpc_client *c = open_client(500);
-    size_t big = TD_PROTO_MAX_REQUEST + 1024;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    char *filler = calloc(1, big);
-    msgpack_pack_map(&pk, 1);
-    td_mp_pack_cstr(&pk, "n");
-    td_mp_pack_strn(&pk, filler, big);
-    free(filler);
-    struct td_rpc_call call = {.op = TD_OP_DIARY_LIST, .args = sb.data, .args_len = sb.size};
-    struct td_rpc_result res;
-    /* The receiver drops an over-size frame (and its connection): the caller
-     * sees a failure within its deadline and nothing is served. */
-    int rc = td_rpc_call(c, &call, &res);
-    cr_assert(rc == TD_ETIMEDOUT || rc == TD_EDOWN, "got %s", td_error_symbol(rc));
-    msgpack_sbuffer_destroy(&sb);
+    int fd = hostile_peer((uint64_t)TD_PROTO_MAX_REQUEST + 1024, 4096);
+    cr_assert(hung_up_within(fd, 2000), "an oversized frame was not refused");
+    close(fd);
+    fd = hostile_peer(UINT64_MAX, 16); /* a length no allocator could meet */
+    cr_assert(hung_up_within(fd, 2000), "a 2^64-byte frame was not refused");
+    close(fd);
     cr_assert_eq(atomic_load(&handled), 0);
 
-    /* A normal call afterwards is served. */
-    for (int i = 0; i < 50 && (rc = call_n(c, 1, 0, 0, &res)) != 0; i++)
-        usleep(20000);
-    cr_assert_eq(rc, 0);
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    cr_assert_eq(call_n(c, 1, 0, 0, &res), 0);
+    cr_assert_eq(res.status, 201);
     td_rpc_result_free(&res);
     td_rpc_client_free(&c);
     td_rpc_server_stop(&srv, 1000);
