@@ -26,7 +26,10 @@ static const struct td_cfg_var vars[] = {
      offsetof(struct gw_config, keepalive_ms), 0},
     {"GATEWAY_REQUEST_TIMEOUT_MS", TD_CFG_INT, "10000", NULL, 100, 600000,
      offsetof(struct gw_config, request_timeout_ms), 0},
-    {"GATEWAY_MAX_BODY", TD_CFG_INT, "262144", NULL, 1024, 16777216,
+    /* at most 960 KiB: a body must fit, with its envelope, in the daemons'
+     * 1 MiB request cap (TD_PROTO_MAX_REQUEST), or nng drops the connection
+     * mid-frame, which can wedge nng 1.5.2's reaper (docs/operations.md) */
+    {"GATEWAY_MAX_BODY", TD_CFG_INT, "262144", NULL, 1024, 983040,
      offsetof(struct gw_config, max_body), 0},
     {"GATEWAY_MAX_JSON_DEPTH", TD_CFG_INT, "32", NULL, 2, 512,
      offsetof(struct gw_config, max_json_depth), 0},
