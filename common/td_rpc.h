@@ -1,9 +1,9 @@
 /*
  * td_rpc.h — msgpack request/reply over nng, the only way daemons talk.
  *
- * Server: listens on one URL and serves many requests at once: `workers`
- * slots (one nng context each, driven by aio callbacks) and as many worker
- * threads; short `inline_ok` routes run on nng's thread (td_rpc_server.c). Handlers see no sockets:
+ * Server: listens on one URL and serves many requests at once: a pool of
+ * worker threads, each owning one nng context and running the loop
+ * receive -> decode -> dispatch -> encode -> send. Handlers see no sockets:
  * they get a decoded request and fill a reply.
  *
  * Client: one req socket dialled to one or more URLs of a service (nng

@@ -397,10 +397,6 @@ static void receive_next(struct slot *sl)
     pthread_mutex_unlock(&srv->lock);
     if (go) {
         nng_ctx_recv(sl->ctx, sl->aio);
-        /* shut_down may have run its cancel between our unlock and the
-         * post: then nothing would end this receive before the drain time */
-        if (atomic_load(&srv->stopping))
-            nng_aio_cancel(sl->aio);
         leave_nng(srv);
     }
 }

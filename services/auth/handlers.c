@@ -852,7 +852,7 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
     return rc;
 }
 
-/* Inline (td_rpc.h): the one short read. Hashing, writes and the outbox
+/* Inline (td_rpc.h): the two plain reads. Hashing, writes and the outbox
  * go to the workers. */
 const struct td_rpc_route auth_routes[] = {
     {TD_OP_AUTH_SEED, op_seed, false},
@@ -863,6 +863,6 @@ const struct td_rpc_route auth_routes[] = {
     {TD_OP_AUTH_ME, op_me, true},
     {TD_OP_AUTH_DELETE, op_delete, false},
     {TD_OP_AUTH_PASSWORD, op_password, false},
-    {TD_OP_AUTH_REVOCATIONS, op_revocations, false}, /* pages of up to 20k rows */
+    {TD_OP_AUTH_REVOCATIONS, op_revocations, true},
 };
 const size_t auth_nroutes = sizeof auth_routes / sizeof auth_routes[0];
