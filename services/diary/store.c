@@ -25,6 +25,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One entry's share of its user's stats row, added ("+", NEW) or taken
+ * away ("-", OLD): the body the three triggers of migration 5 share. */
+#define STATS_MOVE(sign, row)                                                                    \
+    "  UPDATE user_stats SET total_entries = total_entries " sign " 1,"                          \
+    "    positive_entries = positive_entries " sign " (" row ".positive_count > " row            \
+    ".negative_count),"                                                                          \
+    "    negative_entries = negative_entries " sign " (" row ".positive_count < " row            \
+    ".negative_count),"                                                                          \
+    "    neutral_entries = neutral_entries " sign " (" row ".positive_count = " row              \
+    ".negative_count),"                                                                          \
+    "    positive_count_total = positive_count_total " sign " " row ".positive_count,"           \
+    "    negative_count_total = negative_count_total " sign " " row ".negative_count"            \
+    "  WHERE user_id = " row ".user_id;"
+
 /* Numbered migrations: append, never edit one that has shipped. */
 static const char *const migrations[] = {
     /* 1: entries, listed newest first per user (created_at, id descending). */
@@ -81,22 +95,10 @@ static const char *const migrations[] = {
     "  SUM(positive_count), SUM(negative_count) FROM entries GROUP BY user_id;"
     "CREATE TRIGGER entries_stats_insert AFTER INSERT ON entries BEGIN"
     "  INSERT OR IGNORE INTO user_stats VALUES (NEW.user_id, 0, 0, 0, 0, 0, 0);"
-    "  UPDATE user_stats SET total_entries = total_entries + 1,"
-    "    positive_entries = positive_entries + (NEW.positive_count > NEW.negative_count),"
-    "    negative_entries = negative_entries + (NEW.positive_count < NEW.negative_count),"
-    "    neutral_entries = neutral_entries + (NEW.positive_count = NEW.negative_count),"
-    "    positive_count_total = positive_count_total + NEW.positive_count,"
-    "    negative_count_total = negative_count_total + NEW.negative_count"
-    "  WHERE user_id = NEW.user_id;"
+    STATS_MOVE("+", "NEW")
     "END;"
     "CREATE TRIGGER entries_stats_delete AFTER DELETE ON entries BEGIN"
-    "  UPDATE user_stats SET total_entries = total_entries - 1,"
-    "    positive_entries = positive_entries - (OLD.positive_count > OLD.negative_count),"
-    "    negative_entries = negative_entries - (OLD.positive_count < OLD.negative_count),"
-    "    neutral_entries = neutral_entries - (OLD.positive_count = OLD.negative_count),"
-    "    positive_count_total = positive_count_total - OLD.positive_count,"
-    "    negative_count_total = negative_count_total - OLD.negative_count"
-    "  WHERE user_id = OLD.user_id;"
+    STATS_MOVE("-", "OLD")
     "  DELETE FROM user_stats WHERE user_id = OLD.user_id AND total_entries = 0;"
     "END;"
     /* an edit or a late analysis: the entry leaves its old figures and
@@ -104,21 +106,9 @@ static const char *const migrations[] = {
      * still be right if it did) */
     "CREATE TRIGGER entries_stats_update AFTER UPDATE OF user_id, positive_count, negative_count"
     "  ON entries BEGIN"
-    "  UPDATE user_stats SET total_entries = total_entries - 1,"
-    "    positive_entries = positive_entries - (OLD.positive_count > OLD.negative_count),"
-    "    negative_entries = negative_entries - (OLD.positive_count < OLD.negative_count),"
-    "    neutral_entries = neutral_entries - (OLD.positive_count = OLD.negative_count),"
-    "    positive_count_total = positive_count_total - OLD.positive_count,"
-    "    negative_count_total = negative_count_total - OLD.negative_count"
-    "  WHERE user_id = OLD.user_id;"
+    STATS_MOVE("-", "OLD")
     "  INSERT OR IGNORE INTO user_stats VALUES (NEW.user_id, 0, 0, 0, 0, 0, 0);"
-    "  UPDATE user_stats SET total_entries = total_entries + 1,"
-    "    positive_entries = positive_entries + (NEW.positive_count > NEW.negative_count),"
-    "    negative_entries = negative_entries + (NEW.positive_count < NEW.negative_count),"
-    "    neutral_entries = neutral_entries + (NEW.positive_count = NEW.negative_count),"
-    "    positive_count_total = positive_count_total + NEW.positive_count,"
-    "    negative_count_total = negative_count_total + NEW.negative_count"
-    "  WHERE user_id = NEW.user_id;"
+    STATS_MOVE("+", "NEW")
     "  DELETE FROM user_stats WHERE user_id = OLD.user_id AND total_entries = 0;"
     "END;",
 };
