@@ -59,13 +59,19 @@ static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply
 
 static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo, false}};
 
-static struct td_rpc_server *start_server(unsigned workers)
+static struct td_rpc_server *start_server_routes(unsigned workers,
+                                                const struct td_rpc_route *rs, size_t n)
 {
     struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = workers,
-                                      .routes = routes, .nroutes = 1};
+                                      .routes = rs, .nroutes = n};
     struct td_rpc_server *srv = NULL;
     cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
     return srv;
+}
+
+static struct td_rpc_server *start_server(unsigned workers)
+{
+    return start_server_routes(workers, routes, 1);
 }
 
 static struct td_rpc_client *open_client(int timeout_ms)
@@ -554,10 +560,7 @@ static int call_op(struct td_rpc_client *c, enum td_op op, int64_t sleep_ms, cha
 
 Test(rpc, inline_routes_run_on_nngs_thread_and_the_rest_on_workers)
 {
-    struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = 2,
-                                      .routes = mixed, .nroutes = 2};
-    struct td_rpc_server *srv = NULL;
-    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    struct td_rpc_server *srv = start_server_routes(2, mixed, 2);
     struct td_rpc_client *c = open_client(3000);
     char name[16];
     for (int i = 0; i < 20; i++) {
@@ -585,10 +588,7 @@ static void *inline_call_main(void *arg)
 
 Test(rpc, stop_lets_an_inline_request_in_flight_finish)
 {
-    struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = 2,
-                                      .routes = mixed, .nroutes = 2};
-    struct td_rpc_server *srv = NULL;
-    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    struct td_rpc_server *srv = start_server_routes(2, mixed, 2);
     struct td_rpc_client *c = open_client(3000);
     char name[16];
     cr_assert_eq(call_op(c, TD_OP_DIARY_GET, 0, name, sizeof name), 0); /* connected */
