@@ -48,6 +48,7 @@ struct td_base_config {
     char *data_dir;
     long long rpc_workers;
     long long rpc_timeout_ms;
+    long long stop_deadline_ms; /* td_daemon_wait's watchdog */
 };
 
 /* Rows for struct td_base_config embedded as member `base` of `type`. */
@@ -57,7 +58,9 @@ struct td_base_config {
         {"DATA_DIR", TD_CFG_STRING, "./var", NULL, 1, 4096, offsetof(type, base.data_dir), 0}, \
         {"RPC_WORKERS", TD_CFG_INT, "8", NULL, 1, 256, offsetof(type, base.rpc_workers), 0},   \
         {"RPC_TIMEOUT_MS", TD_CFG_INT, "5000", NULL, 10, 600000,                               \
-         offsetof(type, base.rpc_timeout_ms), 0}
+         offsetof(type, base.rpc_timeout_ms), 0},                                               \
+        {"STOP_DEADLINE_MS", TD_CFG_INT, "15000", NULL, 1000, 600000,                           \
+         offsetof(type, base.stop_deadline_ms), 0}
 
 /* Loads the .env file named by TD_ENV_FILE, or ./.env when that exists.
  * Existing environment variables win. Must run before threads start.

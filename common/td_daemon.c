@@ -4,13 +4,20 @@
 #include "td_daemon.h"
 #include "td_config.h"
 #include "td_error.h"
+#include "td_log.h"
 
 #include <nng/nng.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic(const char *) stop_step = "stopping";
 
 int td_daemon_parse_args(int argc, char **argv, const char *name, const char *extra,
                          struct td_daemon_args *out)
@@ -75,15 +82,39 @@ void td_daemon_finish(void)
     nng_fini();
 }
 
-int td_daemon_wait(void)
+void td_daemon_stop_step(const char *step)
+{
+    atomic_store(&stop_step, step);
+}
+
+/* The stop deadline's watchdog: a normal exit ends the process (and this
+ * thread) long before it wakes. */
+static void *stop_watchdog(void *arg)
+{
+    int ms = (int)(intptr_t)arg;
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0)
+        ;
+    TD_LOG(TD_LOG_ERR, "stop_deadline", "shutdown still not done after %d ms, at: %s; exiting",
+           ms, atomic_load(&stop_step));
+    _exit(1);
+}
+
+int td_daemon_wait(int stop_deadline_ms)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) == 0)
-            return sig;
-    }
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    pthread_t t;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0 ||
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+        pthread_create(&t, &attr, stop_watchdog, (void *)(intptr_t)stop_deadline_ms) != 0)
+        TD_LOG(TD_LOG_WARN, "stop_deadline_unarmed", "cannot start the stop watchdog");
+    pthread_attr_destroy(&attr);
+    return sig;
 }

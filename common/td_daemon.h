@@ -34,7 +34,19 @@ int td_daemon_configure(const char *name, const struct td_cfg_var *vars, unsigne
  * is closed, so a leak checker sees a clean exit on every path. Call last. */
 void td_daemon_finish(void);
 
-/* Blocks until SIGTERM or SIGINT; returns the signal number. */
-int td_daemon_wait(void);
+/* Blocks until SIGTERM or SIGINT; returns the signal number. Before
+ * returning it arms the stop deadline: if the process has not exited
+ * `stop_deadline_ms` later (STOP_DEADLINE_MS, 15 s by default: the RPC
+ * drain's 10 s plus time to close, and below the systemd units' 20 s
+ * TimeoutStopSec, so a wedged shutdown is logged by the daemon itself before
+ * systemd kills it), a watchdog logs the last step recorded with
+ * td_daemon_stop_step and ends the process with exit status 1. What can
+ * wedge: nng 1.5.2's reaper inside nng_close (docs/library-notes.md), or a
+ * request in flight that waits on a peer that stopped answering. */
+int td_daemon_wait(int stop_deadline_ms);
+
+/* Records the shutdown step now running ("closing the RPC server"), for the
+ * watchdog's message. `step` must be a string literal. */
+void td_daemon_stop_step(const char *step);
 
 #endif

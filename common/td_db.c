@@ -124,12 +124,22 @@ int td_db_migrate(sqlite3 *db, const char *const *migrations, size_t count)
          * at once cannot both run the same migration. */
         if (td_db_exec(db, "BEGIN IMMEDIATE") != 0)
             return TD_ESTORAGE;
+        /* Read again under the lock: another process may have migrated
+         * since the first read. A failed read leaves `now` unset, so it is
+         * an error of its own, never compared. */
         int now;
-        if (user_version(db, &now) != 0 || now != (int)i) {
-            td_db_exec(db, "ROLLBACK");
+        if (user_version(db, &now) != 0) {
+            (void)td_db_exec(db, "ROLLBACK"); /* failing anyway; it logs */
+            return TD_ESTORAGE;
+        }
+        if (now != (int)i) {
+            /* Going on needs the transaction closed: a failed ROLLBACK
+             * would make the next BEGIN fail with a less telling error. */
+            if (td_db_exec(db, "ROLLBACK") != 0)
+                return TD_ESTORAGE;
             if (now > (int)i)
                 continue; /* someone else migrated meanwhile */
-            return TD_ESTORAGE;
+            return TD_ESTORAGE; /* the version went backwards under us */
         }
         if (td_db_exec(db, migrations[i]) != 0 || td_db_exec(db, bump) != 0 ||
             td_db_exec(db, "COMMIT") != 0) {

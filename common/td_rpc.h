@@ -1,10 +1,13 @@
 /*
  * td_rpc.h — msgpack request/reply over nng, the only way daemons talk.
  *
- * Server: listens on one URL and serves many requests at once: a pool of
- * worker threads, each owning one nng context and running the loop
- * receive -> decode -> dispatch -> encode -> send. Handlers see no sockets:
- * they get a decoded request and fill a reply.
+ * Server: listens on one URL and serves many requests at once on a fixed set
+ * of slots, each one nng context driven by aio callbacks through
+ * receive -> decode -> dispatch -> encode -> send. Short reads marked
+ * `inline_ok` run on nng's own task thread; everything else is handed to a
+ * pool of worker threads. Handlers see no sockets: they get a decoded
+ * request and fill a reply. Stopping drains what is in flight and then
+ * closes; common/td_rpc_server.c ("Shutdown") lists its steps.
  *
  * Client: one req socket dialled to one or more URLs of a service (nng
  * spreads requests over the connected peers); any number of threads call at
@@ -123,8 +126,10 @@ struct td_rpc_server;
  * TD_EDOWN (cannot listen), TD_ENOMEM. */
 int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_server **out);
 
-/* Stops taking requests, lets in-flight ones finish (up to `drain_ms`), closes
- * the socket and frees the server. Sets *srv to NULL. */
+/* Stops taking requests (an ipc socket file is removed at once), lets
+ * in-flight ones finish and send their replies (up to `drain_ms`), waits a
+ * short settle time so those replies leave, closes the socket and frees the
+ * server. Sets *srv to NULL. */
 void td_rpc_server_stop(struct td_rpc_server **srv, int drain_ms);
 
 /* Serves one raw request (decode, dispatch, encode) without any socket; the

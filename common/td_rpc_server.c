@@ -13,10 +13,27 @@
  * - everything else (writes, hashing, calls to td-sentiment) is queued for
  *   the worker threads, so blocking work never holds up nng's own threads.
  *
- * Shutdown: `stopping` is set and every slot waiting for a request is
- * cancelled; a slot already serving finishes and sends its reply first. When
- * all slots have finished, or the drain time is up and the socket is closed
- * under them, the worker threads exit.
+ * Each slot has two aios, one for receiving and one for sending, so that
+ * shutdown can cancel a slot's wait for a request without ever touching a
+ * reply on its way out.
+ *
+ * Shutdown (shut_down below), in order:
+ *   1. stop accepting: `stopping` is set, and an ipc socket file is removed so
+ *      no new connection can start;
+ *   2. wait until no thread is between deciding to receive and having posted
+ *      the receive, then cancel every slot still waiting for a request;
+ *      slots serving a request finish it and send the reply;
+ *   3. wait for every slot to finish, up to the drain time;
+ *   4. settle (SETTLE_MS): let the last replies leave and let nng take in any
+ *      connection it negotiated while its accept loop was cooling down;
+ *   5. close the socket and join the workers.
+ * Step 4 exists because of two things nng 1.5.2 does (docs/library-notes.md):
+ * a reply's send completes when the pipe has taken the message, before its
+ * bytes are written, and nng_close drops what is unwritten; and a connection
+ * that finishes its SP handshake while the listener is in its 100 ms accept
+ * cool-down (entered whenever a peer hangs up mid-handshake) waits in a
+ * transport list that closing the listener never frees (a LeakSanitizer
+ * report at exit).
  */
 #include "td_rpc.h"
 #include "td_config.h"
@@ -33,7 +50,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Step 4 of shutdown: longer than nng 1.5.2's accept cool-down (100 ms,
+ * src/core/listener.c listener_accept_cb), and ample for a reply already
+ * taken by a pipe to be written to a local peer. */
+#define SETTLE_MS 150
 
 enum slot_state { SLOT_RECEIVING, SLOT_SERVING, SLOT_SENDING, SLOT_FINISHED };
 
@@ -51,7 +75,8 @@ struct slot {
     struct td_rpc_server *srv;
     unsigned index;
     nng_ctx ctx;
-    nng_aio *aio;          /* every step of this slot; callback slot_event */
+    nng_aio *recv_aio;     /* waits for a request; callback received */
+    nng_aio *send_aio;     /* carries the reply; callback sent */
     enum slot_state state; /* changed under srv->lock */
     struct decoded in;     /* SLOT_SERVING */
     struct slot *next;     /* in the worker queue */
@@ -64,9 +89,13 @@ struct td_rpc_server {
     bool inline_ok[TD_OP_COUNT];
     void *app;
     atomic_bool stopping;
+    _Atomic int64_t last_send_ms; /* td_mono_ms of the last reply sent */
     pthread_mutex_t lock;
     pthread_cond_t work;     /* the queue gained a slot, or workers_exit */
     pthread_cond_t finished; /* a slot reached SLOT_FINISHED, or in_nng fell to 0 */
+    char ipc_path[256];      /* the ipc socket file we listen on, or "" */
+    dev_t ipc_dev;           /* ... and its identity, so stopping removes our */
+    ino_t ipc_ino;           /* file, never one a successor has bound since */
     struct slot *queue, **queue_tail;
     unsigned nfinished;
     unsigned in_nng;         /* threads inside an nng call on a slot */
@@ -379,7 +408,7 @@ static bool enter_nng_locked(struct td_rpc_server *srv)
 static void leave_nng(struct td_rpc_server *srv)
 {
     pthread_mutex_lock(&srv->lock);
-    if (--srv->in_nng == 0 && srv->closing)
+    if (--srv->in_nng == 0 && (srv->closing || atomic_load(&srv->stopping)))
         pthread_cond_broadcast(&srv->finished);
     pthread_mutex_unlock(&srv->lock);
 }
@@ -396,13 +425,13 @@ static void receive_next(struct slot *sl)
         finish_locked(sl);
     pthread_mutex_unlock(&srv->lock);
     if (go) {
-        nng_ctx_recv(sl->ctx, sl->aio);
+        nng_ctx_recv(sl->ctx, sl->recv_aio);
         leave_nng(srv);
     }
 }
 
 /* Serves the slot's decoded request and posts the reply (the send's
- * completion comes back to slot_event). */
+ * completion comes back to sent). */
 static void serve(struct slot *sl)
 {
     char *out = NULL;
@@ -433,23 +462,26 @@ static void serve(struct slot *sl)
         nng_msg_free(reply);
         return;
     }
-    nng_aio_set_msg(sl->aio, reply);
-    nng_ctx_send(sl->ctx, sl->aio);
+    nng_aio_set_msg(sl->send_aio, reply);
+    nng_ctx_send(sl->ctx, sl->send_aio);
     leave_nng(srv);
 }
 
-static void slot_event(void *arg)
+/* The reply has been taken by the pipe (or failed): on to the next request. */
+static void sent(void *arg)
+{
+    struct slot *sl = arg;
+    if (nng_aio_result(sl->send_aio) != 0)
+        nng_msg_free(nng_aio_get_msg(sl->send_aio)); /* a failed send leaves it ours */
+    atomic_store(&sl->srv->last_send_ms, td_mono_ms());
+    receive_next(sl);
+}
+
+static void received(void *arg)
 {
     struct slot *sl = arg;
     struct td_rpc_server *srv = sl->srv;
-    int rv = nng_aio_result(sl->aio);
-    if (sl->state == SLOT_SENDING) {
-        if (rv != 0)
-            nng_msg_free(nng_aio_get_msg(sl->aio)); /* a failed send leaves it ours */
-        receive_next(sl);
-        return;
-    }
-    /* SLOT_RECEIVING */
+    int rv = nng_aio_result(sl->recv_aio);
     if (rv != 0) {
         if (rv == NNG_ECLOSED || atomic_load(&srv->stopping)) {
             set_state(sl, SLOT_FINISHED);
@@ -459,7 +491,7 @@ static void slot_event(void *arg)
         receive_next(sl);
         return;
     }
-    nng_msg *msg = nng_aio_get_msg(sl->aio);
+    nng_msg *msg = nng_aio_get_msg(sl->recv_aio);
     decode(sl->index, msg, nng_msg_body(msg), nng_msg_len(msg), &sl->in);
     enum td_op op = sl->in.rc == 0 ? sl->in.req.op : TD_OP_COUNT;
     if (op == TD_OP_PING || (op < TD_OP_COUNT && srv->inline_ok[op])) {
@@ -502,8 +534,10 @@ static void *worker_main(void *arg)
 static void server_free(struct td_rpc_server *srv)
 {
     for (unsigned i = 0; i < srv->nslots; i++) {
-        if (srv->slots[i].aio != NULL)
-            nng_aio_free(srv->slots[i].aio);
+        if (srv->slots[i].recv_aio != NULL)
+            nng_aio_free(srv->slots[i].recv_aio);
+        if (srv->slots[i].send_aio != NULL)
+            nng_aio_free(srv->slots[i].send_aio);
     }
     pthread_cond_destroy(&srv->work);
     pthread_cond_destroy(&srv->finished);
@@ -528,33 +562,83 @@ static bool wait_slots(struct td_rpc_server *srv, unsigned started, const struct
     return all;
 }
 
-/* Stops a server whose slots (the first `started`) may be running. */
+static struct timespec realtime_in(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0)
+        ;
+}
+
+/* Step 1 of shutdown: removes the ipc socket file we created, so callers
+ * that try to connect from now on are refused at once (and see a clean
+ * TD_EDOWN) instead of starting a handshake that the close would cut. */
+static void stop_accepting(struct td_rpc_server *srv)
+{
+    struct stat st;
+    if (srv->ipc_path[0] != '\0' && stat(srv->ipc_path, &st) == 0 &&
+        st.st_dev == srv->ipc_dev && st.st_ino == srv->ipc_ino && unlink(srv->ipc_path) != 0)
+        TD_LOG(TD_LOG_WARN, "rpc_unlink_failed", "cannot remove %s", srv->ipc_path);
+}
+
+/* Stops a server whose slots (the first `started`) may be running; the steps
+ * are listed at the top of this file. */
 static void shut_down(struct td_rpc_server *srv, unsigned started, int drain_ms)
 {
+    int64_t began = td_mono_ms();
+    /* 1. `stopping` is read under the lock by receive_next, so after this no
+     * slot posts a new receive. */
+    pthread_mutex_lock(&srv->lock);
     atomic_store(&srv->stopping, true);
-    /* Cancel only slots that wait for a request: one serving or sending
-     * finishes its reply (receive_next then sees `stopping`). */
-    for (unsigned i = 0; i < started; i++) {
-        struct slot *sl = &srv->slots[i];
+    pthread_mutex_unlock(&srv->lock);
+    stop_accepting(srv);
+
+    /* 2. A slot marked SLOT_RECEIVING may not have posted its receive yet
+     * (receive_next drops the lock before nng_ctx_recv): a cancel before the
+     * post would be lost and the receive would wait for the whole drain.
+     * Wait until no thread is inside such a call, then cancel. Only the
+     * receive aios are cancelled; replies travel on their own aio. */
+    pthread_mutex_lock(&srv->lock);
+    while (srv->in_nng > 0)
+        pthread_cond_wait(&srv->finished, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
+    for (unsigned i = 0; i < started; i++)
+        nng_aio_cancel(srv->slots[i].recv_aio); /* a no-op unless it waits */
+
+    /* 3. Slots serving a request finish it and send the reply. */
+    struct timespec deadline = realtime_in(drain_ms);
+    if (!wait_slots(srv, started, &deadline)) {
         pthread_mutex_lock(&srv->lock);
-        bool waiting = sl->state == SLOT_RECEIVING;
+        unsigned held = started - srv->nfinished;
         pthread_mutex_unlock(&srv->lock);
-        if (waiting)
-            nng_aio_cancel(sl->aio);
+        TD_LOG(TD_LOG_WARN, "rpc_drain_timeout",
+               "%u request(s) still in service after %d ms; closing under them", held,
+               drain_ms);
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += drain_ms / 1000;
-    deadline.tv_nsec += (long)(drain_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    if (!wait_slots(srv, started, &deadline))
-        TD_LOG(TD_LOG_WARN, "rpc_drain_timeout", "in-flight requests abandoned at shutdown");
-    /* Closing fails whatever is left (and a receive posted in the instant
-     * before the cancel); then every slot finishes. No thread may be inside
-     * an nng call on a slot while the socket goes (enter_nng_locked). */
+
+    /* 4. Settle (see SETTLE_MS). */
+    int64_t since = atomic_load(&srv->last_send_ms);
+    if (since < began)
+        since = began;
+    sleep_ms(since + SETTLE_MS - td_mono_ms());
+
+    /* 5. Close: this fails whatever is left; then every slot finishes. No
+     * thread may be inside an nng call on a slot while the socket goes
+     * (enter_nng_locked). */
     pthread_mutex_lock(&srv->lock);
     srv->closing = true;
     while (srv->in_nng > 0)
@@ -585,6 +669,18 @@ int td_rpc_listen(nng_socket sock, const char *url)
     if (rv != 0)
         nng_listener_close(l);
     return rv;
+}
+
+/* Notes the socket file of an ipc:// listener, for stop_accepting. */
+static void remember_ipc_path(struct td_rpc_server *srv, const char *url)
+{
+    struct stat st;
+    if (strncmp(url, "ipc://", 6) != 0 || strlen(url + 6) >= sizeof srv->ipc_path ||
+        stat(url + 6, &st) != 0)
+        return;
+    snprintf(srv->ipc_path, sizeof srv->ipc_path, "%s", url + 6);
+    srv->ipc_dev = st.st_dev;
+    srv->ipc_ino = st.st_ino;
 }
 
 /* Logged so an operator (and a test) can see a replica join a caller. */
@@ -667,10 +763,14 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
         struct slot *sl = &srv->slots[i];
         sl->srv = srv;
         sl->index = i;
-        if (nng_ctx_open(&sl->ctx, srv->sock) != 0 || nng_aio_alloc(&sl->aio, slot_event, sl) != 0)
+        if (nng_ctx_open(&sl->ctx, srv->sock) != 0 ||
+            nng_aio_alloc(&sl->recv_aio, received, sl) != 0 ||
+            nng_aio_alloc(&sl->send_aio, sent, sl) != 0) {
             rc = TD_ENOMEM;
-        else
-            nng_aio_set_timeout(sl->aio, NNG_DURATION_INFINITE);
+        } else {
+            nng_aio_set_timeout(sl->recv_aio, NNG_DURATION_INFINITE);
+            nng_aio_set_timeout(sl->send_aio, NNG_DURATION_INFINITE);
+        }
     }
     for (unsigned i = 0; rc == 0 && i < srv->nslots; i++) {
         if (pthread_create(&srv->threads[i], NULL, worker_main, srv) != 0)
@@ -688,6 +788,8 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
             rc = rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? TD_EINVAL : TD_EDOWN;
         }
     }
+    if (rc == 0 && has_listen)
+        remember_ipc_path(srv, opts->url);
     unsigned started = 0;
     for (; rc == 0 && started < srv->nslots; started++)
         receive_next(&srv->slots[started]);

@@ -48,6 +48,10 @@ struct gw_request {
     const struct mg_request_info *ri;
     struct gw_app *app;
     const struct gw_route *route; /* NULL until routed */
+    /* A route whose path matched, also when its method did not (405, CORS
+     * preflight): names the request in metrics and the access log only,
+     * never served. NULL when no route's path matched (404). */
+    const struct gw_route *path_route;
     const char *path;             /* raw (undecoded) path, no query */
     char request_id[TD_PROTO_RID_MAX + 1];
     char client_ip[48];

@@ -63,3 +63,9 @@ void gw_config_free(struct gw_config *cfg)
 {
     td_config_free(vars, sizeof vars / sizeof vars[0], cfg);
 }
+
+const struct td_cfg_var *gw_config_vars(size_t *n)
+{
+    *n = sizeof vars / sizeof vars[0];
+    return vars;
+}

@@ -38,4 +38,8 @@ struct gw_config {
 int gw_config_load(struct gw_config *cfg);
 void gw_config_free(struct gw_config *cfg);
 
+/* The table itself (*n rows): for the test that keeps .env.example equal to
+ * it (tests/unit/env_example.h). */
+const struct td_cfg_var *gw_config_vars(size_t *n);
+
 #endif

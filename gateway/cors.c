@@ -132,6 +132,7 @@ bool gw_cors_handle(struct gw_request *req)
     if (gw_router_match("OPTIONS", req->path, &route, &id, allow, sizeof allow) ==
         GW_MATCH_NO_PATH)
         return false; /* the router answers 404 */
+    req->path_route = gw_router_path_route(req->path); /* counted under its route */
     gw_add_header(req, "Allow", "%s, OPTIONS", allow);
     if (allowed) {
         gw_add_header(req, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");

@@ -12,6 +12,7 @@
 
 #include <civetweb.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 static int open_client(const char *service, const char *urls, int timeout_ms,
                        struct td_rpc_client **out)
@@ -21,6 +22,17 @@ static int open_client(const char *service, const char *urls, int timeout_ms,
     if (rc != 0)
         fprintf(stderr, "td-gateway: cannot use %s RPC URL '%s'\n", service, urls);
     return rc;
+}
+
+/* The docs and the web app default to where `cmake --install` put them; a
+ * gateway run from a build tree, or installed under another prefix than it
+ * was configured for, would answer 404 at / and /docs with no hint why. */
+static void warn_if_missing(const char *name, const char *dir, const char *what)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        TD_LOG(TD_LOG_WARN, "files_missing", "%s %s is not a directory: %s will answer 404",
+               name, dir, what);
 }
 
 int main(int argc, char **argv)
@@ -42,22 +54,31 @@ int main(int argc, char **argv)
 
     struct gw_app app = {.cfg = &cfg};
     int timeout = (int)cfg.base.rpc_timeout_ms;
-    rc = open_client("auth", cfg.auth_url, timeout, &app.auth);
-    rc = rc ? rc : open_client("diary", cfg.diary_url, timeout, &app.diary);
-    rc = rc ? rc : open_client("sentiment", cfg.sentiment_url, timeout, &app.sentiment);
-    rc = rc ? rc : gw_proxies_new(&cfg, &app.proxies);
+    /* The settings that can still be refused come first: a gateway that
+     * exits on one must not have started dialling the daemons, since a peer
+     * that hangs up mid-handshake sends nng 1.5.2's listener into an accept
+     * cool-down (common/td_rpc_server.c, "Shutdown"). */
+    rc = gw_proxies_new(&cfg, &app.proxies);
     rc = rc ? rc : gw_cors_new(&cfg, &app.cors);
     rc = rc ? rc : gw_ratelimit_new(&cfg, &app.ratelimit);
     rc = rc ? rc : gw_metrics_new(&app.metrics);
+    rc = rc ? rc : open_client("auth", cfg.auth_url, timeout, &app.auth);
+    rc = rc ? rc : open_client("diary", cfg.diary_url, timeout, &app.diary);
+    rc = rc ? rc : open_client("sentiment", cfg.sentiment_url, timeout, &app.sentiment);
     rc = rc ? rc : gw_auth_new(&app, &app.jwt, &app.revocations);
     rc = rc ? rc : gw_server_start(&app);
     if (rc == 0) {
+        /* After start-up succeeded: a refused setting stays a one-line error. */
+        warn_if_missing("STATIC_DIR", cfg.static_dir, "the web app (/, /app/)");
+        warn_if_missing("DOCS_DIR", cfg.docs_dir, "the API docs (/docs, /openapi.json)");
         TD_LOG(TD_LOG_NOTICE, "ready", "td-gateway %s listening on http://%s", TD_VERSION,
                cfg.listen);
-        int sig = td_daemon_wait();
+        int sig = td_daemon_wait((int)cfg.base.stop_deadline_ms);
         TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
     }
+    td_daemon_stop_step("stopping the HTTP server");
     gw_server_stop(&app);
+    td_daemon_stop_step("closing RPC clients");
     gw_auth_free(&app.jwt, &app.revocations);
     gw_metrics_free(&app.metrics);
     gw_ratelimit_free(&app.ratelimit);
@@ -70,6 +91,7 @@ int main(int argc, char **argv)
     mg_exit_library();
     if (rc == 0)
         TD_LOG(TD_LOG_NOTICE, "stopped", "td-gateway stopped");
+    td_daemon_stop_step("releasing nng");
     td_daemon_finish();
     return rc == 0 ? 0 : 1;
 }

@@ -10,9 +10,12 @@
  * from zero. The limit runs after routing and before the token check and the
  * body are read, so every request to a limited route counts (failed logins
  * and malformed bodies included) and a refused one reaches no daemon.
+ *
+ * The limiter counts its own refusals and fallbacks; metrics.c only reads
+ * them (gw_ratelimit_stats), so neither module calls into the other's hot
+ * path.
  */
 #include "edge.h"
-#include "metrics.h"
 #include "ratelimit.h"
 #include "router.h"
 #include "td_error.h"
@@ -37,6 +40,7 @@ struct gw_ratelimit {
     struct gw_rl_mem *mem;
     struct gw_rl_redis *redis; /* NULL with memory storage */
     atomic_ullong fallbacks;
+    atomic_ullong rejected_register, rejected_login; /* requests refused with 429 */
 };
 
 int gw_rl_parse(const char *spec, struct gw_rl_limit *out)
@@ -108,6 +112,8 @@ int gw_ratelimit_new(const struct gw_config *cfg, struct gw_ratelimit **out)
     }
     *rl = r;
     atomic_init(&rl->fallbacks, 0);
+    atomic_init(&rl->rejected_register, 0);
+    atomic_init(&rl->rejected_login, 0);
     /* A production deployment usually runs several gateways; in memory each
      * would enforce its own limit, multiplying the real one. */
     if (r.enabled && !use_redis && cfg->base.app_env == TD_ENV_PRODUCTION)
@@ -141,12 +147,15 @@ bool gw_ratelimit_refuse(struct gw_request *req)
         return false;
     const struct gw_rl_limit *lim;
     const char *name;
+    atomic_ullong *rejected;
     if (req->route->flags & GW_ROUTE_LIMIT_REGISTER) {
         lim = &r->reg;
         name = "register";
+        rejected = &r->rejected_register;
     } else if (req->route->flags & GW_ROUTE_LIMIT_LOGIN) {
         lim = &r->login;
         name = "login";
+        rejected = &r->rejected_login;
     } else {
         return false;
     }
@@ -172,7 +181,7 @@ bool gw_ratelimit_refuse(struct gw_request *req)
         return false;
     int64_t retry = ceil_seconds(res.retry_us);
     gw_add_header(req, "Retry-After", "%lld", (long long)(retry < 1 ? 1 : retry));
-    gw_metrics_ratelimit_rejected(req->app->metrics, req->route);
+    atomic_fetch_add_explicit(rejected, 1, memory_order_relaxed);
     TD_LOG(TD_LOG_INFO, "ratelimit_refused", "%s limit reached for %s", name, req->client_ip);
     gw_respond_error(req, TD_ERATELIMIT, NULL, NULL);
     return true;
@@ -186,6 +195,8 @@ void gw_ratelimit_stats(struct gw_ratelimit *r, struct gw_ratelimit_stats *out)
     out->enabled = r->enabled;
     out->redis = r->redis != NULL;
     out->fallbacks = atomic_load_explicit(&r->fallbacks, memory_order_relaxed);
+    out->rejected_register = atomic_load_explicit(&r->rejected_register, memory_order_relaxed);
+    out->rejected_login = atomic_load_explicit(&r->rejected_login, memory_order_relaxed);
     out->memory_keys = gw_rl_mem_size(r->mem);
     if (r->redis) {
         struct gw_rl_redis_stats rs;

@@ -85,7 +85,8 @@ struct gw_rl_redis_stats {
 };
 void gw_rl_redis_stats(struct gw_rl_redis *r, struct gw_rl_redis_stats *out);
 
-/* ---- the limiter as a whole (ratelimit.c), for /metrics ----------------- */
+/* ---- the limiter as a whole (ratelimit.c), for /metrics ----------------- *
+ * It counts its own decisions; metrics.c reads them here. */
 struct gw_ratelimit;
 struct gw_ratelimit_stats {
     bool enabled;
@@ -95,6 +96,8 @@ struct gw_ratelimit_stats {
     uint64_t redis_outages; /* times Redis became unusable */
     uint64_t fallbacks;     /* hits counted in memory because Redis was unusable */
     size_t memory_keys;     /* keys held by the memory store */
+    uint64_t rejected_register; /* requests refused with 429 by RATELIMIT_REGISTER */
+    uint64_t rejected_login;    /* and by RATELIMIT_LOGIN */
 };
 void gw_ratelimit_stats(struct gw_ratelimit *r, struct gw_ratelimit_stats *out);
 

@@ -81,6 +81,18 @@ enum gw_match gw_router_match(const char *method, const char *path,
     return path_known ? GW_MATCH_NO_METHOD : GW_MATCH_NO_PATH;
 }
 
+const struct gw_route *gw_router_path_route(const char *path)
+{
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        for (const struct gw_route *r = tables[t]; r->method; r++) {
+            int64_t v;
+            if (pattern_matches(r, path, &v))
+                return r;
+        }
+    }
+    return NULL;
+}
+
 void gw_router_each(void (*fn)(const struct gw_route *route, void *arg), void *arg)
 {
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {

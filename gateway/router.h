@@ -52,6 +52,11 @@ enum gw_match gw_router_match(const char *method, const char *path,
                               const struct gw_route **route, int64_t *id, char *allow,
                               size_t allow_size);
 
+/* The first route whose pattern matches the raw path, whatever its method,
+ * or NULL. For naming a known path that was not served (405, a CORS
+ * preflight) in metrics and the access log: never to be served. */
+const struct gw_route *gw_router_path_route(const char *path);
+
 /* Calls fn for every route in every table (for the OpenAPI cross-check). */
 void gw_router_each(void (*fn)(const struct gw_route *route, void *arg), void *arg);
 

@@ -3,12 +3,15 @@
  * readiness (one ping per daemon), version, the OpenAPI document, the
  * Swagger UI page with its assets, and the Prometheus metrics.
  *
- * The docs are files under DOCS_DIR (default <repo>/gateway/docs):
- * openapi.json, index.html and swagger-init.js are the project's own;
- * Swagger UI's files come from the swagger-ui-dist npm package that
- * ops/install-deps.sh installs into DOCS_DIR/node_modules, so nothing is
- * fetched from a CDN at run time. Files are read per request (they are in the
- * page cache after the first), so an edited openapi.json is served at once.
+ * The docs are files under DOCS_DIR (by default where `cmake --install`
+ * puts them, <prefix>/share/thought-diary/docs; a source tree's is
+ * gateway/docs): openapi.json, index.html and swagger-init.js are the
+ * project's own; Swagger UI's files come from the swagger-ui-dist npm
+ * package, copied to DOCS_DIR/swagger-ui by the install, or found in
+ * DOCS_DIR/node_modules/swagger-ui-dist of a source tree where
+ * ops/install-deps.sh ran npm ci. Nothing is fetched from a CDN at run time.
+ * Files are read per request (they are in the page cache after the first), so
+ * an edited openapi.json is served at once.
  */
 #include "metrics.h"
 #include "router.h"
@@ -127,8 +130,12 @@ static int docs_asset(struct gw_request *req)
         snprintf(path, sizeof path, "%s/%s", dir, name);
     else if (strcmp(type, "application/json") == 0 && strcmp(name + n - 4, ".map") != 0)
         return gw_respond_error(req, TD_ENOTFOUND, NULL, NULL); /* e.g. the package's own */
-    else
-        snprintf(path, sizeof path, "%s/node_modules/swagger-ui-dist/%s", dir, name);
+    else {
+        /* Installed layout first; a source tree's npm package otherwise. */
+        snprintf(path, sizeof path, "%s/swagger-ui/%s", dir, name);
+        if (access(path, R_OK) != 0)
+            snprintf(path, sizeof path, "%s/node_modules/swagger-ui-dist/%s", dir, name);
+    }
     if (access(path, R_OK) != 0)
         return gw_respond_error(req, TD_ENOTFOUND, NULL, NULL);
     return send_file(req, path, type);

@@ -193,11 +193,13 @@ static void route_request(struct gw_request *req)
         return;
     }
     if (m == GW_MATCH_NO_METHOD) {
+        req->path_route = gw_router_path_route(req->path);
         gw_add_header(req, "Allow", "%s", allow);
         gw_respond_error(req, TD_EMETHOD, NULL, NULL);
         return;
     }
     req->route = route;
+    req->path_route = route;
     req->path_id = id;
     if (gw_ratelimit_refuse(req))
         return;

@@ -45,11 +45,43 @@ install_docs_assets() {
     echo "install-deps: npm ci in tests/e2e (playwright-core)" >&2
     npm ci --prefix "$e2e" --no-audit --no-fund --ignore-scripts >/dev/null
   fi
+  # Redocly's OpenAPI linter (pinned by tests/tools/package-lock.json) for
+  # tests/scripts/test_openapi_lint.sh.
+  local tools
+  tools="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
+  if [ ! -f "$tools/node_modules/@redocly/openapi-core/package.json" ]; then
+    if ! command -v npm >/dev/null; then
+      ${SUDO:-} apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    echo "install-deps: npm ci in tests/tools (OpenAPI linter)" >&2
+    npm ci --prefix "$tools" --no-audit --no-fund --ignore-scripts >/dev/null
+  fi
+}
+
+# promtool, Prometheus' own checker of /metrics (tests/integration/test_metrics.c),
+# from Debian's prometheus package: only that binary is unpacked, into
+# tests/tools/promtool/, because installing the package would also start a
+# Prometheus server on the machine. Best effort: without it the test checks
+# /metrics with its own reader alone and says so.
+install_promtool() {
+  local dir tmp
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/tools/promtool"
+  [ -x "$dir/usr/bin/promtool" ] && return 0
+  tmp="$(mktemp -d)"
+  echo "install-deps: unpacking promtool from Debian's prometheus package" >&2
+  if (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    mkdir -p "$dir"
+    dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$dir" ./usr/bin/promtool ||
+      echo "install-deps: could not unpack promtool" >&2
+  else
+    echo "install-deps: could not download Debian's prometheus package (promtool)" >&2
+  fi
+  rm -rf "$tmp"
 }
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-if [ ${#missing[@]} -eq 0 ]; then install_docs_assets; exit 0; fi
+if [ ${#missing[@]} -eq 0 ]; then install_docs_assets; install_promtool; exit 0; fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
@@ -58,3 +90,4 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts redis-server as a service on install; the tests start their own
 # on free ports, so the packaged one is left as the distribution configured it.
 install_docs_assets
+install_promtool

@@ -6,7 +6,11 @@
 set -uo pipefail
 bin=${1:-build/bin}
 : "${GATEWAY_LISTEN:=127.0.0.1:8080}"
-export GATEWAY_LISTEN
+# The web app and the API docs of this checkout (edits show at once): the
+# binaries' compiled-in defaults are where `cmake --install` puts them.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+: "${STATIC_DIR:=$repo/frontend}" "${DOCS_DIR:=$repo/gateway/docs}"
+export GATEWAY_LISTEN STATIC_DIR DOCS_DIR
 logdir=${LOG_DIR:-./var/log}
 mkdir -p "$logdir"
 

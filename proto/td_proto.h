@@ -52,6 +52,8 @@
     X(TD_OP_AUTH_PASSWORD,     "auth.password",        "auth")             \
     X(TD_OP_AUTH_REVOCATIONS,  "auth.revocations",     "auth")             \
     X(TD_OP_AUTH_SEED,         "auth.seed",            "auth")             \
+    X(TD_OP_AUTH_USER_LIST,    "auth.user_list",       "auth")             \
+    X(TD_OP_AUTH_USER_DELETE,  "auth.user_delete",     "auth")             \
     X(TD_OP_DIARY_LIST,        "diary.list",           "diary")            \
     X(TD_OP_DIARY_CREATE,      "diary.create",         "diary")            \
     X(TD_OP_DIARY_GET,         "diary.get",            "diary")            \

@@ -45,3 +45,9 @@ void auth_config_free(struct auth_config *cfg)
 {
     td_config_free(vars, sizeof vars / sizeof vars[0], cfg);
 }
+
+const struct td_cfg_var *auth_config_vars(size_t *n)
+{
+    *n = sizeof vars / sizeof vars[0];
+    return vars;
+}

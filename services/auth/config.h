@@ -22,4 +22,8 @@ struct auth_config {
 int auth_config_load(struct auth_config *cfg);
 void auth_config_free(struct auth_config *cfg);
 
+/* The table itself (*n rows): for the test that keeps .env.example equal to
+ * it (tests/unit/env_example.h). */
+const struct td_cfg_var *auth_config_vars(size_t *n);
+
 #endif

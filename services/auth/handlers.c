@@ -592,6 +592,33 @@ static int reauthenticate(struct auth_app *app, const struct td_rpc_request *req
     return 0;
 }
 
+/* The account deletion both auth.delete and auth.user_delete make, in one
+ * transaction: the user and their refresh families go, a cut-off revokes
+ * every token issued so far, and a diary.delete_user job lands in the outbox
+ * (retried until td-diary acknowledges). Then the cut-off is published to
+ * the gateways and the outbox woken. 0 with *cutoff_us and *until, a
+ * replied TD_EUSERNOTFOUND (deleted meanwhile), or a storage error. */
+static int delete_account(struct auth_app *app, const struct td_rpc_request *req,
+                          const struct auth_user *user, struct td_rpc_reply *rep,
+                          int64_t *cutoff_us, int64_t *until)
+{
+    /* Every token issued so far has iat_us <= now: a cut-off one microsecond
+     * later catches them all. */
+    int64_t now_us = td_now_us();
+    int64_t cutoff = (now_us > user->cutoff_us ? now_us : user->cutoff_us) + 1;
+    int64_t keep = cutoff_keep_until(app->cfg, cutoff);
+    int rc = auth_store_user_delete(conn(app, req), user->id, cutoff, keep, now_us / 1000000);
+    if (rc == TD_EUSERNOTFOUND)
+        return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
+    if (rc != 0)
+        return rc;
+    auth_events_publish_user(app->events, user->id, cutoff, keep);
+    auth_outbox_kick(app->outbox);
+    *cutoff_us = cutoff;
+    *until = keep;
+    return 0;
+}
+
 static int op_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
@@ -609,20 +636,133 @@ static int op_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_
     int rc = reauthenticate(app, req, pw, pw_len, rep, &user);
     if (rc != 0)
         return rc;
-    /* Every token issued so far has iat_us <= now: a cut-off one microsecond
-     * later catches them all. */
-    int64_t now_us = td_now_us();
-    int64_t cutoff = (now_us > user.cutoff_us ? now_us : user.cutoff_us) + 1;
-    int64_t until = cutoff_keep_until(app->cfg, cutoff);
-    rc = auth_store_user_delete(conn(app, req), user.id, cutoff, until, now_us / 1000000);
+    int64_t cutoff = 0, until = 0;
+    rc = delete_account(app, req, &user, rep, &cutoff, &until);
+    if (rc != 0)
+        return rc;
+    TD_LOG(TD_LOG_NOTICE, "user_deleted", "user %lld deleted their account", (long long)user.id);
+    return reply_message_cutoff(rep, "Account deleted", user.id, cutoff, until);
+}
+
+/* An operator's listing of the accounts (`tdctl user list`; no gateway
+ * route reaches it). Paged by id so a large table never makes a reply
+ * over the callers' cap. */
+#define USER_PAGE_DEFAULT 100
+#define USER_PAGE_MAX 1000
+
+struct user_rows {
+    struct auth_user_row *rows;
+    size_t n, cap;
+};
+
+static int collect_user(void *arg, const struct auth_user_row *u)
+{
+    struct user_rows *b = arg;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct auth_user_row *grown = realloc(b->rows, cap * sizeof *grown);
+        if (grown == NULL)
+            return TD_ENOMEM;
+        b->rows = grown;
+        b->cap = cap;
+    }
+    b->rows[b->n++] = *u;
+    return 0;
+}
+
+static int pack_user_row(msgpack_packer *pk, const struct auth_user_row *u)
+{
+    char created[TD_TIMESTAMP_LEN + 1], updated[TD_TIMESTAMP_LEN + 1];
+    if (td_format_timestamp(u->created_us, created, sizeof created) != 0 ||
+        td_format_timestamp(u->updated_us, updated, sizeof updated) != 0)
+        return TD_EINTERNAL;
+    int rc = msgpack_pack_map(pk, 5);
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "id", u->id);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "email", u->email);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "created_at", created);
+    rc = rc ? rc : td_mp_pack_kv_str(pk, "updated_at", updated);
+    rc = rc ? rc : td_mp_pack_cstr(pk, "demo");
+    rc = rc ? rc : (u->demo ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    return rc ? TD_ENOMEM : 0;
+}
+
+static int op_user_list(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"after", "limit", NULL};
+    int64_t after = 0, limit = USER_PAGE_DEFAULT;
+    bool ok = check_keys(req->args, allowed, rep);
+    int has_after = arg_int(req->args, "after", false, rep, &after);
+    if (has_after == ARG_OK && after < 0) {
+        td_rpc_reply_detail(rep, "after", "Must be 0 or more.");
+        ok = false;
+    }
+    int has_limit = arg_int(req->args, "limit", false, rep, &limit);
+    if (has_limit == ARG_OK && (limit < 1 || limit > USER_PAGE_MAX)) {
+        td_rpc_reply_detail(rep, "limit", "Must be between 1 and 1000.");
+        ok = false;
+    }
+    if (!ok || has_after == ARG_BAD || has_limit == ARG_BAD)
+        return invalid(rep);
+    struct user_rows rows = {0};
+    bool more = false;
+    int rc = auth_store_user_page(conn(app, req), after, (int)limit, collect_user, &rows, &more);
+    if (rc == 0) {
+        msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+        int prc = msgpack_pack_map(pk, 2);
+        prc = prc ? prc : td_mp_pack_cstr(pk, "users");
+        prc = prc ? prc : msgpack_pack_array(pk, rows.n);
+        for (size_t i = 0; prc == 0 && i < rows.n; i++)
+            prc = pack_user_row(pk, &rows.rows[i]);
+        prc = prc ? prc : td_mp_pack_cstr(pk, "more");
+        prc = prc ? prc : (more ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+        rc = prc == 0 ? 0 : TD_ENOMEM;
+    }
+    free(rows.rows);
+    return rc;
+}
+
+/* An operator deletes an account by email (`tdctl user delete`; no gateway
+ * route reaches it): exactly auth.delete's cascade, without the password
+ * the operator does not have. */
+static int op_user_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
+{
+    struct auth_app *app = ctx;
+    static const char *const allowed[] = {"email", NULL};
+    const char *email = NULL;
+    size_t email_len = 0;
+    char norm[AUTH_EMAIL_MAX + 1];
+    bool ok = check_keys(req->args, allowed, rep);
+    if (arg_str(req->args, "email", true, rep, &email, &email_len) == ARG_OK) {
+        const char *problem = auth_email_normalize(email, email_len, norm);
+        if (problem != NULL) {
+            td_rpc_reply_detail(rep, "email", problem);
+            ok = false;
+        }
+    } else {
+        ok = false;
+    }
+    if (!ok)
+        return invalid(rep);
+    struct auth_user user;
+    int rc = auth_store_user_by_email(conn(app, req), norm, &user);
     if (rc == TD_EUSERNOTFOUND)
         return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
     if (rc != 0)
         return rc;
-    auth_events_publish_user(app->events, user.id, cutoff, until);
-    auth_outbox_kick(app->outbox);
-    TD_LOG(TD_LOG_NOTICE, "user_deleted", "user %lld deleted their account", (long long)user.id);
-    return reply_message_cutoff(rep, "Account deleted", user.id, cutoff, until);
+    int64_t cutoff = 0, until = 0;
+    rc = delete_account(app, req, &user, rep, &cutoff, &until);
+    sodium_memzero(user.hash, sizeof user.hash);
+    if (rc != 0)
+        return rc;
+    TD_LOG(TD_LOG_NOTICE, "user_deleted", "user %lld deleted by an operator",
+           (long long)user.id);
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    int prc = msgpack_pack_map(pk, 3);
+    prc = prc ? prc : td_mp_pack_kv_int(pk, "id", user.id);
+    prc = prc ? prc : td_mp_pack_kv_str(pk, "email", user.email);
+    prc = prc ? prc : td_mp_pack_kv_str(pk, "message", "Account deleted");
+    return prc ? TD_ENOMEM : 0;
 }
 
 static int op_password(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
@@ -864,5 +1004,7 @@ const struct td_rpc_route auth_routes[] = {
     {TD_OP_AUTH_DELETE, op_delete, false},
     {TD_OP_AUTH_PASSWORD, op_password, false},
     {TD_OP_AUTH_REVOCATIONS, op_revocations, true},
+    {TD_OP_AUTH_USER_LIST, op_user_list, true},
+    {TD_OP_AUTH_USER_DELETE, op_user_delete, false},
 };
 const size_t auth_nroutes = sizeof auth_routes / sizeof auth_routes[0];

@@ -47,11 +47,13 @@ int main(int argc, char **argv)
         rc = rc ? rc : td_rpc_server_start(&sopts, &server);
         if (rc == 0) {
             TD_LOG(TD_LOG_NOTICE, "ready", "td-auth %s serving on %s", TD_VERSION, cfg.rpc_url);
-            int sig = td_daemon_wait();
+            int sig = td_daemon_wait((int)cfg.base.stop_deadline_ms);
             TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
         }
     }
+    td_daemon_stop_step("draining and closing the RPC server");
     td_rpc_server_stop(&server, 10000);
+    td_daemon_stop_step("closing clients and storage");
     auth_outbox_stop(&app.outbox);
     td_rpc_client_free(&app.diary);
     auth_events_close(&app.events);
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
     auth_config_free(&cfg);
     if (rc != 0)
         fprintf(stderr, "td-auth: failed to start: %s\n", td_error_symbol(rc));
+    td_daemon_stop_step("releasing nng");
     td_daemon_finish();
     return rc == 0 ? 0 : 1;
 }

@@ -428,6 +428,46 @@ int auth_store_user_delete(sqlite3 *db, int64_t user_id, int64_t cutoff_us, int6
     return finish(db, rc);
 }
 
+/* ---- operator listing ------------------------------------------------------ */
+
+int auth_store_user_page(sqlite3 *db, int64_t after, int limit,
+                         int (*fn)(void *arg, const struct auth_user_row *u), void *arg,
+                         bool *more)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(db,
+                     "SELECT id, email, created_at, updated_at, seeded FROM users"
+                     " WHERE id > ? ORDER BY id LIMIT ?",
+                     &st);
+    if (rc == 0 && (sqlite3_bind_int64(st, 1, after) != SQLITE_OK ||
+                    sqlite3_bind_int(st, 2, limit + 1) != SQLITE_OK))
+        rc = TD_ESTORAGE;
+    int n = 0, step = SQLITE_DONE;
+    *more = false;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            *more = true;
+            break;
+        }
+        const char *email = (const char *)sqlite3_column_text(st, 1);
+        if (email == NULL || strlen(email) > AUTH_EMAIL_MAX) {
+            rc = TD_ESTORAGE;
+            break;
+        }
+        struct auth_user_row row = {.id = sqlite3_column_int64(st, 0),
+                                    .created_us = sqlite3_column_int64(st, 2),
+                                    .updated_us = sqlite3_column_int64(st, 3),
+                                    .demo = sqlite3_column_int(st, 4) == 1};
+        memcpy(row.email, email, strlen(email) + 1);
+        rc = fn(arg, &row);
+        n++;
+    }
+    if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = TD_ESTORAGE;
+    release(st);
+    return rc;
+}
+
 /* ---- seed data ---------------------------------------------------------------- */
 
 /* Deletes every seeded user the way an account deletion does (families,

@@ -92,6 +92,21 @@ int auth_store_password_change(sqlite3 *db, int64_t user_id, const char *hash, i
 int auth_store_user_delete(sqlite3 *db, int64_t user_id, int64_t cutoff_us, int64_t keep_until,
                            int64_t now_s);
 
+/* One user as the operator's listing shows it (never the hash). */
+struct auth_user_row {
+    int64_t id;
+    char email[AUTH_EMAIL_MAX + 1];
+    int64_t created_us, updated_us;
+    bool demo; /* made by `tdctl seed` */
+};
+
+/* Users with id > after, in id order, at most `limit`: fn per user (a
+ * non-zero return stops the walk and is returned). Sets *more when users
+ * were left. 0 or TD_ESTORAGE. */
+int auth_store_user_page(sqlite3 *db, int64_t after, int limit,
+                         int (*fn)(void *arg, const struct auth_user_row *u), void *arg,
+                         bool *more);
+
 struct auth_seed_user {
     char email[AUTH_EMAIL_MAX + 1];    /* normalised */
     char hash[crypto_pwhash_STRBYTES]; /* used only when the user is created */

@@ -25,3 +25,9 @@ void diary_config_free(struct diary_config *cfg)
 {
     td_config_free(vars, sizeof vars / sizeof vars[0], cfg);
 }
+
+const struct td_cfg_var *diary_config_vars(size_t *n)
+{
+    *n = sizeof vars / sizeof vars[0];
+    return vars;
+}

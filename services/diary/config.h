@@ -17,4 +17,8 @@ struct diary_config {
 int diary_config_load(struct diary_config *cfg);
 void diary_config_free(struct diary_config *cfg);
 
+/* The table itself (*n rows): for the test that keeps .env.example equal to
+ * it (tests/unit/env_example.h). */
+const struct td_cfg_var *diary_config_vars(size_t *n);
+
 #endif

@@ -375,14 +375,18 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
     if (rc != 0)
         return rc;
     const msgpack_object *list = args[0].value, *clear = args[1].value;
-    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0 ||
+    /* An empty list is a clear alone: tdctl clears the demo entries before
+     * td-auth deletes the demo accounts, so it can count them (the account
+     * deletion's own cascade would remove them unseen, in the background). */
+    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY ||
         list->via.array.size > SEED_MAX_ENTRIES)
-        return invalid(rep, "entries", "Must be a list of 1 to 1000 entries.");
+        return invalid(rep, "entries", "Must be a list of 0 to 1000 entries.");
     if (clear != NULL && clear->type != MSGPACK_OBJECT_BOOLEAN)
         return invalid(rep, "clear", "Not a valid boolean.");
 
     size_t n = list->via.array.size;
-    struct diary_seed_entry *entries = calloc(n, sizeof *entries);
+    /* calloc(0) may return NULL, which must not read as out of memory. */
+    struct diary_seed_entry *entries = calloc(n ? n : 1, sizeof *entries);
     if (entries == NULL)
         return TD_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -42,17 +42,20 @@ int main(int argc, char **argv)
         rc = rc ? rc : td_rpc_server_start(&sopts, &server);
         if (rc == 0) {
             TD_LOG(TD_LOG_NOTICE, "ready", "td-diary %s serving on %s", TD_VERSION, cfg.rpc_url);
-            int sig = td_daemon_wait();
+            int sig = td_daemon_wait((int)cfg.base.stop_deadline_ms);
             TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
         }
     }
+    td_daemon_stop_step("draining and closing the RPC server");
     td_rpc_server_stop(&server, 10000);
+    td_daemon_stop_step("closing clients and storage");
     diary_pending_stop(&app.pending);
     td_rpc_client_free(&app.sentiment);
     diary_store_close(&app.store);
     diary_config_free(&cfg);
     if (rc != 0)
         fprintf(stderr, "td-diary: failed to start: %s\n", td_error_symbol(rc));
+    td_daemon_stop_step("releasing nng");
     td_daemon_finish();
     return rc == 0 ? 0 : 1;
 }

@@ -100,3 +100,9 @@ void senti_config_free(struct senti_config *cfg)
 {
     td_config_free(vars, NVARS, cfg);
 }
+
+const struct td_cfg_var *senti_config_vars(size_t *n)
+{
+    *n = sizeof vars / sizeof vars[0];
+    return vars;
+}

@@ -35,4 +35,8 @@ int senti_config_check(const struct senti_config *cfg, char *err, size_t errlen)
 
 void senti_config_free(struct senti_config *cfg);
 
+/* The table itself (*n rows): for the test that keeps .env.example equal to
+ * it (tests/unit/env_example.h). */
+const struct td_cfg_var *senti_config_vars(size_t *n);
+
 #endif

@@ -87,17 +87,20 @@ int main(int argc, char **argv)
             TD_LOG(TD_LOG_NOTICE, "ready", "td-sentiment %s serving on %s%s%s with %s",
                    TD_VERSION, cfg.rpc_url, cfg.dial_urls ? ", dialling in to " : "",
                    cfg.dial_urls ? cfg.dial_urls : "", senti_provider_name(app.provider));
-            int sig = td_daemon_wait();
+            int sig = td_daemon_wait((int)cfg.base.stop_deadline_ms);
             TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
         }
     }
+    td_daemon_stop_step("draining and closing the RPC server");
     td_rpc_server_stop(&server, 10000);
+    td_daemon_stop_step("closing clients and storage");
     senti_provider_free(&app.provider);
     senti_store_close(&app.store);
     curl_global_cleanup();
     senti_config_free(&cfg);
     if (rc != 0)
         fprintf(stderr, "td-sentiment: failed to start: %s\n", td_error_symbol(rc));
+    td_daemon_stop_step("releasing nng");
     td_daemon_finish();
     return rc == 0 ? 0 : 1;
 }

@@ -30,6 +30,99 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* ---- waiting ------------------------------------------------------------ */
+
+#define POLL_MS 20
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
+{
+    long long deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        if (pred(arg))
+            return true;
+        long long left = deadline - mono_ms();
+        if (left <= 0)
+            return false;
+        /* The last nap ends at the deadline, so pred gets one look there. */
+        sleep_ms(left < POLL_MS ? (int)left : POLL_MS);
+    }
+}
+
+/* GET <url><path> answers `status`. */
+struct status_probe {
+    const char *url, *path;
+    long status;
+};
+
+static bool answers(void *arg)
+{
+    const struct status_probe *p = arg;
+    struct th_response r;
+    if (th_http_url(p->url, "GET", p->path, NULL, NULL, &r) != 0)
+        return false;
+    long st = r.status;
+    th_response_free(&r);
+    return st == p->status;
+}
+
+int th_log_count(struct th_stack *s, const char *file, const char *needle)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", s->dir, file);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    /* getline, not a fixed buffer: a long line split in two could hide a
+     * needle across the split. A line still being written counts when its
+     * written part holds the needle; the next read sees it whole. */
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline(&line, &cap, f) >= 0)
+        n += strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return n;
+}
+
+bool th_log_has(struct th_stack *s, const char *file, const char *needle)
+{
+    return th_log_count(s, file, needle) > 0;
+}
+
+struct log_wait {
+    struct th_stack *s;
+    const char *file, *needle;
+    int at_least, last;
+};
+
+static bool log_reached(void *arg)
+{
+    struct log_wait *w = arg;
+    w->last = th_log_count(w->s, w->file, w->needle);
+    return w->last >= w->at_least;
+}
+
+int th_wait_log_count(struct th_stack *s, const char *file, const char *needle, int at_least,
+                      int timeout_ms)
+{
+    struct log_wait w = {s, file, needle, at_least, -1};
+    th_wait_until(log_reached, &w, timeout_ms);
+    return w.last;
+}
+
+bool th_wait_log(struct th_stack *s, const char *file, const char *needle, int timeout_ms)
+{
+    return th_wait_log_count(s, file, needle, 1, timeout_ms) >= 1;
+}
+
 int th_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -63,19 +156,10 @@ static void print_logs(struct th_stack *s)
 /* Scans a daemon's log for sanitizer reports. */
 static int log_has_sanitizer_report(struct th_stack *s, const char *name)
 {
-    char path[512], line[2048];
-    snprintf(path, sizeof path, "%s/%s.log", s->dir, name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
-            strstr(line, "runtime error:"))
-            found = 1;
-    }
-    fclose(f);
-    return found;
+    char file[64];
+    snprintf(file, sizeof file, "%s.log", name);
+    return th_log_has(s, file, "ERROR: AddressSanitizer") ||
+           th_log_has(s, file, "ERROR: LeakSanitizer") || th_log_has(s, file, "runtime error:");
 }
 
 /* putenv()s "NAME=value" with every "{dir}" replaced by the stack's
@@ -137,6 +221,10 @@ static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
     setenv("AUTH_EVENTS_URL", s->events_url, 1);
     setenv("GATEWAY_LISTEN", listen, 1);
     setenv("JWT_SECRET_KEY", TH_JWT_SECRET, 1);
+    /* This source tree's docs and web app: the compiled-in defaults are
+     * where `cmake --install` puts them, which need not exist here. */
+    setenv("DOCS_DIR", TD_SOURCE_DIR "/gateway/docs", 1);
+    setenv("STATIC_DIR", TD_SOURCE_DIR "/frontend", 1);
     setenv("LOG_LEVEL", "info", 1);
     setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23", 0);
     setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=24", 0);
@@ -168,17 +256,8 @@ int th_gateway_start_extra(struct th_stack *s, const char *const *env, pid_t *pi
         return -1;
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", *port);
-    for (int i = 0; i < 400; i++) {
-        struct th_response r;
-        if (th_http_url(url, "GET", "/health", NULL, NULL, &r) == 0) {
-            long st = r.status;
-            th_response_free(&r);
-            if (st == 200)
-                return 0;
-        }
-        sleep_ms(50);
-    }
-    return -1;
+    struct status_probe p = {url, "/health", 200};
+    return th_wait_until(answers, &p, 20000) ? 0 : -1;
 }
 
 static int reap(struct th_stack *s, struct th_proc *p, int sig, int grace_ms)
@@ -223,17 +302,8 @@ int th_daemon_start_extra(struct th_stack *s, enum th_daemon d, const char *tag,
 
 int th_wait_ready(struct th_stack *s, long status, int timeout_ms)
 {
-    for (int waited = 0; waited <= timeout_ms; waited += 50) {
-        struct th_response r;
-        if (th_http(s, "GET", "/ready", NULL, NULL, &r) == 0) {
-            long st = r.status;
-            th_response_free(&r);
-            if (st == status)
-                return 0;
-        }
-        sleep_ms(50);
-    }
-    return -1;
+    struct status_probe p = {s->base_url, "/ready", status};
+    return th_wait_until(answers, &p, timeout_ms) ? 0 : -1;
 }
 
 int th_stack_start(struct th_stack *s, const struct th_options *opts)
@@ -433,4 +503,44 @@ ssize_t th_raw(struct th_stack *s, const char *req, size_t len, char *out, size_
     out[got] = '\0';
     close(fd);
     return (ssize_t)got;
+}
+
+/* ---- /metrics ------------------------------------------------------------ */
+
+double th_metric(const char *base_url, const char *series)
+{
+    struct th_response r;
+    if (th_http_url(base_url, "GET", "/metrics", NULL, NULL, &r) != 0)
+        return -1;
+    double v = -1;
+    size_t n = strlen(series);
+    for (const char *line = r.body; line && *line;) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+            v = atof(line + n + 1);
+            break;
+        }
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : NULL;
+    }
+    th_response_free(&r);
+    return v;
+}
+
+struct metric_wait {
+    const char *base_url, *series;
+    double at_least, last;
+};
+
+static bool metric_reached(void *arg)
+{
+    struct metric_wait *w = arg;
+    w->last = th_metric(w->base_url, w->series);
+    return w->last >= w->at_least;
+}
+
+double th_wait_metric(const char *base_url, const char *series, double at_least, int timeout_ms)
+{
+    struct metric_wait w = {base_url, series, at_least, -1};
+    th_wait_until(metric_reached, &w, timeout_ms);
+    return w.last;
 }

@@ -119,4 +119,59 @@ ssize_t th_raw(struct th_stack *s, const char *req, size_t len, char *out, size_
 /* A free TCP port on 127.0.0.1 (bound and released). */
 int th_free_port(void);
 
+/* ---- waiting for what a test asserts -------------------------------------
+ *
+ * Much of what the daemons do lands after the reply a test has just read:
+ * the gateway writes its access-log line and counts the request in /metrics
+ * once the response has gone out; td-diary's pending-analysis pass, td-auth's
+ * outbox and revocation feed, a replica dialling in, all run beside the
+ * request. A test that asserts such an effect waits for it with a deadline
+ * through these helpers, and never reads once after the fact.
+ *
+ * A deadline is a ceiling, not a delay: a wait returns as soon as its
+ * condition holds, so deadlines are generous (TH_WAIT_MS) and cost nothing
+ * when the machine is fast. A test asserting that something did NOT happen
+ * first waits for a later effect that proves the writer got past that point,
+ * then reads once (th_log_has, th_log_count, th_metric). */
+
+/* The usual deadline of a wait, in milliseconds. */
+#define TH_WAIT_MS 10000
+
+/* Calls pred(arg) every 20 ms until it returns true or timeout_ms has
+ * passed; pred runs at least once, and once more at the deadline. Returns
+ * true when pred did. The harness's one polling loop: every th_wait_* (and
+ * th_wait_ready) is built on it. pred may have side effects (send a probe,
+ * record the last value it saw for the failure message). */
+bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
+
+/* One read of <s->dir>/<file> (a daemon's output, e.g. "td-gateway.log"):
+ * whether a line contains `needle`. Lines of any length. false when the file
+ * cannot be opened. */
+bool th_log_has(struct th_stack *s, const char *file, const char *needle);
+
+/* One read of <s->dir>/<file>: the number of lines containing `needle`, or -1
+ * when the file cannot be opened. */
+int th_log_count(struct th_stack *s, const char *file, const char *needle);
+
+/* Waits until a line of <s->dir>/<file> contains `needle`. Returns whether
+ * one did before timeout_ms passed. */
+bool th_wait_log(struct th_stack *s, const char *file, const char *needle, int timeout_ms);
+
+/* Waits until at least `at_least` lines of <s->dir>/<file> contain `needle`.
+ * Returns the last count read (-1: the file could not be opened), which may
+ * exceed at_least: compare it with what the test expects. */
+int th_wait_log_count(struct th_stack *s, const char *file, const char *needle, int at_least,
+                      int timeout_ms);
+
+/* One GET <base_url>/metrics: the value on the line whose text before the
+ * value is exactly `series` (name and labels, e.g.
+ * "td_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"}"),
+ * or -1 when the series is absent or /metrics does not answer. */
+double th_metric(const char *base_url, const char *series);
+
+/* Waits until th_metric(base_url, series) >= at_least (a counter reaching a
+ * count, a gauge rising to a level). Returns the last value read, which may
+ * exceed at_least: compare it with what the test expects. */
+double th_wait_metric(const char *base_url, const char *series, double at_least, int timeout_ms);
+
 #endif

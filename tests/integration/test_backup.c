@@ -73,6 +73,21 @@ static bool backup_has(sqlite3 *db, int64_t id)
     return found;
 }
 
+/* At least `at_least` of the writers' creates have been acknowledged. */
+struct acked_probe {
+    struct writers *w;
+    int at_least;
+};
+
+static bool acked(void *arg)
+{
+    struct acked_probe *p = arg;
+    pthread_mutex_lock(&p->w->lock);
+    int n = p->w->n;
+    pthread_mutex_unlock(&p->w->lock);
+    return n >= p->at_least;
+}
+
 Test(backup, online_backup_under_writes_is_consistent_and_restores)
 {
     struct writers *w = calloc(1, sizeof *w);
@@ -84,7 +99,9 @@ Test(backup, online_backup_under_writes_is_consistent_and_restores)
     pthread_t t[WRITERS];
     for (int i = 0; i < WRITERS; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, writer, w), 0);
-    usleep(500000);
+    /* Writes are under way (acknowledged ones), not merely started. */
+    struct acked_probe before = {w, 20};
+    cr_assert(th_wait_until(acked, &before, TH_WAIT_MS), "the writers got no create through");
 
     /* Everything acknowledged up to here must be in the backup. */
     pthread_mutex_lock(&w->lock);
@@ -95,7 +112,11 @@ Test(backup, online_backup_under_writes_is_consistent_and_restores)
     snprintf(copy, sizeof copy, "%s/diary-backup.db", stack.dir);
     snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"VACUUM INTO '%s'\"", db, copy);
     cr_assert_eq(system(cmd), 0, "backup command failed: %s", cmd);
-    usleep(300000); /* writes go on after the backup */
+    /* Writes go on after the backup. */
+    pthread_mutex_lock(&w->lock);
+    struct acked_probe after = {w, w->n + 10};
+    pthread_mutex_unlock(&w->lock);
+    cr_assert(th_wait_until(acked, &after, TH_WAIT_MS), "writes stopped after the backup");
     atomic_store(&w->stop, true);
     for (int i = 0; i < WRITERS; i++)
         pthread_join(t[i], NULL);

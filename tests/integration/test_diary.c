@@ -576,6 +576,50 @@ Test(diary, stats_after_a_mix_of_entries)
 
 #define BURST 12
 
+/* Deadline for td-diary's pending pass: it backs off up to 4 s while
+ * td-sentiment is down, and a restarted td-sentiment must come up first. */
+#define PENDING_WAIT_MS 30000
+
+/* GET /diaries/<id> as `uid`; the response is left in *r (200 asserted). */
+static void get_entry(int64_t uid, int64_t id, struct th_response *r)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/diaries/%lld", (long long)id);
+    call("GET", path, uid, NULL, r);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+}
+
+/* The burst's entries, and which of them carry their analysis yet. */
+struct burst_probe {
+    const int64_t *ids;
+    char (*texts)[64];
+    bool done[BURST];
+    int left;
+};
+
+/* "happy" is positive for the embedded analyzer, so an analysed entry of the
+ * burst has a positive span; its markup is checked once, when it lands. */
+static bool burst_analysed(void *arg)
+{
+    struct burst_probe *p = arg;
+    for (int i = 0; i < BURST; i++) {
+        if (p->done[i])
+            continue;
+        struct th_response r;
+        get_entry(8, p->ids[i], &r);
+        const char *a = json_string_value(json_object_get(r.json, "analyzed_content"));
+        if (json_integer_value(json_object_get(r.json, "positive_count")) > 0 &&
+            strstr(a, "<span class=\"positive\">") != NULL) {
+            cr_assert_null(strstr(a, "<script"));
+            assert_safe_markup_of(a, p->texts[i]);
+            p->done[i] = true;
+            p->left--;
+        }
+        th_response_free(&r);
+    }
+    return p->left == 0;
+}
+
 Test(diary, sentiment_killed_during_a_burst_then_pending_entries_get_analysed)
 {
     int64_t ids[BURST];
@@ -616,31 +660,26 @@ Test(diary, sentiment_killed_during_a_burst_then_pending_entries_get_analysed)
 
     cr_assert_eq(th_daemon_start(&stack, TH_SENTIMENT), 0);
 
-    /* Every pending entry gets analysed: "happy" is positive for the
-     * embedded analyzer, so each ends up with a positive span. */
-    bool done[BURST] = {false};
-    int left = BURST;
-    for (int round = 0; round < 300 && left > 0; round++) {
-        for (int i = 0; i < BURST; i++) {
-            if (done[i])
-                continue;
-            snprintf(path, sizeof path, "/diaries/%lld", (long long)ids[i]);
-            call("GET", path, 8, NULL, &r);
-            cr_assert_eq(r.status, 200, "%s", r.body);
-            const char *a = json_string_value(json_object_get(r.json, "analyzed_content"));
-            if (json_integer_value(json_object_get(r.json, "positive_count")) > 0 &&
-                strstr(a, "<span class=\"positive\">") != NULL) {
-                cr_assert_null(strstr(a, "<script"));
-                assert_safe_markup_of(a, texts[i]);
-                done[i] = true;
-                left--;
-            }
-            th_response_free(&r);
-        }
-        if (left > 0)
-            sleep_ms(100);
+    /* Every pending entry gets analysed by td-diary's background pass. */
+    struct burst_probe p = {.ids = ids, .texts = texts, .left = BURST};
+    th_wait_until(burst_analysed, &p, PENDING_WAIT_MS);
+    cr_assert_eq(p.left, 0, "%d entries never analysed after td-sentiment came back", p.left);
+}
+
+/* Entry *(int64_t *)arg of user 9 is analysed; then it must be the analysis
+ * of the edited text, never of the old one. */
+static bool edit_analysed(void *arg)
+{
+    struct th_response r;
+    get_entry(9, *(const int64_t *)arg, &r);
+    bool analysed = json_integer_value(json_object_get(r.json, "positive_count")) > 0;
+    if (analysed) {
+        cr_assert_str_eq(json_string_value(json_object_get(r.json, "content")), "I am happy");
+        cr_assert_eq(json_integer_value(json_object_get(r.json, "negative_count")), 0,
+                     "the analysis of the old text never lands: %s", r.body);
     }
-    cr_assert_eq(left, 0, "%d entries never analysed after td-sentiment came back", left);
+    th_response_free(&r);
+    return analysed;
 }
 
 Test(diary, an_edit_made_while_pending_is_what_gets_analysed)
@@ -657,20 +696,7 @@ Test(diary, an_edit_made_while_pending_is_what_gets_analysed)
     cr_assert_eq(r.status, 200);
     th_response_free(&r);
     cr_assert_eq(th_daemon_start(&stack, TH_SENTIMENT), 0);
-    bool analysed = false;
-    for (int i = 0; i < 300 && !analysed; i++) {
-        call("GET", path, 9, NULL, &r);
-        analysed = json_integer_value(json_object_get(r.json, "positive_count")) > 0;
-        if (analysed) {
-            cr_assert_str_eq(json_string_value(json_object_get(r.json, "content")), "I am happy");
-            cr_assert_eq(json_integer_value(json_object_get(r.json, "negative_count")), 0,
-                         "the analysis of the old text never lands: %s", r.body);
-        }
-        th_response_free(&r);
-        if (!analysed)
-            sleep_ms(100);
-    }
-    cr_assert(analysed, "the edit was never analysed");
+    cr_assert(th_wait_until(edit_analysed, &id, PENDING_WAIT_MS), "the edit was never analysed");
 }
 
 /* ---- account deletion ---------------------------------------------------- */
@@ -739,6 +765,11 @@ static int64_t rpc_total_entries(int64_t uid)
     return total;
 }
 
+static bool no_entries_left(void *arg)
+{
+    return rpc_total_entries(*(const int64_t *)arg) == 0;
+}
+
 Test(diary, deleting_the_account_deletes_its_entries)
 {
     const char *account = "{\"email\":\"cascade@example.com\",\"password\":\"Str0ng!Passw0rd\"}";
@@ -766,14 +797,10 @@ Test(diary, deleting_the_account_deletes_its_entries)
                          "{\"password\":\"Str0ng!Passw0rd\"}", &r), 0);
     cr_assert_eq(r.status, 200, "%s", r.body);
     th_response_free(&r);
-    /* td-auth hands the deletion to td-diary through its outbox. */
-    int64_t left = -1;
-    for (int i = 0; i < 100 && left != 0; i++) {
-        left = rpc_total_entries(uid);
-        if (left != 0)
-            sleep_ms(100);
-    }
-    cr_assert_eq(left, 0, "the account's entries outlived it");
+    /* td-auth hands the deletion to td-diary through its outbox, beside
+     * the request. */
+    cr_assert(th_wait_until(no_entries_left, &uid, TH_WAIT_MS),
+              "the account's entries outlived it: %lld left", (long long)rpc_total_entries(uid));
     cr_assert_eq(rpc_total_entries(uid + 1000), 1);
     cr_assert_eq(th_http(&stack, "GET", "/diaries", headers, NULL, &r), 0);
     cr_assert_eq(r.status, 401, "the old token is revoked: %s", r.body);

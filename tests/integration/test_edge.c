@@ -233,7 +233,8 @@ Test(edge_ratelimit, twenty_concurrent_logins_let_exactly_five_through)
             passed++;
     }
     cr_assert_eq(passed, 5, "%d passed, %d refused", passed, refused);
-    cr_assert_eq(edge_metric(stack.base_url, "td_ratelimit_rejections_total{route=\"/auth/login\"}"),
+    cr_assert_eq(th_wait_metric(stack.base_url, "td_ratelimit_rejections_total{route=\"/auth/login\"}",
+                                15, TH_WAIT_MS),
                  15);
 }
 
@@ -580,27 +581,36 @@ Test(edge_metrics, requests_upstream_calls_and_rejections_are_counted)
     cr_assert_eq(edge_status(url("/nope"), NULL, "GET", NULL, NULL), 404);
     for (int i = 0; i < 6; i++)
         edge_status(url("/auth/login"), "127.0.0.2", "POST", edge_json_ct, bad_login);
-    cr_assert_eq(edge_metric(stack.base_url,
-                             "td_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"}"),
+    /* The gateway counts a request once its response has gone out: wait
+     * for each count rather than read it once. */
+    cr_assert_eq(th_wait_metric(stack.base_url,
+                                "td_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"}",
+                                3, TH_WAIT_MS),
                  3);
-    cr_assert_eq(edge_metric(stack.base_url,
-                             "td_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}"),
+    cr_assert_eq(th_wait_metric(stack.base_url,
+                                "td_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}",
+                                1, TH_WAIT_MS),
                  1);
-    cr_assert_eq(edge_metric(stack.base_url,
-                             "td_http_requests_total{route=\"/auth/login\",method=\"POST\",status=\"429\"}"),
+    cr_assert_eq(th_wait_metric(stack.base_url,
+                                "td_http_requests_total{route=\"/auth/login\",method=\"POST\",status=\"429\"}",
+                                1, TH_WAIT_MS),
                  1);
-    cr_assert_eq(edge_metric(stack.base_url, "td_ratelimit_rejections_total{route=\"/auth/login\"}"),
+    cr_assert_eq(th_wait_metric(stack.base_url, "td_ratelimit_rejections_total{route=\"/auth/login\"}",
+                                1, TH_WAIT_MS),
                  1);
-    cr_assert_geq(edge_metric(stack.base_url,
-                              "td_upstream_requests_total{service=\"auth\",outcome=\"ok\"}"),
+    cr_assert_geq(th_wait_metric(stack.base_url,
+                                 "td_upstream_requests_total{service=\"auth\",outcome=\"ok\"}", 5,
+                                 TH_WAIT_MS),
                   5);
-    cr_assert_geq(edge_metric(stack.base_url,
-                              "td_http_request_duration_seconds_count{route=\"/health\"}"),
+    cr_assert_geq(th_wait_metric(stack.base_url,
+                                 "td_http_request_duration_seconds_count{route=\"/health\",method=\"GET\"}", 3,
+                                 TH_WAIT_MS),
                   3);
-    cr_assert_geq(edge_metric(stack.base_url,
-                              "td_upstream_request_duration_seconds_count{service=\"auth\"}"),
+    cr_assert_geq(th_wait_metric(stack.base_url,
+                                 "td_upstream_request_duration_seconds_count{service=\"auth\"}", 5,
+                                 TH_WAIT_MS),
                   5);
-    cr_assert_eq(edge_metric(stack.base_url, "td_redis_errors_total"), 0);
+    cr_assert_eq(th_metric(stack.base_url, "td_redis_errors_total"), 0);
 
     struct th_response r;
     cr_assert_eq(th_http(&stack, "GET", "/metrics", NULL, NULL, &r), 0);
@@ -616,21 +626,15 @@ Test(edge_metrics, access_log_has_one_line_per_request)
     struct th_response r;
     cr_assert_eq(th_http(&stack, "GET", "/version", h, NULL, &r), 0);
     th_response_free(&r);
-    char path[512], line[2048];
-    snprintf(path, sizeof path, "%s/td-gateway.log", stack.dir);
     /* The line is written once the response has gone out, so it may land a
-     * moment after the client has read the response. */
-    int found = 0;
-    for (int tries = 0; tries < 100 && found == 0; tries++) {
-        FILE *f = fopen(path, "r");
-        cr_assert_not_null(f);
-        while (fgets(line, sizeof line, f)) {
-            if (strstr(line, "[access-log-probe-1] access: 127.0.0.1 GET /version 200 "))
-                found++;
-        }
-        fclose(f);
-        if (found == 0)
-            usleep(20000);
-    }
-    cr_assert_eq(found, 1);
+     * moment after the client has read the response: wait for it. "One, not
+     * two" is checked again once a later request has been logged, which
+     * gives a late duplicate of the first line time to show. */
+    const char *line = "[access-log-probe-1] access: 127.0.0.1 GET /version 200 ";
+    cr_assert_eq(th_wait_log_count(&stack, "td-gateway.log", line, 1, TH_WAIT_MS), 1);
+    const char *h2[] = {"X-Request-ID: access-log-probe-2", NULL};
+    cr_assert_eq(th_http(&stack, "GET", "/version", h2, NULL, &r), 0);
+    th_response_free(&r);
+    cr_assert(th_wait_log(&stack, "td-gateway.log", "[access-log-probe-2] access: ", TH_WAIT_MS));
+    cr_assert_eq(th_log_count(&stack, "td-gateway.log", line), 1);
 }

@@ -130,35 +130,92 @@ static void login_user(struct load *l)
     snprintf(l->token, sizeof l->token, "%s", t.access);
 }
 
+/* Deadline for an entry's analysis: one saved while td-sentiment was down
+ * waits for td-diary's pending pass, which backs off up to 4 s meanwhile. */
+#define PENDING_WAIT_MS 30000
+
+struct entry_probe {
+    struct load *l;
+    int64_t id;
+};
+
+/* The entry exists (asserted) and carries its analysis. */
+static bool entry_analysed(void *arg)
+{
+    const struct entry_probe *p = arg;
+    char path[64];
+    snprintf(path, sizeof path, "/diaries/%lld", (long long)p->id);
+    struct th_response r;
+    req(&stack, "GET", path, p->l->token, NULL, &r);
+    cr_assert_eq(r.status, 200, "acknowledged entry %lld is missing: %ld %s", (long long)p->id,
+                 r.status, r.body);
+    bool analysed = json_integer_value(json_object_get(r.json, "positive_count")) > 0;
+    th_response_free(&r);
+    return analysed;
+}
+
 /* Every acknowledged entry exists and (eventually) carries its analysis. */
 static void expect_all_acked_present_and_analysed(struct load *l)
 {
     for (int i = 0; i < l->nacked; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/diaries/%lld", (long long)l->acked[i]);
-        bool analysed = false;
-        for (int tries = 0; tries < 200 && !analysed; tries++) {
-            struct th_response r;
-            req(&stack, "GET", path, l->token, NULL, &r);
-            cr_assert_eq(r.status, 200, "acknowledged entry %lld is missing: %ld %s",
-                         (long long)l->acked[i], r.status, r.body);
-            analysed = json_integer_value(json_object_get(r.json, "positive_count")) > 0;
-            th_response_free(&r);
-            if (!analysed)
-                usleep(50000);
-        }
-        cr_assert(analysed, "entry %lld was never analysed", (long long)l->acked[i]);
+        struct entry_probe p = {l, l->acked[i]};
+        cr_assert(th_wait_until(entry_analysed, &p, PENDING_WAIT_MS),
+                  "entry %lld was never analysed", (long long)l->acked[i]);
     }
 }
 
-static void outage(enum th_daemon d, int down_ms)
+/* What the load has seen so far, by kind. */
+static int seen_ok(struct load *l)
+{
+    return atomic_load(&l->ok);
+}
+
+static int seen_unavailable(struct load *l)
+{
+    return atomic_load(&l->unavailable);
+}
+
+static int seen_acked(struct load *l)
+{
+    pthread_mutex_lock(&l->lock);
+    int n = l->nacked;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+struct progress {
+    struct load *l;
+    int (*seen)(struct load *l);
+    int at_least;
+};
+
+static bool progressed(void *arg)
+{
+    struct progress *p = arg;
+    return p->seen(p->l) >= p->at_least;
+}
+
+/* Waits until the load has seen `by` more answers of a kind than now: the
+ * clients have really run against the state the test has just made,
+ * rather than for a fixed time that a loaded machine may not give them. */
+static void wait_progress(struct load *l, int (*seen)(struct load *l), int by, const char *what)
+{
+    struct progress p = {l, seen, seen(l) + by};
+    cr_assert(th_wait_until(progressed, &p, TH_WAIT_MS), "the load never %s", what);
+}
+
+/* Kills daemon d; it stays down until the clients have seen the outage
+ * (`seen` grows: td-diary and td-auth calls answer 503/504, creates while
+ * td-sentiment is down are acknowledged unanalysed); then it is restarted
+ * and the load runs against it again. */
+static void outage(struct load *l, enum th_daemon d, int (*seen)(struct load *l))
 {
     int status = th_daemon_signal(&stack, d, SIGKILL);
     cr_assert(WIFSIGNALED(status), "daemon %d was not killed", d);
-    usleep((useconds_t)down_ms * 1000);
+    wait_progress(l, seen, 3, "saw the outage");
     cr_assert_eq(th_daemon_start(&stack, d), 0);
     cr_assert_eq(th_wait_ready(&stack, 200, 15000), 0, "stack not ready after restarting %d", d);
-    usleep(300000); /* let the load run against the restarted daemon */
+    wait_progress(l, seen_ok, 10, "got served after the restart");
 }
 
 Test(faults, each_daemon_killed_under_load_then_restarted)
@@ -168,10 +225,10 @@ Test(faults, each_daemon_killed_under_load_then_restarted)
     enum { WRITERS = 3, READERS = 3 };
     pthread_t t[WRITERS + READERS];
     start_load(l, t, WRITERS, READERS);
-    usleep(500000);
-    outage(TH_DIARY, 700);
-    outage(TH_SENTIMENT, 700);
-    outage(TH_AUTH, 700);
+    wait_progress(l, seen_acked, 3, "got a create acknowledged");
+    outage(l, TH_DIARY, seen_unavailable);
+    outage(l, TH_SENTIMENT, seen_acked);
+    outage(l, TH_AUTH, seen_unavailable);
     stop_load(l, t, WRITERS + READERS);
     fprintf(stderr, "faults: %d ok, %d unavailable (503/504), %d bad, %d creates acknowledged\n",
             atomic_load(&l->ok), atomic_load(&l->unavailable), atomic_load(&l->bad), l->nacked);
@@ -195,10 +252,10 @@ Test(faults, diary_killed_mid_burst_loses_no_acknowledged_write)
     enum { WRITERS = 6 };
     pthread_t t[WRITERS];
     start_load(l, t, WRITERS, 0);
-    usleep(400000);
+    wait_progress(l, seen_acked, 10, "got a create acknowledged");
     int status = th_daemon_signal(&stack, TH_DIARY, SIGKILL);
     cr_assert(WIFSIGNALED(status));
-    usleep(200000);
+    wait_progress(l, seen_unavailable, 3, "saw td-diary down");
     stop_load(l, t, WRITERS);
     cr_assert_eq(atomic_load(&l->bad), 0, "a response outside the contract: %s", l->bad_example);
 

@@ -42,6 +42,18 @@ static void print_nginx_log(void)
     (void)rc;
 }
 
+static bool nginx_answers(void *arg)
+{
+    (void)arg;
+    return edge_status(at_https("/health"), NULL, "GET", NULL, NULL) == 200;
+}
+
+/* Reaped (or not our child any more): nothing left to wait for. */
+static bool nginx_exited(void *arg)
+{
+    return waitpid(nginx_pid, arg, WNOHANG) != 0;
+}
+
 static void setup(void)
 {
     if (system("command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx") != 0)
@@ -99,11 +111,8 @@ static void setup(void)
         execl("/usr/sbin/nginx", "nginx", "-p", dir, "-e", "stderr", "-c", path, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 100; i++) {
-        if (edge_status(at_https("/health"), NULL, "GET", NULL, NULL) == 200)
-            return;
-        edge_sleep_ms(50);
-    }
+    if (th_wait_until(nginx_answers, NULL, TH_WAIT_MS))
+        return;
     print_nginx_log();
     snprintf(cmd, sizeof cmd, "cat %s/stderr.log >&2", dir);
     cr_expect_eq(system(cmd), 0);
@@ -115,9 +124,7 @@ static void teardown(void)
     if (nginx_pid > 0) {
         kill(nginx_pid, SIGQUIT); /* graceful: workers finish, master exits */
         int status = 0;
-        for (int i = 0; i < 100 && waitpid(nginx_pid, &status, WNOHANG) == 0; i++)
-            edge_sleep_ms(50);
-        if (waitpid(nginx_pid, &status, WNOHANG) == 0) {
+        if (!th_wait_until(nginx_exited, &status, 5000)) {
             kill(nginx_pid, SIGKILL);
             waitpid(nginx_pid, &status, 0);
         }

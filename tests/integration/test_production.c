@@ -22,9 +22,49 @@ struct outcome {
     char err[4096];
 };
 
+/* A child run() watches: what it has written to stderr so far. */
+struct watch {
+    pid_t pid;
+    int fd;
+    const char *until;
+    struct outcome *out;
+    size_t len;
+};
+
+/* Appends what the child has written, waiting up to timeout_ms for each
+ * read, until end of file or a full buffer. */
+static void drain(struct watch *w, int timeout_ms)
+{
+    struct pollfd p = {w->fd, POLLIN, 0};
+    while (w->len + 1 < sizeof w->out->err && poll(&p, 1, timeout_ms) > 0) {
+        ssize_t n = read(w->fd, w->out->err + w->len, sizeof w->out->err - 1 - w->len);
+        if (n <= 0)
+            break;
+        w->len += (size_t)n;
+        w->out->err[w->len] = '\0';
+    }
+}
+
+/* True once the child has exited (reaped, status recorded) or, when
+ * `until` is set, once its stderr holds `until`. */
+static bool exited_or_said(void *arg)
+{
+    struct watch *w = arg;
+    drain(w, 0);
+    int status = 0;
+    if (waitpid(w->pid, &status, WNOHANG) == w->pid) {
+        w->out->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return true;
+    }
+    return w->until != NULL && strstr(w->out->err, w->until) != NULL;
+}
+
 /* Runs TD_BIN_DIR/<bin> with a clean production environment plus `env`
- * (NULL-terminated), waits up to wait_ms for it to exit, captures stderr. */
-static void run(const char *bin, const char *const *env, int wait_ms, struct outcome *out)
+ * (NULL-terminated) and waits up to wait_ms for it to exit or, when `until`
+ * is not NULL, to write `until` to stderr; one still running then is
+ * stopped (status -1). Captures stderr. */
+static void run(const char *bin, const char *const *env, const char *until, int wait_ms,
+                struct outcome *out)
 {
     char dir[] = "/tmp/td-prod-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
@@ -59,20 +99,15 @@ static void run(const char *bin, const char *const *env, int wait_ms, struct out
     }
     close(pipefd[1]);
     out->status = -1;
-    int status = 0;
-    for (int waited = 0; waited < wait_ms; waited += 20) {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            out->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            break;
-        }
-        usleep(20000);
-    }
+    out->err[0] = '\0';
+    struct watch w = {pid, pipefd[0], until, out, 0};
+    th_wait_until(exited_or_said, &w, wait_ms);
     if (out->status == -1) {
+        int status = 0;
         kill(pid, SIGTERM);
         waitpid(pid, &status, 0);
     }
-    ssize_t n = read(pipefd[0], out->err, sizeof out->err - 1);
-    out->err[n > 0 ? n : 0] = '\0';
+    drain(&w, 1000); /* the rest, up to end of file */
     close(pipefd[0]);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -83,7 +118,7 @@ static void run(const char *bin, const char *const *env, int wait_ms, struct out
 static void expect_refusal(const char *bin, const char *const *env, const char *variable)
 {
     struct outcome o;
-    run(bin, env, 5000, &o);
+    run(bin, env, NULL, TH_WAIT_MS, &o);
     cr_expect(o.status > 0, "%s started despite a bad %s (status %d): %s", bin, variable,
               o.status, o.err);
     cr_expect_not_null(strstr(o.err, variable), "%s: error does not name %s: %s", bin, variable,
@@ -138,7 +173,8 @@ Test(production, a_secret_mounted_as_a_file_is_used_and_logs_are_json, .timeout 
     snprintf(file_var, sizeof file_var, "JWT_SECRET_KEY_FILE=%s", path);
     const char *env[] = {file_var, NULL};
     struct outcome o;
-    run("td-auth", env, 1500, &o); /* still running after 1.5 s: it started */
+    /* Started: still running once it has said it is ready. */
+    run("td-auth", env, "\"msgid\":\"ready\"", TH_WAIT_MS, &o);
     unlink(path);
     cr_assert_eq(o.status, -1, "td-auth did not start: %s", o.err);
     cr_assert_not_null(strstr(o.err, "\"msgid\":\"ready\""), "no JSON ready line: %s", o.err);

@@ -23,19 +23,6 @@
 static struct th_stack stack;
 static pid_t replicas[2];
 
-static bool log_contains(const char *name, const char *needle)
-{
-    char path[600], line[2048];
-    snprintf(path, sizeof path, "%s/%s", stack.dir, name);
-    FILE *f = fopen(path, "r");
-    bool found = false;
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    if (f)
-        fclose(f);
-    return found;
-}
-
 static void setup(void)
 {
     struct th_options opts = {
@@ -51,15 +38,9 @@ static void setup(void)
     cr_assert_eq(th_daemon_start_extra(&stack, TH_SENTIMENT, "r3", r3, &replicas[1]), 0);
     /* Wait until every replica has dialled in to td-diary. */
     const char *logs[] = {"td-sentiment.log", "td-sentiment-r2.log", "td-sentiment-r3.log"};
-    for (int i = 0; i < 3; i++) {
-        bool joined = false;
-        for (int tries = 0; tries < 200 && !joined; tries++) {
-            joined = log_contains(logs[i], "rpc_dialled_in");
-            if (!joined)
-                usleep(20000);
-        }
-        cr_assert(joined, "%s never dialled in to td-diary", logs[i]);
-    }
+    for (int i = 0; i < 3; i++)
+        cr_assert(th_wait_log(&stack, logs[i], "rpc_dialled_in", TH_WAIT_MS),
+                  "%s never dialled in to td-diary", logs[i]);
 }
 
 static void teardown(void)
@@ -125,6 +106,28 @@ static bool analysed(const char *auth, int64_t id)
     return done;
 }
 
+struct entry_probe {
+    const char *auth;
+    int64_t id;
+};
+
+static bool entry_analysed(void *arg)
+{
+    const struct entry_probe *p = arg;
+    return analysed(p->auth, p->id);
+}
+
+/* Waits until each of ids[0, n) carries its analysis: a create that timed
+ * out on a busy replica is finished by td-diary's pending pass. */
+static void wait_analysed(const char *auth, const int64_t *ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct entry_probe p = {auth, ids[i]};
+        cr_assert(th_wait_until(entry_analysed, &p, TH_WAIT_MS),
+                  "entry %lld never got its analysis", (long long)ids[i]);
+    }
+}
+
 struct burst {
     const char *auth;
     int from, count;
@@ -163,6 +166,9 @@ Test(scale, three_replicas_share_analysis_and_survive_one_killed_mid_run)
     enum { FIRST = 30, SECOND = 30 };
     int64_t ids[FIRST + SECOND];
     create_concurrently(auth, 0, FIRST, ids);
+    /* A replica fills its cache before it replies, so once every entry is
+     * analysed the caches hold all the work done so far. */
+    wait_analysed(auth, ids, FIRST);
     int spread[3] = {cached_rows(NULL), cached_rows("r2"), cached_rows("r3")};
     fprintf(stderr, "scale: analyses per replica before the kill: %d / %d / %d\n", spread[0],
             spread[1], spread[2]);
@@ -178,14 +184,6 @@ Test(scale, three_replicas_share_analysis_and_survive_one_killed_mid_run)
 
     /* Every entry ends up analysed, by the survivors or by td-diary's
      * pending pass for a call that was in flight at the kill. */
-    for (int i = 0; i < FIRST + SECOND; i++) {
-        bool done = false;
-        for (int tries = 0; tries < 200 && !done; tries++) {
-            done = analysed(auth, ids[i]);
-            if (!done)
-                usleep(50000);
-        }
-        cr_assert(done, "entry %lld never got its analysis", (long long)ids[i]);
-    }
+    wait_analysed(auth, ids, FIRST + SECOND);
     free(token);
 }

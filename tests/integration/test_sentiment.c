@@ -285,6 +285,13 @@ Test(sentiment, the_token_and_the_text_never_reach_the_log)
     fake_llm_set(&fake, FAKE_LLM_HANG, NULL);
     analyze("a third zebra-unicorn", &a);
 
+    /* The negative checks below mean something only once the daemon has
+     * logged all it will about the three calls: their fallback lines, and
+     * the per-request line each call's handler writes after them. */
+    cr_assert_geq(th_wait_log_count(&stack, "td-sentiment.log", "llm_fallback", 3, TH_WAIT_MS), 3);
+    cr_assert_geq(th_wait_log_count(&stack, "td-sentiment.log",
+                                    "[it-sentiment] rpc: sentiment.analyze 200", 3, TH_WAIT_MS),
+                  3);
     char path[400];
     snprintf(path, sizeof path, "%s/td-sentiment.log", stack.dir);
     char *log = read_file(path);

@@ -4,6 +4,9 @@
  * with its method, and every documented operation is served. A prefix route
  * ("/docs/") is documented as its pattern plus one path parameter. The web
  * app's routes (GW_ROUTE_APP: "/" and "/app/") are not API and not counted.
+ * What the gateway answers on every known path besides its routes is
+ * documented too: OPTIONS (the CORS preflight of cors.c) and 405 with Allow
+ * for any other method. Every component is used.
  */
 #include "router.h"
 
@@ -92,7 +95,8 @@ struct find {
 static void find_route(const struct gw_route *r, void *arg)
 {
     struct find *f = arg;
-    if (strcasecmp(r->method, f->method) != 0)
+    /* OPTIONS on any path a route serves is the CORS preflight (cors.c). */
+    if (strcasecmp(r->method, f->method) != 0 && strcmp(f->method, "options") != 0)
         return;
     if (strcmp(r->pattern, f->path) == 0)
         f->found = true;
@@ -166,4 +170,87 @@ Test(openapi, every_reference_resolves)
     }
     cr_assert_gt(refs, 10);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "openapi")), "3.0.3");
+}
+
+/* The object a {"$ref": "#/components/<kind>/<name>"} names, or `v` itself. */
+static json_t *deref(json_t *v)
+{
+    const char *ref = json_string_value(json_object_get(v, "$ref"));
+    char kind[64], name[128];
+    if (ref == NULL || sscanf(ref, "#/components/%63[^/]/%127s", kind, name) != 2)
+        return v;
+    return json_object_get(json_object_get(json_object_get(doc, "components"), kind), name);
+}
+
+Test(openapi, every_path_documents_the_preflight_and_405_with_allow)
+{
+    static const char *const methods[] = {"get", "put", "post", "delete", "patch"};
+    const char *path;
+    json_t *item;
+    int paths = 0;
+    json_object_foreach(json_object_get(doc, "paths"), path, item) {
+        paths++;
+        json_t *pre = json_object_get(item, "options");
+        cr_expect_not_null(pre, "%s: no OPTIONS (CORS preflight) documented", path);
+        json_t *ok = deref(json_object_get(json_object_get(pre, "responses"), "204"));
+        cr_expect_not_null(ok, "%s: the preflight has no 204", path);
+        json_t *hdrs = json_object_get(ok, "headers");
+        cr_expect(json_object_get(hdrs, "Allow") && json_object_get(hdrs, "Access-Control-Allow-Origin") &&
+                      json_object_get(hdrs, "Access-Control-Allow-Methods"),
+                  "%s: the preflight's 204 lacks Allow or Access-Control-* headers", path);
+        cr_expect(json_is_array(json_object_get(pre, "security")) &&
+                      json_array_size(json_object_get(pre, "security")) == 0,
+                  "%s: a preflight needs no authentication", path);
+        for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+            json_t *op = json_object_get(item, methods[i]);
+            if (op == NULL)
+                continue;
+            json_t *r405 = deref(json_object_get(json_object_get(op, "responses"), "405"));
+            cr_expect_not_null(r405, "%s %s: no 405", methods[i], path);
+            cr_expect_not_null(json_object_get(json_object_get(r405, "headers"), "Allow"),
+                               "%s %s: the 405 has no Allow header", methods[i], path);
+        }
+    }
+    cr_assert_gt(paths, 10);
+}
+
+/* Counts the "$ref"s naming `ref` anywhere in `v`. */
+static int refs_to(json_t *v, const char *ref)
+{
+    int n = 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *child;
+        json_object_foreach(v, k, child) {
+            if (strcmp(k, "$ref") == 0 && json_is_string(child))
+                n += strcmp(json_string_value(child), ref) == 0;
+            else
+                n += refs_to(child, ref);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child) n += refs_to(child, ref);
+    }
+    return n;
+}
+
+Test(openapi, every_component_is_used)
+{
+    const char *kind;
+    json_t *group;
+    int checked = 0;
+    json_object_foreach(json_object_get(doc, "components"), kind, group) {
+        if (strcmp(kind, "securitySchemes") == 0)
+            continue; /* named by security requirements, not by $ref */
+        const char *name;
+        json_t *v;
+        json_object_foreach(group, name, v) {
+            char ref[256];
+            snprintf(ref, sizeof ref, "#/components/%s/%s", kind, name);
+            cr_expect_gt(refs_to(doc, ref), 0, "%s is never used", ref);
+            checked++;
+        }
+    }
+    cr_assert_gt(checked, 20);
 }
