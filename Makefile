@@ -4,8 +4,11 @@
 #   make test    build and run every test (unit + integration)
 #   make asan    the same tests in an AddressSanitizer + UBSan build
 #   make bench   benchmarks (figures printed; see docs/performance.md)
+#   make eval    the offline analyzer's accuracy on labelled text, beside its baseline, and its speed
 #   make fuzz    libFuzzer targets (clang, ASan+UBSan), ~60 s; grows tests/fuzz/corpus/
 #   make package a .deb (CPack) installing under /usr, built in build-pkg/
+#   make image   the container images, with podman (no Docker engine or registry needed)
+#   make container-test  make image, then the stack under podman-compose, tested and removed
 #
 # Every build here treats warnings as errors (TD_WERROR=ON); a plain
 # `cmake -S . -B <dir>` does not, so another compiler cannot break a user's build.
@@ -17,7 +20,7 @@ PKG_BUILD  ?= build-pkg
 FUZZ_SECONDS ?= 8
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build run test asan bench fuzz package clean
+.PHONY: all deps build run test asan bench eval fuzz package image container-test clean
 
 all: build
 
@@ -42,6 +45,10 @@ asan: deps
 bench: build
 	@./ops/bench/run.sh $(BUILD)
 
+# tests/data/sentiment/README.md: tuning and held-out parts, data and licences.
+eval: build
+	@./ops/eval/run.sh $(BUILD)
+
 # tests/fuzz/README.md: a clang build of its own, every fuzzer FUZZ_SECONDS.
 fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
@@ -57,7 +64,14 @@ package: deps
 	@cmake --build $(PKG_BUILD) -j $(JOBS)
 	@cd $(PKG_BUILD) && cpack -G DEB
 
+# docs/operations.md, "Containers": ops/podman/ installs podman and the rest
+# itself (only these targets need them), makes the base images from Debian's
+# packages when absent, then builds every target of ops/docker/Dockerfile.
+image:
+	@./ops/podman/build-images.sh
 
+container-test:
+	@./ops/podman/smoke.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(PKG_BUILD)

@@ -29,6 +29,8 @@ enum td_cfg_type {
 #define TD_CFG_FILE 0x2u     /* may instead come from the file named by NAME_FILE
                               * (container secrets); setting both is an error */
 #define TD_CFG_PROD_SET 0x4u /* production requires it set explicitly */
+#define TD_CFG_RPC_URL 0x8u  /* an RPC URL or comma list of them: td_daemon_configure
+                              * checks each (td_rpc_url_check) */
 
 struct td_cfg_var {
     const char *name;
@@ -49,6 +51,7 @@ struct td_base_config {
     long long rpc_workers;
     long long rpc_timeout_ms;
     long long stop_deadline_ms; /* td_daemon_wait's watchdog */
+    char *rpc_tls_dir;          /* certificates for tls+tcp:// (td_rpc.h); NULL: none */
 };
 
 /* Rows for struct td_base_config embedded as member `base` of `type`. */
@@ -60,7 +63,8 @@ struct td_base_config {
         {"RPC_TIMEOUT_MS", TD_CFG_INT, "5000", NULL, 10, 600000,                               \
          offsetof(type, base.rpc_timeout_ms), 0},                                               \
         {"STOP_DEADLINE_MS", TD_CFG_INT, "15000", NULL, 1000, 600000,                           \
-         offsetof(type, base.stop_deadline_ms), 0}
+         offsetof(type, base.stop_deadline_ms), 0},                                             \
+        {"RPC_TLS_DIR", TD_CFG_STRING, NULL, NULL, 1, 3800, offsetof(type, base.rpc_tls_dir), 0}
 
 /* Loads the .env file named by TD_ENV_FILE, or ./.env when that exists.
  * Existing environment variables win. Must run before threads start.

@@ -5,6 +5,7 @@
 #include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
+#include "td_rpc.h"
 
 #include <nng/nng.h>
 #include <pthread.h>
@@ -58,8 +59,36 @@ int td_daemon_prepare(void)
     return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : TD_EINTERNAL;
 }
 
-int td_daemon_configure(const char *name, const struct td_cfg_var *vars, unsigned n, void *cfg,
-                        struct td_base_config *base)
+/* Checks every URL of every TD_CFG_RPC_URL variable; prints the error. */
+static int check_rpc_urls(const char *name, const struct td_cfg_var *vars, unsigned n,
+                          const void *cfg, bool production)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (!(vars[i].flags & TD_CFG_RPC_URL))
+            continue;
+        const char *list = *(char *const *)((const char *)cfg + vars[i].offset);
+        const char *cursor = list, *item;
+        size_t len;
+        while (list != NULL && td_list_next(&cursor, &item, &len)) {
+            char url[1024], err[512];
+            if (len >= sizeof url) {
+                fprintf(stderr, "%s: configuration error: %s: a URL is too long\n", name,
+                        vars[i].name);
+                return TD_ECONFIG;
+            }
+            memcpy(url, item, len);
+            url[len] = '\0';
+            if (td_rpc_url_check(url, production, err, sizeof err) != 0) {
+                fprintf(stderr, "%s: configuration error: %s: %s\n", name, vars[i].name, err);
+                return TD_ECONFIG;
+            }
+        }
+    }
+    return 0;
+}
+
+int td_daemon_configure(const char *name, unsigned role, const struct td_cfg_var *vars,
+                        unsigned n, void *cfg, struct td_base_config *base)
 {
     char err[512];
     enum td_app_env env;
@@ -71,6 +100,16 @@ int td_daemon_configure(const char *name, const struct td_cfg_var *vars, unsigne
     base->app_env = env;
     if (td_base_config_apply(base, name, err, sizeof err) != 0) {
         fprintf(stderr, "%s: configuration error: %s\n", name, err);
+        td_config_free(vars, n, cfg);
+        return TD_ECONFIG;
+    }
+    if (td_rpc_tls_setup(base->rpc_tls_dir, role) != 0) {
+        fprintf(stderr, "%s: configuration error: RPC_TLS_DIR: cannot read %s/%s.pem\n", name,
+                base->rpc_tls_dir, td_role_name(role));
+        td_config_free(vars, n, cfg);
+        return TD_ECONFIG;
+    }
+    if (check_rpc_urls(name, vars, n, cfg, env == TD_ENV_PRODUCTION) != 0) {
         td_config_free(vars, n, cfg);
         return TD_ECONFIG;
     }

@@ -5,6 +5,8 @@
 #ifndef TD_DAEMON_H
 #define TD_DAEMON_H
 
+#include "proto/td_proto.h"
+
 #include <stdbool.h>
 
 struct td_daemon_args {
@@ -23,12 +25,15 @@ int td_daemon_parse_args(int argc, char **argv, const char *name, const char *ex
  * td_daemon_wait sees them. Returns 0 or TD_EINTERNAL. */
 int td_daemon_prepare(void);
 
-/* Loads .env, reads APP_ENV and the daemon's table; prints the one-line error
- * itself. Returns 0 or TD_ECONFIG. */
+/* Loads .env, reads APP_ENV and the daemon's table, sets up the RPC TLS
+ * identity of `role` (a TD_ROLE_* of proto/td_proto.h) from RPC_TLS_DIR, and
+ * checks every TD_CFG_RPC_URL value (schemes, and no plain tcp beyond
+ * loopback in production); prints the one-line error itself. Returns 0 or
+ * TD_ECONFIG. */
 struct td_cfg_var;
 struct td_base_config;
-int td_daemon_configure(const char *name, const struct td_cfg_var *vars, unsigned n, void *cfg,
-                        struct td_base_config *base);
+int td_daemon_configure(const char *name, unsigned role, const struct td_cfg_var *vars,
+                        unsigned n, void *cfg, struct td_base_config *base);
 
 /* Releases library-global state (nng's threads and pools) once every socket
  * is closed, so a leak checker sees a clean exit on every path. Call last. */

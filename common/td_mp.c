@@ -186,3 +186,19 @@ int td_mp_pack_kv_int(msgpack_packer *pk, const char *key, int64_t value)
     int rc = td_mp_pack_cstr(pk, key);
     return rc != 0 ? rc : msgpack_pack_int64(pk, value);
 }
+
+bool td_mp_map_keys_unique(const msgpack_object *map)
+{
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return false;
+        for (uint32_t j = 0; j < i; j++) {
+            const msgpack_object *o = &map->via.map.ptr[j].key;
+            if (o->via.str.size == k->via.str.size &&
+                memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+                return false;
+        }
+    }
+    return true;
+}

@@ -30,6 +30,10 @@ int td_mp_validate(const char *data, size_t len);
  * outlive them. */
 int td_mp_unpack(const char *data, size_t len, msgpack_unpacked *out);
 
+/* True when every key of `map` (a map) is a string and no key appears twice:
+ * with two "op" keys, two readers could take different ones. */
+bool td_mp_map_keys_unique(const msgpack_object *map);
+
 /* The value stored under `key` in a map, or NULL when `map` is not a map or
  * has no such key. Keys that are not strings are skipped. */
 const msgpack_object *td_mp_map_get(const msgpack_object *map, const char *key);

@@ -109,11 +109,21 @@ struct td_rpc_route {
     bool inline_ok;
 };
 
+/* One more place to listen, for callers of other roles (TLS: one role). */
+struct td_rpc_endpoint {
+    const char *url; /* NULL or "": none */
+    unsigned callers;
+};
+
 struct td_rpc_server_opts {
     const char *service; /* "auth": answered in ping */
-    const char *url;     /* where to listen: a tcp URL on loopback, or an ipc path
-                          * URL; NULL or "" to only dial in */
+    const char *url;     /* where to listen (see "transports"); NULL or "" to
+                          * only dial in */
+    unsigned callers;    /* roles admitted at `url`; 0: every role (tests) */
+    const struct td_rpc_endpoint *more; /* further listeners, e.g. the operator's */
+    size_t nmore;
     const char *dial_urls; /* callers' sockets to dial in to (comma-separated), or NULL */
+    unsigned dial_callers; /* the role of those callers (one role with TLS) */
     unsigned workers;
     const struct td_rpc_route *routes; /* ping is built in unless routed here */
     size_t nroutes;
@@ -138,20 +148,59 @@ void td_rpc_server_stop(struct td_rpc_server **srv, int drain_ms);
 int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const char *in,
                                size_t in_len, char **out, size_t *out_len);
 
-/* Listens on `url` like nng_listen, but an ipc:// socket file is made
- * 0660 (owner and group, never others): the daemons trust the user id in the
- * envelope, so only the service accounts (one group) may connect. Returns
- * nng's result (0 on success). */
-int td_rpc_listen(nng_socket sock, const char *url);
+/* ---- transports (td_rpc_transport.c) ----------------------------------
+ *
+ * URLs: ipc://path (one host: the socket file is 0660, owner and group, in a
+ * directory others cannot write to; an operator listener's file is 0600),
+ * tls+tcp://host:port (mutual TLS: RPC_TLS_DIR holds every role's CA as
+ * ca-<role>.pem and this process's certificate and key as <role>.pem), and
+ * tcp://host:port (no authentication: loopback only in production).
+ * A tls+tcp listener trusts one role's CA, so the role of whoever connects
+ * there is known; a dialer trusts only the CA of the role it dials. */
+
+/* Sets this process's TLS identity (its role) and the certificate directory;
+ * NULL or "" for none. Call once, before any socket. Returns 0, or TD_EINVAL
+ * when the role is not one role or <dir>/<role>.pem is unreadable (logged). */
+int td_rpc_tls_setup(const char *dir, unsigned self_role);
+
+/* Listens on `url` for callers of the roles `callers` (a TLS listener: exactly
+ * one role). *out (may be NULL) gets the listener. Returns nng's result. */
+int td_rpc_listen(nng_socket sock, const char *url, unsigned callers, nng_listener *out);
+
+/* Dials `url` in the background (redialling while the peer is down),
+ * expecting a server of role `peer` (checked with TLS). *out may be NULL.
+ * Returns nng's result. */
+int td_rpc_dial(nng_socket sock, const char *url, unsigned peer, nng_dialer *out);
+
+/* The roles to admit where a daemon listens for callers of role `role`:
+ * that role alone on tls+tcp (the listener trusts its CA), the stack's
+ * daemons on ipc or loopback tcp, which cannot tell them apart. */
+unsigned td_rpc_url_callers(const char *url, unsigned role);
+
+/* Checks one URL (a "listen+" prefix allowed) against the schemes and the
+ * policy above (`production`: plain tcp only on loopback). Returns 0, or
+ * TD_EINVAL with a one-line reason in err. */
+int td_rpc_url_check(const char *url, bool production, char *err, size_t errlen);
 
 /* ---- client ------------------------------------------------------------ */
 
 struct td_rpc_client_opts {
     const char *service; /* for logs: "diary" */
+    unsigned peer;       /* the role of the servers dialled (TLS checks it);
+                          * with a "listen+" URL, the role of who dials in */
     const char *urls;    /* one URL or several, comma-separated, to dial; a URL
                           * prefixed "listen+" is listened on instead, for
                           * replicas that dial in */
     int timeout_ms;      /* default per-call deadline */
+    int connections;      /* connections per dialled URL (0: TD_RPC_CONNECTIONS);
+                           * a one-shot tool wants 1: it closes right after its
+                           * call, and closing while other dials are still in
+                           * their handshake leaks them in nng 1.5.2
+                           * (docs/library-notes.md) */
+    int connect_grace_ms; /* how long a call waits for a first connection when
+                           * none is up (0: 100 ms, right for daemons that stay
+                           * connected; a one-shot tool connecting anew, over
+                           * TLS, needs longer) */
 };
 
 struct td_rpc_client;

@@ -49,6 +49,7 @@ struct td_rpc_client {
     char service[32];
     nng_socket sock;
     int timeout_ms;
+    int connect_grace_ms;
     atomic_int peers;
     /* The ids of the connected pipes. nng may report the removal of a pipe
      * it never reported as added (one closed while being set up), so a bare
@@ -106,6 +107,7 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->idle_lock, NULL);
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
+    c->connect_grace_ms = opts->connect_grace_ms > 0 ? opts->connect_grace_ms : CONNECT_GRACE_MS;
 
     int rc = 0;
     if (nng_req0_open(&c->sock) != 0) {
@@ -133,15 +135,15 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         memcpy(u, item, len);
         u[len] = '\0';
         int rv;
+        unsigned peer = opts->peer ? opts->peer : TD_ROLES_ALL;
         if (strncmp(u, "listen+", 7) == 0) {
             /* Replicas dial in to us (see td_rpc.h). */
-            rv = td_rpc_listen(c->sock, u + 7);
+            rv = td_rpc_listen(c->sock, u + 7, peer, NULL);
         } else {
-            /* Non-blocking: a peer that is down now is dialled again in the
-             * background until it comes up. */
             rv = 0;
-            for (int k = 0; rv == 0 && k < TD_RPC_CONNECTIONS; k++)
-                rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK);
+            int n = opts->connections > 0 ? opts->connections : TD_RPC_CONNECTIONS;
+            for (int k = 0; rv == 0 && k < n; k++)
+                rv = td_rpc_dial(c->sock, u, peer, NULL);
         }
         if (rv != 0) {
             TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "%s: cannot use %s: %s", c->service, u,
@@ -252,7 +254,7 @@ static int decode_reply(nng_msg *msg, struct td_rpc_result *out)
     int rc = td_mp_unpack(nng_msg_body(msg), nng_msg_len(msg), &out->unpacked);
     const msgpack_object *root = &out->unpacked.data;
     int64_t version = 0, status = 0;
-    if (rc == 0 && (root->type != MSGPACK_OBJECT_MAP ||
+    if (rc == 0 && (root->type != MSGPACK_OBJECT_MAP || !td_mp_map_keys_unique(root) ||
                     td_mp_as_int64(td_mp_map_get(root, TD_KEY_VERSION), &version) != 0 ||
                     version != TD_PROTO_VERSION ||
                     td_mp_as_int64(td_mp_map_get(root, TD_KEY_STATUS), &status) != 0 ||
@@ -265,7 +267,7 @@ static int decode_reply(nng_msg *msg, struct td_rpc_result *out)
         if (status >= 400) {
             /* An error must carry {error: str, message: str}. */
             const msgpack_object *e = out->error;
-            if (e == NULL || e->type != MSGPACK_OBJECT_MAP ||
+            if (e == NULL || e->type != MSGPACK_OBJECT_MAP || !td_mp_map_keys_unique(e) ||
                 td_mp_map_get(e, "error") == NULL ||
                 td_mp_map_get(e, "error")->type != MSGPACK_OBJECT_STR ||
                 td_mp_map_get(e, "message") == NULL ||
@@ -309,7 +311,7 @@ int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
 {
     int timeout = call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms;
     int64_t deadline = td_mono_ms() + timeout;
-    if (!wait_for_peer(c, timeout < CONNECT_GRACE_MS ? timeout : CONNECT_GRACE_MS))
+    if (!wait_for_peer(c, timeout < c->connect_grace_ms ? timeout : c->connect_grace_ms))
         return TD_EDOWN;
 
     msgpack_sbuffer sb;

@@ -68,8 +68,17 @@ struct decoded {
     msgpack_unpacked up;
     struct td_rpc_request req;
     char rid[TD_PROTO_RID_MAX + 1], cid[TD_PROTO_CID_MAX + 1];
-    int rc; /* 0, or why the envelope was refused */
+    int rc;           /* 0, or why the envelope was refused */
+    unsigned callers; /* roles admitted where it arrived (td_proto.h) */
 };
+
+/* A listener or dialer of the server's socket and the roles it admits. */
+struct endpoint {
+    uint32_t id; /* nng_listener_id or nng_dialer_id */
+    bool listener;
+    unsigned callers;
+};
+#define MAX_ENDPOINTS 32
 
 struct slot {
     struct td_rpc_server *srv;
@@ -93,9 +102,14 @@ struct td_rpc_server {
     pthread_mutex_t lock;
     pthread_cond_t work;     /* the queue gained a slot, or workers_exit */
     pthread_cond_t finished; /* a slot reached SLOT_FINISHED, or in_nng fell to 0 */
-    char ipc_path[256];      /* the ipc socket file we listen on, or "" */
-    dev_t ipc_dev;           /* ... and its identity, so stopping removes our */
-    ino_t ipc_ino;           /* file, never one a successor has bound since */
+    struct endpoint endpoints[MAX_ENDPOINTS]; /* written before the first receive */
+    unsigned nendpoints;
+    struct {                 /* the ipc socket files we listen on, and their */
+        char path[256];      /* identity, so stopping removes our files, */
+        dev_t dev;           /* never one a successor has bound since */
+        ino_t ino;
+    } ipc[4];
+    unsigned nipc;
     struct slot *queue, **queue_tail;
     unsigned nfinished;
     unsigned in_nng;         /* threads inside an nng call on a slot */
@@ -254,11 +268,8 @@ static int decode_request(const msgpack_object *root, struct td_rpc_request *req
 {
     if (root->type != MSGPACK_OBJECT_MAP)
         return TD_EPROTO;
-    for (uint32_t i = 0; i < root->via.map.size; i++) {
-        const msgpack_object *k = &root->via.map.ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR)
-            return TD_EPROTO;
-    }
+    if (!td_mp_map_keys_unique(root))
+        return TD_EPROTO;
     int64_t version, uid = 0;
     const msgpack_object *v = td_mp_map_get(root, TD_KEY_VERSION);
     if (td_mp_as_int64(v, &version) != 0 || version != TD_PROTO_VERSION)
@@ -290,9 +301,10 @@ static int decode_request(const msgpack_object *root, struct td_rpc_request *req
 
 /* Decodes the envelope of `msg` (kept in d, which must not move after). */
 static void decode(unsigned worker, nng_msg *msg, const char *in, size_t in_len,
-                   struct decoded *d)
+                   unsigned callers, struct decoded *d)
 {
     d->msg = msg;
+    d->callers = callers;
     d->rid[0] = d->cid[0] = '\0';
     d->req = (struct td_rpc_request){.worker = worker, .request_id = d->rid, .call_id = d->cid};
     msgpack_unpacked_init(&d->up);
@@ -322,6 +334,12 @@ static int serve_decoded(struct td_rpc_server *srv, struct decoded *d, size_t in
     if (rc != 0) {
         TD_LOG(TD_LOG_WARN, "rpc_bad_request", "malformed request of %zu bytes refused", in_len);
         td_rpc_reply_error(&rep, rc == TD_ENOMEM ? TD_ENOMEM : TD_EPROTO, NULL);
+    } else if (req.op < TD_OP_COUNT && (td_op_callers(req.op) & d->callers) == 0) {
+        /* A caller that reached this endpoint may not run this operation
+         * (td_proto.h lists who may call what). */
+        TD_LOG(TD_LOG_WARN, "rpc_forbidden", "%s refused: not allowed where it arrived",
+               td_op_name(req.op));
+        td_rpc_reply_error(&rep, TD_EFORBIDDEN, "Operation not allowed for this caller");
     } else if (req.op < TD_OP_COUNT && srv->handlers[req.op] != NULL) {
         rc = srv->handlers[req.op](srv->app, &req, &rep);
         if (rc < 0 && rep.code == 0)
@@ -362,7 +380,7 @@ int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const
                                size_t in_len, char **out, size_t *out_len)
 {
     struct decoded d;
-    decode(worker, NULL, in, in_len, &d);
+    decode(worker, NULL, in, in_len, TD_ROLES_ALL, &d);
     int rc = serve_decoded(srv, &d, in_len, out, out_len);
     decoded_destroy(&d);
     return rc;
@@ -477,6 +495,22 @@ static void sent(void *arg)
     receive_next(sl);
 }
 
+/* The roles admitted by the endpoint a message arrived on; none when the
+ * endpoint is unknown (a pipe always has one). */
+static unsigned callers_of(const struct td_rpc_server *srv, nng_msg *msg)
+{
+    nng_pipe p = nng_msg_get_pipe(msg);
+    int lid = nng_listener_id(nng_pipe_listener(p));
+    int did = nng_dialer_id(nng_pipe_dialer(p));
+    for (unsigned i = 0; i < srv->nendpoints; i++) {
+        const struct endpoint *e = &srv->endpoints[i];
+        if ((e->listener && lid > 0 && (uint32_t)lid == e->id) ||
+            (!e->listener && did > 0 && (uint32_t)did == e->id))
+            return e->callers;
+    }
+    return 0;
+}
+
 static void received(void *arg)
 {
     struct slot *sl = arg;
@@ -492,7 +526,7 @@ static void received(void *arg)
         return;
     }
     nng_msg *msg = nng_aio_get_msg(sl->recv_aio);
-    decode(sl->index, msg, nng_msg_body(msg), nng_msg_len(msg), &sl->in);
+    decode(sl->index, msg, nng_msg_body(msg), nng_msg_len(msg), callers_of(srv, msg), &sl->in);
     enum td_op op = sl->in.rc == 0 ? sl->in.req.op : TD_OP_COUNT;
     if (op == TD_OP_PING || (op < TD_OP_COUNT && srv->inline_ok[op])) {
         set_state(sl, SLOT_SERVING);
@@ -589,10 +623,12 @@ static void sleep_ms(int64_t ms)
  * TD_EDOWN) instead of starting a handshake that the close would cut. */
 static void stop_accepting(struct td_rpc_server *srv)
 {
-    struct stat st;
-    if (srv->ipc_path[0] != '\0' && stat(srv->ipc_path, &st) == 0 &&
-        st.st_dev == srv->ipc_dev && st.st_ino == srv->ipc_ino && unlink(srv->ipc_path) != 0)
-        TD_LOG(TD_LOG_WARN, "rpc_unlink_failed", "cannot remove %s", srv->ipc_path);
+    for (unsigned i = 0; i < srv->nipc; i++) {
+        struct stat st;
+        if (stat(srv->ipc[i].path, &st) == 0 && st.st_dev == srv->ipc[i].dev &&
+            st.st_ino == srv->ipc[i].ino && unlink(srv->ipc[i].path) != 0)
+            TD_LOG(TD_LOG_WARN, "rpc_unlink_failed", "cannot remove %s", srv->ipc[i].path);
+    }
 }
 
 /* Stops a server whose slots (the first `started`) may be running; the steps
@@ -654,33 +690,33 @@ static void shut_down(struct td_rpc_server *srv, unsigned started, int drain_ms)
         pthread_join(srv->threads[i], NULL);
 }
 
-int td_rpc_listen(nng_socket sock, const char *url)
-{
-    if (strncmp(url, "ipc://", 6) != 0)
-        return nng_listen(sock, url, NULL, 0);
-    nng_listener l;
-    int rv = nng_listener_create(&l, sock, url);
-    if (rv != 0)
-        return rv;
-    /* Set before the socket file exists, so it is never world-connectable. */
-    rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
-    if (rv == 0)
-        rv = nng_listener_start(l, 0);
-    if (rv != 0)
-        nng_listener_close(l);
-    return rv;
-}
-
 /* Notes the socket file of an ipc:// listener, for stop_accepting. */
 static void remember_ipc_path(struct td_rpc_server *srv, const char *url)
 {
     struct stat st;
-    if (strncmp(url, "ipc://", 6) != 0 || strlen(url + 6) >= sizeof srv->ipc_path ||
-        stat(url + 6, &st) != 0)
+    if (strncmp(url, "ipc://", 6) != 0 || srv->nipc >= sizeof srv->ipc / sizeof srv->ipc[0] ||
+        strlen(url + 6) >= sizeof srv->ipc[0].path || stat(url + 6, &st) != 0)
         return;
-    snprintf(srv->ipc_path, sizeof srv->ipc_path, "%s", url + 6);
-    srv->ipc_dev = st.st_dev;
-    srv->ipc_ino = st.st_ino;
+    snprintf(srv->ipc[srv->nipc].path, sizeof srv->ipc[0].path, "%s", url + 6);
+    srv->ipc[srv->nipc].dev = st.st_dev;
+    srv->ipc[srv->nipc].ino = st.st_ino;
+    srv->nipc++;
+}
+
+/* Listens on one more endpoint and notes the roles it admits. */
+static int listen_on(struct td_rpc_server *srv, const char *url, unsigned callers)
+{
+    if (srv->nendpoints >= MAX_ENDPOINTS)
+        return TD_ENOMEM;
+    nng_listener l;
+    int rv = td_rpc_listen(srv->sock, url, callers, &l);
+    if (rv != 0) {
+        TD_LOG(TD_LOG_ERR, "rpc_listen_failed", "cannot listen on %s: %s", url, nng_strerror(rv));
+        return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL ? TD_EINVAL : TD_EDOWN;
+    }
+    srv->endpoints[srv->nendpoints++] = (struct endpoint){(uint32_t)nng_listener_id(l), true, callers};
+    remember_ipc_path(srv, url);
+    return 0;
 }
 
 /* Logged so an operator (and a test) can see a replica join a caller. */
@@ -695,8 +731,9 @@ static void dialled_in(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 /* Dials every URL of a comma-separated list in the background: the callers
  * may not be up yet, and nng redials whenever a connection drops. */
-static int dial_all(nng_socket sock, const char *list)
+static int dial_all(struct td_rpc_server *srv, const char *list, unsigned callers)
 {
+    nng_socket sock = srv->sock;
     if (nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 20) != 0 ||
         nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500) != 0 ||
         nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, dialled_in, NULL) != 0 ||
@@ -712,8 +749,14 @@ static int dial_all(nng_socket sock, const char *list)
         memcpy(u, item, len);
         u[len] = '\0';
         int rv = 0;
-        for (int k = 0; rv == 0 && k < TD_RPC_CONNECTIONS; k++)
-            rv = nng_dial(sock, u, NULL, NNG_FLAG_NONBLOCK);
+        for (int k = 0; rv == 0 && k < TD_RPC_CONNECTIONS; k++) {
+            nng_dialer d;
+            if (srv->nendpoints >= MAX_ENDPOINTS)
+                rv = NNG_ENOMEM;
+            else if ((rv = td_rpc_dial(sock, u, callers, &d)) == 0)
+                srv->endpoints[srv->nendpoints++] =
+                    (struct endpoint){(uint32_t)nng_dialer_id(d), false, callers};
+        }
         if (rv != 0) {
             TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "cannot dial in to %s: %s", u, nng_strerror(rv));
             rc = TD_EINVAL;
@@ -779,17 +822,14 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
             srv->nthreads++;
     }
     if (rc == 0 && has_dial)
-        rc = dial_all(srv->sock, opts->dial_urls);
-    if (rc == 0 && has_listen) {
-        rv = td_rpc_listen(srv->sock, opts->url);
-        if (rv != 0) {
-            TD_LOG(TD_LOG_ERR, "rpc_listen_failed", "cannot listen on %s: %s", opts->url,
-                   nng_strerror(rv));
-            rc = rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? TD_EINVAL : TD_EDOWN;
-        }
-    }
+        rc = dial_all(srv, opts->dial_urls, opts->dial_callers ? opts->dial_callers : TD_ROLES_ALL);
     if (rc == 0 && has_listen)
-        remember_ipc_path(srv, opts->url);
+        rc = listen_on(srv, opts->url, opts->callers ? opts->callers : TD_ROLES_ALL);
+    for (size_t i = 0; rc == 0 && i < opts->nmore; i++) {
+        if (opts->more[i].url != NULL && opts->more[i].url[0] != '\0')
+            rc = listen_on(srv, opts->more[i].url, opts->more[i].callers);
+    }
+
     unsigned started = 0;
     for (; rc == 0 && started < srv->nslots; started++)
         receive_next(&srv->slots[started]);

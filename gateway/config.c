@@ -12,14 +12,16 @@ static const struct td_cfg_var vars[] = {
     TD_CFG_BASE_ROWS(struct gw_config),
     {"GATEWAY_LISTEN", TD_CFG_STRING, "127.0.0.1:8080", NULL, 1, 128,
      offsetof(struct gw_config, listen), 0},
-    {"AUTH_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5551", NULL, 1, 1024,
-     offsetof(struct gw_config, auth_url), 0},
-    {"DIARY_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5552", NULL, 1, 1024,
-     offsetof(struct gw_config, diary_url), 0},
-    {"SENTIMENT_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5553", NULL, 1, 1024,
-     offsetof(struct gw_config, sentiment_url), 0},
-    {"AUTH_EVENTS_URL", TD_CFG_STRING, "tcp://127.0.0.1:5554", NULL, 1, 1024,
-     offsetof(struct gw_config, auth_events_url), 0},
+    {"AUTH_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/auth.sock", NULL, 1, 1024,
+     offsetof(struct gw_config, auth_url), TD_CFG_RPC_URL},
+    {"DIARY_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/diary.sock", NULL, 1, 1024,
+     offsetof(struct gw_config, diary_url), TD_CFG_RPC_URL},
+    {"SENTIMENT_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/sentiment.sock", NULL, 1, 1024,
+     offsetof(struct gw_config, sentiment_url), TD_CFG_RPC_URL},
+    {"SENTIMENT_RPC_GATEWAY_URL", TD_CFG_STRING, NULL, NULL, 1, 1024,
+     offsetof(struct gw_config, sentiment_gateway_url), TD_CFG_RPC_URL},
+    {"AUTH_EVENTS_URL", TD_CFG_STRING, "ipc://var/rpc/auth-events.sock", NULL, 1, 1024,
+     offsetof(struct gw_config, auth_events_url), TD_CFG_RPC_URL},
     {"GATEWAY_THREADS", TD_CFG_INT, "128", "32", 2, 4096, offsetof(struct gw_config, threads), 0},
     {"GATEWAY_QUEUE", TD_CFG_INT, "256", NULL, 1, 65536, offsetof(struct gw_config, queue), 0},
     {"GATEWAY_KEEPALIVE_MS", TD_CFG_INT, "5000", NULL, 0, 600000,
@@ -56,7 +58,7 @@ static const struct td_cfg_var vars[] = {
 
 int gw_config_load(struct gw_config *cfg)
 {
-    return td_daemon_configure("td-gateway", vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
+    return td_daemon_configure("td-gateway", TD_ROLE_GATEWAY, vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
 }
 
 void gw_config_free(struct gw_config *cfg)

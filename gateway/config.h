@@ -15,6 +15,8 @@ struct gw_config {
     char *auth_url;       /* AUTH_RPC_URL */
     char *diary_url;      /* DIARY_RPC_URL */
     char *sentiment_url;  /* SENTIMENT_RPC_URL (pinged by /ready) */
+    char *sentiment_gateway_url; /* SENTIMENT_RPC_GATEWAY_URL: td-sentiment's listener
+                                  * for gateways (tls+tcp); NULL: SENTIMENT_RPC_URL */
     char *auth_events_url; /* AUTH_EVENTS_URL: td-auth's revocation feed */
     long long threads;    /* GATEWAY_THREADS: civetweb workers = concurrent connections */
     long long queue;      /* GATEWAY_QUEUE: accepted connections waiting for a worker */

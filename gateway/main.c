@@ -14,10 +14,11 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-static int open_client(const char *service, const char *urls, int timeout_ms,
+static int open_client(const char *service, unsigned peer, const char *urls, int timeout_ms,
                        struct td_rpc_client **out)
 {
-    struct td_rpc_client_opts opts = {.service = service, .urls = urls, .timeout_ms = timeout_ms};
+    struct td_rpc_client_opts opts = {.service = service, .peer = peer, .urls = urls,
+                                      .timeout_ms = timeout_ms};
     int rc = td_rpc_client_open(&opts, out);
     if (rc != 0)
         fprintf(stderr, "td-gateway: cannot use %s RPC URL '%s'\n", service, urls);
@@ -62,9 +63,14 @@ int main(int argc, char **argv)
     rc = rc ? rc : gw_cors_new(&cfg, &app.cors);
     rc = rc ? rc : gw_ratelimit_new(&cfg, &app.ratelimit);
     rc = rc ? rc : gw_metrics_new(&app.metrics);
-    rc = rc ? rc : open_client("auth", cfg.auth_url, timeout, &app.auth);
-    rc = rc ? rc : open_client("diary", cfg.diary_url, timeout, &app.diary);
-    rc = rc ? rc : open_client("sentiment", cfg.sentiment_url, timeout, &app.sentiment);
+    rc = rc ? rc : open_client("auth", TD_ROLE_AUTH, cfg.auth_url, timeout, &app.auth);
+    rc = rc ? rc : open_client("diary", TD_ROLE_DIARY, cfg.diary_url, timeout, &app.diary);
+    /* Only for /ready's ping: td-sentiment's listener for gateways, if any. */
+    rc = rc ? rc
+            : open_client("sentiment", TD_ROLE_SENTIMENT,
+                          cfg.sentiment_gateway_url ? cfg.sentiment_gateway_url
+                                                    : cfg.sentiment_url,
+                          timeout, &app.sentiment);
     rc = rc ? rc : gw_auth_new(&app, &app.jwt, &app.revocations);
     rc = rc ? rc : gw_server_start(&app);
     if (rc == 0) {

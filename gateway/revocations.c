@@ -395,7 +395,7 @@ static int feed_open(struct gw_revocations *r, const char *url)
     rv = rv ? rv : nng_socket_set_ms(r->sock, NNG_OPT_RECONNMAXT, 1000);
     rv = rv ? rv : nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added, r);
     /* Non-blocking: td-auth may not be up yet; nng keeps redialling. */
-    rv = rv ? rv : nng_dial(r->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    rv = rv ? rv : td_rpc_dial(r->sock, url, TD_ROLE_AUTH, NULL);
     if (rv != 0) {
         TD_LOG(TD_LOG_ERR, "revocations_feed_failed", "cannot subscribe to %s: %s", url,
                nng_strerror(rv));

@@ -283,6 +283,15 @@ static int http_error(struct mg_connection *conn, int status, const char *msg)
     return 0;
 }
 
+/* Every request, from the first one civetweb accepts: a handler registered
+ * with mg_set_request_handler after mg_start would leave a moment in which
+ * the port is open but every path answers civetweb's own 404 (seen by
+ * tests/integration/test_shutdown.c as a client raced a restart). */
+static int begin_request(struct mg_connection *conn)
+{
+    return gw_server_handle(conn, mg_get_user_data(mg_get_context(conn)));
+}
+
 static int log_message(const struct mg_connection *conn, const char *message)
 {
     (void)conn;
@@ -316,6 +325,7 @@ int gw_server_start(struct gw_app *app)
     };
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
+    callbacks.begin_request = begin_request;
     callbacks.http_error = http_error;
     callbacks.log_message = log_message;
     app->mg = mg_start(&callbacks, app, options);
@@ -323,7 +333,6 @@ int gw_server_start(struct gw_app *app)
         TD_LOG(TD_LOG_ERR, "gw_listen_failed", "cannot listen on %s", cfg->listen);
         return TD_EDOWN;
     }
-    mg_set_request_handler(app->mg, "/", gw_server_handle, app);
     return 0;
 }
 

@@ -47,6 +47,10 @@ for i in $(seq "$runs"); do
   else
     echo "soak: run $i: RED (exit $rc) in ${took} s; log: $out/run-$i.log"
     grep -E 'Failed|FAIL|ERROR: |Assertion|did not' "$out/run-$i.log" | head -20 | sed 's/^/    /'
+    # Every test's full output (the failing test's assertions included).
+    for b in "$clone"/build*/test-full.log; do
+      [ -f "$b" ] && cp "$b" "$out/run-$i-$(basename "$(dirname "$b")").log"
+    done
   fi
   rm -rf "$clone"
 done

@@ -6,10 +6,25 @@
 #include <string.h>
 
 static const char *const op_names[TD_OP_COUNT] = {
-#define TD_OP_NAME(id, name, svc) [id] = name,
+#define TD_OP_NAME(id, name, svc, callers) [id] = name,
     TD_OPS(TD_OP_NAME)
 #undef TD_OP_NAME
 };
+
+static const unsigned op_callers[TD_OP_COUNT] = {
+#define TD_OP_CALLERS(id, name, svc, callers) [id] = (callers),
+    TD_OPS(TD_OP_CALLERS)
+#undef TD_OP_CALLERS
+};
+
+static const struct {
+    unsigned role;
+    const char *name;
+} roles[] = {{TD_ROLE_GATEWAY, "gateway"},
+             {TD_ROLE_AUTH, "auth"},
+             {TD_ROLE_DIARY, "diary"},
+             {TD_ROLE_SENTIMENT, "sentiment"},
+             {TD_ROLE_OPERATOR, "operator"}};
 
 const char *td_op_name(enum td_op op)
 {
@@ -23,4 +38,27 @@ int td_op_from_name(const char *name, size_t len)
             return i;
     }
     return -1;
+}
+
+unsigned td_op_callers(enum td_op op)
+{
+    return (unsigned)op < TD_OP_COUNT ? op_callers[op] : 0;
+}
+
+const char *td_role_name(unsigned role)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        if (roles[i].role == role)
+            return roles[i].name;
+    }
+    return NULL;
+}
+
+unsigned td_role_from_name(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        if (strlen(roles[i].name) == len && memcmp(roles[i].name, name, len) == 0)
+            return roles[i].role;
+    }
+    return 0;
 }

@@ -129,14 +129,17 @@ static void *run_td(void *arg)
 static int bench_td(const char *name, const char *url, const struct td_rpc_route *routes,
                     double seconds)
 {
-    struct td_rpc_server_opts so = {.service = "bench", .url = url, .workers = 8,
+    /* With TLS both ends are the gateway role (one identity per process). */
+    struct td_rpc_server_opts so = {.service = "bench", .url = url, .callers = TD_ROLE_GATEWAY,
+                                    .workers = 8,
                                     .routes = routes, .nroutes = 1};
     struct td_rpc_server *srv = NULL;
     if (td_rpc_server_start(&so, &srv) != 0) {
         fprintf(stderr, "bench_rpc: cannot listen on %s\n", url);
         return 1;
     }
-    struct td_rpc_client_opts co = {.service = "bench", .urls = url, .timeout_ms = 5000};
+    struct td_rpc_client_opts co = {.service = "bench", .peer = TD_ROLE_GATEWAY, .urls = url,
+                                    .timeout_ms = 5000};
     struct td_rpc_client *c = NULL;
     if (td_rpc_client_open(&co, &c) != 0) {
         fprintf(stderr, "bench_rpc: cannot dial %s\n", url);
@@ -265,15 +268,27 @@ int main(int argc, char **argv)
     if (seconds <= 0)
         seconds = 2.0;
     const char *port = getenv("BENCH_RPC_PORT");
-    char tcp[64], ipc[128];
+    char tcp[64], tls[64], ipc[128], dir[64] = "/tmp/td-bench-rpc-XXXXXX";
     /* one port for every tcp case: nng's listeners reuse the address */
     snprintf(tcp, sizeof tcp, "tcp://127.0.0.1:%s", port ? port : "25599");
-    snprintf(ipc, sizeof ipc, "ipc:///tmp/td-bench-rpc-%d.sock", (int)getpid());
+    snprintf(tls, sizeof tls, "tls+tcp://127.0.0.1:%s", port ? port : "25599");
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(ipc, sizeof ipc, "ipc://%s/rpc.sock", dir);
+    /* BENCH_RPC_TLS_DIR: certificates from ops/tls/make-dev-certs.sh, for
+     * the tls+tcp rows (what mutual TLS costs per call). */
+    const char *certs = getenv("BENCH_RPC_TLS_DIR");
+    bool with_tls = certs && *certs && td_rpc_tls_setup(certs, TD_ROLE_GATEWAY) == 0;
     int rc = 0;
     rc |= bench_td("td_rpc worker route (tcp)", tcp, worker_routes, seconds);
     rc |= bench_td("td_rpc worker route (ipc)", ipc, worker_routes, seconds);
+    if (with_tls)
+        rc |= bench_td("td_rpc worker route (tls+tcp)", tls, worker_routes, seconds);
     rc |= bench_td("td_rpc inline route (tcp)", tcp, inline_routes, seconds);
+    rc |= bench_td("td_rpc inline route (ipc)", ipc, inline_routes, seconds);
+    if (with_tls)
+        rc |= bench_td("td_rpc inline route (tls+tcp)", tls, inline_routes, seconds);
     rc |= bench_raw(tcp, seconds);
-    unlink(ipc + strlen("ipc://"));
+    rmdir(dir);
     return rc;
 }

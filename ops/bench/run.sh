@@ -161,7 +161,10 @@ wait "${pid[@]}" 2>/dev/null
 unset 'pid[td-auth]' 'pid[td-diary]' 'pid[td-sentiment]' 'pid[td-gateway]'
 
 # ---- RPC layer and analyzer alone ------------------------------------------
-rpc_out=$(BENCH_RPC_PORT=$p_rpc "$build/bench/bench_rpc" 2 2>&1)
+certs=$(mktemp -d)
+"$here/../tls/make-dev-certs.sh" "$certs" >/dev/null
+rpc_out=$(BENCH_RPC_PORT=$p_rpc BENCH_RPC_TLS_DIR=$certs "$build/bench/bench_rpc" 2 2>&1)
+rm -rf "$certs"
 ana_out=$("$build/bench/bench_analyzer" 2>&1)
 
 # ---- report ------------------------------------------------------------------

@@ -54,16 +54,27 @@
 /* How long `user delete` waits to see td-diary hold no entry of the user. */
 #define CASCADE_WAIT_MS 10000
 
+/* tdctl calls each daemon on the listener it keeps for the operator
+ * (<SVC>_RPC_OPERATOR_URL; proto/td_proto.h lists the operations only the
+ * operator may call). Without one set, an explicitly set <SVC>_RPC_URL is
+ * used (enough for ping), and otherwise the daemon's default operator
+ * socket, which the daemons' own defaults match. */
 struct service {
     const char *name;
-    const char *env;
+    unsigned role;
+    const char *op_env;  /* the operator's listener */
+    const char *op_def;  /* its default, or NULL for none */
+    const char *env;     /* the daemon's main URL */
     const char *def;
 };
 
 static const struct service services[] = {
-    {"auth", "AUTH_RPC_URL", "tcp://127.0.0.1:5551"},
-    {"diary", "DIARY_RPC_URL", "tcp://127.0.0.1:5552"},
-    {"sentiment", "SENTIMENT_RPC_URL", "tcp://127.0.0.1:5553"},
+    {"auth", TD_ROLE_AUTH, "AUTH_RPC_OPERATOR_URL", "ipc://var/rpc/auth-operator.sock",
+     "AUTH_RPC_URL", "ipc://var/rpc/auth.sock"},
+    {"diary", TD_ROLE_DIARY, "DIARY_RPC_OPERATOR_URL", "ipc://var/rpc/diary-operator.sock",
+     "DIARY_RPC_URL", "ipc://var/rpc/diary.sock"},
+    {"sentiment", TD_ROLE_SENTIMENT, "SENTIMENT_RPC_OPERATOR_URL", NULL, "SENTIMENT_RPC_URL",
+     "ipc://var/rpc/sentiment.sock"},
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 
@@ -156,8 +167,13 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const struct comman
 
 static const char *service_url(const struct service *s)
 {
-    const char *v = getenv(s->env);
-    return v && *v ? v : s->def;
+    const char *v = getenv(s->op_env);
+    if (v && *v)
+        return v;
+    v = getenv(s->env);
+    if (v && *v)
+        return v;
+    return s->op_def ? s->op_def : s->def;
 }
 
 static int64_t mono_us(void)
@@ -171,8 +187,9 @@ static int64_t mono_us(void)
 static int ping_call(const struct service *s, const char *rid, struct td_rpc_result *res)
 {
     struct td_rpc_client *c = NULL;
-    struct td_rpc_client_opts opts = {
-        .service = s->name, .urls = service_url(s), .timeout_ms = PING_TIMEOUT_MS};
+    struct td_rpc_client_opts opts = {.service = s->name, .peer = s->role,
+                                      .urls = service_url(s), .timeout_ms = PING_TIMEOUT_MS,
+                                      .connections = 1, .connect_grace_ms = PING_TIMEOUT_MS};
     int rc = td_rpc_client_open(&opts, &c);
     if (rc == 0) {
         struct td_rpc_call call = {.op = TD_OP_PING, .request_id = rid};
@@ -203,8 +220,11 @@ static int call_service(const struct service *svc, struct td_rpc_client **client
                         struct td_rpc_result *res)
 {
     if (*client == NULL) {
-        struct td_rpc_client_opts opts = {
-            .service = svc->name, .urls = service_url(svc), .timeout_ms = CALL_TIMEOUT_MS};
+        struct td_rpc_client_opts opts = {.service = svc->name, .peer = svc->role,
+                                          .urls = service_url(svc),
+                                          .timeout_ms = CALL_TIMEOUT_MS,
+                                          .connections = 1,
+                                          .connect_grace_ms = PING_TIMEOUT_MS};
         if (td_rpc_client_open(&opts, client) != 0) {
             fprintf(stderr, "tdctl: bad %s URL '%s'\n", svc->env, service_url(svc));
             return 1;
@@ -826,6 +846,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     td_log_init("tdctl", TD_LOG_ERR, TD_LOG_TEXT);
+    /* tls+tcp:// URLs: tdctl presents the operator's certificate. Inside a
+     * daemon's container RPC_TLS_DIR holds only that daemon's key, and tdctl
+     * talks over the container's own ipc sockets: no identity is needed
+     * there, and a tls+tcp:// URL without one fails with a logged reason. */
+    const char *tls = getenv("RPC_TLS_DIR");
+    char own[4200];
+    snprintf(own, sizeof own, "%s/operator.pem", tls ? tls : "");
+    if (tls && *tls && access(own, R_OK) == 0 && td_rpc_tls_setup(tls, TD_ROLE_OPERATOR) != 0) {
+        fprintf(stderr, "tdctl: RPC_TLS_DIR: cannot use %s\n", own);
+        return EXIT_USAGE;
+    }
     int rc;
     if (strcmp(c->name, "ping") == 0)
         rc = cmd_ping(c, sub_argc, sub_argv);

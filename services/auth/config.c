@@ -17,12 +17,16 @@
 
 static const struct td_cfg_var vars[] = {
     TD_CFG_BASE_ROWS(struct auth_config),
-    {"AUTH_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5551", NULL, 1, 1024,
-     offsetof(struct auth_config, rpc_url), 0},
-    {"AUTH_EVENTS_URL", TD_CFG_STRING, "tcp://127.0.0.1:5554", NULL, 1, 1024,
-     offsetof(struct auth_config, events_url), 0},
-    {"DIARY_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5552", NULL, 1, 1024,
-     offsetof(struct auth_config, diary_url), 0},
+    {"AUTH_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/auth.sock", NULL, 1, 1024,
+     offsetof(struct auth_config, rpc_url), TD_CFG_RPC_URL},
+    {"AUTH_RPC_OPERATOR_URL", TD_CFG_STRING, "ipc://var/rpc/auth-operator.sock", NULL, 1, 1024,
+     offsetof(struct auth_config, operator_url), TD_CFG_RPC_URL},
+    {"AUTH_EVENTS_URL", TD_CFG_STRING, "ipc://var/rpc/auth-events.sock", NULL, 1, 1024,
+     offsetof(struct auth_config, events_url), TD_CFG_RPC_URL},
+    {"DIARY_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/diary.sock", NULL, 1, 1024,
+     offsetof(struct auth_config, diary_url), TD_CFG_RPC_URL},
+    {"DIARY_RPC_AUTH_URL", TD_CFG_STRING, NULL, NULL, 1, 1024,
+     offsetof(struct auth_config, diary_auth_url), TD_CFG_RPC_URL},
     {"JWT_SECRET_KEY", TD_CFG_STRING, DEV_JWT_SECRET, NULL, 32, 4096,
      offsetof(struct auth_config, jwt_secret), TD_CFG_SECRET | TD_CFG_FILE},
     {"JWT_ACCESS_TTL", TD_CFG_INT, "900", NULL, 1, 86400,
@@ -38,7 +42,7 @@ static const struct td_cfg_var vars[] = {
 
 int auth_config_load(struct auth_config *cfg)
 {
-    return td_daemon_configure("td-auth", vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
+    return td_daemon_configure("td-auth", TD_ROLE_AUTH, vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
 }
 
 void auth_config_free(struct auth_config *cfg)

@@ -8,9 +8,12 @@
 
 struct auth_config {
     struct td_base_config base;
-    char *rpc_url;          /* AUTH_RPC_URL */
+    char *rpc_url;          /* AUTH_RPC_URL: where the gateway calls */
+    char *operator_url;     /* AUTH_RPC_OPERATOR_URL: where tdctl calls */
     char *events_url;       /* AUTH_EVENTS_URL: where revocations are published */
     char *diary_url;        /* DIARY_RPC_URL: account deletion reaches td-diary */
+    char *diary_auth_url;   /* DIARY_RPC_AUTH_URL: td-diary's listener for td-auth
+                             * (tls+tcp); NULL: DIARY_RPC_URL */
     char *jwt_secret;       /* JWT_SECRET_KEY */
     long long access_ttl;   /* JWT_ACCESS_TTL seconds */
     long long refresh_ttl;  /* JWT_REFRESH_TTL seconds */

@@ -32,7 +32,7 @@ int auth_events_open(const char *url, struct auth_events **out)
     }
     /* A pub socket never needs to receive; cap it anyway (PITFALLS.md). */
     nng_socket_set_size(ev->sock, NNG_OPT_RECVMAXSZ, 1024);
-    rv = td_rpc_listen(ev->sock, url);
+    rv = td_rpc_listen(ev->sock, url, TD_ROLE_GATEWAY, NULL); /* the revocation feed is for gateways */
     if (rv != 0) {
         TD_LOG(TD_LOG_ERR, "events_listen_failed", "cannot listen on %s: %s", url,
                nng_strerror(rv));

@@ -36,11 +36,18 @@ int main(int argc, char **argv)
         rc = auth_app_init(&app, &cfg);
         app_ready = rc == 0;
         rc = rc ? rc : auth_events_open(cfg.events_url, &app.events);
-        struct td_rpc_client_opts copts = {.service = "diary", .urls = cfg.diary_url,
+        /* The outbox calls td-diary where it listens for td-auth. */
+        struct td_rpc_client_opts copts = {.service = "diary", .peer = TD_ROLE_DIARY,
+                                           .urls = cfg.diary_auth_url ? cfg.diary_auth_url
+                                                                      : cfg.diary_url,
                                            .timeout_ms = (int)cfg.base.rpc_timeout_ms};
         rc = rc ? rc : td_rpc_client_open(&copts, &app.diary);
         rc = rc ? rc : auth_outbox_start(app.store->conns[workers], app.diary, &app.outbox);
+        struct td_rpc_endpoint more[] = {{cfg.operator_url, TD_ROLE_OPERATOR}};
         struct td_rpc_server_opts sopts = {.service = "auth", .url = cfg.rpc_url,
+                                           .callers = td_rpc_url_callers(cfg.rpc_url,
+                                                                         TD_ROLE_GATEWAY),
+                                           .more = more, .nmore = 1,
                                            .workers = (unsigned)workers,
                                            .routes = auth_routes, .nroutes = auth_nroutes,
                                            .app = &app};

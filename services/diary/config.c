@@ -8,17 +8,21 @@
 
 static const struct td_cfg_var vars[] = {
     TD_CFG_BASE_ROWS(struct diary_config),
-    {"DIARY_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5552", NULL, 1, 1024,
-     offsetof(struct diary_config, rpc_url), 0},
-    {"SENTIMENT_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5553", NULL, 1, 1024,
-     offsetof(struct diary_config, sentiment_url), 0},
+    {"DIARY_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/diary.sock", NULL, 1, 1024,
+     offsetof(struct diary_config, rpc_url), TD_CFG_RPC_URL},
+    {"DIARY_RPC_AUTH_URL", TD_CFG_STRING, NULL, NULL, 1, 1024,
+     offsetof(struct diary_config, auth_url), TD_CFG_RPC_URL},
+    {"DIARY_RPC_OPERATOR_URL", TD_CFG_STRING, "ipc://var/rpc/diary-operator.sock", NULL, 1, 1024,
+     offsetof(struct diary_config, operator_url), TD_CFG_RPC_URL},
+    {"SENTIMENT_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/sentiment.sock", NULL, 1, 1024,
+     offsetof(struct diary_config, sentiment_url), TD_CFG_RPC_URL},
     {"SENTIMENT_TIMEOUT_MS", TD_CFG_INT, "2000", NULL, 10, 60000,
      offsetof(struct diary_config, sentiment_timeout_ms), 0},
 };
 
 int diary_config_load(struct diary_config *cfg)
 {
-    return td_daemon_configure("td-diary", vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
+    return td_daemon_configure("td-diary", TD_ROLE_DIARY, vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
 }
 
 void diary_config_free(struct diary_config *cfg)

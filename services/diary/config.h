@@ -8,7 +8,10 @@
 
 struct diary_config {
     struct td_base_config base;
-    char *rpc_url;                  /* DIARY_RPC_URL */
+    char *rpc_url;                  /* DIARY_RPC_URL: where the gateway calls */
+    char *auth_url;                 /* DIARY_RPC_AUTH_URL: where td-auth calls (tls+tcp);
+                                     * NULL: td-auth uses DIARY_RPC_URL */
+    char *operator_url;             /* DIARY_RPC_OPERATOR_URL: where tdctl calls */
     char *sentiment_url;            /* SENTIMENT_RPC_URL */
     long long sentiment_timeout_ms; /* SENTIMENT_TIMEOUT_MS: how long a write waits for analysis */
 };

@@ -29,13 +29,21 @@ int main(int argc, char **argv)
     struct td_rpc_server *server = NULL;
     rc = diary_store_open(cfg.base.data_dir, (size_t)cfg.base.rpc_workers, &app.store);
     if (rc == 0 && !args.migrate_only) {
-        struct td_rpc_client_opts copts = {.service = "sentiment", .urls = cfg.sentiment_url,
+        struct td_rpc_client_opts copts = {.service = "sentiment", .peer = TD_ROLE_SENTIMENT,
+                                           .urls = cfg.sentiment_url,
                                            .timeout_ms = (int)cfg.sentiment_timeout_ms};
         rc = td_rpc_client_open(&copts, &app.sentiment);
         rc = rc ? rc
                 : diary_pending_start(app.store, app.sentiment, (int)cfg.sentiment_timeout_ms,
                                       &app.pending);
+        /* The gateway's listener; td-auth's own where TLS must tell them
+         * apart; the operator's. */
+        struct td_rpc_endpoint more[] = {{cfg.auth_url, TD_ROLE_AUTH},
+                                         {cfg.operator_url, TD_ROLE_OPERATOR}};
         struct td_rpc_server_opts sopts = {.service = "diary", .url = cfg.rpc_url,
+                                           .callers = td_rpc_url_callers(cfg.rpc_url,
+                                                                         TD_ROLE_GATEWAY),
+                                           .more = more, .nmore = 2,
                                            .workers = (unsigned)cfg.base.rpc_workers,
                                            .routes = diary_routes, .nroutes = diary_nroutes,
                                            .app = &app};

@@ -24,12 +24,16 @@
  *    for negators ("not", "never", "-n't", "no", "least"), which flip its
  *    polarity (VADER's x -0.74) and make the whole "negator .. word" one
  *    span. Two exceptions keep the polarity while still joining the span:
- *    a stop verb in between ("couldn't stop crying" stays negative) and a
- *    comparative after never/can't/couldn't ("never felt better"). "too"
- *    right before a mildly positive word makes it a complaint ("too
- *    sweet") and strengthens a negative one ("too bad").
+ *    a stop verb in between ("couldn't stop crying" stays negative) and an
+ *    emphatic negation: after never/can't/couldn't/nothing, a comparative
+ *    ("couldn't be happier", "never felt better"), a "more"/"so" before the
+ *    word ("could not feel more blessed") or a "more"/"enough" after it
+ *    ("couldn't agree more") strengthens the word instead. Experience verbs
+ *    ("feel", "felt", "seems") carry no sentiment and do not count towards
+ *    the three tokens. "too" right before a mildly positive word makes it
+ *    a complaint ("too sweet") and strengthens a negative one ("too bad").
  *  - "but"/"however": spans earlier in the sentence count half, later ones
- *    one and a half (VADER's weights).
+ *    one and a half (VADER's weights); "although A, B" likewise.
  *  - Reconciliation: API.md classifies an entry by counting spans, while
  *    the analyzer's real verdict is the weighted sum. When the two
  *    disagree (e.g. "started badly, but ... so happy": one span each, sum
@@ -182,12 +186,13 @@ enum {
     F_SUBJ = 1u << 13,      /* licenses F_LIKE ("I like") */
     F_WELLV = 1u << 14,     /* licenses F_WELL ("went well") */
     F_ALTHO = 1u << 15,     /* "although": its own clause weighs less */
+    F_EXPER = 1u << 16,     /* experience verb: no sentiment, transparent */
 };
 
 struct lex_entry {
     const char *key;    /* NULL = empty slot */
+    uint32_t flags;
     uint16_t len;
-    uint16_t flags;
     uint8_t max_words;  /* for F_HEAD: longest phrase starting here */
     float valence;
     float boost;
@@ -216,8 +221,8 @@ struct lex_rule {
 static const struct lex_rule g_rules[] = {
     /* negators */
     {"not", 0, 0, F_NEG}, {"no", 0, 0, F_NEG}, {"never", 0, 0, F_NEG | F_NEVER},
-    {"nor", 0, 0, F_NEG}, {"neither", 0, 0, F_NEG}, {"nothing", 0, 0, F_NEG},
-    {"nobody", 0, 0, F_NEG}, {"none", 0, 0, F_NEG}, {"nowhere", 0, 0, F_NEG},
+    {"nor", 0, 0, F_NEG}, {"neither", 0, 0, F_NEG}, {"nothing", 0, 0, F_NEG | F_NEVER},
+    {"nobody", 0, 0, F_NEG | F_NEVER}, {"none", 0, 0, F_NEG}, {"nowhere", 0, 0, F_NEG},
     {"without", 0, 0, F_NEG}, {"cannot", 0, 0, F_NEG | F_NEVER},
     {"can't", 0, 0, F_NEG | F_NEVER}, {"cant", 0, 0, F_NEG | F_NEVER},
     {"couldn't", 0, 0, F_NEG | F_NEVER}, {"couldnt", 0, 0, F_NEG | F_NEVER},
@@ -237,7 +242,8 @@ static const struct lex_rule g_rules[] = {
     /* comparatives */
     {"better", KEEP, 0, F_COMPAR}, {"happier", KEEP, 0, F_COMPAR},
     {"greater", KEEP, 0, F_COMPAR}, {"nicer", 1.5f, 0, F_COMPAR},
-    {"best", KEEP, 0, F_COMPAR},
+    {"best", KEEP, 0, F_COMPAR}, {"worse", KEEP, 0, F_COMPAR},
+    {"worst", KEEP, 0, F_COMPAR},
     /* intensifiers (VADER's booster list plus a few) */
     {"absolutely", 0, B_INCR, F_BOOST}, {"amazingly", KEEP, B_INCR, F_BOOST},
     {"awfully", KEEP, B_INCR, F_BOOST}, {"completely", 0, B_INCR, F_BOOST},
@@ -476,6 +482,44 @@ static const struct lex_rule g_rules[] = {
     {"had to send", -1.2f, 0, F_PHRASE}, {"returning it", -1.2f, 0, F_PHRASE},
     {"go to waste", -1.5f, 0, F_PHRASE}, {"down the drain", -2.0f, 0, F_PHRASE},
     {"not impressed", -2.0f, 0, F_PHRASE}, {"wooden acting", -1.8f, 0, F_PHRASE},
+    /* lexicon-3 (issue 15): experience verbs. In a diary "I feel", "I've
+     * been feeling", "it seemed" say that a feeling is there, not which one:
+     * the words after them do. They carry no valence (VADER gives "feeling"
+     * +0.5, which decided lines like "I've been feeling apprehensive") and
+     * are transparent to the look-back for negators and intensifiers (see
+     * emit), so "I don't really feel happy" still negates "happy". "feel"
+     * also licenses "well" ("I don't feel well"). "emotional" names the
+     * same experience without its polarity. */
+    {"feel", 0, 0, F_EXPER | F_WELLV}, {"feels", 0, 0, F_EXPER | F_WELLV},
+    {"felt", 0, 0, F_EXPER | F_WELLV}, {"feeling", 0, 0, F_EXPER | F_WELLV},
+    {"feelin", 0, 0, F_EXPER | F_WELLV}, {"seem", 0, 0, F_EXPER},
+    {"seems", 0, 0, F_EXPER}, {"seemed", 0, 0, F_EXPER},
+    {"emotional", 0, 0, 0},
+    /* An experience verb with a mood word that is neutral on its own
+     * ("down", "blue", "low" after "feel"), and the idioms of the same
+     * family. */
+    {"feel down", -1.6f, 0, F_PHRASE}, {"feeling down", -1.6f, 0, F_PHRASE},
+    {"felt down", -1.6f, 0, F_PHRASE}, {"feels down", -1.6f, 0, F_PHRASE},
+    {"feel blue", -1.6f, 0, F_PHRASE}, {"feeling blue", -1.6f, 0, F_PHRASE},
+    {"felt blue", -1.6f, 0, F_PHRASE}, {"feel low", -1.6f, 0, F_PHRASE},
+    {"feeling low", -1.6f, 0, F_PHRASE}, {"felt low", -1.6f, 0, F_PHRASE},
+    {"down in the dumps", -2.0f, 0, F_PHRASE}, {"out of sorts", -1.3f, 0, F_PHRASE},
+    {"in a funk", -1.5f, 0, F_PHRASE}, {"in a rut", -1.3f, 0, F_PHRASE},
+    {"at my wits end", -2.0f, 0, F_PHRASE}, {"at my wit's end", -2.0f, 0, F_PHRASE},
+    {"nervous wreck", -2.2f, 0, F_PHRASE}, {"freaking out", -1.8f, 0, F_PHRASE},
+    {"freak out", -1.5f, 0, F_PHRASE}, {"freaks me out", -1.8f, 0, F_PHRASE},
+    {"freaked me out", -1.8f, 0, F_PHRASE},
+    /* lexicon-3: members of the fear, anxiety and low-mood family that
+     * VADER rates far below what they say in a diary ("gloomy" -0.6,
+     * "shaken" -0.3 and so dropped, "anxiety" -0.7, "melancholic" -0.3);
+     * the members VADER lacks are in tools/project_lexicon.tsv. */
+    {"gloomy", -1.6f, 0, 0}, {"shaken", -1.5f, 0, 0}, {"anxiety", -1.5f, 0, 0},
+    {"homesick", -1.3f, 0, 0}, {"melancholic", -1.8f, 0, 0},
+    {"remorseful", -1.5f, 0, 0}, {"shaky", -1.2f, 0, 0},
+    /* Remorse and longing, the same family: "sorry" (VADER -0.3, -0.8
+     * above for reviews) and "miss" (-0.6) are what "I'm so sorry" and "I
+     * miss her" say in the first person. */
+    {"sorry", -1.2f, 0, 0}, {"miss", -1.2f, 0, 0},
     /* neutral phrases: consume words that would otherwise fire */
     {"the kind", 0, 0, F_PHRASE | F_NEUTRAL}, {"this kind", 0, 0, F_PHRASE | F_NEUTRAL},
     {"that kind", 0, 0, F_PHRASE | F_NEUTRAL}, {"what kind", 0, 0, F_PHRASE | F_NEUTRAL},
@@ -620,7 +664,7 @@ static void lex_init(void)
         struct lex_entry *e = lex_slot(r->key, n);
         if (r->valence != KEEP)
             e->valence = r->valence;
-        e->flags = (uint16_t)((e->flags & ~F_SENT) | r->flags);
+        e->flags = (e->flags & ~(unsigned)F_SENT) | r->flags;
         if (e->valence != 0.0f)
             e->flags |= F_SENT;
         if (r->boost != 0.0f)
@@ -685,6 +729,7 @@ struct tok {
     uint8_t role;
     uint8_t flen;               /* 0: too long to match */
     int16_t group;              /* first token of a multi-word booster */
+    uint8_t compar;             /* a comparative derived after a negator */
     float dval;                 /* valence of a derived word (e == &g_derived) */
     char f[TOKW];
 };
@@ -800,7 +845,7 @@ static void fold_append(struct tok *t, size_t *fl, uint32_t cp,
  */
 
 /* The entry a derived word points to; its valence is in tok.dval. */
-static const struct lex_entry g_derived = {"", 0, F_SENT, 0, 0, 0};
+static const struct lex_entry g_derived = {.key = "", .flags = F_SENT};
 
 /* Surface forms whose stem is a different word ("kinds of", "it means"). */
 static const char *const g_no_derive[] = {
@@ -1046,7 +1091,8 @@ static const struct lex_entry *word_lookup(struct tok *t)
         t->f[t->flen - 1] == 's')
         e = lex_find(t->f, t->flen - 2); /* possessive: "mum's" */
     if (e == NULL && t->flen > 3 && memcmp(t->f + t->flen - 3, "n't", 3) == 0) {
-        static const struct lex_entry generic_nt = {"n't", 3, F_NEG, 0, 0, 0};
+        static const struct lex_entry generic_nt = {.key = "n't", .flags = F_NEG,
+                                                    .len = 3};
         e = &generic_nt; /* any "-n't" contraction negates */
     }
     if (e == NULL && memchr(t->f, '-', t->flen) != NULL) {
@@ -1119,21 +1165,71 @@ static const struct lex_entry *match_phrase(const struct ctx *c, size_t i,
     return NULL;
 }
 
-static void emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
+static bool is_exper(const struct tok *p)
+{
+    return p->kind == TK_WORD && p->role == R_NONE && p->e != NULL &&
+           (p->e->flags & F_EXPER);
+}
+
+/* "happier", "sadder", "prouder", "nicer": the valence of the comparative
+ * of a sentiment word at t[i], or 0. Only asked for after a negator, where
+ * "couldn't be prouder" must not read as a bare negation, and only where a
+ * comparative stands ("be/been/feel/felt/get/me/any ___"), so that agent
+ * nouns ("never a lover", "could never be a killer") are not taken for one. */
+static float comparative_valence(const struct ctx *c, size_t i)
+{
+    static const char *const before[] = {"be", "been", "feel", "felt", "get",
+                                         "got", "am", "me", "any", "ever"};
+    const struct tok *t = &c->t[i];
+    const char *w = t->f;
+    size_t n = t->flen;
+    float v;
+    if (t->kind != TK_WORD || n < 5 || !ends(w, n, "er") || i == 0)
+        return 0.0f;
+    bool slot = false;
+    for (size_t k = 0; k < sizeof before / sizeof before[0] && !slot; k++)
+        slot = word_is(&c->t[i - 1], before[k]);
+    if (!slot)
+        return 0.0f;
+    for (size_t k = 0; k < n; k++)
+        if (w[k] < 'a' || w[k] > 'z')
+            return 0.0f;
+    if (ends(w, n, "ier") && (v = try_stem(w, n - 3, "y")) != 0.0f)
+        return v;                               /* luckier -> lucky */
+    if (w[n - 3] == w[n - 4] && is_cons(w[n - 3]) &&
+        (v = try_stem(w, n - 3, "")) != 0.0f)
+        return v;                               /* sadder -> sad */
+    if ((v = try_stem(w, n - 2, "")) != 0.0f)
+        return v;                               /* prouder -> proud */
+    return try_stem(w, n - 1, "");              /* nicer -> nice */
+}
+
+/* Emits the unit t[a..b] with valence v after the look-back for
+ * intensifiers and negators. Returns the last token the span consumed: b,
+ * or the "more"/"enough" of an emphatic negation after it. */
+static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
 {
     const struct tok *ta = &c->t[a];
     float scalar = 0.0f;
     int nneg = 0;
-    bool stopv = false, never = false, chain = true;
-    size_t first = a;
+    bool stopv = false, never = false, chain = true, marker = false;
+    size_t first = a, last = b;
     bool too = false;
 
-    /* Look back up to three tokens within the clause. */
+    /* Look back up to three tokens within the clause. Experience verbs
+     * ("feel", "felt", "seems") do not count: "I don't really feel happy". */
     size_t d = 1;
     for (size_t k = a; k-- > 0 && d <= 3; d++) {
         struct tok *p = &c->t[k];
         if (p->kind == TK_BREAK)
             break;
+        if (is_exper(p)) {
+            chain = false;
+            d--;
+            continue;
+        }
+        if (nneg == 0 && (word_is(p, "more") || word_is(p, "so")))
+            marker = true; /* "could not feel more blessed", "never so happy" */
         if (d == 1 && word_is(p, "too") && b == a) {
             /* Excess is a complaint: "too sweet", "a bit too easy"; a
              * negative word only gets stronger ("too bad"). Strong praise
@@ -1156,9 +1252,12 @@ static void emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
                 never = true;
             if (k > 0 && c->t[k - 1].kind == TK_WORD &&
                 ((c->t[k - 1].flen == 5 && !memcmp(c->t[k - 1].f, "could", 5)) ||
-                 (c->t[k - 1].flen == 3 && !memcmp(c->t[k - 1].f, "can", 3))))
+                 (c->t[k - 1].flen == 3 && !memcmp(c->t[k - 1].f, "can", 3)))) {
                 never = true; /* "could not be happier" */
-            first = k;
+                first = k - 1;
+            } else {
+                first = k;
+            }
             chain = false;
         } else if (p->role == R_UNIT) {
             break; /* an earlier phrase already used what lies before it */
@@ -1176,32 +1275,63 @@ static void emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
         first = a;
     }
 
+    /* Emphatic negation: "couldn't be happier", "could not feel more
+     * blessed", "never been so proud", "couldn't agree more", "can't thank
+     * you enough" deny that the feeling could be any stronger. After
+     * never/can't/couldn't/nothing, a comparative, a "more"/"so" before the
+     * word or a "more"/"enough" just after it keeps the polarity and
+     * strengthens it, for negative words too ("couldn't be worse"). */
+    bool emph = false;
+    if (nneg % 2 == 1 && never && !stopv) {
+        emph = marker || (b == a && ((ta->e && (ta->e->flags & F_COMPAR)) ||
+                                     ta->compar || comparative_valence(c, a) != 0.0f));
+        for (size_t k = b + 1; !emph && k < c->n && k <= b + 3; k++) {
+            const struct tok *q = &c->t[k];
+            if (q->kind != TK_WORD || q->role == R_UNIT)
+                break;
+            if (word_is(q, "more") || word_is(q, "enough")) {
+                emph = true;
+                last = k;
+            }
+        }
+    }
+
     float val = v + scalar;
     if ((v > 0 && val < 0.1f * v) || (v < 0 && val > 0.1f * v))
         val = 0.1f * v; /* diminishers weaken, never flip */
     if (too && ta->kind == TK_WORD)
         val = val < 0 ? val + B_DECR : v < 2.5f ? val * N_SCALAR : val;
-    if (nneg % 2 == 1) {
-        bool compar = ta->e && (ta->e->flags & F_COMPAR) && b == a;
-        if (!stopv && !(compar && never))
+    if (nneg % 2 == 1 && !stopv) {
+        if (emph)
+            val += val > 0 ? B_INCR : B_DECR;
+        else
             val *= N_SCALAR;
     }
     if (val == 0.0f)
-        return;
+        return b;
 
     /* Spans never overlap: start no earlier than the previous one ended. */
     while (first < a && c->t[first].start < c->last_end)
         first++;
     size_t start = c->t[first].start;
-    size_t end = c->t[b].end;
+    size_t end = c->t[last].end;
     int rc = senti_spans_push(c->out, start, end,
                               val > 0 ? SENTI_POSITIVE : SENTI_NEGATIVE,
                               (val > 0 ? val : -val) * but_mult);
     if (rc != 0 && c->err == 0)
         c->err = rc;
     c->last_end = end;
-    for (size_t k = a; k <= b; k++)
+    for (size_t k = a; k <= last; k++)
         c->t[k].role = R_UNIT;
+    return last;
+}
+
+static bool never_negator(const struct ctx *c, size_t j)
+{
+    const struct tok *t = &c->t[j];
+    if (t->e != NULL && (t->e->flags & F_NEVER))
+        return true;
+    return j > 0 && (word_is(&c->t[j - 1], "could") || word_is(&c->t[j - 1], "can"));
 }
 
 /* A negator whose scope holds no sentiment word still says something
@@ -1336,6 +1466,15 @@ static void process_chunk(struct ctx *c)
             i = rb;
             continue;
         }
+        if (e == NULL && pending != SIZE_MAX && i - pending <= 3 &&
+            never_negator(c, pending)) {
+            float cv = comparative_valence(c, i);
+            if (cv != 0.0f) {
+                t->dval = cv;
+                t->compar = 1;
+                t->e = e = &g_derived;
+            }
+        }
         if (e == NULL)
             continue;
 
@@ -1416,8 +1555,7 @@ static void process_chunk(struct ctx *c)
                 continue;
         }
         pending = SIZE_MAX;
-        emit(c, i, b, e == &g_derived ? t->dval : e->valence, but_mult);
-        i = b;
+        i = emit(c, i, b, e == &g_derived ? t->dval : e->valence, but_mult);
     }
     if (c->err == 0)
         flush_negator(c, &pending);

@@ -21,10 +21,14 @@
 
 static const struct td_cfg_var vars[] = {
     TD_CFG_BASE_ROWS(struct senti_config),
-    {"SENTIMENT_RPC_URL", TD_CFG_STRING, "tcp://127.0.0.1:5553", NULL, 1, 1024,
-     offsetof(struct senti_config, rpc_url), 0},
+    {"SENTIMENT_RPC_URL", TD_CFG_STRING, "ipc://var/rpc/sentiment.sock", NULL, 1, 1024,
+     offsetof(struct senti_config, rpc_url), TD_CFG_RPC_URL},
+    {"SENTIMENT_RPC_GATEWAY_URL", TD_CFG_STRING, NULL, NULL, 1, 1024,
+     offsetof(struct senti_config, gateway_url), TD_CFG_RPC_URL},
+    {"SENTIMENT_RPC_OPERATOR_URL", TD_CFG_STRING, NULL, NULL, 1, 1024,
+     offsetof(struct senti_config, operator_url), TD_CFG_RPC_URL},
     {"SENTIMENT_DIAL_URLS", TD_CFG_STRING, NULL, NULL, 1, 4096,
-     offsetof(struct senti_config, dial_urls), 0},
+     offsetof(struct senti_config, dial_urls), TD_CFG_RPC_URL},
     {"SENTIMENT_PROVIDER", TD_CFG_STRING, "lexicon", NULL, 1, 32,
      offsetof(struct senti_config, provider), 0},
     {"GITHUB_TOKEN", TD_CFG_STRING, NULL, NULL, 1, 4096,
@@ -84,7 +88,7 @@ int senti_config_check(const struct senti_config *cfg, char *err, size_t errlen)
 
 int senti_config_load(struct senti_config *cfg)
 {
-    int rc = td_daemon_configure("td-sentiment", vars, NVARS, cfg, &cfg->base);
+    int rc = td_daemon_configure("td-sentiment", TD_ROLE_SENTIMENT, vars, NVARS, cfg, &cfg->base);
     if (rc != 0)
         return rc;
     char err[256];

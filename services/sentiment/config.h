@@ -9,7 +9,10 @@
 
 struct senti_config {
     struct td_base_config base;
-    char *rpc_url;             /* SENTIMENT_RPC_URL */
+    char *rpc_url;             /* SENTIMENT_RPC_URL: where td-diary calls */
+    char *gateway_url;         /* SENTIMENT_RPC_GATEWAY_URL: the gateway's readiness
+                                * ping (tls+tcp); NULL: it uses SENTIMENT_RPC_URL */
+    char *operator_url;        /* SENTIMENT_RPC_OPERATOR_URL: tdctl's ping, or NULL */
     char *dial_urls;           /* SENTIMENT_DIAL_URLS: callers' sockets to dial in to
                                 * (replicas scale out without per-replica config) */
     char *provider;            /* SENTIMENT_PROVIDER: lexicon | github-models */

@@ -78,8 +78,14 @@ int main(int argc, char **argv)
         rc = senti_provider_new(&po, &app.provider);
     }
     if (rc == 0 && !args.migrate_only) {
+        struct td_rpc_endpoint more[] = {{cfg.gateway_url, TD_ROLE_GATEWAY},
+                                         {cfg.operator_url, TD_ROLE_OPERATOR}};
         struct td_rpc_server_opts sopts = {.service = "sentiment", .url = cfg.rpc_url,
-                                           .dial_urls = cfg.dial_urls, .workers = workers,
+                                           .callers = td_rpc_url_callers(cfg.rpc_url,
+                                                                         TD_ROLE_DIARY),
+                                           .more = more, .nmore = 2,
+                                           .dial_urls = cfg.dial_urls,
+                                           .dial_callers = TD_ROLE_DIARY, .workers = workers,
                                            .routes = senti_routes, .nroutes = senti_nroutes,
                                            .app = &app};
         rc = td_rpc_server_start(&sopts, &server);

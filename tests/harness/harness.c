@@ -219,6 +219,8 @@ static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
     setenv("DIARY_RPC_URL", s->diary_url, 1);
     setenv("SENTIMENT_RPC_URL", s->sentiment_url, 1);
     setenv("AUTH_EVENTS_URL", s->events_url, 1);
+    setenv("AUTH_RPC_OPERATOR_URL", s->auth_operator_url, 1);
+    setenv("DIARY_RPC_OPERATOR_URL", s->diary_operator_url, 1);
     setenv("GATEWAY_LISTEN", listen, 1);
     setenv("JWT_SECRET_KEY", TH_JWT_SECRET, 1);
     /* This source tree's docs and web app: the compiled-in defaults are
@@ -320,6 +322,10 @@ int th_stack_start(struct th_stack *s, const struct th_options *opts)
     snprintf(s->diary_url, sizeof s->diary_url, "ipc://%s/diary.sock", s->dir);
     snprintf(s->sentiment_url, sizeof s->sentiment_url, "ipc://%s/sentiment.sock", s->dir);
     snprintf(s->events_url, sizeof s->events_url, "ipc://%s/events.sock", s->dir);
+    snprintf(s->auth_operator_url, sizeof s->auth_operator_url, "ipc://%s/auth-operator.sock",
+             s->dir);
+    snprintf(s->diary_operator_url, sizeof s->diary_operator_url,
+             "ipc://%s/diary-operator.sock", s->dir);
     for (int d = 0; d < TH_NDAEMONS; d++) {
         if (th_daemon_start(s, (enum th_daemon)d) != 0)
             return -1;

@@ -41,6 +41,7 @@ struct th_stack {
     int http_port;
     char base_url[64];
     char auth_url[300], diary_url[300], sentiment_url[300], events_url[300];
+    char auth_operator_url[300], diary_operator_url[300]; /* tdctl's listeners */
     struct th_options opts;
     struct th_proc procs[TH_NDAEMONS];
     int problems; /* daemons that exited badly, sanitizer reports seen */

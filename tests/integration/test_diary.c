@@ -705,7 +705,10 @@ Test(diary, an_edit_made_while_pending_is_what_gets_analysed)
 static int64_t delete_user(int64_t uid)
 {
     struct td_rpc_client *c = NULL;
-    struct td_rpc_client_opts o = {.service = "diary", .urls = stack.diary_url, .timeout_ms = 5000};
+    /* connect_grace_ms: a fresh client's first connection may take more than
+     * the default 100 ms on a loaded machine. */
+    struct td_rpc_client_opts o = {.service = "diary", .urls = stack.diary_url, .timeout_ms = 5000,
+                                   .connect_grace_ms = 5000};
     cr_assert_eq(td_rpc_client_open(&o, &c), 0);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -752,7 +755,10 @@ Test(diary, delete_user_removes_every_entry_of_that_user_only)
 static int64_t rpc_total_entries(int64_t uid)
 {
     struct td_rpc_client *c = NULL;
-    struct td_rpc_client_opts o = {.service = "diary", .urls = stack.diary_url, .timeout_ms = 5000};
+    /* connect_grace_ms: a fresh client's first connection may take more than
+     * the default 100 ms on a loaded machine. */
+    struct td_rpc_client_opts o = {.service = "diary", .urls = stack.diary_url, .timeout_ms = 5000,
+                                   .connect_grace_ms = 5000};
     cr_assert_eq(td_rpc_client_open(&o, &c), 0);
     struct td_rpc_call call_ = {.op = TD_OP_DIARY_STATS, .request_id = "test", .user_id = uid};
     struct td_rpc_result res;

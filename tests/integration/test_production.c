@@ -89,6 +89,10 @@ static void run(const char *bin, const char *const *env, const char *until, int 
         putenv(strdup(url));
         snprintf(url, sizeof url, "AUTH_EVENTS_URL=ipc://%s/e.sock", dir);
         putenv(strdup(url));
+        snprintf(url, sizeof url, "AUTH_RPC_OPERATOR_URL=ipc://%s/ao.sock", dir);
+        putenv(strdup(url));
+        snprintf(url, sizeof url, "DIARY_RPC_OPERATOR_URL=ipc://%s/do.sock", dir);
+        putenv(strdup(url));
         putenv("GATEWAY_LISTEN=127.0.0.1:0");
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);

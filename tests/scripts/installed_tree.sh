@@ -59,6 +59,8 @@ tree_check_files() {
     fail "share/thought-diary/env.example is missing or differs from .env.example"
   cmp -s "$src/ops/systemd/thought-diary.sysusers" "$t/lib/sysusers.d/thought-diary.conf" ||
     fail "lib/sysusers.d/thought-diary.conf is missing or differs"
+  cmp -s "$src/ops/systemd/thought-diary.tmpfiles" "$t/lib/tmpfiles.d/thought-diary.conf" ||
+    fail "lib/tmpfiles.d/thought-diary.conf (the RPC socket directory) is missing or differs"
   # The units: every template installed, its paths filled in, every program
   # it runs the installed binary.
   local unit u line prog
@@ -147,6 +149,8 @@ tree_run_stack() {
   export JWT_SECRET_KEY=install-test-secret-0123456789abcdef
   export AUTH_RPC_URL=ipc://$tmp/run/auth.sock DIARY_RPC_URL=ipc://$tmp/run/diary.sock
   export SENTIMENT_RPC_URL=ipc://$tmp/run/sentiment.sock AUTH_EVENTS_URL=ipc://$tmp/run/events.sock
+  export AUTH_RPC_OPERATOR_URL=ipc://$tmp/run/auth-operator.sock
+  export DIARY_RPC_OPERATOR_URL=ipc://$tmp/run/diary-operator.sock
   export GATEWAY_LISTEN=127.0.0.1:$port
   export DOCS_DIR=$t/share/thought-diary/docs STATIC_DIR=$t/share/thought-diary/web
   for d in td-sentiment td-diary td-auth td-gateway; do

@@ -17,7 +17,7 @@ What is checked (each failure is printed; any failure exits 1):
   ENV of the Dockerfile and every Environment= of the units is documented in
   .env.example, and .env.example lists exactly the variables the binaries
   read (the `{"NAME", TD_CFG_...` rows of the configuration tables, and the
-  names passed to getenv()).
+  names passed to getenv()), plus the compose file's own (COMPOSE_ONLY).
 - Dockerfile: compose's dockerfile and targets exist; every file COPY takes
   from the context exists and is not excluded by .dockerignore; every
   --from= names an earlier stage; binaries copied from the build and run by
@@ -35,6 +35,7 @@ import fnmatch
 import glob
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,9 @@ DAEMONS = {"gateway": "td-gateway", "auth": "td-auth", "diary": "td-diary",
 STORAGE = ("auth", "diary", "sentiment")  # daemons that keep a SQLite file
 DAEMON_PORTS_ENV = {"auth": "AUTH_RPC_URL", "diary": "DIARY_RPC_URL",
                     "sentiment": "SENTIMENT_RPC_URL"}
+# Variables of docker-compose.yml itself (no binary reads them); .env.example
+# documents them too, since Compose reads .env.
+COMPOSE_ONLY = {"GATEWAY_HOST_PORT"}
 
 failures = []
 
@@ -156,7 +160,7 @@ def listening_ports(env):
     ports = set()
     for v in env.values():
         for url in v.split(","):
-            m = re.match(r"^(?:listen\+)?tcp://0\.0\.0\.0:(\d+)$", url.strip())
+            m = re.match(r"^(?:listen\+)?(?:tls\+)?tcp://0\.0\.0\.0:(\d+)$", url.strip())
             if m:
                 ports.add(int(m.group(1)))
     m = re.match(r"^0\.0\.0\.0:(\d+)$", env.get("GATEWAY_LISTEN", ""))
@@ -203,21 +207,26 @@ def check_compose(compose, compose_text, documented, real):
             continue
         cmd = test if isinstance(test, list) else ["CMD-SHELL", test]
         words = [str(w) for w in cmd[1:]]
+        if cmd[0] == "CMD-SHELL":  # one string for /bin/sh -c
+            words = shlex.split(" ".join(words))
         if name == "gateway":
             check(any(w.endswith("/health") for w in words) and "curl" in words,
                   "docker-compose.yml: the gateway's healthcheck is not curl .../health")
         elif name in DAEMON_PORTS_ENV:
             check("tdctl" in words and "ping" in words and name in words,
                   f"docker-compose.yml: {name}'s healthcheck is not `tdctl ping {name}`")
-            # tdctl must dial the port the daemon listens on.
+            # tdctl dials <NAME>_RPC_OPERATOR_URL when set, else <NAME>_RPC_URL
+            # (ops/tdctl/main.c): it must be an ipc socket of the container's
+            # own that the daemon listens on (no certificate needed inside).
             var = DAEMON_PORTS_ENV[name]
-            override = [w for w in words if w.startswith(var + "=")]
-            url = override[0].split("=", 1)[1] if override else env_dict(svc).get(var, "")
-            m = re.match(r"^tcp://[^:/]+:(\d+)$", url)
-            own = env_dict(svc).get(var, "")
-            check(m and own.endswith(":" + m.group(1)) and not own.startswith("listen+"),
-                  f"docker-compose.yml: {name}'s healthcheck dials {url!r}, not the "
-                  f"{var} it listens on ({own!r})")
+            op_var = var.replace("_RPC_URL", "_RPC_OPERATOR_URL")
+            env = env_dict(svc)
+            override = [w.split("=", 1)[1] for w in words
+                        if w.startswith(var + "=") or w.startswith(op_var + "=")]
+            url = override[0] if override else (env.get(op_var) or env.get(var, ""))
+            check(url.startswith("ipc://") and url in (env.get(op_var), env.get(var)),
+                  f"docker-compose.yml: {name}'s healthcheck dials {url!r}, not an ipc "
+                  f"socket it listens on ({op_var} or {var})")
 
     # depends_on waits for health.
     for name, svc in services.items():
@@ -577,13 +586,15 @@ def main():
     check(source_has(["ops/tdctl/main.c"], '"ping"'), "tdctl has no ping command")
 
     documented = env_example()
-    for var in sorted(set(documented) - real):
+    for var in sorted(set(documented) - real - COMPOSE_ONLY):
         fail(f".env.example:{documented[var]}: {var} is read by no binary")
     for var in sorted(real - set(documented)):
         fail(f".env.example: {var} (read by the binaries) is not documented")
 
     compose_text = read("docker-compose.yml")
     compose = yaml.safe_load(compose_text) or {}
+    for var in sorted(COMPOSE_ONLY - interpolated(compose_text)):
+        fail(f"test_compose: {var} is not a variable of docker-compose.yml any more")
     targets = check_compose(compose, compose_text, documented, real)
 
     stages_by_df = {}

@@ -5,10 +5,14 @@ project's own word list (tools/project_lexicon.tsv).
 Run at development time only; the generated C file is committed so the build
 needs neither Python nor the network.
 
-    npm pack vader-sentiment && tar xzf vader-sentiment-*.tgz
-    python3 services/sentiment/tools/gen_lexicon.py package/vader_lexicon.txt \\
+    python3 services/sentiment/tools/gen_lexicon.py \\
+        services/sentiment/tools/vader_lexicon.txt \\
         services/sentiment/tools/project_lexicon.tsv \\
         > services/sentiment/lexicon_data.c
+
+tools/vader_lexicon.txt is VADER's lexicon exactly as the npm package
+vader-sentiment 1.1.3 ships it (LEXICON.md); `make eval` checks that the
+committed lexicon_data.c is what this script makes from the two lists.
 
 Only plain words are kept (lower-case letters, inner apostrophes and hyphens):
 VADER's emoticon and number entries are noisy (e.g. "143", "187") and the

@@ -111,3 +111,24 @@ Test(mp, copy_str_refuses_nul_and_overflow)
     cr_assert_eq(td_mp_copy_str(&o, buf, sizeof buf), 0);
     cr_assert_str_eq(buf, "abcdefg");
 }
+
+Test(mp, a_map_with_a_key_twice_or_a_non_string_key_is_not_unique)
+{
+    /* {"a":1,"b":2} / {"a":1,"a":2} / {1:1} */
+    const char ok[] = "\x82\xa1" "a" "\x01\xa1" "b" "\x02";
+    const char dup[] = "\x82\xa1" "a" "\x01\xa1" "a" "\x02";
+    const char intkey[] = "\x81\x01\x01";
+    const struct {
+        const char *bytes;
+        size_t len;
+        bool unique;
+    } cases[] = {{ok, sizeof ok - 1, true}, {dup, sizeof dup - 1, false},
+                 {intkey, sizeof intkey - 1, false}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        cr_assert_eq(td_mp_unpack(cases[i].bytes, cases[i].len, &up), 0, "case %zu", i);
+        cr_assert_eq(td_mp_map_keys_unique(&up.data), cases[i].unique, "case %zu", i);
+        msgpack_unpacked_destroy(&up);
+    }
+}

@@ -17,22 +17,39 @@
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <nng/supplemental/tls/tls.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 static char url[128];
+static char dir[64];
 static atomic_int handled;
 
+/* Each test's socket in a fresh directory of its own: a listener refuses a
+ * directory that others can write to, such as /tmp itself. */
 static void setup(void)
 {
     cr_assert_geq(sodium_init(), 0);
-    snprintf(url, sizeof url, "ipc:///tmp/td-rpc-test-%d-%ld.sock", getpid(), (long)td_now_us());
+    snprintf(dir, sizeof dir, "/tmp/td-rpc-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "ipc://%s/rpc.sock", dir);
     atomic_store(&handled, 0);
 }
 
-TestSuite(rpc, .init = setup, .timeout = 60);
+static void teardown(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/rpc.sock", dir);
+    unlink(path); /* left behind only by a test that failed before stopping */
+    rmdir(dir);
+}
+
+TestSuite(rpc, .init = setup, .fini = teardown, .timeout = 60);
 
 /* echo: result = {"n": args.n, "uid": uid, "rid": rid}; sleeps args.sleep_ms. */
 static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply *rep)
@@ -600,4 +617,250 @@ Test(rpc, stop_lets_an_inline_request_in_flight_finish)
     pthread_join(t, NULL);
     cr_assert_eq(s.rc, 0, "in-flight inline call failed: %s", td_error_symbol(s.rc));
     td_rpc_client_free(&c);
+}
+
+/* ---- who may call what (td_rpc_transport.c, proto/td_proto.h) ------------ */
+
+Test(rpc, an_envelope_with_a_key_twice_is_refused)
+{
+    struct td_rpc_server *srv = start_server(1);
+    /* {"v":1,"op":"ping","op":"diary.list"}: which op would a reader take? */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    td_mp_pack_kv_int(&pk, "v", TD_PROTO_VERSION);
+    td_mp_pack_kv_str(&pk, "op", "ping");
+    td_mp_pack_kv_str(&pk, "op", "diary.list");
+    char *out = NULL;
+    size_t out_len = 0;
+    cr_assert_eq(td_rpc_server_handle_bytes(srv, 0, sb.data, sb.size, &out, &out_len), 0);
+    cr_assert_not_null(memmem(out, out_len, "invalid_message", strlen("invalid_message")));
+    cr_assert_eq(atomic_load(&handled), 0);
+    free(out);
+    msgpack_sbuffer_destroy(&sb);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+static const struct td_rpc_route seed_routes[] = {{TD_OP_DIARY_LIST, echo, false},
+                                                  {TD_OP_DIARY_SEED, echo, false}};
+
+Test(rpc, an_operation_is_refused_where_its_callers_cannot_connect)
+{
+    /* A listener for the stack's daemons: diary.list (the gateway's) is
+     * served, diary.seed (the operator's) is not, whoever asks. */
+    struct td_rpc_server_opts opts = {.service = "test", .url = url, .callers = TD_ROLES_STACK,
+                                      .workers = 1, .routes = seed_routes, .nroutes = 2};
+    struct td_rpc_server *srv = NULL;
+    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    struct td_rpc_client *c = open_client(2000);
+    struct td_rpc_result res;
+    cr_assert_eq(call_n(c, 1, 0, 0, &res), 0);
+    cr_assert_eq(res.status, 201);
+    td_rpc_result_free(&res);
+    struct td_rpc_call seed = {.op = TD_OP_DIARY_SEED};
+    cr_assert_eq(td_rpc_call(c, &seed, &res), 0);
+    cr_assert_eq(res.status, 403);
+    const msgpack_object *e = td_rpc_result_error_field(&res, "error");
+    cr_assert(e && e->via.str.size == 9 && memcmp(e->via.str.ptr, "forbidden", 9) == 0);
+    td_rpc_result_free(&res);
+    cr_assert_eq(atomic_load(&handled), 1, "the refused operation ran");
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+}
+
+/* The operator's ipc socket is the owner's alone; the stack's, its group's. */
+Test(rpc, ipc_sockets_get_the_mode_of_their_callers)
+{
+    char op_url[160];
+    snprintf(op_url, sizeof op_url, "ipc://%s/operator.sock", dir);
+    struct td_rpc_endpoint more[] = {{op_url, TD_ROLE_OPERATOR}};
+    struct td_rpc_server_opts opts = {.service = "test", .url = url, .callers = TD_ROLES_STACK,
+                                      .more = more, .nmore = 1, .workers = 1,
+                                      .routes = routes, .nroutes = 1};
+    struct td_rpc_server *srv = NULL;
+    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    struct stat st;
+    cr_assert_eq(stat(url + strlen("ipc://"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0660);
+    cr_assert_eq(stat(op_url + strlen("ipc://"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    td_rpc_server_stop(&srv, 1000);
+    /* Stopping removes both socket files at once: callers are refused. */
+    cr_assert_neq(stat(op_url + strlen("ipc://"), &st), 0);
+    unlink(op_url + strlen("ipc://"));
+}
+
+Test(rpc, a_listener_in_a_directory_others_can_write_is_refused)
+{
+    chmod(dir, 0777);
+    struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = 1,
+                                      .routes = routes, .nroutes = 1};
+    struct td_rpc_server *srv = NULL;
+    cr_assert_eq(td_rpc_server_start(&opts, &srv), TD_EINVAL);
+    cr_assert_null(srv);
+}
+
+/* ---- mutual TLS ------------------------------------------------------------ */
+
+static char certs[80];
+static char tls_url[64];
+
+/* A fresh set of certificates (ops/tls/make-dev-certs.sh), this process set
+ * up as `self`, and a free loopback port for tls+tcp. */
+static void tls_init(unsigned self)
+{
+    snprintf(certs, sizeof certs, "%s/certs", dir);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s/ops/tls/make-dev-certs.sh %s >/dev/null", TD_SOURCE_DIR, certs);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(td_rpc_tls_setup(certs, self), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    snprintf(tls_url, sizeof tls_url, "tls+tcp://127.0.0.1:%d", ntohs(a.sin_port));
+}
+
+static void tls_fini(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static struct td_rpc_server *tls_server(unsigned callers)
+{
+    struct td_rpc_server_opts opts = {.service = "test", .url = tls_url, .callers = callers,
+                                      .workers = 1, .routes = routes, .nroutes = 1};
+    struct td_rpc_server *srv = NULL;
+    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    return srv;
+}
+
+static struct td_rpc_client *tls_client(unsigned peer)
+{
+    struct td_rpc_client_opts opts = {.service = "test", .peer = peer, .urls = tls_url,
+                                      .timeout_ms = 1500};
+    struct td_rpc_client *c = NULL;
+    cr_assert_eq(td_rpc_client_open(&opts, &c), 0);
+    return c;
+}
+
+Test(rpc, tls_serves_a_caller_of_the_role_its_listener_trusts)
+{
+    tls_init(TD_ROLE_GATEWAY); /* one identity per process: both ends gateway */
+    struct td_rpc_server *srv = tls_server(TD_ROLE_GATEWAY);
+    struct td_rpc_client *c = tls_client(TD_ROLE_GATEWAY);
+    struct td_rpc_result res;
+    int rc = TD_EDOWN;
+    for (int i = 0; i < 50 && rc == TD_EDOWN; i++) { /* the handshake takes a moment */
+        rc = call_n(c, 5, 0, 0, &res);
+        if (rc == TD_EDOWN)
+            usleep(50000);
+    }
+    cr_assert_eq(rc, 0, "%s", td_error_symbol(rc));
+    cr_assert_eq(res.status, 201);
+    td_rpc_result_free(&res);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+    tls_fini();
+}
+
+Test(rpc, tls_refuses_a_caller_of_another_role)
+{
+    tls_init(TD_ROLE_GATEWAY);
+    /* The operator's listener trusts only the operator's CA. */
+    struct td_rpc_server *srv = tls_server(TD_ROLE_OPERATOR);
+    struct td_rpc_client *c = tls_client(TD_ROLE_GATEWAY);
+    struct td_rpc_result res;
+    for (int i = 0; i < 5; i++) {
+        int rc = call_n(c, 5, 0, 300, &res);
+        cr_assert(rc == TD_EDOWN || rc == TD_ETIMEDOUT, "got %s", td_error_symbol(rc));
+    }
+    cr_assert_eq(atomic_load(&handled), 0);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+    tls_fini();
+}
+
+Test(rpc, tls_never_sends_a_request_to_an_impostor)
+{
+    /* A server with the gateway's certificate where td-auth is expected:
+     * the caller's handshake fails, so nothing is ever sent to it. */
+    tls_init(TD_ROLE_GATEWAY);
+    struct td_rpc_server *srv = tls_server(TD_ROLE_GATEWAY);
+    struct td_rpc_client *c = tls_client(TD_ROLE_AUTH);
+    struct td_rpc_result res;
+    for (int i = 0; i < 5; i++) {
+        int rc = call_n(c, 5, 0, 300, &res);
+        cr_assert(rc == TD_EDOWN || rc == TD_ETIMEDOUT, "got %s", td_error_symbol(rc));
+    }
+    cr_assert_eq(atomic_load(&handled), 0);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+    tls_fini();
+}
+
+Test(rpc, tls_refuses_a_client_without_a_certificate)
+{
+    tls_init(TD_ROLE_GATEWAY);
+    struct td_rpc_server *srv = tls_server(TD_ROLE_GATEWAY);
+    /* A raw req socket that verifies the server but presents nothing. */
+    nng_socket s;
+    cr_assert_eq(nng_req0_open(&s), 0);
+    nng_tls_config *cfg = NULL;
+    char ca[160];
+    snprintf(ca, sizeof ca, "%s/ca-gateway.pem", certs);
+    cr_assert_eq(nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT), 0);
+    cr_assert_eq(nng_tls_config_ca_file(cfg, ca), 0);
+    cr_assert_eq(nng_tls_config_server_name(cfg, "127.0.0.1"), 0);
+    nng_dialer d;
+    cr_assert_eq(nng_dialer_create(&d, s, tls_url), 0);
+    cr_assert_eq(nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg), 0);
+    nng_tls_config_free(cfg);
+    cr_assert_eq(nng_dialer_start(d, NNG_FLAG_NONBLOCK), 0);
+    cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1000), 0);
+    cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000), 0);
+    const char ping[] = "\x82\xa1v\x01\xa2op\xa4ping"; /* {"v":1,"op":"ping"} */
+    int rv = nng_send(s, (void *)ping, sizeof ping - 1, 0);
+    if (rv == 0) {
+        char *buf = NULL;
+        size_t n = 0;
+        rv = nng_recv(s, &buf, &n, NNG_FLAG_ALLOC);
+        if (rv == 0)
+            nng_free(buf, n);
+    }
+    cr_assert_neq(rv, 0, "a client without a certificate got an answer");
+    nng_close(s);
+    td_rpc_server_stop(&srv, 1000);
+    tls_fini();
+}
+
+Test(rpc, plain_tcp_beyond_loopback_is_refused_in_production)
+{
+    char err[256];
+    const struct {
+        const char *url;
+        bool production;
+        int want;
+    } cases[] = {
+        {"ipc:///run/thought-diary/auth.sock", true, 0},
+        {"tcp://127.0.0.1:5551", true, 0},
+        {"tcp://localhost:5551", true, 0},
+        {"tcp://0.0.0.0:5551", true, TD_EINVAL},
+        {"tcp://auth:5551", true, TD_EINVAL},
+        {"listen+tcp://0.0.0.0:5563", true, TD_EINVAL},
+        {"tcp://0.0.0.0:5551", false, 0}, /* explicit, outside production */
+        {"tls+tcp://auth:5551", false, TD_EINVAL}, /* no RPC_TLS_DIR set up */
+        {"http://auth:5551", false, TD_EINVAL},
+        {"tcp://auth", false, TD_EINVAL},
+        {"ipc://", false, TD_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_eq(td_rpc_url_check(cases[i].url, cases[i].production, err, sizeof err),
+                     cases[i].want, "%s: %s", cases[i].url, err);
 }
