@@ -447,8 +447,8 @@ int gw_revocations_new(const char *events_url, struct td_rpc_client *auth, long 
             rc = TD_ENOMEM;
         } else if (pthread_create(&r->sync_thread, NULL, sync_main, r) != 0) {
             atomic_store(&r->stopping, true);
+            pthread_join(r->recv_thread, NULL); /* before the close: see _free */
             nng_close(r->sock);
-            pthread_join(r->recv_thread, NULL);
             r->has_feed = false;
             rc = TD_ENOMEM;
         }
@@ -494,9 +494,14 @@ void gw_revocations_free(struct gw_revocations **pr)
         pthread_mutex_lock(&r->mu);
         pthread_cond_broadcast(&r->cond);
         pthread_mutex_unlock(&r->mu);
-        nng_close(r->sock); /* wakes the receiver with NNG_ECLOSED */
+        /* The receiver sees `stopping` within its 250 ms receive timeout.
+         * The socket is closed only after both threads are gone: nng 1.5.2
+         * frees a socket under a thread still inside nng_recv on it, which
+         * ends the process with "panic: pthread_mutex_lock: Invalid
+         * argument" (docs/library-notes.md). */
         pthread_join(r->recv_thread, NULL);
         pthread_join(r->sync_thread, NULL);
+        nng_close(r->sock);
     }
     for (size_t i = 0; i < r->nbuckets; i++) {
         for (struct entry *e = r->buckets[i], *next; e; e = next) {
