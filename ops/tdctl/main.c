@@ -48,8 +48,18 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
-#define PING_TIMEOUT_MS 2000
+#define PING_TIMEOUT_MS ping_timeout_ms()
 #define CALL_TIMEOUT_MS 60000
+
+/* How long a ping (and a first connection) may take: 2 s, or
+ * TDCTL_TIMEOUT_MS (100-600000) for a loaded host or a slow healthcheck. */
+static int ping_timeout_ms(void)
+{
+    const char *v = getenv("TDCTL_TIMEOUT_MS");
+    char *end = NULL;
+    long ms = v && *v ? strtol(v, &end, 10) : 0;
+    return v && *v && end && *end == '\0' && ms >= 100 && ms <= 600000 ? (int)ms : 2000;
+}
 #define USER_PAGE 500
 /* How long `user delete` waits to see td-diary hold no entry of the user. */
 #define CASCADE_WAIT_MS 10000
