@@ -74,8 +74,8 @@ void senti_spans_count(const struct senti_spans *s, size_t *positive,
  * SENTI_MAX_TEXT_BYTES) or SENTI_ENOMEM, and `out` holds no spans.
  * The only allocation is out->items; reuse `out` across calls to avoid it.
  *
- * The span set is chosen so that API.md's count rule (positive if more
- * positive spans, ...) agrees with the analyzer's weighted verdict: see
+ * The span set is chosen so that the API's count rule (positive if more
+ * positive spans, ...; gateway/docs/openapi.json) agrees with the analyzer's weighted verdict: see
  * analyzer.c, "Reconciliation". */
 int senti_analyze(const char *text, size_t len, struct senti_spans *out);
 

@@ -333,7 +333,7 @@ Test(analyzer, plain_negation_still_flips)
 /* ---- contrast: the later clause decides ------------------------------ */
 
 /* Issue 15 tried keeping the earlier clause's strongest span ("hopeless"
- * below); under API.md's count rule that made such lines neutral and cost
+ * below); under the API's count rule (gateway/docs/openapi.json, analyzed entries) that made such lines neutral and cost
  * accuracy, so it was left out (tests/data/sentiment/README.md). Today
  * reconciliation drops the earlier clause's spans when the later, heavier
  * clause carries the verdict. */

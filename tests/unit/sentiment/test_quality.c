@@ -1,7 +1,7 @@
 /* test_quality.c — accuracy of the embedded analyzer on the project's
  * hand-made diary lines (tests/data/sentiment/diary_handmade.tsv, a copy of
  * the project's shared tuning set), classified
- * by API.md's count rule. The file is found through $TD_SENTIMENT_TSV, else
+ * by the API's count rule (gateway/docs/openapi.json, analyzed entries). The file is found through $TD_SENTIMENT_TSV, else
  * in the repository (TD_SOURCE_DIR/tests/data/...). */
 #include <criterion/criterion.h>
 #include <stdio.h>
