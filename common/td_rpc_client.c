@@ -282,6 +282,24 @@ static int decode_reply(nng_msg *msg, struct td_rpc_result *out)
     return rc;
 }
 
+/* The request message handed to nng's req0 socket. Its own, never inlined
+ * frame, because nng 1.5.2 leaks such a message when the connection it was
+ * being sent on closes at that moment (docs/library-notes.md, "A request
+ * sent as its connection closes is leaked"): tests that kill a daemon under
+ * traffic suppress exactly this frame (tests/lsan-peer-death.supp), and every
+ * other test still catches a request message that our own code loses. */
+static __attribute__((noinline)) nng_msg *request_msg(const void *body, size_t len)
+{
+    nng_msg *msg = NULL;
+    if (nng_msg_alloc(&msg, 0) != 0)
+        return NULL;
+    if (nng_msg_append(msg, body, len) != 0) {
+        nng_msg_free(msg);
+        return NULL;
+    }
+    return msg;
+}
+
 /* Waits up to `ms` for a first peer; true when one is connected. */
 static bool wait_for_peer(struct td_rpc_client *c, int ms)
 {
@@ -318,7 +336,7 @@ int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
     msgpack_sbuffer_init(&sb);
     int rc = encode_request(call, &sb);
     nng_msg *msg = NULL;
-    if (rc == 0 && (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, sb.data, sb.size) != 0))
+    if (rc == 0 && (msg = request_msg(sb.data, sb.size)) == NULL)
         rc = TD_ENOMEM;
     msgpack_sbuffer_destroy(&sb);
     struct call_slot *slot = NULL;

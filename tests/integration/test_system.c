@@ -15,7 +15,9 @@ static struct th_stack stack;
 
 static void setup(void)
 {
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
+    /* Tests here kill or stop a daemon while others still send to it. */
+    struct th_options opts = {.peers_die = true};
+    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
 }
 
 static void teardown(void)

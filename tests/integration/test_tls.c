@@ -44,7 +44,7 @@ static void setup(void)
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s/ops/tls/make-dev-certs.sh %s >/dev/null", TD_SOURCE_DIR, certs);
     cr_assert_eq(system(cmd), 0);
-    struct th_options opts = {.no_wait = false};
+    struct th_options opts = {.peers_die = true}; /* td-auth restarts under traffic */
     for (int i = 0; i < NLISTENERS; i++) {
         snprintf(urls[i], sizeof urls[i], "tls+tcp://127.0.0.1:%d", th_free_port());
         snprintf(env[i], sizeof env[i], "%s=%s", names[i], urls[i]);
