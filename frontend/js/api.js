@@ -14,7 +14,11 @@
 //   scripts, but the API is bearer-token based by contract.
 
 const STORAGE_KEY = 'thought-diary.session';
-const REFRESH_MARGIN_S = 30; // refresh this long before the access token expires
+// Refresh this long before the access token expires, but never more than a
+// quarter of its lifetime: with JWT_ACCESS_TTL under 30 s (services/auth/config.c
+// allows 1 s) a fixed 30 s margin would refresh before every call.
+const REFRESH_MARGIN_MAX_S = 30;
+const REFRESH_MARGIN_SHARE = 0.25;
 
 export class ApiError extends Error {
   constructor({ status, code, message, details = null, retryAfter = null, unavailable = false }) {
@@ -89,20 +93,38 @@ export function parseRetryAfter(value) {
   return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
 }
 
-/** Seconds until the JWT's exp, or 0 when it cannot be read. */
-function secondsLeft(token) {
+/** The JWT's claims (not verified: only the server can), or null. */
+function claimsOf(token) {
   try {
     const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
     const claims = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '=')));
-    return typeof claims.exp === 'number' ? claims.exp - Date.now() / 1000 : 0;
+    return claims && typeof claims === 'object' ? claims : null;
   } catch {
-    return 0;
+    return null;
   }
 }
 
+/**
+ * True when an access token with these claims should be refreshed before
+ * use at `nowS` (seconds): within min(30 s, a quarter of its lifetime) of
+ * its exp, or when exp cannot be read. Exported for the browser tests.
+ */
+export function refreshDue(claims, nowS) {
+  if (!claims || typeof claims.exp !== 'number') return true;
+  const lifetime = typeof claims.iat === 'number' && claims.exp > claims.iat ? claims.exp - claims.iat : REFRESH_MARGIN_MAX_S * 4;
+  const margin = Math.min(REFRESH_MARGIN_MAX_S, lifetime * REFRESH_MARGIN_SHARE);
+  return claims.exp - nowS < margin;
+}
+
+/** The logged-in account's id (the access token's sub), or null. */
+export function userId() {
+  const claims = session && claimsOf(session.access);
+  return claims && (typeof claims.sub === 'string' || typeof claims.sub === 'number') ? String(claims.sub) : null;
+}
+
 /** One HTTP exchange; resolves with the parsed JSON or throws an ApiError. */
-async function send(method, path, { body, token } = {}) {
-  const headers = { Accept: 'application/json' };
+async function send(method, path, { body, token, raw = false } = {}) {
+  const headers = { Accept: raw ? '*/*' : 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
@@ -123,6 +145,10 @@ async function send(method, path, { body, token } = {}) {
     });
     emit('availability', false, err);
     throw err;
+  }
+  if (raw && res.ok) {
+    emit('availability', true);
+    return res; // a download: the caller reads the body
   }
   let data = null;
   if ((res.headers.get('Content-Type') || '').startsWith('application/json')) {
@@ -182,15 +208,15 @@ function refresh() {
 const TOKEN_ERRORS = new Set(['token_expired', 'invalid_token', 'missing_token', 'token_revoked']);
 
 /** An authenticated request: refreshes the access token when needed, once. */
-export async function authed(method, path, body) {
+export async function authed(method, path, body, { raw = false } = {}) {
   if (!session) {
     endSession(SESSION_EXPIRED);
     throw new ApiError({ status: 401, code: 'missing_token', message: SESSION_EXPIRED });
   }
   if (refreshing) await refreshing;
-  else if (secondsLeft(session.access) < REFRESH_MARGIN_S) await refresh();
+  else if (refreshDue(claimsOf(session.access), Date.now() / 1000)) await refresh();
   try {
-    return await send(method, path, { body, token: session.access });
+    return await send(method, path, { body, token: session.access, raw });
   } catch (err) {
     if (err.status !== 401 || !TOKEN_ERRORS.has(err.code)) throw err;
     if (err.code === 'token_revoked') {
@@ -200,7 +226,7 @@ export async function authed(method, path, body) {
   }
   await refresh(); // expired or not accepted: one fresh access token, one retry
   try {
-    return await send(method, path, { body, token: session.access });
+    return await send(method, path, { body, token: session.access, raw });
   } catch (err) {
     if (err.status === 401 && TOKEN_ERRORS.has(err.code))
       endSession(err.code === 'token_revoked' ? SESSION_REVOKED : SESSION_EXPIRED);
@@ -239,9 +265,55 @@ export const me = () => authed('GET', '/auth/me');
 export const changePassword = (current_password, new_password) =>
   authed('PUT', '/auth/password', { current_password, new_password });
 export const deleteAccount = (password) => authed('DELETE', '/auth/me', { password });
-export const listEntries = (page, perPage) =>
-  authed('GET', `/diaries?page=${encodeURIComponent(page)}&per_page=${encodeURIComponent(perPage)}`);
+/** The browser's IANA time zone, for the API's `tz` (dates are read in it). */
+export function timeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+/**
+ * The query string of the diary filters (q, tone, from, to; tz with dates),
+ * per "Finding entries" in gateway/docs/openapi.json. `to` is exclusive
+ * there; `toInclusive` (a YYYY-MM-DD) is turned into the day after.
+ */
+export function filterQuery({ q = '', tone = '', from = '', to = '' } = {}) {
+  const p = new URLSearchParams();
+  if (q) p.set('q', q);
+  if (tone) p.set('tone', tone);
+  if (from) p.set('from', from);
+  if (to) {
+    const d = new Date(`${to}T00:00:00Z`);
+    d.setUTCDate(d.getUTCDate() + 1);
+    p.set('to', d.toISOString().slice(0, 10));
+  }
+  if (from || to) p.set('tz', timeZone());
+  return p;
+}
+
+export const listEntries = (page, perPage, filters = {}) => {
+  const p = filterQuery(filters);
+  p.set('page', String(page));
+  p.set('per_page', String(perPage));
+  return authed('GET', `/diaries?${p}`);
+};
 export const createEntry = (content) => authed('POST', '/diaries', { content });
 export const updateEntry = (id, content) => authed('PUT', `/diaries/${encodeURIComponent(id)}`, { content });
 export const deleteEntry = (id) => authed('DELETE', `/diaries/${encodeURIComponent(id)}`);
 export const stats = () => authed('GET', '/diaries/stats');
+export const timeline = (bucket) =>
+  authed('GET', `/diaries/stats/timeline?bucket=${encodeURIComponent(bucket)}&tz=${encodeURIComponent(timeZone())}`);
+export const phrases = (limit = 10) => authed('GET', `/diaries/stats/phrases?limit=${encodeURIComponent(limit)}&tz=${encodeURIComponent(timeZone())}`);
+export const importEntries = (exported) => authed('POST', '/diaries/import', exported);
+
+/** GET /diaries/export as {blob, filename}; format is 'json' or 'markdown'. */
+export async function exportEntries(format) {
+  const path = `/diaries/export?format=${encodeURIComponent(format)}&tz=${encodeURIComponent(timeZone())}`;
+  const res = await authed('GET', path, undefined, { raw: true });
+  const disposition = res.headers.get('Content-Disposition') || '';
+  const m = /filename="([^"\\/]+)"/.exec(disposition);
+  const fallback = `thought-diary.${format === 'markdown' ? 'md' : 'json'}`;
+  return { blob: await res.blob(), filename: m ? m[1] : fallback };
+}

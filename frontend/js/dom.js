@@ -33,14 +33,39 @@ export function svg(tag, attrs, ...children) {
   return el;
 }
 
-/** Announces `text` to screen readers through the page's status region. */
-export function announce(text) {
-  const region = document.getElementById('status');
+/**
+ * Announces `text` to screen readers by writing it into one of the two live
+ * regions that exist from page load (index.html): #status (polite) or, with
+ * assertive, #alert. Screen readers announce changes to a region they
+ * already know, not a region inserted already filled.
+ */
+export function announce(text, { assertive = false } = {}) {
+  const region = document.getElementById(assertive ? 'alert' : 'status');
   if (!region) return;
   region.textContent = '';
   setTimeout(() => {
     region.textContent = text;
   }, 50);
+}
+
+/** Empties both live regions: nothing announced for one account stays for the next. */
+export function clearAnnouncements() {
+  for (const id of ['status', 'alert']) {
+    const region = document.getElementById(id);
+    if (region) region.textContent = '';
+  }
+}
+
+/**
+ * A message handed to the next view (main.js's flash): shown as a plain
+ * notice and announced through the live regions, never as a pre-filled
+ * role=status/alert that screen readers would skip. Null for no message.
+ */
+export function flashNotice(flash) {
+  if (!flash || typeof flash.text !== 'string' || !flash.text) return null;
+  const kind = flash.kind === 'warning' ? 'warning' : 'success';
+  announce(flash.text, { assertive: kind === 'warning' });
+  return h('p', { class: `notice notice-${kind}`, 'data-flash': kind }, flash.text);
 }
 
 function formatWait(seconds) {
@@ -89,6 +114,18 @@ export function setFieldError(form, name, text) {
   }
 }
 
+/**
+ * An error found in the browser before anything is sent: shown by its
+ * field, the field focused (its aria-describedby reads the message) and the
+ * message announced.
+ */
+export function rejectField(form, name, text) {
+  setFieldError(form, name, text);
+  const control = form.elements.namedItem(name);
+  if (control && control.focus) control.focus();
+  announce(text, { assertive: true });
+}
+
 function clearErrors(form, formError) {
   for (const slot of form.querySelectorAll('[data-error-for]')) setFieldError(form, slot.dataset.errorFor, '');
   formError.textContent = '';
@@ -114,20 +151,23 @@ export function handleSubmit(form, action) {
     if (form.getAttribute('aria-busy') === 'true') return;
     clearErrors(form, formError);
     const buttons = [...form.querySelectorAll('button[type="submit"]')];
+    // Disabling the focused submit button drops focus to <body>; it is put
+    // back afterwards unless the action moved it somewhere on purpose.
+    const focused = document.activeElement;
     form.setAttribute('aria-busy', 'true');
     buttons.forEach((b) => (b.disabled = true));
     try {
       await action(form);
     } catch (err) {
-      let focused = false;
+      let moved = false;
       if (err && err.details && typeof err.details === 'object') {
         for (const [name, messages] of Object.entries(err.details)) {
           const text = Array.isArray(messages) ? messages.join(' ') : String(messages);
           setFieldError(form, name, text);
           const control = form.elements.namedItem(name);
-          if (!focused && control && control.focus) {
+          if (!moved && control && control.focus) {
             control.focus();
-            focused = true;
+            moved = true;
           }
         }
       }
@@ -137,15 +177,21 @@ export function handleSubmit(form, action) {
     } finally {
       form.removeAttribute('aria-busy');
       buttons.forEach((b) => (b.disabled = false));
+      const lost = !document.activeElement || document.activeElement === document.body;
+      if (lost && focused && focused.isConnected && focused.focus) focused.focus();
     }
   });
   return formError;
 }
 
-/** "Tue 14 Jan 2026, 12:00" in the reader's locale and time zone. */
-export function formatDate(iso) {
+/**
+ * "Tue 14 Jan 2026, 12:00" in the reader's locale and time zone; with
+ * seconds, "Tue 14 Jan 2026, 12:00:05" (to tell apart entries written in
+ * the same minute). Anything unreadable comes back as given, never "Invalid Date".
+ */
+export function formatDate(iso, { seconds = false } = {}) {
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
+  if (Number.isNaN(d.getTime())) return String(iso ?? '');
   return d.toLocaleString([], {
     weekday: 'short',
     day: 'numeric',
@@ -153,14 +199,16 @@ export function formatDate(iso) {
     year: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
+    second: seconds ? '2-digit' : undefined,
   });
 }
 
 /** A block shown in place of a view that could not load: never a blank page. */
 export function loadFailed(err, retry) {
+  announce(errorText(err), { assertive: true });
   return h(
     'div',
-    { class: 'card notice notice-error', role: 'alert' },
+    { class: 'card notice notice-error', 'data-load-failed': '' },
     h('p', null, errorText(err)),
     h('button', { type: 'button', class: 'button', onclick: retry }, 'Try again'),
   );

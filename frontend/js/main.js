@@ -2,7 +2,8 @@
 // #/stats, #/account), the navigation, the "backend down" banner, and the
 // way back to login when a session ends.
 import * as api from './api.js';
-import { announce, h } from './dom.js';
+import { announce, clearAnnouncements, h } from './dom.js';
+import { forgetDrafts } from './drafts.js';
 import * as account from './views/account.js';
 import * as auth from './views/auth.js';
 import * as diary from './views/diary.js';
@@ -34,6 +35,7 @@ function navigate(hash, message = null) {
 }
 
 function showBanner(up) {
+  if (!up && banner.hidden) announce(document.getElementById('banner-text').textContent, { assertive: true });
   banner.hidden = up;
 }
 
@@ -81,7 +83,11 @@ async function route() {
   }
 }
 
+// A session that ends by itself (expiry, revocation) keeps this account's
+// drafts for when the same person logs in again (drafts.js); nothing else of
+// the session stays on screen or in the live regions.
 api.onSessionEnded((message) => {
+  clearAnnouncements();
   navigate('#/login', { kind: 'warning', text: message });
 });
 
@@ -94,6 +100,8 @@ document.getElementById('banner-retry').addEventListener('click', () => {
 
 document.getElementById('logout').addEventListener('click', async () => {
   await api.logout();
+  forgetDrafts();
+  clearAnnouncements();
   navigate('#/login', { kind: 'success', text: 'You have logged out. See you next time.' });
 });
 

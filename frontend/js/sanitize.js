@@ -40,11 +40,43 @@ export function runsOf(html) {
 const LABEL = { positive: 'positive', negative: 'negative' };
 
 /**
+ * A pattern finding `terms` as a word or the start of a word,
+ * case-insensitively, as GET /diaries?q= matches them; null for no terms.
+ */
+export function termPattern(terms) {
+  const words = (terms || []).filter(Boolean).sort((a, b) => b.length - a.length);
+  if (words.length === 0) return null;
+  const escaped = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`(?<![\\p{L}\\p{N}])(?:${escaped.join('|')})`, 'giu');
+}
+
+/** Appends `text` to `parent` as text nodes, with each match of `pattern` in a <mark>. */
+function appendMarked(parent, text, pattern) {
+  if (!pattern) {
+    parent.append(document.createTextNode(text));
+    return;
+  }
+  let at = 0;
+  for (const m of text.matchAll(pattern)) {
+    if (m[0].length === 0) continue;
+    if (m.index > at) parent.append(document.createTextNode(text.slice(at, m.index)));
+    const mark = document.createElement('mark');
+    mark.textContent = m[0];
+    parent.append(mark);
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) parent.append(document.createTextNode(text.slice(at)));
+}
+
+/**
  * A DocumentFragment showing `analyzed` with highlighted phrases; `content`
  * (the plain entry) is the fallback. Each highlight carries screen-reader
- * text and a CSS marker, so colour is never the only signal.
+ * text and a CSS marker, so colour is never the only signal. `terms` (the
+ * searched words) are marked with <mark> inside the runs, after the markup
+ * was rebuilt: searching never changes what the sanitiser lets through.
  */
-export function highlighted(analyzed, content) {
+export function highlighted(analyzed, content, terms = []) {
+  const pattern = termPattern(terms);
   const frag = document.createDocumentFragment();
   let runs = runsOf(analyzed);
   if (typeof content === 'string' && runs.map((r) => r.text).join('') !== content.replace(/\r\n?/g, '\n')) {
@@ -52,12 +84,12 @@ export function highlighted(analyzed, content) {
   }
   for (const run of runs) {
     if (run.kind === null) {
-      frag.append(document.createTextNode(run.text));
+      appendMarked(frag, run.text, pattern);
       continue;
     }
     const span = document.createElement('span');
     span.className = run.kind;
-    span.append(document.createTextNode(run.text));
+    appendMarked(span, run.text, pattern);
     const sr = document.createElement('span');
     sr.className = 'sr-only';
     sr.textContent = ` (${LABEL[run.kind]})`;

@@ -1,6 +1,7 @@
 // views/auth.js — log in and register.
 import * as api from '../api.js';
-import { field, h, handleSubmit, setFieldError, uid } from '../dom.js';
+import { clearAnnouncements, field, flashNotice, h, handleSubmit, rejectField, uid } from '../dom.js';
+import { claimDrafts } from '../drafts.js';
 import { check, isValid } from '../password.js';
 
 /** The live list of password rules under a password field. */
@@ -44,11 +45,6 @@ export function passwordRules(input) {
   return wrap;
 }
 
-function notice(flash) {
-  if (!flash) return null;
-  return h('p', { class: `notice notice-${flash.kind}`, role: flash.kind === 'warning' ? 'alert' : 'status' }, flash.text);
-}
-
 export async function renderLogin(view, ctx) {
   document.title = 'Log in · Thought Diary';
   const email = field({ label: 'Email', name: 'email', type: 'email', autocomplete: 'email', required: true, value: ctx.params.get('email') || '' });
@@ -61,16 +57,18 @@ export async function renderLogin(view, ctx) {
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button' }, 'Log in')),
   );
   handleSubmit(form, async () => {
-    if (!email.control.value.trim()) return setFieldError(form, 'email', 'Please enter your email.');
-    if (!password.control.value) return setFieldError(form, 'password', 'Please enter your password.');
+    if (!email.control.value.trim()) return rejectField(form, 'email', 'Please enter your email.');
+    if (!password.control.value) return rejectField(form, 'password', 'Please enter your password.');
     await api.login(email.control.value.trim(), password.control.value);
+    claimDrafts(); // another account's drafts are wiped before anything renders
+    clearAnnouncements();
     ctx.navigate('#/diary');
   });
   view.append(
     h('div', { class: 'intro' },
       h('h1', { tabindex: '-1' }, 'Welcome back'),
       h('p', { class: 'lede' }, 'A quiet place to write down your thoughts and notice how they feel.')),
-    notice(ctx.flash),
+    flashNotice(ctx.flash),
     form,
     h('p', { class: 'switch' }, 'New here? ', h('a', { href: '#/register' }, 'Create an account')),
   );
@@ -91,11 +89,9 @@ export async function renderRegister(view, ctx) {
   );
   handleSubmit(form, async () => {
     const address = email.control.value.trim();
-    if (!address) return setFieldError(form, 'email', 'Please enter your email.');
-    if (!isValid(password.control.value)) {
-      setFieldError(form, 'password', 'Your password does not meet every rule yet.');
-      return password.control.focus();
-    }
+    if (!address) return rejectField(form, 'email', 'Please enter your email.');
+    if (!isValid(password.control.value))
+      return rejectField(form, 'password', 'Your password does not meet every rule yet.');
     await api.register(address, password.control.value);
     ctx.navigate(`#/login?email=${encodeURIComponent(address)}`, {
       kind: 'success',
