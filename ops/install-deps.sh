@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcivetweb-dev libnng-dev libmsgpack-dev libsqlite3-dev sqlite3
-  libjwt-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev
+  libjwt-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev zlib1g-dev
   libcriterion-dev
   redis-server curl python3-yaml
   nginx openssl chromium wrk nodejs
@@ -34,15 +34,17 @@ install_docs_assets() {
     echo "install-deps: npm ci in gateway/docs (Swagger UI assets)" >&2
     npm ci --prefix "$docs" --no-audit --no-fund --ignore-scripts >/dev/null
   fi
-  # playwright-core (pinned by tests/e2e/package-lock.json) for the web app's
-  # browser tests; it drives Debian's chromium, so no browser is downloaded.
+  # playwright-core and axe-core (pinned by tests/e2e/package-lock.json) for
+  # the web app's browser tests; they drive Debian's chromium, so no browser
+  # is downloaded.
   local e2e
   e2e="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
-  if [ ! -f "$e2e/node_modules/playwright-core/package.json" ]; then
+  if [ ! -f "$e2e/node_modules/playwright-core/package.json" ] ||
+     [ ! -f "$e2e/node_modules/axe-core/package.json" ]; then
     if ! command -v npm >/dev/null; then
       ${SUDO:-} apt-get install -y -qq --no-install-recommends npm >/dev/null
     fi
-    echo "install-deps: npm ci in tests/e2e (playwright-core)" >&2
+    echo "install-deps: npm ci in tests/e2e (playwright-core, axe-core)" >&2
     npm ci --prefix "$e2e" --no-audit --no-fund --ignore-scripts >/dev/null
   fi
   # Redocly's OpenAPI linter (pinned by tests/tools/package-lock.json) for
