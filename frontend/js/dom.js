@@ -141,7 +141,9 @@ function clearErrors(form, formError) {
 export function handleSubmit(form, action) {
   let formError = form.querySelector('.form-error');
   if (!formError) {
-    formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    // No role=alert: filled later, it would not be announced reliably;
+    // announce() below speaks the message through the page's #alert region.
+    formError = h('p', { class: 'form-error', hidden: true });
     const actions = form.querySelector('.actions');
     if (actions) actions.after(formError);
     else form.append(formError);
@@ -173,6 +175,7 @@ export function handleSubmit(form, action) {
       }
       formError.textContent = errorText(err);
       formError.hidden = false;
+      announce(formError.textContent, { assertive: true });
       if (!(err && err.name === 'ApiError')) console.error(err);
     } finally {
       form.removeAttribute('aria-busy');

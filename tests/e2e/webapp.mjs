@@ -10,6 +10,8 @@ import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { audit, expectFocusKept, expectNoStrayText, expectTapTargets } from './checks.mjs';
+import { BUDGET, measureColdLoad, report } from './coldload.mjs';
 
 const BASE = (process.argv[2] || process.env.TD_BASE_URL || '').replace(/\/$/, '');
 const SHOTS = process.argv[3] || process.env.TD_SCREENSHOT_DIR || '';
@@ -252,7 +254,7 @@ tests.journey = async (browser) => {
   await page.getByRole('link', { name: 'Diary', exact: true }).click();
   await heading(page, 'Your diary');
   await page.locator('.entry').first().getByRole('button', { name: 'Edit' }).click();
-  const editBox = page.getByLabel('Edit entry');
+  const editBox = page.getByLabel('Edit entry', { exact: true });
   assert.equal(await editBox.inputValue(), 'I felt happy with my progress but worried about tomorrow');
   await editBox.fill('Today I felt sad and worried about everything.');
   await page.getByRole('button', { name: 'Save changes' }).click();
@@ -489,6 +491,424 @@ tests.paging_newest_first = async (browser) => {
   await newer.focus();
   await page.keyboard.press('Enter');
   await page.getByText('Page 1 of 2', { exact: true }).waitFor();
+  await expectNoProblems(page);
+  await context.close();
+};
+
+
+// ---- issue 19: delivery, privacy, focus, drafts, accessibility -----------
+
+/** The modules and files a fresh page load requested, by path. */
+async function loadRequests(browser) {
+  const { context, page } = await openPage(browser);
+  const paths = [];
+  page.on('request', (req) => paths.push(new URL(req.url()).pathname));
+  await page.goto(`${BASE}/`);
+  await heading(page, 'Welcome back');
+  await page.waitForTimeout(500);
+  const preloads = await page.evaluate(() => [...document.querySelectorAll('link[rel="modulepreload"]')].map((l) => new URL(l.href).pathname));
+  await expectNoProblems(page);
+  await context.close();
+  return { paths, preloads };
+}
+
+tests.static_delivery = async (browser) => {
+  const index = await api('GET', '/'); // Node's fetch asks for gzip
+  assert.equal(index.headers.get('content-encoding'), 'gzip');
+  assert.equal(index.headers.get('cache-control'), 'no-cache');
+  const version = /\/app\/(v-[0-9a-f]{16})\/js\/main\.js/.exec(index.text);
+  assert.ok(version, 'main.js is not versioned in index.html');
+  const main = await api('GET', `/app/${version[1]}/js/main.js`);
+  assert.equal(main.status, 200);
+  assert.equal(main.headers.get('content-encoding'), 'gzip');
+  assert.equal(main.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  assert.match(main.headers.get('content-security-policy'), /script-src 'self'/);
+
+  const { paths, preloads } = await loadRequests(browser);
+  const modules = paths.filter((p) => p.endsWith('.js'));
+  assert.ok(modules.length >= 10, `only ${modules.length} modules loaded`);
+  for (const p of paths.filter((q) => q.startsWith('/app/')))
+    assert.ok(p.startsWith(`/app/${version[1]}/`), `an unversioned or stale asset URL: ${p}`);
+  const missing = modules.filter((m) => !preloads.includes(m));
+  assert.deepEqual(missing, [], 'modules loaded without a modulepreload link in index.html');
+  assert.equal(new Set(modules).size, modules.length, 'a module was fetched twice');
+  assert.ok(paths.filter((p) => p.endsWith('favicon.svg')).length <= 1, `favicon requested ${paths.filter((p) => p.endsWith('favicon.svg')).length} times`);
+};
+
+tests.cold_load_budget = async (browser) => {
+  const m = await measureColdLoad(browser, BASE);
+  const r = report(m);
+  console.log(`  ${r.line}`);
+  assert.ok(m.requests <= BUDGET.requests, `${m.requests} requests: ${m.paths.join(' ')}`);
+  assert.ok(m.bytes / 1024 <= BUDGET.kilobytes, r.line);
+};
+
+tests.access_refresh_follows_the_token_lifetime = async (browser) => {
+  const { context, page } = await openPage(browser);
+  await page.goto(`${BASE}/`);
+  await heading(page, 'Welcome back');
+  const due = await page.evaluate(async () => {
+    const src = document.querySelector('link[rel="modulepreload"][href*="/js/api.js"]').href;
+    const { refreshDue } = await import(src);
+    const now = 1_000_000;
+    return {
+      short_fresh: refreshDue({ iat: now, exp: now + 20 }, now), // 20 s lifetime, just issued
+      short_late: refreshDue({ iat: now, exp: now + 20 }, now + 16), // 4 s left
+      long_fresh: refreshDue({ iat: now, exp: now + 900 }, now + 800), // 100 s left
+      long_late: refreshDue({ iat: now, exp: now + 900 }, now + 875), // 25 s left
+      unreadable: refreshDue(null, now),
+    };
+  });
+  assert.deepEqual(due, { short_fresh: false, short_late: true, long_fresh: false, long_late: true, unreadable: true });
+
+  // And in the app: a real 20-second token is used as is, not refreshed before every call.
+  const user = await apiUser('lifetime');
+  await logIn(page, user.email);
+  const claims = await page.evaluate(() => {
+    const s = JSON.parse(sessionStorage.getItem('thought-diary.session'));
+    return JSON.parse(atob(s.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+  });
+  let refreshes = 0;
+  page.on('request', (req) => {
+    if (new URL(req.url()).pathname === '/auth/refresh') refreshes++;
+  });
+  for (let i = 0; i < 3; i++) {
+    await page.getByRole('link', { name: 'Insights', exact: true }).click();
+    await page.locator('[data-stat="total_entries"]').waitFor();
+    await page.getByRole('link', { name: 'Diary', exact: true }).click();
+    await heading(page, 'Your diary');
+  }
+  const lifetime = claims.exp - claims.iat;
+  if (lifetime > 40) assert.equal(refreshes, 0, `refreshed ${refreshes} times with a ${lifetime} s token`);
+  else assert.ok(refreshes <= 1, `refreshed ${refreshes} times within one ${lifetime} s token lifetime`);
+  await expectNoProblems(page);
+  await context.close();
+};
+
+/** Everything of account A that must never show to B. */
+async function visibleTo(page) {
+  return page.evaluate(() => ({
+    text: document.body.innerText,
+    values: [...document.querySelectorAll('textarea, input')].map((e) => e.value).join('\n'),
+    live: `${document.getElementById('status').textContent} ${document.getElementById('alert').textContent}`,
+    storage: JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+  }));
+}
+
+function expectNothingOf(seen, secrets, where) {
+  for (const secret of secrets)
+    for (const [part, text] of Object.entries(seen)) assert.ok(!text.includes(secret), `${where}: "${secret}" visible in ${part}`);
+}
+
+tests.session_switch_shows_nothing_of_the_last_account = async (browser) => {
+  const { context, page } = await openPage(browser);
+  const a = await apiUser('alice');
+  const b = await apiUser('bob');
+  const A_ENTRY = 'Alice wrote this entry about a secret garden';
+  const A_DRAFT = 'Alice draft that was never saved';
+  const A_EDIT = 'Alice half-edited entry text';
+  assert.equal((await api('POST', '/diaries', { token: a.access, body: { content: A_ENTRY } })).status, 201);
+
+  await logIn(page, a.email);
+  await page.locator('.entry').first().waitFor();
+  await page.getByLabel("What's on your mind?").fill(A_DRAFT);
+  await page.getByText('Draft saved on this device.').waitFor();
+  await page.locator('.entry').first().getByRole('button', { name: /^Edit/ }).click();
+  await page.getByLabel('Edit entry', { exact: true }).fill(A_EDIT);
+  await page.getByRole('link', { name: 'Insights', exact: true }).click();
+  await page.locator('[data-stat="total_entries"]', { hasText: '1' }).waitFor();
+
+  // 1. logout, then B logs in in the same tab
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading(page, 'Welcome back');
+  expectNothingOf(await visibleTo(page), [A_DRAFT, A_EDIT, A_ENTRY, a.email], 'login page after logout');
+  await page.getByLabel('Email').fill(b.email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await heading(page, 'Your diary');
+  await page.getByText('No entries yet.').waitFor();
+  assert.equal(await page.getByLabel("What's on your mind?").inputValue(), '', "A's draft shown to B");
+  expectNothingOf(await visibleTo(page), [A_DRAFT, A_EDIT, A_ENTRY, a.email, 'logged out'], "B's diary");
+  await page.getByRole('link', { name: 'Insights', exact: true }).click();
+  await page.locator('[data-stat="total_entries"]', { hasText: '0' }).waitFor();
+  await page.getByRole('link', { name: 'Account', exact: true }).click();
+  await page.locator('.email', { hasText: b.email }).waitFor();
+  expectNothingOf(await visibleTo(page), [A_DRAFT, A_EDIT, A_ENTRY, a.email], "B's account page");
+  await page.goBack(); // history holds no page of A's either
+  await page.goBack();
+  await page.waitForTimeout(200);
+  expectNothingOf(await visibleTo(page), [A_DRAFT, A_EDIT, A_ENTRY, a.email], 'back button');
+
+  // 2. B's session expires (revoked elsewhere) with a draft; A logs in next
+  const B_DRAFT = 'Bob draft typed before his session ended';
+  await page.goto(`${BASE}/#/diary`);
+  await heading(page, 'Your diary');
+  await page.getByLabel("What's on your mind?").fill(B_DRAFT);
+  await page.getByText('Draft saved on this device.').waitFor();
+  const s = await page.evaluate(() => JSON.parse(sessionStorage.getItem('thought-diary.session')));
+  assert.equal((await api('POST', '/auth/logout', { token: s.access, body: { refresh_token: s.refresh } })).status, 200);
+  await page.getByRole('link', { name: 'Insights', exact: true }).click();
+  await heading(page, 'Welcome back');
+  await page.locator('.notice-warning', { hasText: 'Your session was ended' }).waitFor();
+  await logIn(page, a.email);
+  await page.locator('.entry').first().waitFor();
+  assert.equal(await page.getByLabel("What's on your mind?").inputValue(), '', "B's draft shown to A");
+  expectNothingOf(await visibleTo(page), [B_DRAFT, b.email, 'session was ended'], "A's diary after B's expiry");
+  await expectNoProblems(page);
+  await context.close();
+};
+
+tests.drafts_survive_reload_outage_and_expiry = async (browser) => {
+  const { context, page } = await openPage(browser);
+  const user = await apiUser('drafts');
+  assert.equal((await api('POST', '/diaries', { token: user.access, body: { content: 'An entry to edit later' } })).status, 201);
+  await logIn(page, user.email);
+  await page.locator('.entry').first().waitFor();
+
+  // reload: the new entry and the open edit come back
+  await page.getByLabel("What's on your mind?").fill('Half a thought, then the tab reloads');
+  await page.locator('.entry').first().getByRole('button', { name: /^Edit/ }).click();
+  await page.getByLabel('Edit entry', { exact: true }).fill('An entry, edited but not saved');
+  await page.getByText('Draft saved on this device.').last().waitFor();
+  await page.reload();
+  await heading(page, 'Your diary');
+  await page.getByLabel('Edit entry', { exact: true }).waitFor();
+  assert.equal(await page.getByLabel("What's on your mind?").inputValue(), 'Half a thought, then the tab reloads');
+  assert.equal(await page.getByLabel('Edit entry', { exact: true }).inputValue(), 'An entry, edited but not saved');
+  await page.getByText('Your unsaved draft was restored.').waitFor();
+  await page.getByText('Your unsaved changes were restored.').waitFor();
+
+  // outage while saving: "Try again" re-renders the page and keeps both texts
+  await page.route('**/diaries/*', (route) => route.request().method() === 'PUT'
+    ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'service_unavailable', message: 'The diary service is unavailable.' }) })
+    : route.fallback());
+  await page.getByLabel('Edit entry', { exact: true }).fill('Edited during the outage');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('#banner').waitFor({ state: 'visible' });
+  await page.unroute('**/diaries/*');
+  await page.locator('#banner-retry').click();
+  await page.locator('#banner').waitFor({ state: 'hidden' });
+  await page.getByLabel('Edit entry', { exact: true }).waitFor();
+  assert.equal(await page.getByLabel('Edit entry', { exact: true }).inputValue(), 'Edited during the outage');
+  assert.equal(await page.getByLabel("What's on your mind?").inputValue(), 'Half a thought, then the tab reloads');
+
+  // expiry (the refresh token revoked): log in again as the same person, nothing lost
+  const s = await page.evaluate(() => JSON.parse(sessionStorage.getItem('thought-diary.session')));
+  assert.equal((await api('POST', '/auth/logout', { token: s.access, body: { refresh_token: s.refresh } })).status, 200);
+  await page.getByRole('link', { name: 'Insights', exact: true }).click();
+  await heading(page, 'Welcome back');
+  await logIn(page, user.email);
+  await page.getByLabel('Edit entry', { exact: true }).waitFor();
+  assert.equal(await page.getByLabel('Edit entry', { exact: true }).inputValue(), 'Edited during the outage');
+  assert.equal(await page.getByLabel("What's on your mind?").inputValue(), 'Half a thought, then the tab reloads');
+
+  // Ctrl+Enter saves; the drafts are gone once saved
+  await page.getByLabel('Edit entry', { exact: true }).press('Control+Enter');
+  await page.locator('.entry-text', { hasText: 'Edited during the outage' }).waitFor();
+  await page.getByLabel("What's on your mind?").press('Control+Enter');
+  await page.locator('.entry-text', { hasText: 'Half a thought' }).waitFor();
+  assert.equal(await page.getByLabel("What's on your mind?").inputValue(), '');
+  await page.reload();
+  await heading(page, 'Your diary');
+  await page.locator('.entry').nth(1).waitFor();
+  assert.equal(await page.getByLabel("What's on your mind?").inputValue(), '');
+  assert.equal(await page.getByLabel('Edit entry', { exact: true }).count(), 0);
+
+  // logout forgets every draft
+  await page.getByLabel("What's on your mind?").fill('Not for the next person');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading(page, 'Welcome back');
+  assert.ok(!(await page.evaluate(() => JSON.stringify({ ...localStorage }))).includes('Not for the next person'));
+  await expectNoProblems(page);
+  await context.close();
+};
+
+tests.focus_names_and_keyboard = async (browser) => {
+  const { context, page } = await openPage(browser);
+  const user = await apiUser('focus');
+  // two entries in the same minute: their names must still differ
+  for (const t of ['First entry of the minute', 'Second entry of the minute'])
+    assert.equal((await api('POST', '/diaries', { token: user.access, body: { content: t } })).status, 201);
+
+  // client-side errors: announced and focused
+  await page.goto(`${BASE}/#/login`);
+  await heading(page, 'Welcome back');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'email');
+  await page.locator('#alert', { hasText: 'Please enter your email.' }).waitFor({ state: 'attached' });
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'password');
+  await page.locator('#alert', { hasText: 'Please enter your password.' }).waitFor({ state: 'attached' });
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await heading(page, 'Your diary');
+  await page.locator('.entry').nth(1).waitFor();
+
+  // buttons and headings name their entry, and differ
+  const names = await page.locator('.entry-actions button').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-label')));
+  assert.equal(new Set(names).size, names.length, `ambiguous button names: ${names}`);
+  assert.ok(names.every((n) => /^(Edit|Delete) entry of .+\d/.test(n)), names.join(' | '));
+  const headings = await page.locator('.entry h3').allInnerTexts();
+  assert.equal(new Set(headings).size, headings.length, `ambiguous entry headings: ${headings}`);
+
+  // empty entry: focused and announced
+  await page.getByRole('button', { name: 'Save entry' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement.localName), 'textarea');
+  await page.locator('#alert', { hasText: 'Write a few words first.' }).waitFor({ state: 'attached' });
+
+  // Save entry: focus stays in the page, success announced in the existing region
+  await page.getByLabel("What's on your mind?").fill('A third entry');
+  await page.getByRole('button', { name: 'Save entry' }).click();
+  await page.locator('.entry-text', { hasText: 'A third entry' }).waitFor();
+  await page.locator('#status', { hasText: 'Entry saved.' }).waitFor({ state: 'attached' });
+  const afterSave = await expectFocusKept(page, 'Save entry');
+  assert.match(afterSave, /^textarea/, afterSave);
+
+  // edit: the card keeps its label; Escape cancels and focuses Edit
+  const first = page.locator('.entry').first();
+  await first.getByRole('button', { name: /^Edit/ }).click();
+  await audit(page, 'diary, editing');
+  await page.getByLabel('Edit entry', { exact: true }).fill('changed then abandoned');
+  await page.keyboard.press('Escape');
+  await first.locator('.entry-text', { hasText: 'A third entry' }).waitFor();
+  assert.match(await expectFocusKept(page, 'Escape in an edit'), /Edit entry of/);
+
+  // Save changes: focus on that entry's Edit button
+  await first.getByRole('button', { name: /^Edit/ }).click();
+  await page.getByLabel('Edit entry', { exact: true }).fill('A third entry, edited');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await first.locator('.entry-text', { hasText: 'edited' }).waitFor();
+  assert.match(await expectFocusKept(page, 'Save changes'), /Edit entry of/);
+
+  // delete: Escape keeps it; "Yes, delete it" moves focus to the next entry
+  await first.getByRole('button', { name: /^Delete/ }).click();
+  await page.getByText('Delete this entry?').waitFor();
+  await audit(page, 'diary, confirming a deletion');
+  await page.keyboard.press('Escape');
+  await page.getByText('Delete this entry?').waitFor({ state: 'detached' });
+  assert.match(await expectFocusKept(page, 'Escape in a confirmation'), /Edit entry of/);
+  await first.getByRole('button', { name: /^Delete/ }).click();
+  await page.getByRole('button', { name: 'Yes, delete it' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.entry').length === 2);
+  await page.waitForFunction(() => document.activeElement && document.activeElement !== document.body);
+  assert.match(await expectFocusKept(page, 'Yes, delete it'), /^h3|^h2/);
+  await page.locator('#status', { hasText: 'Entry deleted.' }).waitFor({ state: 'attached' });
+
+  // account: the checkbox error is focused and announced
+  await page.getByRole('link', { name: 'Account', exact: true }).click();
+  await heading(page, 'Account');
+  await page.getByLabel('Your password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'delete-understand');
+  await page.locator('#alert', { hasText: 'Please tick the box' }).waitFor({ state: 'attached' });
+
+  // success messages are not inserted pre-filled as role=status/alert
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading(page, 'Welcome back');
+  assert.equal(await page.locator('main [role="status"], main [role="alert"]').count(), 0);
+  await page.locator('#status', { hasText: 'You have logged out' }).waitFor({ state: 'attached' });
+  await expectNoProblems(page);
+  await context.close();
+};
+
+tests.tap_targets_at_375 = async (browser) => {
+  const { context, page } = await openPage(browser, { width: 375, height: 812 });
+  const user = await apiUser('tap');
+  assert.equal((await api('POST', '/diaries', { token: user.access, body: { content: 'One entry to show its buttons' } })).status, 201);
+  await logIn(page, user.email);
+  await page.locator('.entry').first().waitFor();
+  const targets = 'nav a, #logout, .entry-actions button, .read-more, .pager a, .actions button, .segment, summary';
+  await expectTapTargets(page, targets, 'diary at 375 px');
+  await page.locator('.entry').first().getByRole('button', { name: /^Delete/ }).click();
+  await expectTapTargets(page, '.confirm button', 'confirmation at 375 px');
+  await page.getByRole('link', { name: 'Account', exact: true }).click();
+  await page.getByText('This permanently deletes your account').waitFor();
+  await expectTapTargets(page, `${targets}, .check-target`, 'account at 375 px');
+  // the checkbox's target is its whole label: a tap on the text ticks it
+  await page.locator('.check-target span').click();
+  assert.equal(await page.locator('#delete-understand').isChecked(), true);
+  await shot(page, 'account-375.png');
+  await expectNoProblems(page);
+  await context.close();
+};
+
+const LONG_ENTRY = `${'I kept thinking about the day, the small things that went well and the ones that did not. '.repeat(12)}In the end I felt calm.`;
+
+tests.every_view_state_passes_axe_and_shows_no_stray_text = async (browser) => {
+  const { context, page } = await openPage(browser);
+  const email = newEmail('axe');
+
+  await page.goto(`${BASE}/`);
+  await heading(page, 'Welcome back');
+  await audit(page, 'login');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await audit(page, 'login, client error');
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await heading(page, 'Create your account');
+  await audit(page, 'register');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill('abc');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await audit(page, 'register, password rules unmet');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByText('Your account is ready').waitFor();
+  await audit(page, 'login, with a message');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await heading(page, 'Your diary');
+  await page.getByText('No entries yet.').waitFor();
+  await audit(page, 'diary, empty');
+
+  await writeEntry(page, 'I felt happy with my progress but worried about tomorrow');
+  await writeEntry(page, LONG_ENTRY);
+  const long = page.locator('.entry').first();
+  await long.getByRole('button', { name: /^Read more/ }).waitFor();
+  assert.equal(await long.locator('.entry-text.collapsed').count(), 1, 'a long entry starts collapsed');
+  await audit(page, 'diary, entries with a collapsed one');
+  await shot(page, 'diary-light.png');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, 'diary-dark.png');
+  await page.emulateMedia({ colorScheme: null });
+  await long.getByRole('button', { name: /^Read more/ }).click();
+  assert.equal(await long.getByRole('button', { name: /^Show less/ }).getAttribute('aria-expanded'), 'true');
+  assert.equal(await long.locator('.entry-text.collapsed').count(), 0);
+  await audit(page, 'diary, long entry expanded');
+
+  await page.route('**/diaries?*', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'service_unavailable', message: 'The diary service is unavailable.' }) }));
+  await page.reload();
+  await page.locator('#banner').waitFor({ state: 'visible' });
+  await page.locator('.notice-error').waitFor();
+  await audit(page, 'diary, backend down');
+  await page.unroute('**/diaries?*');
+  await page.locator('#banner-retry').click();
+  await page.locator('.entry').nth(1).waitFor();
+
+  await page.getByRole('link', { name: 'Insights', exact: true }).click();
+  await page.locator('[data-stat="total_entries"]').waitFor();
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+  await audit(page, 'insights');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, 'stats-dark.png');
+  await page.emulateMedia({ colorScheme: null });
+
+  await page.getByRole('link', { name: 'Account', exact: true }).click();
+  await page.locator('.email', { hasText: email }).waitFor();
+  await audit(page, 'account');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  await audit(page, 'account, client errors');
+
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.getByRole('link', { name: 'Diary', exact: true }).click();
+  await page.locator('.entry').nth(1).waitFor();
+  await audit(page, 'diary at 375 px');
+  await page.setViewportSize({ width: 1024, height: 900 });
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading(page, 'Welcome back');
+  await audit(page, 'login, after logout');
   await expectNoProblems(page);
   await context.close();
 };

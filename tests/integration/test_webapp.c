@@ -69,7 +69,11 @@ Test(webapp, files_are_served_with_their_types_caching_and_the_app_csp)
     /* index.html loads only its own files and has nothing inline */
     struct th_response r;
     cr_assert_eq(th_http(&stack, "GET", "/", NULL, NULL, &r), 0);
-    cr_assert_not_null(strstr(r.body, "src=\"/app/js/main.js\""));
+    /* ...named by version (routes_static.c): "/app/v-<16 hex>/js/main.js" */
+    const char *src = strstr(r.body, "src=\"/app/v-");
+    cr_assert_not_null(src, "index.html does not load a versioned main.js");
+    cr_assert_eq(strncmp(src + strlen("src=\"/app/v-") + 16, "/js/main.js\"", 12), 0, "%.60s", src);
+    cr_assert_null(strstr(r.body, "\"/app/js/"), "an unversioned URL is left in index.html");
     cr_assert_null(strstr(r.body, "http://"));
     cr_assert_null(strstr(r.body, "https://"));
     cr_assert_null(strstr(r.body, "style="));
@@ -99,6 +103,11 @@ Test(webapp, validators_answer_304_without_a_body)
     cr_assert_str_eq(v, etag);
     th_response_free(&r);
 
+    /* index.html's Last-Modified is the newest of the app's files (its URLs
+     * name their version, routes_static.c), so ask "/" for its own. */
+    cr_assert_eq(th_http(&stack, "GET", "/", NULL, NULL, &r), 0);
+    cr_assert(th_header(&r, "Last-Modified", modified, sizeof modified));
+    th_response_free(&r);
     snprintf(h2, sizeof h2, "If-Modified-Since: %s", modified);
     const char *ims[] = {h2, NULL};
     cr_assert_eq(th_http(&stack, "GET", "/", ims, NULL, &r), 0);
@@ -115,6 +124,103 @@ Test(webapp, validators_answer_304_without_a_body)
     cr_assert_eq(th_http(&stack, "GET", "/", old, NULL, &r), 0);
     cr_assert_eq(r.status, 200);
     th_response_free(&r);
+}
+
+/* The version in index.html's main.js URL ("3fa2..."), copied into hex[17]. */
+static void app_version(char hex[17])
+{
+    struct th_response r;
+    cr_assert_eq(th_http(&stack, "GET", "/", NULL, NULL, &r), 0);
+    const char *src = strstr(r.body, "src=\"/app/v-");
+    cr_assert_not_null(src);
+    memcpy(hex, src + strlen("src=\"/app/v-"), 16);
+    hex[16] = '\0';
+    th_response_free(&r);
+}
+
+Test(webapp, versioned_assets_are_immutable_and_stale_versions_revalidate)
+{
+    char hex[17], path[128], v[256];
+    app_version(hex);
+    struct th_response r;
+    snprintf(path, sizeof path, "/app/v-%s/js/main.js", hex);
+    cr_assert_eq(th_http(&stack, "GET", path, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(th_header(&r, "Cache-Control", v, sizeof v));
+    cr_assert_str_eq(v, "public, max-age=31536000, immutable");
+    th_response_free(&r);
+
+    /* a page loaded before a deploy asks for its own version: today's file, revalidated */
+    cr_assert_eq(th_http(&stack, "GET", "/app/v-0000000000000000/js/main.js", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(th_header(&r, "Cache-Control", v, sizeof v));
+    cr_assert_str_eq(v, "no-cache");
+    th_response_free(&r);
+
+    static const char *const bad[] = {
+        "/app/v-/js/main.js", "/app/v-123/js/main.js", "/app/v-ABCDEF0123456789/js/main.js",
+        "/app/v-0000000000000000", "/app/v-0000000000000000/", "/app/v-0000000000000000/../README.md",
+        "/app/v-0000000000000000/%2e%2e/README.md", "/app/v-0000000000000000/.git/config",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char req[512], out[8192];
+        int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", bad[i]);
+        cr_assert_gt(th_raw(&stack, req, (size_t)n, out, sizeof out, 3000), 0, "%s", bad[i]);
+        cr_expect(strncmp(out, "HTTP/1.1 404 ", 13) == 0 || strncmp(out, "HTTP/1.1 400 ", 13) == 0,
+                  "%s answered: %.40s", bad[i], out);
+    }
+}
+
+Test(webapp, text_is_gzipped_when_accepted_and_each_encoding_has_its_etag)
+{
+    struct th_response plain, packed, r;
+    char v[256], etag_plain[128], etag_gz[128];
+    cr_assert_eq(th_http(&stack, "GET", "/app/js/api.js", NULL, NULL, &plain), 0);
+    cr_assert_not(th_header(&plain, "Content-Encoding", v, sizeof v), "gzip without Accept-Encoding");
+    cr_assert(th_header(&plain, "Vary", v, sizeof v));
+    cr_assert_str_eq(v, "Accept-Encoding");
+    cr_assert(th_header(&plain, "ETag", etag_plain, sizeof etag_plain));
+
+    const char *gz[] = {"Accept-Encoding: br, gzip;q=0.8", NULL};
+    cr_assert_eq(th_http(&stack, "GET", "/app/js/api.js", gz, NULL, &packed), 0);
+    cr_assert_eq(packed.status, 200);
+    cr_assert(th_header(&packed, "Content-Encoding", v, sizeof v));
+    cr_assert_str_eq(v, "gzip");
+    cr_assert(th_header(&packed, "Vary", v, sizeof v));
+    cr_assert(th_header(&packed, "Content-Security-Policy", v, sizeof v));
+    cr_assert_str_eq(v, APP_CSP, "the app's CSP stays on compressed files");
+    cr_assert_geq(packed.body_len, 2);
+    cr_assert_eq((unsigned char)packed.body[0], 0x1f, "not a gzip stream");
+    cr_assert_eq((unsigned char)packed.body[1], 0x8b, "not a gzip stream");
+    cr_assert_lt(packed.body_len, plain.body_len / 2, "%zu of %zu bytes", packed.body_len, plain.body_len);
+    cr_assert(th_header(&packed, "ETag", etag_gz, sizeof etag_gz));
+    cr_assert_str_neq(etag_gz, etag_plain);
+
+    /* each ETag revalidates its own encoding only */
+    char inm[200];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", etag_gz);
+    const char *again[] = {"Accept-Encoding: gzip", inm, NULL};
+    cr_assert_eq(th_http(&stack, "GET", "/app/js/api.js", again, NULL, &r), 0);
+    cr_assert_eq(r.status, 304);
+    th_response_free(&r);
+    const char *other[] = {inm, NULL};
+    cr_assert_eq(th_http(&stack, "GET", "/app/js/api.js", other, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "a gzip ETag answered an identity request");
+    th_response_free(&r);
+
+    /* q=0 refuses gzip; images are never compressed twice */
+    const char *refused[] = {"Accept-Encoding: gzip;q=0, identity", NULL};
+    cr_assert_eq(th_http(&stack, "GET", "/app/js/api.js", refused, NULL, &r), 0);
+    cr_assert_not(th_header(&r, "Content-Encoding", v, sizeof v));
+    th_response_free(&r);
+    const char *gzhtml[] = {"Accept-Encoding: gzip", NULL};
+    cr_assert_eq(th_http(&stack, "GET", "/", gzhtml, NULL, &r), 0);
+    cr_assert(th_header(&r, "Content-Encoding", v, sizeof v), "index.html is not compressed");
+    cr_assert(th_header(&r, "Cache-Control", v, sizeof v));
+    cr_assert_str_eq(v, "no-cache");
+    th_response_free(&r);
+    th_response_free(&plain);
+    th_response_free(&packed);
 }
 
 /* Raw request lines, so no client normalises the path first. */

@@ -64,14 +64,15 @@ export async function renderLogin(view, ctx) {
     clearAnnouncements();
     ctx.navigate('#/diary');
   });
-  view.append(
+  // Node.append would turn a null (no message) into the text "null": nulls are dropped first.
+  view.append(...[
     h('div', { class: 'intro' },
       h('h1', { tabindex: '-1' }, 'Welcome back'),
       h('p', { class: 'lede' }, 'A quiet place to write down your thoughts and notice how they feel.')),
     flashNotice(ctx.flash),
     form,
     h('p', { class: 'switch' }, 'New here? ', h('a', { href: '#/register' }, 'Create an account')),
-  );
+  ].filter(Boolean));
   (email.control.value ? password.control : email.control).focus();
 }
 

@@ -68,16 +68,31 @@ function toneBadges(entry) {
   return h('p', { class: 'badges' }, badges);
 }
 
+/** How many times each string occurs in `list`. */
+function counts(list) {
+  const out = new Map();
+  for (const s of list) out.set(s, (out.get(s) || 0) + 1);
+  return out;
+}
+
 /**
  * The date each entry is shown and named by: minutes, or seconds where two
- * entries on the page share a minute, so headings and button names tell
- * every entry apart.
+ * entries on the page share a minute, and "(2 of 3)" where they share even
+ * the second (an import, a script), so headings and button names tell every
+ * entry apart.
  */
 function dateLabels(items) {
   const short = items.map((e) => formatDate(e.created_at));
-  const count = new Map();
-  for (const s of short) count.set(s, (count.get(s) || 0) + 1);
-  return items.map((e, i) => (count.get(short[i]) > 1 ? formatDate(e.created_at, { seconds: true }) : short[i]));
+  const shortCount = counts(short);
+  const precise = items.map((e, i) => (shortCount.get(short[i]) > 1 ? formatDate(e.created_at, { seconds: true }) : short[i]));
+  const preciseCount = counts(precise);
+  const seen = new Map();
+  return precise.map((label) => {
+    const n = preciseCount.get(label);
+    if (n === 1) return label;
+    seen.set(label, (seen.get(label) || 0) + 1);
+    return `${label} (${seen.get(label)} of ${n})`;
+  });
 }
 
 function isLong(text) {
@@ -131,7 +146,7 @@ function entryCard(entry, { label, terms, onDeleted, startEditing }) {
         },
       }, 'Read more');
     }
-    card.replaceChildren(
+    card.replaceChildren(...[
       h('header', { class: 'entry-head' },
         heading(),
         edited ? h('span', { class: 'edited' }, `edited ${formatDate(entry.updated_at)}`) : null),
@@ -139,7 +154,8 @@ function entryCard(entry, { label, terms, onDeleted, startEditing }) {
       more,
       toneBadges(entry),
       actions,
-    );
+    ].filter(Boolean)); // Node.replaceChildren would show a null as "null"
+
     return editButton;
   };
 
