@@ -290,14 +290,14 @@ Test(webapp, the_api_docs_and_errors_keep_working_beside_the_app)
 }
 
 /* Runs the Node script; prints its report; returns its exit status. */
-static int run_browser_tests(const char *only)
+static int run_browser_tests(const struct th_stack *on, const char *only)
 {
     char shots[600], cmd[2048];
     snprintf(shots, sizeof shots, "%s/../screenshots", TD_BIN_DIR);
     snprintf(cmd, sizeof cmd,
              "cd %s/tests/e2e && TD_BASE_URL=%s TD_SCREENSHOT_DIR=%s timeout 240 node webapp.mjs "
              "%s %s %s 2>&1",
-             TD_SOURCE_DIR, stack.base_url, shots, stack.base_url, shots, only ? only : "");
+             TD_SOURCE_DIR, on->base_url, shots, on->base_url, shots, only ? only : "");
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     char line[4096];
@@ -319,13 +319,37 @@ static void require_browser(void)
 Test(webapp, chromium_journey_xss_errors_and_paging)
 {
     require_browser();
-    cr_assert_eq(run_browser_tests(getenv("TD_E2E_ONLY")), 0, "tests/e2e/webapp.mjs failed (its report is above)");
+    cr_assert_eq(run_browser_tests(&stack, getenv("TD_E2E_ONLY")), 0, "tests/e2e/webapp.mjs failed (its report is above)");
     char path[600];
     struct stat st;
     snprintf(path, sizeof path, "%s/../screenshots/diary.png", TD_BIN_DIR);
     cr_expect_eq(stat(path, &st), 0, "no %s", path);
     snprintf(path, sizeof path, "%s/../screenshots/stats.png", TD_BIN_DIR);
     cr_expect_eq(stat(path, &st), 0, "no %s", path);
+}
+
+/* ---- a 20-second access token (issue 19) ------------------------------- */
+
+static struct th_stack short_tokens;
+
+static void setup_short_tokens(void)
+{
+    struct th_options o = {.env = {"JWT_ACCESS_TTL=20", NULL}};
+    cr_assert_eq(th_stack_start(&short_tokens, &o), 0, "stack did not start");
+}
+static void teardown_short_tokens(void)
+{
+    cr_expect_eq(th_stack_stop(&short_tokens), 0, "a daemon did not stop cleanly");
+}
+TestSuite(webapp_short_tokens, .init = setup_short_tokens, .fini = teardown_short_tokens, .timeout = 120);
+
+/* The app used to refresh 30 s before expiry whatever the lifetime: with a
+ * 20 s token, before every call. */
+Test(webapp_short_tokens, a_short_lived_token_is_not_refreshed_before_every_call)
+{
+    require_browser();
+    cr_assert_eq(run_browser_tests(&short_tokens, "access_refresh_follows_the_token_lifetime"), 0,
+                 "tests/e2e/webapp.mjs failed (its report is above)");
 }
 
 /* ---- STATIC_DIR elsewhere, with symbolic links pointing out of it ------ */
