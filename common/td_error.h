@@ -3,7 +3,7 @@
  *
  * Every function that can fail returns int: 0 on success, a negative TD_E*
  * code otherwise. The X-macro below maps each code to the API's error string
- * and HTTP status (API.md, "Error codes and statuses") and a default
+ * and HTTP status (the HTTP contract, gateway/docs/openapi.json) and a default
  * human-readable message, so a daemon, the RPC layer and the gateway all speak
  * the same language without a second table to keep in sync.
  */

@@ -4,7 +4,7 @@
  *
  * msgpack-c 4.0 allocates count x 24 bytes straight from an array or map
  * header, returns SUCCESS with trailing bytes left over, and nests until it
- * runs out of memory (PITFALLS.md). td_mp_unpack walks the bytes first and
+ * runs out of memory (docs/library-notes.md, msgpack-c). td_mp_unpack walks the bytes first and
  * refuses any declared length larger than the bytes left, nesting deeper than
  * TD_MP_MAX_DEPTH, ext types and the reserved byte, and then requires the
  * parse to consume exactly the input.

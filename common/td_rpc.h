@@ -31,7 +31,7 @@
  *
  * Both sides cap incoming message size (NNG_OPT_RECVMAXSZ) and decode with
  * td_mp_unpack; the req side disables nng's automatic resend so a request is
- * never executed twice behind the caller's back (PITFALLS.md).
+ * never executed twice behind the caller's back (docs/library-notes.md, "req0 re-sends a request").
  */
 #ifndef TD_RPC_H
 #define TD_RPC_H

@@ -104,24 +104,30 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
     if (c == NULL)
         return TD_ENOMEM;
     snprintf(c->service, sizeof c->service, "%s", opts->service ? opts->service : "?");
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->idle_lock, NULL);
-    c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
-    c->connect_grace_ms = opts->connect_grace_ms > 0 ? opts->connect_grace_ms : CONNECT_GRACE_MS;
-
-    int rc = 0;
-    if (nng_req0_open(&c->sock) != 0) {
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
         free(c);
         return TD_ENOMEM;
     }
-    /* Never re-send behind the caller's back (PITFALLS.md): a resent request
-     * can run twice. A lost peer fails the call instead. */
-    if (nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) != 0 ||
+    if (pthread_mutex_init(&c->idle_lock, NULL) != 0) {
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return TD_ENOMEM;
+    }
+    c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
+    c->connect_grace_ms = opts->connect_grace_ms > 0 ? opts->connect_grace_ms : CONNECT_GRACE_MS;
+
+    /* From here on every failure leaves through the one cleanup below. */
+    bool sock_open = nng_req0_open(&c->sock) == 0;
+    int rc = sock_open ? 0 : TD_ENOMEM;
+    /* Never re-send behind the caller's back (docs/library-notes.md,
+     * "req0 re-sends a request"): a resent request can run twice. A lost
+     * peer fails the call instead. */
+    if (rc == 0 && (nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) != 0 ||
         nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, TD_PROTO_MAX_REPLY) != 0 ||
         nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20) != 0 ||
         nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500) != 0 ||
         nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c) != 0 ||
-        nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c) != 0)
+        nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c) != 0))
         rc = TD_EINTERNAL;
 
     const char *cursor = opts->urls, *item;
@@ -152,7 +158,8 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         }
     }
     if (rc != 0) {
-        nng_close(c->sock);
+        if (sock_open)
+            nng_close(c->sock);
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->idle_lock);
         free(c);

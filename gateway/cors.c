@@ -1,10 +1,10 @@
 /*
- * cors.c — cross-origin headers for the origins in CORS_ORIGINS (API.md
+ * cors.c — cross-origin headers for the origins in CORS_ORIGINS (gateway/docs/openapi.json
  * "Cross-origin requests and headers").
  *
  * civetweb's own preflight answers are switched off in server.c, so every
  * OPTIONS reaches gw_cors_handle. The decisions, written down here because
- * API.md is silent on them:
+ * the contract is silent on them:
  * - An allowed Origin (exact, case-sensitive match of scheme://host[:port])
  *   gets its own value echoed with credentials allowed; "*" is refused in the
  *   configuration because it cannot be combined with credentials.

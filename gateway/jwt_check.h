@@ -1,7 +1,7 @@
 /*
  * jwt_check.h — the gateway's token checker.
  *
- * libjwt 1.10 verifies the signature and nothing else (PITFALLS.md): it
+ * libjwt 1.10 verifies the signature and nothing else (docs/library-notes.md, libjwt): it
  * accepts HS384/HS512 tokens signed with our key, reads duplicate header keys
  * last-wins and lets every claim through. So the checks here are ours: the
  * token's shape, the HMAC (libjwt, constant-time in Debian's build), then the

@@ -4,7 +4,7 @@
  *
  * Both stores implement the same algorithm, a sliding-window log: a key keeps
  * the times of the hits it was allowed in the last window, and a hit is
- * allowed while fewer than `limit` remain. This gives API.md's exact "N per
+ * allowed while fewer than `limit` remain. This gives the contract's exact "N per
  * window" semantics (no burst of 2N across a fixed-window boundary), and a
  * refused hit is never recorded, so a 429 has no effect. The cost is O(limit)
  * memory per key, which is why a limit is capped at GW_RL_MAX_LIMIT: these

@@ -12,7 +12,7 @@
  * O(limit) memory per key is small for the register/login limits. Time comes
  * from Redis (TIME) so gateways with skewed clocks still share one window.
  *
- * hiredis contexts are not thread-safe (PITFALLS.md): a small locked pool
+ * hiredis contexts are not thread-safe (docs/library-notes.md, hiredis): a small locked pool
  * lends one to each civetweb worker for one command. Every context has short
  * connect and command timeouts, so no request waits on Redis longer than
  * that. When Redis fails, the store reports TD_EDOWN (the caller falls back to

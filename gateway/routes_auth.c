@@ -1,5 +1,5 @@
 /*
- * routes_auth.c — the auth routes (under /auth) of API.md, forwarded to
+ * routes_auth.c — the auth routes (under /auth) of gateway/docs/openapi.json, forwarded to
  * td-auth. The bodies are validated by td-auth (unknown, missing and
  * mistyped fields); the gateway only adds what it learnt from the token, and
  * applies the revocations it caused to its own set at once, so the next

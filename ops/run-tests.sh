@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of a build directory with ctest, then checks the output for
 # sanitizer reports: Criterion exits 0 even when a test leaked under
-# LeakSanitizer (PITFALLS.md), so the run is failed here instead.
+# LeakSanitizer (docs/library-notes.md, Criterion), so the run is failed here instead.
 #
 # The full output of every test goes to <build>/test-full.log; the screen gets
 # the per-test results, the Criterion totals, and the output of any test that

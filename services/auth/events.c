@@ -30,7 +30,7 @@ int auth_events_open(const char *url, struct auth_events **out)
         free(ev);
         return TD_ENOMEM;
     }
-    /* A pub socket never needs to receive; cap it anyway (PITFALLS.md). */
+    /* A pub socket never needs to receive; cap it anyway (docs/library-notes.md, "NNG_OPT_RECVMAXSZ"). */
     nng_socket_set_size(ev->sock, NNG_OPT_RECVMAXSZ, 1024);
     rv = td_rpc_listen(ev->sock, url, TD_ROLE_GATEWAY, NULL); /* the revocation feed is for gateways */
     if (rv != 0) {

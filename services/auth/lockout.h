@@ -3,7 +3,7 @@
  * DELETE /auth/me).
  *
  * Those routes answer "wrong password" to whoever holds an access token, and
- * API.md leaves them outside the IP rate limits. Without a bound, a stolen
+ * The HTTP contract (gateway/docs/openapi.json) leaves them outside the IP rate limits. Without a bound, a stolen
  * 15-minute token would be a password-guessing oracle that outlives it. So
  * after AUTH_LOCKOUT_FAILURES wrong passwords within AUTH_LOCKOUT_WINDOW_S,
  * re-authentication for that account is refused, unchecked, for

@@ -40,7 +40,7 @@ enum auth_pw_problem {
     AUTH_PW_NO_SPECIAL = 1u << 6,
 };
 
-/* Checks a new password against API.md's policy: 8-128 characters (code
+/* Checks a new password against the contract's policy (gateway/docs/openapi.json): 8-128 characters (code
  * points), at least one ASCII upper-case letter, one lower-case letter, one
  * digit and one special character (any other printable character, non-ASCII
  * ones included; a space is not special). Returns 0 when acceptable, else the

@@ -1,6 +1,6 @@
 /*
  * tokens.c — JWT issuing (tokens.h). Only td-auth signs tokens; the gateway
- * verifies them (gateway/jwt.c) and daemons never see them.
+ * verifies them (gateway/jwt_check.c) and daemons never see them.
  */
 #include "tokens.h"
 #include "td_error.h"

@@ -1,5 +1,5 @@
 /*
- * tokens.h — issuing the JWTs of API.md ("Tokens") with libjwt, HS256.
+ * tokens.h — issuing the JWTs of the HTTP contract (gateway/docs/openapi.json) with libjwt, HS256.
  *
  * Claims: sub (user id as a string), type ("access" | "refresh"), iat, nbf,
  * exp (exp - iat is exactly the lifetime), jti (128 random bits), iat_us (the

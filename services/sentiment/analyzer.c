@@ -34,7 +34,7 @@
  *    a complaint ("too sweet") and strengthens a negative one ("too bad").
  *  - "but"/"however": spans earlier in the sentence count half, later ones
  *    one and a half (VADER's weights); "although A, B" likewise.
- *  - Reconciliation: API.md classifies an entry by counting spans, while
+ *  - Reconciliation: the contract (gateway/docs/openapi.json) classifies an entry by counting spans, while
  *    the analyzer's real verdict is the weighted sum. When the two
  *    disagree (e.g. "started badly, but ... so happy": one span each, sum
  *    positive), the weakest spans of the losing polarity are dropped until

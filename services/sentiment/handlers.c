@@ -2,7 +2,7 @@
  * handlers.c — td-sentiment's operations. Each validates its arguments first,
  * then calls the provider (which owns the cache and the fallback).
  *
- * The text arrives from td-diary, which has already applied API.md's content
+ * The text arrives from td-diary, which has already applied the contract's content
  * rules; it is checked again here because the RPC boundary trusts no one:
  * a string, valid UTF-8, no NUL, at most SENTI_MAX_TEXT_BYTES. Empty or
  * whitespace-only text is fine and has no spans.

@@ -6,7 +6,7 @@
  *  - td_mp_validate and td_mp_unpack agree: validation passes exactly when
  *    unpacking succeeds, and never lets msgpack-c reserve memory for a
  *    declared length the bytes do not hold (ASan's allocator would abort on
- *    "dd ff ff ff ff", PITFALLS.md);
+ *    "dd ff ff ff ff", docs/library-notes.md);
  *  - what was unpacked packs again into bytes that validate, and packing
  *    those again gives the same bytes (the canonical form is a fixed point);
  *  - an object with a JSON twin survives msgpack -> JSON -> msgpack -> JSON

@@ -1,7 +1,7 @@
 /*
  * markup_oracle.h — reads analyzed_content back with code of its own, for
  * fuzz_markup.c and fuzz_diary_markup.c. check_html aborts unless `html`
- * is exactly API.md's safe HTML for `text`: the only tags are
+ * is exactly the contract's safe HTML (gateway/docs/openapi.json) for `text`: the only tags are
  * <span class="positive">, <span class="negative"> and </span>, never
  * nested, never empty, on character boundaries (senti_utf8_is_boundary); no
  * other '<' and no raw > " '; '&' only in the five entities; stripping the

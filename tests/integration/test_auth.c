@@ -1,5 +1,5 @@
 /*
- * test_auth.c — every /auth route of API.md through the gateway, against the
+ * test_auth.c — every /auth route of the contract (gateway/docs/openapi.json) through the gateway, against the
  * real daemons: the whole token life cycle, validation, and the token checks
  * (forged, tampered, wrong algorithm, wrong type, expired, not yet valid,
  * malformed headers).
@@ -47,7 +47,7 @@ Test(auth, whole_flow_register_login_me_refresh_logout)
     struct tokens t1;
     tokens_from(&r, &t1, "login");
 
-    /* Claims as API.md lists them. */
+    /* Claims as the contract lists them. */
     json_t *c = token_claims(t1.access);
     char sub[24];
     snprintf(sub, sizeof sub, "%lld", (long long)id);

@@ -1,5 +1,5 @@
 /*
- * test_contract_edges.c — corners of API.md an independent audit found:
+ * test_contract_edges.c — corners of the HTTP contract an independent audit found:
  * a 413 judged on Content-Length still carries the CORS and rate-limit
  * headers; a route that takes no body refuses one (415 / unknown fields);
  * "\u0000" inside a string is a validation error, not invalid JSON; a

@@ -239,7 +239,7 @@ Test(sentiment, arguments_are_validated)
 
 Test(sentiment, a_maximal_entry_is_analysed)
 {
-    /* 10,000 four-byte characters: the largest content API.md allows. */
+    /* 10,000 four-byte characters: the largest content the contract allows. */
     fake_llm_set(&fake, FAKE_LLM_OK, "{\"phrases\":[{\"text\":\"joy\",\"sentiment\":\"positive\"}]}");
     size_t n = 10000 * 4;
     char *t = malloc(n + 16);

@@ -361,7 +361,7 @@ static bool hung_up_within(int fd, int ms)
 
 Test(rpc, oversized_requests_are_dropped_by_the_size_cap)
 {
-    /* PITFALLS.md: nng accepts any frame size unless told. A peer that
+    /* docs/library-notes.md: nng accepts any frame size unless told. A peer that
      * announces more than TD_PROTO_MAX_REQUEST is cut off on the header,
      * whether it sends the bytes or not; nothing is served, and the server
      * goes on serving everyone else. (A raw peer rather than a td_rpc

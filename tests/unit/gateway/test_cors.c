@@ -1,7 +1,7 @@
 /*
  * test_cors.c — CORS_ORIGINS validation and the headers queued for simple
  * (non-preflight) requests. Preflights answer on the wire: see
- * tests/integration/test_edge_cors.c.
+ * tests/integration/test_edge.c (edge_cors).
  */
 #include "edge.h"
 #include "td_error.h"
