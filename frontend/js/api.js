@@ -1,4 +1,4 @@
-// api.js — the client of the gateway's HTTP API (docs/API.md), same origin.
+// api.js — the client of the gateway's HTTP API (gateway/docs/openapi.json), same origin.
 //
 // Tokens live in sessionStorage, not localStorage and not in memory only:
 // - memory only would lose the session on every reload;
@@ -276,8 +276,9 @@ export function timeZone() {
 
 /**
  * The query string of the diary filters (q, tone, from, to; tz with dates),
- * per "Finding entries" in gateway/docs/openapi.json. `to` is exclusive
- * there; `toInclusive` (a YYYY-MM-DD) is turned into the day after.
+ * per the GET /diaries parameters of gateway/docs/openapi.json. The API's
+ * `to` is exclusive; the app's `to` (a YYYY-MM-DD the reader picked) means
+ * "up to and including that day", so the day after is sent.
  */
 export function filterQuery({ q = '', tone = '', from = '', to = '' } = {}) {
   const p = new URLSearchParams();

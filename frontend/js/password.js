@@ -1,4 +1,4 @@
-// password.js — the register policy of docs/API.md, shown live as people type.
+// password.js — the register policy of gateway/docs/openapi.json, shown live as people type.
 // It mirrors td-auth's check (services/auth/logic.c): characters are Unicode
 // code points; "special" is anything but an ASCII letter, digit or space.
 

@@ -1,7 +1,7 @@
 // sanitize.js — analyzed_content to DOM nodes, defence in depth.
 //
 // The server promises analyzed_content is escaped text plus only
-// <span class="positive|negative"> around phrases (docs/API.md). The app
+// <span class="positive|negative"> around phrases (gateway/docs/openapi.json). The app
 // trusts that promise no further than it must: the markup is parsed in an
 // inert document (DOMParser: no scripts run, no images load), then rebuilt
 // from scratch — text nodes via textContent and, for a span whose class is

@@ -3,8 +3,10 @@
 # build's binaries in a temp dir (free ports, development settings, limits
 # off, LOG_LEVEL=warn, the default argon2id cost), seeds a user with 200
 # entries through the HTTP API, and measures every route with wrk at 16 and 64
-# connections on loopback; then the edge (CORS, rate limits in memory and in
-# Redis), the RPC layer alone and the analyzer alone. Prints a table and
+# connections on loopback; the web app's cold load (requests and bytes on
+# the wire, printed against the budget of tests/e2e/coldload.mjs); then the
+# edge (CORS, rate limits in memory and in Redis), the RPC layer alone and
+# the analyzer alone. Prints a table and
 # writes it to <build>/bench/report.md. Figures only, no assertions.
 #
 #   BENCH_DURATION  seconds per wrk run (default 5)
@@ -50,6 +52,7 @@ for s in ss: s.close()
 PY
 )
 url=http://127.0.0.1:$p_gw
+export STATIC_DIR=$here/../../frontend
 export APP_ENV=development TD_ENV_FILE=/dev/null DATA_DIR=$tmp/data LOG_LEVEL=warn \
        RATELIMIT_ENABLED=false GATEWAY_LISTEN=127.0.0.1:$p_gw \
        AUTH_RPC_URL=tcp://127.0.0.1:$p_auth DIARY_RPC_URL=tcp://127.0.0.1:$p_diary \
@@ -132,6 +135,18 @@ for c in $conns; do
 done
 for d in td-auth td-diary td-sentiment td-gateway; do peak[$d]=$(kb "${pid[$d]}" VmHWM); done
 
+# The web app's first visit (issue 19): requests and bytes on the wire with an
+# empty cache, against the budget in tests/e2e/coldload.mjs; needs node,
+# chromium and tests/e2e's node_modules (ops/install-deps.sh).
+e2e=$here/../../tests/e2e
+if command -v node >/dev/null && [ -x "${TD_CHROMIUM:-/usr/bin/chromium}" ] &&
+   [ -f "$e2e/node_modules/playwright-core/package.json" ]; then
+  coldload=$(cd "$e2e" && timeout 120 node coldload.mjs "$url" 2>&1 | head -1)
+else
+  coldload="cold load of the web app: not measured (node, chromium or tests/e2e/node_modules missing)"
+fi
+echo "  $coldload" >&2
+
 # Rate limits on: the same gateway binary restarted with RATELIMIT_ENABLED=true
 # and the highest login limit (10000/second per IP), memory then Redis.
 restart_gateway() {
@@ -193,6 +208,8 @@ PY
   done
   echo
   echo "Start of the four daemons to /ready == 200: ${ready_ms} ms."
+  echo
+  echo "Web app, ${coldload#cold load of the web app: }: the login page with an empty cache, bytes as transferred (gzip, headers included)."
   echo
   echo '```'
   echo "$rpc_out"
