@@ -126,6 +126,7 @@ async function shot(page, name) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
   await page.mouse.move(1, 1); // no hover effect in the picture
+  await page.waitForTimeout(250); // nor a colour transition half-way (app.css)
   await page.screenshot({ path: join(SHOTS, name), fullPage: true });
 }
 
@@ -939,7 +940,7 @@ tests.search_filters_and_highlight = async (browser) => {
   await page.locator('.entry').nth(2).waitFor();
 
   await page.getByLabel('Words').fill('walk');
-  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.locator('[data-summary]', { hasText: '2 entries match' }).waitFor();
   assert.equal(searches.at(-1).get('q'), 'walk');
   assert.equal(await page.locator('.entry').count(), 2);
@@ -953,7 +954,7 @@ tests.search_filters_and_highlight = async (browser) => {
 
   // a word inside a highlighted phrase is marked inside its span
   await page.getByLabel('Words').fill('happy');
-  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.locator('[data-summary]', { hasText: '1 entry matches' }).waitFor();
   await page.locator('.entry-text span.positive mark', { hasText: 'happy' }).waitFor();
   assert.equal(await page.locator('.entry-text span.positive .sr-only').count(), 1, 'the screen-reader label stays');
@@ -961,7 +962,7 @@ tests.search_filters_and_highlight = async (browser) => {
   // tone and dates, in the browser's time zone
   await page.getByLabel('Words').fill('');
   await page.getByLabel('Tone').selectOption('negative');
-  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.locator('[data-summary]', { hasText: '1 entry matches' }).waitFor();
   await page.locator('.entry', { hasText: 'worried' }).waitFor();
   const today = await page.evaluate(() => new Date().toLocaleDateString('en-CA'));
@@ -969,7 +970,7 @@ tests.search_filters_and_highlight = async (browser) => {
   await page.getByLabel('Tone').selectOption('');
   await page.getByLabel('From').fill(today);
   await page.getByLabel('Until (inclusive)').fill(today);
-  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.locator('[data-summary]', { hasText: '3 entries match' }).waitFor();
   assert.equal(searches.at(-1).get('from'), today);
   assert.equal(searches.at(-1).get('tz'), tz);
@@ -977,7 +978,7 @@ tests.search_filters_and_highlight = async (browser) => {
   tomorrow.setUTCDate(tomorrow.getUTCDate() + 1);
   await page.getByLabel('From').fill(tomorrow.toISOString().slice(0, 10));
   await page.getByLabel('Until (inclusive)').fill('');
-  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.getByText('No entries match.').waitFor();
   await audit(page, 'diary, no matches');
   await page.getByRole('button', { name: 'Clear search' }).click();
@@ -1065,9 +1066,11 @@ tests.insights_timeline_and_phrases = async (browser) => {
   // the table alternative carries the figures: this week's row has the 3 entries
   const rows = page.locator('.timeline-table tbody tr');
   assert.ok((await rows.count()) >= 12, `${await rows.count()} weeks`);
-  assert.equal(await rows.last().locator('td').first().innerText(), '3');
+  assert.equal(await rows.last().locator('td').first().textContent(), '3'); // textContent: the table is in a closed <details>
   assert.equal(await page.locator('svg.timeline-chart').getAttribute('aria-hidden'), 'true');
   // recurring phrases, most frequent first
+  await page.locator('.phrases-positive .phrase').first().waitFor();
+  await page.locator('.phrases-negative .phrase').first().waitFor();
   const positive = await page.locator('.phrases-positive .phrase').allInnerTexts();
   const negative = await page.locator('.phrases-negative .phrase').allInnerTexts();
   assert.equal(positive[0], 'happy', positive.join(', '));
