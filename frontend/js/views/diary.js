@@ -162,7 +162,11 @@ function entryCard(entry, { label, terms, onDeleted, startEditing }) {
   const edit = (restored = null) => {
     const text = field({ label: 'Edit entry', name: 'content', type: 'textarea', rows: 6, required: true });
     text.control.value = restored ? restored.text : entry.content;
-    const state = h('p', { class: 'draft-state hint' }, restored ? 'Your unsaved changes were restored.' : '');
+    // A draft made from an older version of the entry (edited since in
+    // another tab or device) is still restored, with a word of warning.
+    const stale = restored && restored.base && restored.base !== entry.updated_at;
+    const state = h('p', { class: 'draft-state hint' },
+      !restored ? '' : stale ? 'Your unsaved changes were restored; the entry was changed elsewhere since, so check before saving.' : 'Your unsaved changes were restored.');
     const draft = autosave(text.control, `edit:${entry.id}`, state, entry.updated_at);
     submitOnCtrlEnter(text.control);
     const cancel = () => {
