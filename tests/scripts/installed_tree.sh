@@ -170,11 +170,19 @@ tree_run_stack() {
     return
   fi
 
+  # The gateway names the app's files by version in index.html
+  # (/app/v-<16 hex>/..., gateway/routes_static.c): without the version it is
+  # the installed file, byte for byte.
   http GET /
-  [ "$code" = 200 ] && cmp -s "$tmp/body" "$t/share/thought-diary/web/index.html" ||
+  local version
+  version=$(grep -oE '/app/v-[0-9a-f]{16}/' "$tmp/body" | head -1)
+  [ "$code" = 200 ] && [ -n "$version" ] &&
+    sed -E 's#/app/v-[0-9a-f]{16}/#/app/#g' "$tmp/body" | cmp -s - "$t/share/thought-diary/web/index.html" ||
     fail "GET / answered $code, not the installed web app's index.html"
   http GET /app/js/main.js
   [ "$code" = 200 ] || fail "GET /app/js/main.js answered $code"
+  http GET "${version:-/app/v-missing/}js/main.js"
+  [ "$code" = 200 ] || fail "GET ${version}js/main.js answered $code"
   http GET /docs
   [ "$code" = 200 ] && cmp -s "$tmp/body" "$t/share/thought-diary/docs/index.html" ||
     fail "GET /docs answered $code, not the installed Swagger UI page"
