@@ -1,6 +1,6 @@
 /*
  * config.h — td-gateway's settings, one table (config.c) of environment
- * variables with their defaults and bounds. DESIGN.md names them.
+ * variables with their defaults and bounds. .env.example lists them, each with its default.
  */
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H

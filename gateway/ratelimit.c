@@ -1,6 +1,6 @@
 /*
  * ratelimit.c — per client IP (an IPv6 client per /64) and route limits
- * (API.md "Rate limits"): the register and login routes, RATELIMIT_REGISTER /
+ * (the contract's rate limits, gateway/docs/openapi.json): the register and login routes, RATELIMIT_REGISTER /
  * RATELIMIT_LOGIN, counted in memory or in Redis (RATELIMIT_STORAGE), with
  * the memory store as the fallback whenever Redis is unusable: limits then
  * hold per gateway, the gateway never fails open and never answers 500

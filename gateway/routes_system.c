@@ -1,5 +1,5 @@
 /*
- * routes_system.c — the unauthenticated system routes of API.md: liveness,
+ * routes_system.c — the unauthenticated system routes of gateway/docs/openapi.json: liveness,
  * readiness (one ping per daemon, or what the bulkheads already know),
  * version, the OpenAPI document, the Swagger UI page with its assets, and the
  * Prometheus metrics.

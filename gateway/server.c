@@ -3,7 +3,7 @@
  *
  * civetweb runs with decode_url=no (raw paths: "%00" and "%2f" reach the
  * router undecoded and match nothing), its own CORS answers switched off (the
- * gateway's cors.c answers preflights), tcp_nodelay on (PITFALLS.md), and one
+ * gateway's cors.c answers preflights), tcp_nodelay on (docs/library-notes.md, civetweb), and one
  * catch-all handler: routing is ours, on whole paths.
  *
  * In front of the pipeline stand the connection gate (gate.h: per-address
