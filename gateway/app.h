@@ -26,6 +26,8 @@ struct gw_revocations;
 struct gw_metrics;
 struct gw_proxies;
 struct gw_route;
+struct gw_gate;
+struct gw_bulkhead;
 
 struct gw_app {
     const struct gw_config *cfg;
@@ -38,6 +40,8 @@ struct gw_app {
     struct gw_revocations *revocations;
     struct gw_metrics *metrics;
     struct gw_proxies *proxies;
+    struct gw_gate *gate;         /* the connection gate (gate.h), made by gw_server_start */
+    struct gw_bulkhead *bulkhead; /* RPC caps (bulkhead.h), made by gw_server_start */
     struct mg_context *mg;
 };
 
@@ -67,12 +71,19 @@ struct gw_request {
     int64_t started_us;
     int status;                   /* status sent, 0 until a response went out */
     size_t bytes_sent;
+    bool closing;                 /* the connection ends after this response */
 };
 
 /* Adds one response header line; silently dropped when the buffer is full
  * (the buffer is sized for every header the gateway ever adds). */
 void gw_add_header(struct gw_request *req, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Ends the connection after this response, for real: queues "Connection:
+ * close" once and switches civetweb's keep-alive off for it (civetweb takes a
+ * Connection header a handler writes as mere text and would read the next
+ * request from the same connection). */
+void gw_close_after(struct gw_request *req);
 
 /* Queues the WWW-Authenticate header of a 401 with API error `error`
  * ("invalid_token", "missing_token", ...). */
@@ -91,6 +102,11 @@ int gw_respond_json(struct gw_request *req, int status, const json_t *body);
 /* Sends the API error shape for `code` (a TD_E*), with `message` (NULL: the
  * default) and optional `details` (consumed). Returns the status sent. */
 int gw_respond_error(struct gw_request *req, int code, const char *message, json_t *details);
+
+/* Sends the API error shape with a status and error string of the gateway's
+ * own that no daemon shares (408 request_timeout, 431
+ * request_header_fields_too_large). Returns the status sent. */
+int gw_respond_status(struct gw_request *req, int status, const char *error, const char *message);
 
 /* Sends a non-JSON response (204, static files). `body` may be NULL. */
 int gw_respond_raw(struct gw_request *req, int status, const char *content_type,

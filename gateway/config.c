@@ -28,6 +28,17 @@ static const struct td_cfg_var vars[] = {
      offsetof(struct gw_config, keepalive_ms), 0},
     {"GATEWAY_REQUEST_TIMEOUT_MS", TD_CFG_INT, "10000", NULL, 100, 600000,
      offsetof(struct gw_config, request_timeout_ms), 0},
+    /* The edge under slow and hostile clients (gate.c, bulkhead.c). */
+    {"GATEWAY_RESERVED_THREADS", TD_CFG_INT, "8", NULL, 1, 1024,
+     offsetof(struct gw_config, reserved_threads), 0},
+    {"GATEWAY_MAX_CLIENT_CONNECTIONS", TD_CFG_INT, "64", NULL, 0, 65536,
+     offsetof(struct gw_config, max_client_connections), 0},
+    {"GATEWAY_UPSTREAM_MAX_INFLIGHT", TD_CFG_INT, "96", "12", 1, 4096,
+     offsetof(struct gw_config, upstream_max_inflight), 0},
+    {"GATEWAY_PWHASH_CONCURRENCY", TD_CFG_INT, "2", NULL, 1, 256,
+     offsetof(struct gw_config, pwhash_concurrency), 0},
+    {"GATEWAY_PWHASH_QUEUE_MS", TD_CFG_INT, "3000", NULL, 0, 60000,
+     offsetof(struct gw_config, pwhash_queue_ms), 0},
     /* at most 960 KiB: a body must fit, with its envelope, in the daemons'
      * 1 MiB request cap (TD_PROTO_MAX_REQUEST), or nng drops the connection
      * mid-frame, which can wedge nng 1.5.2's reaper (docs/operations.md) */

@@ -1,6 +1,6 @@
 /*
  * config.h — td-gateway's settings, one table (config.c) of environment
- * variables with their defaults and bounds. DESIGN.md names them.
+ * variables with their defaults and bounds. .env.example lists them, each with its default.
  */
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
@@ -21,7 +21,12 @@ struct gw_config {
     long long threads;    /* GATEWAY_THREADS: civetweb workers = concurrent connections */
     long long queue;      /* GATEWAY_QUEUE: accepted connections waiting for a worker */
     long long keepalive_ms;  /* GATEWAY_KEEPALIVE_MS */
-    long long request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS */
+    long long request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS: headers and body, in all */
+    long long reserved_threads;   /* GATEWAY_RESERVED_THREADS: kept for whole requests */
+    long long max_client_connections; /* GATEWAY_MAX_CLIENT_CONNECTIONS per address, 0: any */
+    long long upstream_max_inflight;  /* GATEWAY_UPSTREAM_MAX_INFLIGHT calls per daemon */
+    long long pwhash_concurrency; /* GATEWAY_PWHASH_CONCURRENCY password checks at once */
+    long long pwhash_queue_ms;    /* GATEWAY_PWHASH_QUEUE_MS: longest expected wait */
     long long max_body;   /* GATEWAY_MAX_BODY bytes */
     long long max_json_depth; /* GATEWAY_MAX_JSON_DEPTH */
     char *jwt_secret;     /* JWT_SECRET_KEY */

@@ -16,6 +16,15 @@ int gw_proxies_new(const struct gw_config *cfg, struct gw_proxies **out);
 void gw_proxies_free(struct gw_proxies **p);
 void gw_proxies_identify(struct gw_request *req);
 
+/* proxies.c: whether `ip` (text) is one of TRUSTED_PROXIES; false for NULL p. */
+bool gw_proxies_trusts(const struct gw_proxies *p, const char *ip);
+
+/* proxies.c: the bucket a client address counts in (rate limits, the
+ * per-address connection cap): an IPv4 address itself, an IPv6 address's
+ * /64 network ("2001:db8:1:2::/64"; an IPv4-mapped one as IPv4), anything
+ * unparsable as given. Written NUL-terminated into out (truncated to size). */
+void gw_client_key(const char *ip, char *out, size_t size);
+
 /* cors.c: queues the CORS headers for the request's Origin; answers a
  * preflight itself and returns true when it did. */
 int gw_cors_new(const struct gw_config *cfg, struct gw_cors **out);

@@ -1,7 +1,11 @@
 /*
- * forward.c — the JSON ⇄ msgpack bridge between a route and a daemon.
+ * forward.c — the JSON ⇄ msgpack bridge between a route and a daemon. Every
+ * call passes the daemon's bulkhead (bulkhead.h) first: beyond its cap, or
+ * a password check that would wait too long, is answered 503 with
+ * Retry-After without calling.
  */
 #include "forward.h"
+#include "bulkhead.h"
 #include "metrics.h"
 #include "td_error.h"
 #include "td_json_mp.h"
@@ -31,19 +35,49 @@ static int send_daemon_error(struct gw_request *req, const struct td_rpc_result 
     const char *code = json_string_value(json_object_get(body, "error"));
     if (res->status == 401)
         gw_add_auth_challenge(req, code ? code : "");
+    if (res->status == 503) /* a daemon shedding load (td-auth's hashing) or stopping */
+        gw_add_header(req, "Retry-After", "1");
     int status = gw_respond_json(req, res->status, body);
     json_decref(body);
     return status;
 }
 
-static int do_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
-                   const json_t *args, struct td_rpc_result *res)
+static enum gw_upstream upstream_of(const struct gw_request *req,
+                                    const struct td_rpc_client *client)
 {
+    const struct gw_app *app = req->app;
+    return client == app->auth        ? GW_UP_AUTH
+           : client == app->diary     ? GW_UP_DIARY
+           : client == app->sentiment ? GW_UP_SENTIMENT
+                                      : GW_UP_COUNT;
+}
+
+/* The operations td-auth answers only after an argon2id hash or check. */
+static bool checks_password(enum td_op op)
+{
+    return op == TD_OP_AUTH_REGISTER || op == TD_OP_AUTH_LOGIN || op == TD_OP_AUTH_PASSWORD ||
+           op == TD_OP_AUTH_DELETE;
+}
+
+/* Makes the call. 0 with *res, a transport error, or TD_EDOWN with
+ * *retry_after_s > 0 when the bulkhead refused it (nothing was sent). */
+static int do_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+                   const json_t *args, struct td_rpc_result *res, int *retry_after_s)
+{
+    *retry_after_s = 0;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rc = args ? td_json_to_mp(args, &pk) : 0;
+    struct gw_bulkhead_ticket ticket;
+    int retry = 1;
+    if (rc == 0) {
+        rc = gw_bulkhead_enter(req->app->bulkhead, upstream_of(req, client), checks_password(op),
+                               &ticket, &retry);
+        if (rc != 0)
+            *retry_after_s = retry;
+    }
     if (rc == 0) {
         struct td_rpc_call call = {
             .op = op,
@@ -54,6 +88,7 @@ static int do_call(struct gw_request *req, struct td_rpc_client *client, enum td
         };
         int64_t t0 = td_now_us();
         rc = td_rpc_call(client, &call, res);
+        gw_bulkhead_leave(req->app->bulkhead, &ticket, rc);
         gw_metrics_upstream(req->app->metrics, td_op_name(op), rc, rc == 0 ? res->status : 0,
                             td_now_us() - t0);
     }
@@ -66,7 +101,16 @@ static int do_call(struct gw_request *req, struct td_rpc_client *client, enum td
 static int call_ok(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
                    const json_t *args, struct td_rpc_result *res)
 {
-    int rc = do_call(req, client, op, args, res);
+    int retry_after = 0;
+    int rc = do_call(req, client, op, args, res, &retry_after);
+    if (rc != 0 && retry_after > 0) {
+        gw_add_header(req, "Retry-After", "%d", retry_after);
+        gw_respond_error(req, TD_EDOWN,
+                         checks_password(op) ? "Too many sign-ins at once; try again shortly"
+                                             : "Service busy; try again shortly",
+                         NULL);
+        return rc;
+    }
     if (rc != 0) {
         send_transport_error(req, rc);
         return rc;

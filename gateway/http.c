@@ -127,6 +127,24 @@ int gw_respond_json(struct gw_request *req, int status, const json_t *body)
     return rc;
 }
 
+void gw_close_after(struct gw_request *req)
+{
+    if (!req->closing) {
+        req->closing = true;
+        gw_add_header(req, "Connection", "close");
+    }
+    mg_disable_connection_keep_alive(req->conn);
+}
+
+int gw_respond_status(struct gw_request *req, int status, const char *error, const char *message)
+{
+    json_t *body = json_pack("{s:s, s:s}", "error", error, "message", message);
+    int rc = body ? gw_respond_json(req, status, body)
+                  : gw_respond_raw(req, 500, "application/json", NULL, 0);
+    json_decref(body);
+    return rc;
+}
+
 void gw_add_auth_challenge(struct gw_request *req, const char *error)
 {
     /* error="invalid_token" only where a bearer token was presented and

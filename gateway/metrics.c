@@ -19,9 +19,13 @@
  *
  * The other modules own their counters and metrics.c only reads them: the
  * rate limiter's decisions (gw_ratelimit_stats), the token cache's hits and
- * misses (gw_jwt_cache_stats), the process figures (procstat.c).
+ * misses (gw_jwt_cache_stats), the connection gate's refusals and deadlines
+ * (gw_gate_stats), the bulkheads' (gw_bulkhead_stats), the process figures
+ * (procstat.c).
  */
+#include "bulkhead.h"
 #include "edge.h"
+#include "gate.h"
 #include "jwt_check.h"
 #include "metrics.h"
 #include "procstat.h"
@@ -42,7 +46,7 @@
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "OTHER"};
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
-static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
+static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 408, 409,
                                411, 413, 415, 429, 431, 500, 503, 504, 0 /* other */};
 #define NSTATUSES (sizeof statuses / sizeof statuses[0])
 
@@ -405,6 +409,49 @@ static void render_token_cache(struct text *t, const struct gw_app *app)
     put(t, "td_token_cache_misses_total %llu\n", (unsigned long long)misses);
 }
 
+static void render_gate(struct text *t, const struct gw_app *app)
+{
+    struct gw_gate_stats gs;
+    gw_gate_stats(app->gate, &gs);
+    family(t, "td_http_connections_refused_total", "counter",
+           "Connections answered 503 by the gateway before any request was served.");
+    put(t, "td_http_connections_refused_total{reason=\"client_limit\"} %llu\n",
+        (unsigned long long)gs.refused_client);
+    put(t, "td_http_connections_refused_total{reason=\"busy\"} %llu\n",
+        (unsigned long long)gs.refused_busy);
+    family(t, "td_http_request_timeouts_total", "counter",
+           "Requests not received in full within GATEWAY_REQUEST_TIMEOUT_MS (408).");
+    put(t, "td_http_request_timeouts_total %llu\n", (unsigned long long)gs.timeouts);
+    family(t, "td_http_connections", "gauge",
+           "Connections on a worker thread (active) and waiting for one (queued).");
+    put(t, "td_http_connections{state=\"active\"} %u\n", gs.active);
+    put(t, "td_http_connections{state=\"queued\"} %u\n", gs.queued);
+}
+
+static void render_bulkheads(struct text *t, const struct gw_app *app)
+{
+    struct gw_bulkhead_stats bs;
+    gw_bulkhead_stats(app->bulkhead, &bs);
+    family(t, "td_upstream_in_flight", "gauge", "RPC calls in flight per daemon.");
+    for (size_t i = 0; i < GW_UP_COUNT; i++)
+        put(t, "td_upstream_in_flight{service=\"%s\"} %u\n", services[i], bs.in_flight[i]);
+    family(t, "td_upstream_shed_total", "counter",
+           "Calls refused with 503 because GATEWAY_UPSTREAM_MAX_INFLIGHT were in flight.");
+    for (size_t i = 0; i < GW_UP_COUNT; i++)
+        put(t, "td_upstream_shed_total{service=\"%s\"} %llu\n", services[i],
+            (unsigned long long)bs.shed[i]);
+    family(t, "td_pwhash_queue_waiting", "gauge",
+           "Password checks (register, login, password change, deletion) waiting their turn.");
+    put(t, "td_pwhash_queue_waiting %u\n", bs.pwhash_waiting);
+    family(t, "td_pwhash_queue_shed_total", "counter",
+           "Password checks refused with 503 because their wait would exceed "
+           "GATEWAY_PWHASH_QUEUE_MS.");
+    put(t, "td_pwhash_queue_shed_total %llu\n", (unsigned long long)bs.pwhash_shed);
+    family(t, "td_pwhash_check_seconds", "gauge",
+           "The measured duration of one password check (moving average).");
+    put(t, "td_pwhash_check_seconds %.6f\n", bs.pwhash_seconds);
+}
+
 static void render_process(struct text *t, const struct gw_app *app)
 {
     struct gw_procstat ps;
@@ -439,9 +486,9 @@ static void render_build_info(struct text *t, const struct gw_app *app)
 
 /* Every family of /metrics, in the order they are rendered. */
 static void (*const renderers[])(struct text *, const struct gw_app *) = {
-    render_http_requests,    render_http_latency, render_upstream,
-    render_upstream_latency, render_ratelimit,    render_redis,
-    render_token_cache,      render_process,      render_build_info,
+    render_http_requests, render_http_latency, render_upstream,    render_upstream_latency,
+    render_gate,          render_bulkheads,    render_ratelimit,   render_redis,
+    render_token_cache,   render_process,      render_build_info,
 };
 
 int gw_metrics_render(const struct gw_app *app, char **out, size_t *len)

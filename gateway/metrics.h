@@ -15,9 +15,10 @@ void gw_metrics_upstream(struct gw_metrics *m, const char *op, int rc, int statu
                          int64_t duration_us);
 
 /* The Prometheus text exposition (format 0.0.4) of every family: HTTP
- * requests and latencies, upstream calls, the rate limiter's counters
- * (app->ratelimit), the token cache's (app->jwt, may be NULL), the process
- * figures and the build. Every sample has a distinct name and label set.
+ * requests and latencies, upstream calls, the connection gate's and the
+ * bulkheads' counters (app->gate, app->bulkhead, may be NULL), the rate
+ * limiter's (app->ratelimit), the token cache's (app->jwt, may be NULL), the
+ * process figures and the build. Every sample has a distinct name and label set.
  * On 0, *out is malloc'd text the caller frees; TD_ENOMEM otherwise. */
 int gw_metrics_render(const struct gw_app *app, char **out, size_t *len);
 

@@ -253,6 +253,34 @@ static bool forwarded_https(const struct gw_request *req)
     return false;
 }
 
+bool gw_proxies_trusts(const struct gw_proxies *p, const char *ip)
+{
+    struct net a;
+    return p != NULL && p->n > 0 && ip != NULL && parse_ip(ip, strlen(ip), &a) &&
+           is_trusted(p, &a);
+}
+
+void gw_client_key(const char *ip, char *out, size_t size)
+{
+    struct net a;
+    if (ip == NULL || !parse_ip(ip, strlen(ip), &a)) {
+        snprintf(out, size, "%s", ip ? ip : "");
+        return;
+    }
+    if (a.family == AF_INET6) {
+        /* One subscriber or host usually holds a whole /64 and picks its
+         * addresses in it at will: counting per address would give it 2^64
+         * budgets. */
+        memset(a.addr + 8, 0, 8);
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, a.addr, text, sizeof text) == NULL)
+            snprintf(text, sizeof text, "invalid");
+        snprintf(out, size, "%s/64", text);
+        return;
+    }
+    format_ip(&a, out, size);
+}
+
 void gw_proxies_identify(struct gw_request *req)
 {
     struct gw_proxies *p = req->app ? req->app->proxies : NULL;

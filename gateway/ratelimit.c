@@ -1,9 +1,10 @@
 /*
- * ratelimit.c — per client IP and route limits (API.md "Rate limits"): the
- * register and login routes, RATELIMIT_REGISTER / RATELIMIT_LOGIN, counted in
- * memory or in Redis (RATELIMIT_STORAGE), with the memory store as the
- * fallback whenever Redis is unusable: limits then hold per gateway, the
- * gateway never fails open and never answers 500 because of Redis.
+ * ratelimit.c — per client IP (an IPv6 client per /64) and route limits
+ * (the contract's rate limits, gateway/docs/openapi.json): the register and login routes, RATELIMIT_REGISTER /
+ * RATELIMIT_LOGIN, counted in memory or in Redis (RATELIMIT_STORAGE), with
+ * the memory store as the fallback whenever Redis is unusable: limits then
+ * hold per gateway, the gateway never fails open and never answers 500
+ * because of Redis.
  *
  * A hit Redis allowed is also recorded in the memory store ("mirrored"), so a
  * fallback starts from the hits this gateway really let through rather than
@@ -159,8 +160,10 @@ bool gw_ratelimit_refuse(struct gw_request *req)
     } else {
         return false;
     }
-    char key[GW_RL_KEY_MAX];
-    snprintf(key, sizeof key, "td:rl:%s:%s", name, req->client_ip);
+    /* IPv6 clients count per /64 (gw_client_key). */
+    char client[64], key[GW_RL_KEY_MAX];
+    gw_client_key(req->client_ip, client, sizeof client);
+    snprintf(key, sizeof key, "td:rl:%s:%s", name, client);
 
     struct gw_rl_result res;
     if (r->redis != NULL && gw_rl_redis_hit(r->redis, key, lim, &res) == 0) {

@@ -1,7 +1,8 @@
 /*
- * routes_system.c — the unauthenticated system routes of API.md: liveness,
- * readiness (one ping per daemon), version, the OpenAPI document, the
- * Swagger UI page with its assets, and the Prometheus metrics.
+ * routes_system.c — the unauthenticated system routes of gateway/docs/openapi.json: liveness,
+ * readiness (one ping per daemon, or what the bulkheads already know),
+ * version, the OpenAPI document, the Swagger UI page with its assets, and the
+ * Prometheus metrics.
  *
  * The docs are files under DOCS_DIR (by default where `cmake --install`
  * puts them, <prefix>/share/thought-diary/docs; a source tree's is
@@ -13,6 +14,7 @@
  * Files are read per request (they are in the page cache after the first), so
  * an edited openapi.json is served at once.
  */
+#include "bulkhead.h"
 #include "metrics.h"
 #include "router.h"
 #include "static_files.h"
@@ -38,16 +40,25 @@ static int health(struct gw_request *req)
 
 #define READY_PING_TIMEOUT_MS 1000
 
-static bool ping(struct gw_request *req, struct td_rpc_client *client)
+/* A daemon the bulkheads already know is not answering (its cap of calls
+ * all waiting, or a call that just timed out with none answered since) is
+ * down without a ping: a ping would only wait out its timeout, and /ready
+ * must answer fast when it matters most. Pings stay outside the caps, so
+ * /ready is never refused because routes are busy. */
+static bool ping(struct gw_request *req, struct td_rpc_client *client, enum gw_upstream up)
 {
+    if (gw_bulkhead_unresponsive(req->app->bulkhead, up, READY_PING_TIMEOUT_MS))
+        return false;
     struct td_rpc_call call = {.op = TD_OP_PING, .request_id = req->request_id,
                                .timeout_ms = READY_PING_TIMEOUT_MS};
     struct td_rpc_result res;
-    if (td_rpc_call(client, &call, &res) != 0)
+    int rc = td_rpc_call(client, &call, &res);
+    gw_bulkhead_note(req->app->bulkhead, up, rc);
+    if (rc != 0)
         return false;
-    bool up = res.status == 200;
+    bool answered = res.status == 200;
     td_rpc_result_free(&res);
-    return up;
+    return answered;
 }
 
 static int ready(struct gw_request *req)
@@ -55,10 +66,11 @@ static int ready(struct gw_request *req)
     struct gw_app *app = req->app;
     const char *names[] = {"auth", "diary", "sentiment"};
     struct td_rpc_client *clients[] = {app->auth, app->diary, app->sentiment};
+    const enum gw_upstream ups[] = {GW_UP_AUTH, GW_UP_DIARY, GW_UP_SENTIMENT};
     json_t *services = json_object();
     bool all_up = services != NULL;
     for (size_t i = 0; services && i < 3; i++) {
-        bool up = ping(req, clients[i]);
+        bool up = ping(req, clients[i], ups[i]);
         all_up = all_up && up;
         json_object_set_new(services, names[i], json_string(up ? "up" : "down"));
     }

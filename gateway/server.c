@@ -3,12 +3,20 @@
  *
  * civetweb runs with decode_url=no (raw paths: "%00" and "%2f" reach the
  * router undecoded and match nothing), its own CORS answers switched off (the
- * gateway's cors.c answers preflights), tcp_nodelay on (PITFALLS.md), and one
+ * gateway's cors.c answers preflights), tcp_nodelay on (docs/library-notes.md, civetweb), and one
  * catch-all handler: routing is ours, on whole paths.
+ *
+ * In front of the pipeline stand the connection gate (gate.h: per-address
+ * connection cap, workers kept for whole requests, one deadline per request)
+ * and, around every RPC call, the bulkheads (bulkhead.h). Whenever an answer
+ * says "Connection: close" the connection really closes (gw_close_after):
+ * civetweb would otherwise read on and run what follows as a new request.
  */
 #include "server.h"
 #include "body.h"
+#include "bulkhead.h"
 #include "edge.h"
+#include "gate.h"
 #include "router.h"
 #include "td_error.h"
 #include "td_log.h"
@@ -55,6 +63,38 @@ static bool framing_is_ambiguous(const struct gw_request *req)
     int cl = gw_header_count(req, "Content-Length");
     int te = gw_header_count(req, "Transfer-Encoding");
     return cl > 1 || te > 1 || (cl > 0 && te > 0);
+}
+
+/* RFC 9110 8.6: Content-Length is 1*DIGIT. civetweb reads it with strtoll,
+ * which also takes "+0", "0x10" (as 0), "0abc" and "0, 5", so a proxy in
+ * front may have framed the message differently: anything but plain digits
+ * is refused. civetweb drops the whitespace after the colon before it hands
+ * the value over; it parses the header block in place, so the bytes between
+ * the name's end (where the colon was) and the value are that whitespace,
+ * and more than the usual one space (" 0" after the colon) is refused too. */
+static bool content_length_is_plain(const struct gw_request *req)
+{
+    for (int i = 0; i < req->ri->num_headers; i++) {
+        const struct mg_header *h = &req->ri->http_headers[i];
+        if (strcasecmp(h->name, "Content-Length") != 0)
+            continue;
+        const char *v = h->value;
+        if (v == NULL || *v == '\0')
+            return false;
+        for (const char *c = v; *c; c++) {
+            if (!isdigit((unsigned char)*c))
+                return false;
+        }
+        const char *name_end = h->name + strlen(h->name);
+        int spaces = 0;
+        if (v > name_end && v - name_end < 64) {
+            for (const char *c = name_end; c < v; c++)
+                spaces += *c == ' ' || *c == '\t';
+        }
+        if (spaces > 1)
+            return false;
+    }
+    return true;
 }
 
 static bool content_type_is_json(const char *ct)
@@ -108,7 +148,7 @@ static int read_body(struct gw_request *req, char **out, size_t *out_len)
             cap = next;
         }
         int n = mg_read(req->conn, buf + len, cap - len);
-        if (n <= 0)
+        if (n <= 0 || gw_gate_timed_out(req->conn))
             break;
         len += (size_t)n;
         if ((long long)len > max) {
@@ -116,9 +156,9 @@ static int read_body(struct gw_request *req, char **out, size_t *out_len)
             return TD_ETOOBIG;
         }
     }
-    if (declared >= 0 && len != (size_t)declared) {
+    if (gw_gate_timed_out(req->conn) || (declared >= 0 && len != (size_t)declared)) {
         free(buf);
-        return TD_EBADREQ; /* the client went away mid-body */
+        return TD_EBADREQ; /* the deadline passed, or the client went away mid-body */
     }
     buf[len] = '\0';
     *out = buf;
@@ -142,9 +182,13 @@ static bool take_body(struct gw_request *req)
     size_t len = 0;
     int rc = read_body(req, &buf, &len);
     if (rc != 0) {
-        if (rc == TD_ETOOBIG)
-            gw_add_header(req, "Connection", "close");
-        gw_respond_error(req, rc, rc == TD_EBADREQ ? "Incomplete request body" : NULL, NULL);
+        /* Whatever is left of the body is unread: the connection cannot
+         * carry another request. */
+        gw_close_after(req);
+        if (gw_gate_timed_out(req->conn))
+            gw_respond_status(req, 408, "request_timeout", "Request not received in time");
+        else
+            gw_respond_error(req, rc, rc == TD_EBADREQ ? "Incomplete request body" : NULL, NULL);
         return true;
     }
     if (len == 0 && (flags & GW_ROUTE_OPTIONAL_BODY)) {
@@ -187,7 +231,7 @@ static void route_request(struct gw_request *req)
     enum gw_match m = gw_router_match(req->ri->request_method, req->path, &route, &id, allow,
                                       sizeof allow);
     if (m != GW_MATCH_OK && req->ri->content_length > req->app->cfg->max_body)
-        gw_add_header(req, "Connection", "close"); /* never drain a huge unread body */
+        gw_close_after(req); /* never drain a huge unread body */
     if (m == GW_MATCH_NO_PATH) {
         gw_respond_error(req, TD_ENOTFOUND, NULL, NULL);
         return;
@@ -207,12 +251,15 @@ static void route_request(struct gw_request *req)
      * CORS and the rate limit so this answer, too, carries their headers
      * (and counts, like any other answer of a limited route). */
     if (req->ri->content_length > req->app->cfg->max_body) {
-        gw_add_header(req, "Connection", "close");
+        gw_close_after(req);
         gw_respond_error(req, TD_ETOOBIG, NULL, NULL);
         return;
     }
     if (gw_auth_refuse(req) || take_body(req))
         return;
+    /* All of the request is in: its deadline stops while it is served (the
+     * daemons' own timeouts and the bulkheads bound that). */
+    gw_gate_arrived(req->conn);
     route->fn(req);
 }
 
@@ -229,12 +276,31 @@ int gw_server_handle(struct mg_connection *conn, void *cbdata)
     req.path = req.ri->local_uri_raw ? req.ri->local_uri_raw : req.ri->local_uri;
     assign_request_id(&req);
     gw_proxies_identify(&req);
+    /* Taken while workers were scarce: this request only, then the worker
+     * goes back to the pool. */
+    if (gw_gate_admission(conn) == GW_GATE_SERVE_ONCE)
+        gw_close_after(&req);
 
-    if (req.path == NULL || req.path[0] != '/') {
+    if (req.ri->num_headers >= MG_MAX_HEADERS) {
+        /* civetweb keeps MG_MAX_HEADERS headers and drops the rest without a
+         * word, so a 64th may be hiding more (a Transfer-Encoding among
+         * them): the framing of this request is unknown. */
+        gw_close_after(&req);
+        gw_respond_status(&req, 431, "too_many_headers", "Too many request headers (at most 63)");
+    } else if (req.ri->request_uri == NULL || req.ri->request_uri[0] != '/') {
+        /* An absolute-form target that civetweb resolved to this server:
+         * the gateway is no proxy, and serves paths only. */
+        gw_close_after(&req);
+        gw_respond_error(&req, TD_EBADREQ, "Request target must be a path, not an absolute URL",
+                         NULL);
+    } else if (req.path == NULL || req.path[0] != '/') {
         gw_respond_error(&req, TD_ENOTFOUND, NULL, NULL);
     } else if (framing_is_ambiguous(&req)) {
-        gw_add_header(&req, "Connection", "close");
+        gw_close_after(&req);
         gw_respond_error(&req, TD_EBADREQ, "Ambiguous message framing", NULL);
+    } else if (!content_length_is_plain(&req)) {
+        gw_close_after(&req);
+        gw_respond_error(&req, TD_EBADREQ, "Content-Length must be plain decimal digits", NULL);
     } else if (!gw_cors_handle(&req)) {
         route_request(&req);
     }
@@ -244,7 +310,44 @@ int gw_server_handle(struct mg_connection *conn, void *cbdata)
     gw_metrics_observe(&req, td_now_us() - req.started_us);
     json_decref(req.body);
     td_log_set_request_id(NULL);
+    gw_gate_served(conn);
     return req.status;
+}
+
+/* civetweb closes a connection whose request target it cannot route to a
+ * handler (asterisk-form "OPTIONS *", or an absolute-form URL naming another
+ * host or port) without a word. Before it does, that request gets the API's
+ * error like any other. */
+static void answer_unrouted(struct mg_connection *conn, struct gw_app *app)
+{
+    struct gw_request req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.ri = mg_get_request_info(conn);
+    req.app = app;
+    req.started_us = td_now_us();
+    req.path = req.ri->request_uri;
+    assign_request_id(&req);
+    gw_proxies_identify(&req);
+    gw_close_after(&req);
+    bool asterisk = strcmp(req.ri->request_uri, "*") == 0;
+    gw_respond_error(&req, TD_EBADREQ,
+                     asterisk ? "Request target must be a path ('*' is not served)"
+                              : "Request target must be a path, not an absolute URL",
+                     NULL);
+    gw_metrics_observe(&req, td_now_us() - req.started_us);
+    td_log_set_request_id(NULL);
+}
+
+static void connection_close(const struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    /* The connection is still open here (civetweb calls this before it
+     * closes the socket); writing on it is what mg_write is for, and the
+     * const is civetweb's promise not to change it, not the socket's. */
+    if (ri != NULL && ri->user_data != NULL && gw_gate_unanswered(conn))
+        answer_unrouted((struct mg_connection *)conn, ri->user_data);
+    gw_gate_connection_close(conn);
 }
 
 /* civetweb's own error pages (malformed request line, oversized headers) get
@@ -252,15 +355,25 @@ int gw_server_handle(struct mg_connection *conn, void *cbdata)
 static int http_error(struct mg_connection *conn, int status, const char *msg)
 {
     (void)msg;
+    bool timed_out = false;
+    if (!gw_gate_error_may_answer(conn, &timed_out))
+        return 0; /* the gate already answered (503) and shut the socket */
+    if (timed_out) {
+        /* The deadline cut the headers short: civetweb sees a malformed
+         * message; the client is told what happened. */
+        status = 408;
+    }
     /* civetweb calls this mostly for requests it could not parse: 505 (an
      * HTTP version it does not speak) is the client's doing, not an
      * internal error; other 5xx are civetweb's own failures. */
     const char *code = status == 413 || status == 431      ? "payload_too_large"
+                       : status == 408                    ? "request_timeout"
                        : status == 404                    ? "not_found"
                        : status == 405                    ? "method_not_allowed"
                        : status >= 500 && status != 505   ? "internal_error"
                                                           : "bad_request";
     const char *message = status == 413 || status == 431 ? "Request headers too large"
+                          : status == 408               ? "Request not received in time"
                           : status == 411               ? "Content-Length required"
                           : status == 505               ? "HTTP version not supported"
                           : status >= 500               ? "Internal server error"
@@ -302,11 +415,12 @@ static int log_message(const struct mg_connection *conn, const char *message)
 int gw_server_start(struct gw_app *app)
 {
     const struct gw_config *cfg = app->cfg;
-    char threads[32], queue[32], keepalive[32], timeout[32];
+    char threads[32], queue[32], keepalive[32], timeout[32], reqsize[32];
     snprintf(threads, sizeof threads, "%lld", cfg->threads);
     snprintf(queue, sizeof queue, "%lld", cfg->queue);
     snprintf(keepalive, sizeof keepalive, "%lld", cfg->keepalive_ms);
     snprintf(timeout, sizeof timeout, "%lld", cfg->request_timeout_ms);
+    snprintf(reqsize, sizeof reqsize, "%d", GW_MAX_REQUEST_SIZE);
     const char *options[] = {
         "listening_ports", cfg->listen,
         "num_threads", threads,
@@ -320,7 +434,7 @@ int gw_server_start(struct gw_app *app)
         "access_control_allow_origin", "",
         "access_control_allow_methods", "",
         "access_control_allow_headers", "",
-        "max_request_size", "16384",
+        "max_request_size", reqsize,
         NULL,
     };
     struct mg_callbacks callbacks;
@@ -328,11 +442,30 @@ int gw_server_start(struct gw_app *app)
     callbacks.begin_request = begin_request;
     callbacks.http_error = http_error;
     callbacks.log_message = log_message;
+    callbacks.init_connection = gw_gate_init_connection;
+    callbacks.connection_close = connection_close;
+    /* The gate must be in place before the first accept. */
+    int rc = gw_bulkhead_new(cfg, &app->bulkhead);
+    rc = rc ? rc : gw_gate_new(cfg, app->proxies, &app->gate);
+    rc = rc ? rc : gw_gate_start(app->gate);
+    if (rc != 0) {
+        TD_LOG(TD_LOG_ERR, "gw_start_failed", "cannot set up the connection gate: %s",
+               td_error_symbol(rc));
+        gw_gate_free(&app->gate);
+        gw_bulkhead_free(&app->bulkhead);
+        return rc;
+    }
     app->mg = mg_start(&callbacks, app, options);
     if (app->mg == NULL) {
         TD_LOG(TD_LOG_ERR, "gw_listen_failed", "cannot listen on %s", cfg->listen);
+        gw_gate_free(&app->gate);
+        gw_bulkhead_free(&app->bulkhead);
         return TD_EDOWN;
     }
+    struct mg_server_port ports[4];
+    int nports = mg_get_server_ports(app->mg, 4, ports);
+    if (nports > 0)
+        gw_gate_set_port(app->gate, ports[0].port);
     return 0;
 }
 
@@ -342,4 +475,7 @@ void gw_server_stop(struct gw_app *app)
         mg_stop(app->mg);
         app->mg = NULL;
     }
+    /* Only now: civetweb's workers, which use both, have all stopped. */
+    gw_gate_free(&app->gate);
+    gw_bulkhead_free(&app->bulkhead);
 }

@@ -6,9 +6,12 @@
 --   BENCH_BODY    request body (sent as application/json)
 --   BENCH_TOKEN   access token (Authorization: Bearer)
 --   BENCH_ORIGIN  Origin header (CORS processing)
+--   BENCH_COUNT   set: count 2xx answers and 503s (ok=, shed=, retry_after=
+--                 in the result line); costs a Lua call per response
 -- done() prints one parseable line: WRK_RESULT key=value ...
--- Without "{id}" no request() function is defined, so wrk sends one
--- pre-built request and Lua costs nothing per request.
+-- Without "{id}" (and without BENCH_COUNT) no request() or response()
+-- function is defined, so wrk sends one pre-built request and Lua costs
+-- nothing per request.
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local path = os.getenv("BENCH_PATH") or "/health"
@@ -34,12 +37,30 @@ for id in string.gmatch(os.getenv("BENCH_IDS") or "", "[^,]+") do
   ids[#ids + 1] = id
 end
 
-if string.find(path, "{id}", 1, true) then
-  local thread_no = 0
-  function setup(thread)
-    thread:set("offset", thread_no * 37)
-    thread_no = thread_no + 1
+local counting = (os.getenv("BENCH_COUNT") or "") ~= ""
+local threads = {}
+local thread_no = 0
+function setup(thread)
+  thread:set("offset", thread_no * 37)
+  thread_no = thread_no + 1
+  table.insert(threads, thread)
+end
+
+if counting then
+  function init(args)
+    ok, shed, retry_after = 0, 0, 0
   end
+  function response(status, headers, body)
+    if status >= 200 and status < 300 then
+      ok = ok + 1
+    elseif status == 503 then
+      shed = shed + 1
+      if headers["Retry-After"] then retry_after = retry_after + 1 end
+    end
+  end
+end
+
+if string.find(path, "{id}", 1, true) then
   local i = 0
   function request()
     i = i + 1
@@ -51,10 +72,18 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  local counts = ""
+  if counting then
+    local o, s, r = 0, 0, 0
+    for _, t in ipairs(threads) do
+      o, s, r = o + t:get("ok"), s + t:get("shed"), r + t:get("retry_after")
+    end
+    counts = string.format(" ok=%d shed=%d retry_after=%d", o, s, r)
+  end
   io.write(string.format(
     "WRK_RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p99_us=%d " ..
-    "status_errors=%d socket_errors=%d\n",
+    "status_errors=%d socket_errors=%d%s\n",
     summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
     latency:percentile(50), latency:percentile(99),
-    e.status, e.connect + e.read + e.write + e.timeout))
+    e.status, e.connect + e.read + e.write + e.timeout, counts))
 end
