@@ -284,6 +284,9 @@ tests.journey = async (browser) => {
   await writeEntry(page, 'Had a calm walk by the river after work. I felt grateful for the quiet and the good company.');
   await writeEntry(page, 'The meeting was stressful and I felt anxious, but my friend was kind and I am hopeful about next week.');
   await writeEntry(page, 'Slept well. Made pancakes and read a chapter of my book.');
+  // The list reloads after each save: wait for it to settle at four (a count
+  // read at once saw 3 under load, in a CI soak run).
+  await page.waitForFunction(() => document.querySelectorAll('.entry').length === 4);
   assert.equal(await page.locator('.entry').count(), 4);
   assert.match(await page.locator('.entry').first().innerText(), /pancakes/, 'newest first');
   await page.locator('body').click({ position: { x: 5, y: 5 } });
