@@ -6,13 +6,14 @@
  * is proto/README.md ("td-auth operations"); tests/unit/diary/test_handlers.c
  * does the same for td-diary.
  *
- * Not wired, as main.c's comments allow: the revocation feed (app.events
- * NULL: "not published", events.h) and the outbox thread (NULL: "jobs wait
- * for the next start", handlers.h); the outbox rows themselves are checked
- * in the store. Hashing runs at libsodium's minimum cost, the cost
- * services/auth/config.c gives APP_ENV=testing (PWHASH_OPSLIMIT 1,
- * PWHASH_MEMLIMIT 8192), so a test does dozens of hashes in well under a
- * second.
+ * Left out, as struct auth_app in handlers.h allows: the revocation feed
+ * (events NULL: "not published") and the outbox thread (outbox NULL: "jobs
+ * wait for the next start"), so no td-diary is needed; the outbox rows a
+ * deletion queues are checked in the store instead.
+ *
+ * Hashing runs at libsodium's minimum cost, the cost services/auth/config.c
+ * gives APP_ENV=testing (PWHASH_OPSLIMIT 1, PWHASH_MEMLIMIT 8192), so the
+ * dozens of hashes a test makes take milliseconds.
  */
 #include "../td_assert.h"
 #include "handlers.h"
@@ -878,4 +879,31 @@ Test(handlers, wrong_passwords_lock_re_authentication_but_not_login)
     /* login is not locked (lockout.h: it would let anyone lock anyone out) */
     struct pair p;
     login_ok(EMAIL, PW, &p);
+}
+
+/* Disabled: it fails today. auth.logout takes any integer as exp (the
+ * handler checks only its type), and the store keeps the revocation until
+ * auth_revocation_keep_until(exp) = exp + 301 (services/auth/logic.c), a
+ * signed overflow for an exp within 301 of INT64_MAX: UBSan aborts there,
+ * and an optimised build wraps keep_until negative, so auth.revocations
+ * never lists the token although the logout answered 200. The gateway's
+ * gw_revocations_add_jti (gateway/revocations.c) adds its leeway to exp the
+ * same way, so saturating in td-auth alone would move the overflow there.
+ * Either answer below is acceptable; accepting and then dropping is not.
+ * Enable it with the fix. */
+Test(handlers, a_logout_is_never_accepted_and_then_dropped_for_an_extreme_exp, .disabled = true)
+{
+    int64_t id = register_ok(EMAIL, PW);
+    struct pair p;
+    login_ok(EMAIL, PW, &p);
+    struct reply r;
+    call("auth.logout", id, ARGS(S("jti", p.access_jti), I("exp", INT64_MAX)), &r);
+    if (r.status == 400) {
+        assert_error(&r, 400, "validation_error");
+        cr_expect_gt(detail_count(&r, "exp"), 0, "a refusal must name exp");
+    } else {
+        cr_expect_eq(r.status, 200);
+        cr_expect(revoked(p.access_jti), "logout answered 200 but the revocation was dropped");
+    }
+    reply_free(&r);
 }
