@@ -152,7 +152,8 @@ int gw_call_quiet(struct gw_request *req, struct td_rpc_client *client, enum td_
                   const json_t *args, json_t **result)
 {
     struct td_rpc_result res;
-    int rc = do_call(req, client, op, args, &res);
+    int retry_after = 0; /* a refusal by the bulkhead is a failure like any other here */
+    int rc = do_call(req, client, op, args, &res, &retry_after);
     if (rc != 0)
         return rc;
     rc = res.status >= 400 ? TD_EPROTO : td_mp_to_json(res.result, result);
