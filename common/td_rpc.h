@@ -164,8 +164,23 @@ int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const
 int td_rpc_tls_setup(const char *dir, unsigned self_role);
 
 /* Listens on `url` for callers of the roles `callers` (a TLS listener: exactly
- * one role). *out (may be NULL) gets the listener. Returns nng's result. */
+ * one role). *out (may be NULL) gets the listener. Returns nng's result.
+ *
+ * A tls+tcp listener of nng 1.5.2 stops accepting for good once a peer hangs
+ * up in the middle of a TLS handshake (docs/library-notes.md, "A TLS
+ * listener stops accepting"), so every tls+tcp listener made here is
+ * watched: one whose accepting ended is closed and replaced by a new
+ * listener on the same address within about 100 ms, and `moved`
+ * (may be NULL) learns the new listener's id from the watcher's thread.
+ * td_rpc_unwatch(sock) must come before nng_close(sock). */
+typedef void (*td_rpc_moved_fn)(void *arg, uint32_t old_id, uint32_t new_id);
+int td_rpc_listen_watched(nng_socket sock, const char *url, unsigned callers,
+                          td_rpc_moved_fn moved, void *arg, nng_listener *out);
 int td_rpc_listen(nng_socket sock, const char *url, unsigned callers, nng_listener *out);
+
+/* Stops watching every listener of `sock`; when it returns, no replacement
+ * is being made or will be. Cheap when there are none. */
+void td_rpc_unwatch(nng_socket sock);
 
 /* Dials `url` in the background (redialling while the peer is down),
  * expecting a server of role `peer` (checked with TLS). *out may be NULL.

@@ -158,8 +158,10 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         }
     }
     if (rc != 0) {
-        if (sock_open)
+        if (sock_open) {
+            td_rpc_unwatch(c->sock);
             nng_close(c->sock);
+        }
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->idle_lock);
         free(c);
@@ -174,6 +176,7 @@ void td_rpc_client_free(struct td_rpc_client **pc)
     struct td_rpc_client *c = *pc;
     if (c == NULL)
         return;
+    td_rpc_unwatch(c->sock);
     nng_close(c->sock); /* closes every context too */
     for (struct call_slot *s = c->idle, *next; s != NULL; s = next) {
         next = s->next;

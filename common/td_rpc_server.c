@@ -74,7 +74,8 @@ struct decoded {
 
 /* A listener or dialer of the server's socket and the roles it admits. */
 struct endpoint {
-    uint32_t id; /* nng_listener_id or nng_dialer_id */
+    _Atomic uint32_t id; /* nng_listener_id or nng_dialer_id; a replaced TLS
+                          * listener's new id is stored by the watcher */
     bool listener;
     unsigned callers;
 };
@@ -504,8 +505,9 @@ static unsigned callers_of(const struct td_rpc_server *srv, nng_msg *msg)
     int did = nng_dialer_id(nng_pipe_dialer(p));
     for (unsigned i = 0; i < srv->nendpoints; i++) {
         const struct endpoint *e = &srv->endpoints[i];
-        if ((e->listener && lid > 0 && (uint32_t)lid == e->id) ||
-            (!e->listener && did > 0 && (uint32_t)did == e->id))
+        uint32_t id = atomic_load(&e->id);
+        if ((e->listener && lid > 0 && (uint32_t)lid == id) ||
+            (!e->listener && did > 0 && (uint32_t)did == id))
             return e->callers;
     }
     return 0;
@@ -641,6 +643,7 @@ static void shut_down(struct td_rpc_server *srv, unsigned started, int drain_ms)
     pthread_mutex_lock(&srv->lock);
     atomic_store(&srv->stopping, true);
     pthread_mutex_unlock(&srv->lock);
+    td_rpc_unwatch(srv->sock); /* no listener is replaced from here on */
     stop_accepting(srv);
 
     /* 2. A slot marked SLOT_RECEIVING may not have posted its receive yet
@@ -703,13 +706,25 @@ static void remember_ipc_path(struct td_rpc_server *srv, const char *url)
     srv->nipc++;
 }
 
+/* The watcher replaced a stopped TLS listener (td_rpc.h, td_rpc_listen):
+ * its endpoint keeps its roles under the new id. */
+static void listener_moved(void *arg, uint32_t old_id, uint32_t new_id)
+{
+    struct td_rpc_server *srv = arg;
+    for (unsigned i = 0; i < srv->nendpoints; i++) {
+        struct endpoint *e = &srv->endpoints[i];
+        if (e->listener && atomic_load(&e->id) == old_id)
+            atomic_store(&e->id, new_id);
+    }
+}
+
 /* Listens on one more endpoint and notes the roles it admits. */
 static int listen_on(struct td_rpc_server *srv, const char *url, unsigned callers)
 {
     if (srv->nendpoints >= MAX_ENDPOINTS)
         return TD_ENOMEM;
     nng_listener l;
-    int rv = td_rpc_listen(srv->sock, url, callers, &l);
+    int rv = td_rpc_listen_watched(srv->sock, url, callers, listener_moved, srv, &l);
     if (rv != 0) {
         TD_LOG(TD_LOG_ERR, "rpc_listen_failed", "cannot listen on %s: %s", url, nng_strerror(rv));
         return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL ? TD_EINVAL : TD_EDOWN;

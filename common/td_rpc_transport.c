@@ -20,10 +20,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The process's identity for tls+tcp: set once at start-up, before any
@@ -134,7 +136,7 @@ static int ipc_dir_ready(const char *path)
     return 0;
 }
 
-int td_rpc_listen(nng_socket sock, const char *url, unsigned callers, nng_listener *out)
+static int listen_now(nng_socket sock, const char *url, unsigned callers, nng_listener *out)
 {
     bool ipc = strncmp(url, "ipc://", 6) == 0;
     if (ipc && ipc_dir_ready(url + 6) != 0)
@@ -163,6 +165,204 @@ int td_rpc_listen(nng_socket sock, const char *url, unsigned callers, nng_listen
     if (out != NULL)
         *out = l;
     return 0;
+}
+
+/* ---- TLS listeners that stop accepting ---------------------------------
+ *
+ * In nng 1.5.2 a TLS handshake that ends because the peer hung up fails
+ * with NNG_ECLOSED (MBEDTLS_ERR_SSL_CONN_EOF), the transport hands that error
+ * to the listener's pending accept, and the listener takes NNG_ECLOSED for
+ * its own closing: it never accepts again (src/sp/transport/tls/tls.c,
+ * tlstran_pipe_nego_cb; src/core/listener.c, listener_accept_cb). Every
+ * connection after that completes its handshake on the client's side and
+ * waits unanswered. Nothing in nng's API tells a listener's accepting has
+ * ended, but its statistics count each failed accept by kind: the kinds
+ * that end accepting (NNG_ECLOSED, NNG_ECANCELED) land in "other" and
+ * "canceled". A watcher thread looks every WATCH_EVERY_MS and replaces a
+ * listener whose count grew (a grown "other" can also be a cool-down that
+ * nng recovers from; replacing that listener costs one reconnect). */
+
+#define WATCH_EVERY_MS 100
+#define MAX_WATCHED 64
+
+struct watched {
+    nng_socket sock;
+    nng_listener listener;
+    bool listening; /* false after a failed replacement: tried again */
+    char url[512];
+    unsigned callers;
+    uint64_t ended; /* "other" + "canceled" when last seen */
+    td_rpc_moved_fn moved;
+    void *arg;
+};
+
+/* watch_life is held while the thread is started or joined (never by the
+ * thread itself); watch_lock guards the list and is the thread's. */
+static pthread_mutex_t watch_life = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_wake = PTHREAD_COND_INITIALIZER;
+static struct watched watch_list[MAX_WATCHED];
+static unsigned watch_count;
+static bool watch_running; /* the thread exists (started, not yet joined) */
+static bool watch_quit;    /* the thread is asked to leave */
+static pthread_t watch_thread;
+
+/* The value of `scope`'s child statistic `name`, 0 when it has none. */
+static uint64_t child_value(nng_stat *scope, const char *name)
+{
+    for (nng_stat *c = nng_stat_child(scope); c != NULL; c = nng_stat_next(c)) {
+        if (strcmp(nng_stat_name(c), name) == 0)
+            return nng_stat_value(c);
+    }
+    return 0;
+}
+
+/* The scope of listener `id` under `stat`, walked by hand: nng 1.5.2's
+ * nng_stat_find_listener ignores the id below the top level and answers
+ * the first listener it meets (src/core/stats.c, nng_stat_find_scope). */
+static nng_stat *find_listener(nng_stat *stat, uint64_t id)
+{
+    if (nng_stat_type(stat) != NNG_STAT_SCOPE)
+        return NULL;
+    if (strcmp(nng_stat_name(stat), "listener") == 0 && child_value(stat, "id") == id)
+        return stat;
+    for (nng_stat *c = nng_stat_child(stat); c != NULL; c = nng_stat_next(c)) {
+        nng_stat *found = find_listener(c, id);
+        if (found != NULL)
+            return found;
+    }
+    return NULL;
+}
+
+/* "other" + "canceled" of listener `l` in `stats`; false when not found. */
+static bool ended_accepts(nng_stat *stats, nng_listener l, uint64_t *out)
+{
+    nng_stat *ls = find_listener(stats, (uint64_t)nng_listener_id(l));
+    if (ls == NULL)
+        return false;
+    *out = child_value(ls, "other") + child_value(ls, "canceled");
+    return true;
+}
+
+/* Replaces w's listener. Called with watch_lock held. */
+static void relisten(struct watched *w)
+{
+    uint32_t old_id = w->listening ? (uint32_t)nng_listener_id(w->listener) : 0;
+    if (w->listening && nng_listener_close(w->listener) != 0)
+        TD_LOG(TD_LOG_WARN, "rpc_relisten", "%s: closing the stopped listener failed", w->url);
+    w->listening = false;
+    nng_listener l;
+    int rv = listen_now(w->sock, w->url, w->callers, &l);
+    if (rv != 0) {
+        TD_LOG(TD_LOG_ERR, "rpc_relisten_failed", "%s: cannot listen again: %s", w->url,
+               nng_strerror(rv));
+        return; /* tried again at the next look */
+    }
+    w->listener = l;
+    w->listening = true;
+    w->ended = 0; /* a new listener counts from zero */
+    TD_LOG(TD_LOG_WARN, "rpc_relistened",
+           "%s: the listener had stopped accepting (a peer left mid-handshake); listening again",
+           w->url);
+    if (w->moved != NULL)
+        w->moved(w->arg, old_id, (uint32_t)nng_listener_id(l));
+}
+
+static void *watch_main(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&watch_lock);
+    while (!watch_quit) {
+        nng_stat *stats = NULL;
+        if (nng_stats_get(&stats) == 0) {
+            for (unsigned i = 0; i < watch_count; i++) {
+                struct watched *w = &watch_list[i];
+                uint64_t ended = 0;
+                if (!w->listening)
+                    relisten(w);
+                else if (ended_accepts(stats, w->listener, &ended) && ended > w->ended) {
+                    TD_LOG(TD_LOG_DEBUG, "rpc_accept_ended", "%s: %llu -> %llu", w->url,
+                           (unsigned long long)w->ended, (unsigned long long)ended);
+                    relisten(w);
+                }
+            }
+            nng_stats_free(stats);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WATCH_EVERY_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&watch_wake, &watch_lock, &ts);
+    }
+    pthread_mutex_unlock(&watch_lock);
+    return NULL;
+}
+
+int td_rpc_listen_watched(nng_socket sock, const char *url, unsigned callers,
+                          td_rpc_moved_fn moved, void *arg, nng_listener *out)
+{
+    nng_listener l;
+    int rv = listen_now(sock, url, callers, &l);
+    if (rv != 0 || !is_tls(url)) {
+        if (rv == 0 && out != NULL)
+            *out = l;
+        return rv;
+    }
+    pthread_mutex_lock(&watch_life);
+    pthread_mutex_lock(&watch_lock);
+    int rc = 0;
+    if (watch_count >= MAX_WATCHED || strlen(url) >= sizeof watch_list[0].url)
+        rc = NNG_ENOMEM;
+    else if (!watch_running && pthread_create(&watch_thread, NULL, watch_main, NULL) != 0)
+        rc = NNG_ENOMEM;
+    if (rc == 0) {
+        watch_running = true;
+        struct watched *w = &watch_list[watch_count++];
+        *w = (struct watched){.sock = sock, .listener = l, .listening = true,
+                              .callers = callers, .moved = moved, .arg = arg};
+        snprintf(w->url, sizeof w->url, "%s", url);
+    }
+    pthread_mutex_unlock(&watch_lock);
+    pthread_mutex_unlock(&watch_life);
+    if (rc != 0) {
+        nng_listener_close(l);
+        return rc;
+    }
+    if (out != NULL)
+        *out = l;
+    return 0;
+}
+
+int td_rpc_listen(nng_socket sock, const char *url, unsigned callers, nng_listener *out)
+{
+    return td_rpc_listen_watched(sock, url, callers, NULL, NULL, out);
+}
+
+void td_rpc_unwatch(nng_socket sock)
+{
+    pthread_mutex_lock(&watch_life);
+    pthread_mutex_lock(&watch_lock);
+    for (unsigned i = 0; i < watch_count;) {
+        if (nng_socket_id(watch_list[i].sock) == nng_socket_id(sock))
+            watch_list[i] = watch_list[--watch_count];
+        else
+            i++;
+    }
+    bool join = watch_running && watch_count == 0;
+    if (join) {
+        watch_quit = true;
+        pthread_cond_broadcast(&watch_wake);
+    }
+    pthread_mutex_unlock(&watch_lock);
+    if (join) {
+        pthread_join(watch_thread, NULL);
+        watch_running = false; /* both under watch_life */
+        watch_quit = false;
+    }
+    pthread_mutex_unlock(&watch_life);
 }
 
 int td_rpc_dial(nng_socket sock, const char *url, unsigned peer, nng_dialer *out)

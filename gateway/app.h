@@ -72,6 +72,7 @@ struct gw_request {
     int status;                   /* status sent, 0 until a response went out */
     size_t bytes_sent;
     bool closing;                 /* the connection ends after this response */
+    bool aborted;                 /* a stream was abandoned: close the connection */
 };
 
 /* Adds one response header line; silently dropped when the buffer is full
@@ -107,6 +108,18 @@ int gw_respond_error(struct gw_request *req, int code, const char *message, json
  * own that no daemon shares (408 request_timeout, 431
  * request_header_fields_too_large). Returns the status sent. */
 int gw_respond_status(struct gw_request *req, int status, const char *error, const char *message);
+/* A streamed response (GET /diaries/export): the status line and every
+ * common header with Transfer-Encoding: chunked instead of a length, then
+ * chunks, then the terminating chunk. Bounded memory whatever the body's
+ * size. gw_stream_start returns the status sent; gw_stream_write 0 or -1
+ * (the client went away). A stream that cannot finish is abandoned with
+ * gw_stream_abort: no terminating chunk, and the connection is closed, so
+ * the client sees a truncated body, never one that looks complete. */
+int gw_stream_start(struct gw_request *req, int status, const char *content_type);
+int gw_stream_write(struct gw_request *req, const char *data, size_t len);
+int gw_stream_end(struct gw_request *req);
+void gw_stream_abort(struct gw_request *req);
+
 
 /* Sends a non-JSON response (204, static files). `body` may be NULL. */
 int gw_respond_raw(struct gw_request *req, int status, const char *content_type,

@@ -148,6 +148,19 @@ int gw_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
     return result_json(req, op, &res, result);
 }
 
+int gw_call_quiet(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+                  const json_t *args, json_t **result)
+{
+    struct td_rpc_result res;
+    int retry_after = 0; /* a refusal by the bulkhead is a failure like any other here */
+    int rc = do_call(req, client, op, args, &res, &retry_after);
+    if (rc != 0)
+        return rc;
+    rc = res.status >= 400 ? TD_EPROTO : td_mp_to_json(res.result, result);
+    td_rpc_result_free(&res);
+    return rc;
+}
+
 /* The result goes out as JSON text written straight from the msgpack
  * (td_mp_to_json_text); only what that writer leaves (TD_EPROTO) takes the
  * jansson tree and json_dumps, which answer exactly as before. */

@@ -22,6 +22,13 @@ int gw_forward(struct gw_request *req, struct td_rpc_client *client, enum td_op 
 int gw_call(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
             const json_t *args, json_t **result, int *status);
 
+/* Like gw_call but answers nothing, for calls made after a streamed
+ * response has started: returns 0 with *result (caller decrefs) for a
+ * success reply, or the failure (transport error, or TD_EPROTO for an
+ * error reply or an unusable result). */
+int gw_call_quiet(struct gw_request *req, struct td_rpc_client *client, enum td_op op,
+                  const json_t *args, json_t **result);
+
 /* A copy of the request body (an empty object when there is none) with
  * `key` set to `value` (consumed). When the body already holds `key` the
  * client sent an unknown field: a 400 validation_error is sent and NULL

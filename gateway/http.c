@@ -72,15 +72,14 @@ static const char *csp(const struct gw_request *req)
     return (flags & GW_ROUTE_APP) ? CSP_APP : (flags & GW_ROUTE_HTML) ? CSP_DOCS : CSP_JSON;
 }
 
-int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
-                   const char *body, size_t len)
+/* The status line and headers of every response; `length` is the framing
+ * header line ("Content-Length: n\r\n", "Transfer-Encoding: chunked\r\n"
+ * or ""). Returns the bytes written into head, or -1 when they do not fit. */
+static int build_head(struct gw_request *req, int status, const char *content_type,
+                      const char *length, char *head, size_t size)
 {
-    char head[4096];
-    char length[48] = ""; /* RFC 9110 §8.6: a 204 carries no Content-Length, */
-    if (status != 204 && status != 304) /* nor a 304 here (it would have to be the 200's) */
-        snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
     bool no_store = req->route == NULL || (req->route->flags & GW_ROUTE_NO_STORE);
-    int n = snprintf(head, sizeof head,
+    int n = snprintf(head, size,
                      "HTTP/1.1 %d %s\r\n"
                      "%s"
                      "%s%s%s"
@@ -99,8 +98,65 @@ int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
                                      "includeSubDomains\r\n"
                                    : "",
                      (int)req->extra_len, req->extra_headers);
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int gw_stream_start(struct gw_request *req, int status, const char *content_type)
+{
+    char head[4096];
+    int n = build_head(req, status, content_type, "Transfer-Encoding: chunked\r\n", head,
+                       sizeof head);
+    if (n < 0)
+        return gw_respond_raw(req, 500, "application/json", NULL, 0);
+    int w = mg_write(req->conn, head, (size_t)n);
+    req->status = status;
+    req->bytes_sent = w > 0 ? (size_t)w : 0;
+    return status;
+}
+
+int gw_stream_write(struct gw_request *req, const char *data, size_t len)
+{
+    if (len == 0 || strcmp(req->ri->request_method, "HEAD") == 0)
+        return 0;
+    /* mg_send_chunk takes an unsigned int length: large pieces in parts. */
+    while (len > 0) {
+        unsigned part = len > (1u << 20) ? (1u << 20) : (unsigned)len;
+        if (mg_send_chunk(req->conn, data, part) <= 0)
+            return -1;
+        req->bytes_sent += part;
+        data += part;
+        len -= part;
+    }
+    return 0;
+}
+
+int gw_stream_end(struct gw_request *req)
+{
+    if (strcmp(req->ri->request_method, "HEAD") == 0)
+        return 0;
+    return mg_write(req->conn, "0\r\n\r\n", 5) == 5 ? 0 : -1;
+}
+
+/* A body cut short on a keep-alive connection would leave the client
+ * waiting for the next chunk until the keep-alive timeout: the connection
+ * is closed once the handler returns, without the terminating chunk, so the
+ * client sees a truncated body (the same call gw_close_after makes). */
+void gw_stream_abort(struct gw_request *req)
+{
+    req->aborted = true;
+    mg_disable_connection_keep_alive(req->conn);
+}
+
+int gw_respond_raw(struct gw_request *req, int status, const char *content_type,
+                   const char *body, size_t len)
+{
+    char head[4096];
+    char length[48] = ""; /* RFC 9110 §8.6: a 204 carries no Content-Length, */
+    if (status != 204 && status != 304) /* nor a 304 here (it would have to be the 200's) */
+        snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
+    int n = build_head(req, status, content_type, length, head, sizeof head);
     bool head_only = strcmp(req->ri->request_method, "HEAD") == 0;
-    if (n < 0 || (size_t)n >= sizeof head) {
+    if (n < 0) {
         /* The headers did not fit: a bare 500, and no body after it (its
          * length would contradict the Content-Length: 0 just sent). */
         n = snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\n"

@@ -25,6 +25,10 @@ enum gw_auth { GW_AUTH_NONE = 0, GW_AUTH_ACCESS, GW_AUTH_REFRESH };
 #define GW_ROUTE_LIMIT_LOGIN 0x20u   /* rate limited: RATELIMIT_LOGIN */
 #define GW_ROUTE_PREFIX 0x40u        /* pattern matches itself and anything below it */
 #define GW_ROUTE_APP 0x80u           /* the web app's files: its own strict CSP; not API */
+#define GW_ROUTE_LARGE_BODY 0x100u   /* body limit GW_IMPORT_MAX_BODY, not GATEWAY_MAX_BODY */
+
+/* POST /diaries/import's own body limit (API.md): 16 MiB. */
+#define GW_IMPORT_MAX_BODY (16LL << 20)
 
 /* A handler sends exactly one response and returns its status. */
 typedef int (*gw_handler_fn)(struct gw_request *req);

@@ -21,4 +21,14 @@
  * object {"page": ["message"], ...} naming every bad parameter. */
 int gw_diary_parse_paging(const char *query, int64_t *page, int64_t *per_page, json_t **details);
 
+/* Collects the parameters named in `names` (n of them) from a raw query
+ * string (NULL: none) into `args` as strings, URL-decoded (civetweb's
+ * mg_url_decode, '+' as space). td-diary judges the values (one owner per
+ * rule); here a repeated parameter, a value over 1024 bytes decoded or one
+ * that is not UTF-8 is refused. Other parameters are ignored. Returns 0, or
+ * TD_EINVAL with *details a new object naming each bad parameter, or
+ * TD_ENOMEM. */
+int gw_diary_query_strings(const char *query, const char *const *names, size_t n, json_t *args,
+                           json_t **details);
+
 #endif

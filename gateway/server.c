@@ -119,9 +119,18 @@ static bool content_type_is_json(const char *ct)
 
 /* Reads the body into a malloc'd buffer, refusing more than max bytes: on the
  * declared length before reading anything, or while reading a chunked body. */
+/* The body limit of the request's route: GATEWAY_MAX_BODY, or the import's
+ * own (API.md, POST /diaries/import). */
+static long long route_max_body(const struct gw_request *req)
+{
+    if (req->route != NULL && (req->route->flags & GW_ROUTE_LARGE_BODY))
+        return GW_IMPORT_MAX_BODY;
+    return req->app->cfg->max_body;
+}
+
 static int read_body(struct gw_request *req, char **out, size_t *out_len)
 {
-    long long max = req->app->cfg->max_body;
+    long long max = route_max_body(req);
     long long declared = req->ri->content_length;
     if (declared > max)
         return TD_ETOOBIG;
@@ -250,7 +259,7 @@ static void route_request(struct gw_request *req)
     /* Judged on the declared length before a byte is read. It comes after
      * CORS and the rate limit so this answer, too, carries their headers
      * (and counts, like any other answer of a limited route). */
-    if (req->ri->content_length > req->app->cfg->max_body) {
+    if (req->ri->content_length > route_max_body(req)) {
         gw_close_after(req);
         gw_respond_error(req, TD_ETOOBIG, NULL, NULL);
         return;

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcivetweb-dev libnng-dev libmsgpack-dev libsqlite3-dev sqlite3
   libjwt-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev zlib1g-dev
-  libcriterion-dev
+  libicu-dev libcriterion-dev
   redis-server curl python3-yaml
   nginx openssl chromium wrk nodejs
 )

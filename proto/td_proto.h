@@ -80,6 +80,11 @@ enum td_role {
     X(TD_OP_DIARY_UPDATE,      "diary.update",         "diary",     TD_R_G)             \
     X(TD_OP_DIARY_DELETE,      "diary.delete",         "diary",     TD_R_G)             \
     X(TD_OP_DIARY_STATS,       "diary.stats",          "diary",     TD_R_G | TD_R_O)    \
+    X(TD_OP_DIARY_TIMELINE,    "diary.timeline",       "diary",     TD_R_G)             \
+    X(TD_OP_DIARY_PHRASES,     "diary.phrases",        "diary",     TD_R_G)             \
+    X(TD_OP_DIARY_EXPORT,      "diary.export",         "diary",     TD_R_G)             \
+    X(TD_OP_DIARY_IMPORT_STAGE, "diary.import_stage",  "diary",     TD_R_G)             \
+    X(TD_OP_DIARY_IMPORT_COMMIT, "diary.import_commit", "diary",    TD_R_G)             \
     X(TD_OP_DIARY_DELETE_USER, "diary.delete_user",    "diary",     TD_R_A | TD_R_O)    \
     X(TD_OP_DIARY_SEED,        "diary.seed",           "diary",     TD_R_O)             \
     X(TD_OP_SENTIMENT_ANALYZE, "sentiment.analyze",    "sentiment", TD_R_D)

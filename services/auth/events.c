@@ -30,9 +30,12 @@ int auth_events_open(const char *url, struct auth_events **out)
         free(ev);
         return TD_ENOMEM;
     }
-    /* A pub socket never needs to receive; cap it anyway (docs/library-notes.md, "NNG_OPT_RECVMAXSZ"). */
-    nng_socket_set_size(ev->sock, NNG_OPT_RECVMAXSZ, 1024);
-    rv = td_rpc_listen(ev->sock, url, TD_ROLE_GATEWAY, NULL); /* the revocation feed is for gateways */
+    /* A pub socket never needs to receive; cap it anyway
+     * (docs/library-notes.md, "NNG_OPT_RECVMAXSZ"). The feed is for
+     * gateways; over TLS its listener is watched (td_rpc.h). */
+    rv = nng_socket_set_size(ev->sock, NNG_OPT_RECVMAXSZ, 1024);
+    if (rv == 0)
+        rv = td_rpc_listen(ev->sock, url, TD_ROLE_GATEWAY, NULL);
     if (rv != 0) {
         TD_LOG(TD_LOG_ERR, "events_listen_failed", "cannot listen on %s: %s", url,
                nng_strerror(rv));
@@ -49,6 +52,7 @@ void auth_events_close(struct auth_events **pev)
     struct auth_events *ev = *pev;
     if (ev == NULL)
         return;
+    td_rpc_unwatch(ev->sock);
     nng_close(ev->sock);
     free(ev);
     *pev = NULL;

@@ -533,7 +533,14 @@ static int op_logout(void *ctx, const struct td_rpc_request *req, struct td_rpc_
     int64_t exp = 0;
     bool ok = check_keys(req->args, allowed, rep);
     ok = arg_id(req->args, "jti", true, rep, jti) == ARG_OK && ok;
-    ok = arg_int(req->args, "exp", true, rep, &exp) == ARG_OK && ok;
+    bool exp_ok = arg_int(req->args, "exp", true, rep, &exp) == ARG_OK;
+    if (exp_ok && (exp < 1 || exp > AUTH_EXP_MAX)) {
+        /* A token's exp is a Unix time; anything past year 9999 would also
+         * overflow the revocation's keep-until (auth_revocation_keep_until). */
+        td_rpc_reply_detail(rep, "exp", "Must be a Unix time from 1 to 253402300799.");
+        exp_ok = false;
+    }
+    ok = exp_ok && ok;
     int has_fam = arg_id(req->args, "refresh_fam", false, rep, fam);
     ok = has_fam != ARG_BAD && ok;
     if (!ok)

@@ -18,6 +18,10 @@
  * acceptable this long after its exp, so its revocation must outlive it. */
 #define AUTH_MAX_LEEWAY_S 300
 
+/* The latest exp a token (and so a revocation) may carry: 9999-12-31T23:59:59Z.
+ * auth_revocation_keep_until adds to it without overflowing. */
+#define AUTH_EXP_MAX INT64_C(253402300799)
+
 /* The problem auth_email_normalize returns for an over-long email (compare
  * the pointer): the one shape problem login reports rather than ignores. */
 extern const char auth_email_too_long[];

@@ -158,6 +158,90 @@ void diary_entries_free(struct diary_entry **items, size_t count);
 int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
                       struct diary_stats *out);
 
+/* ---- filters, export, insights, import (issue 15) ------------------------ */
+
+enum diary_tone {
+    DIARY_TONE_ANY = 0,
+    DIARY_TONE_POSITIVE = 1, /* positive_count > negative_count */
+    DIARY_TONE_NEGATIVE = 2,
+    DIARY_TONE_NEUTRAL = 3,
+};
+
+/* What GET /diaries (and export, stats, timeline, phrases) narrows to;
+ * filter.h builds it from the request. created_at in [from_us, to_us). */
+struct diary_filter {
+    char *match;     /* FTS5 expression over the content (owned), NULL: no search */
+    int64_t from_us; /* INT64_MIN: no lower bound */
+    int64_t to_us;   /* INT64_MAX: no upper bound */
+    enum diary_tone tone;
+};
+
+/* True when `f` narrows anything. */
+bool diary_filter_active(const struct diary_filter *f);
+
+/* diary_store_list with filters: one page, newest first, and *total the
+ * number of entries that match. Same returns and ownership as list. */
+int diary_store_find(struct diary_store *s, unsigned conn, int64_t user_id,
+                     const struct diary_filter *f, int64_t limit, int64_t offset,
+                     struct diary_entry **items, size_t *count, int64_t *total);
+
+/* Up to `limit` matching entries oldest first (created_at, then id)
+ * strictly after the entry (after_created, after_id): export's keyset
+ * pages. Pass INT64_MIN, 0 for the first page. Returns as list. */
+int diary_store_export_page(struct diary_store *s, unsigned conn, int64_t user_id,
+                            const struct diary_filter *f, int64_t after_created,
+                            int64_t after_id, int64_t limit, struct diary_entry **items,
+                            size_t *count);
+
+/* The stats figures over the entries created in [from_us, to_us). */
+int diary_store_range_stats(struct diary_store *s, unsigned conn, int64_t user_id,
+                            int64_t from_us, int64_t to_us, struct diary_stats *out);
+
+/* Calls fn(arg, created_at, pos, neg) for every entry created in [from_us,
+ * to_us), oldest first; a non-zero return of fn stops and is returned. */
+int diary_store_scan_tones(struct diary_store *s, unsigned conn, int64_t user_id,
+                           int64_t from_us, int64_t to_us,
+                           int (*fn)(void *arg, int64_t created_at, int64_t pos, int64_t neg),
+                           void *arg);
+
+/* Calls fn(arg, markup, len) with the analyzed_content of every entry
+ * created in [from_us, to_us) that has at least one span (borrowed for the
+ * call); a non-zero return of fn stops and is returned. */
+int diary_store_scan_markup(struct diary_store *s, unsigned conn, int64_t user_id,
+                            int64_t from_us, int64_t to_us,
+                            int (*fn)(void *arg, const char *markup, size_t len), void *arg);
+
+/* One entry of an import piece (strings borrowed). */
+struct diary_import_item {
+    const char *content;
+    size_t content_len;
+    const char *analyzed; /* the escaped content */
+    size_t analyzed_len;
+    int64_t created_at;
+};
+
+/* Stages items [offset, offset + n) of import `import_id` of `user_id` in
+ * one transaction (a repeated piece replaces itself), after dropping staged
+ * rows older than `expire_before_us`. 0 or TD_ESTORAGE. */
+int diary_store_import_stage(struct diary_store *s, unsigned conn, int64_t user_id,
+                             const char *import_id, int64_t offset,
+                             const struct diary_import_item *items, size_t n, int64_t now_us,
+                             int64_t expire_before_us);
+
+/* Drops what import `import_id` staged. 0 or TD_ESTORAGE. */
+int diary_store_import_drop(struct diary_store *s, unsigned conn, int64_t user_id,
+                            const char *import_id);
+
+/* Moves the `count` staged items of the import into entries in one
+ * transaction, in their order, pending analysis, updated_at = now_us; an
+ * item whose created_at and content equal an entry's already there is
+ * skipped. The staged rows go. Returns 0 with *imported and *skipped,
+ * TD_EINVAL when the staged items are not exactly 0..count-1 (nothing
+ * changes), TD_EUSERNOTFOUND for a deleted account, TD_ESTORAGE. */
+int diary_store_import_commit(struct diary_store *s, unsigned conn, int64_t user_id,
+                              const char *import_id, int64_t count, int64_t now_us,
+                              int64_t *imported, int64_t *skipped);
+
 /* Up to `limit` pending entries whose next attempt is due at `now_us`, oldest
  * first. On 0, *items is a new array of *count (free with
  * diary_pending_free). */

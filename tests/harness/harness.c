@@ -230,7 +230,10 @@ static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
     setenv("LOG_LEVEL", "info", 1);
     setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23", 0);
     setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=24", 0);
-    if (s->opts.peers_die)
+    if (s->opts.tls_cuts)
+        setenv("LSAN_OPTIONS",
+               "suppressions=" TD_SOURCE_DIR "/tests/lsan-tls-cuts.supp:print_suppressions=0", 1);
+    else if (s->opts.peers_die)
         setenv("LSAN_OPTIONS",
                "suppressions=" TD_SOURCE_DIR "/tests/lsan-peer-death.supp:print_suppressions=0", 1);
     for (int i = 0; i < TH_MAX_ENV && s->opts.env[i]; i++)
