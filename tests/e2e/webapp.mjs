@@ -271,7 +271,7 @@ tests.journey = async (browser) => {
   assert.equal(after.overall, 'negative');
   assert.notDeepEqual(after, before);
   await page.locator('.tone-value', { hasText: 'Mostly negative' }).waitFor();
-  assert.equal(await page.locator('svg.chart rect.bar-negative').count(), 1);
+  assert.equal(await page.locator('svg.chart:not(.timeline-chart) rect.bar-negative').count(), 1);
 
   // reload keeps the session (and the view)
   await page.reload();
