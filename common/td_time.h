@@ -1,7 +1,8 @@
 /*
  * td_time.h — wall-clock and monotonic time, and the API's timestamp format.
  *
- * API.md fixes timestamps as RFC 3339 UTC with microseconds and a Z
+ * The HTTP contract (gateway/docs/openapi.json) fixes timestamps as
+ * RFC 3339 UTC with microseconds and a Z
  * ("2026-01-14T12:00:00.123456Z"): fixed width, so string order is time
  * order. Storage keeps microseconds since the epoch as integers and only the
  * edges format them.

@@ -20,7 +20,7 @@
 #include <time.h>
 
 /* The duration of one password check before any has been measured: about
- * libsodium's INTERACTIVE cost on a small host (PITFALLS.md: ~80 ms). */
+ * libsodium's INTERACTIVE cost on a small host (docs/library-notes.md, libsodium: ~80 ms). */
 #define PWHASH_GUESS_US 100000
 /* Weight of the newest measurement in the moving average. */
 #define EWMA_NEW 0.2

@@ -27,7 +27,7 @@ enum gw_auth { GW_AUTH_NONE = 0, GW_AUTH_ACCESS, GW_AUTH_REFRESH };
 #define GW_ROUTE_APP 0x80u           /* the web app's files: its own strict CSP; not API */
 #define GW_ROUTE_LARGE_BODY 0x100u   /* body limit GW_IMPORT_MAX_BODY, not GATEWAY_MAX_BODY */
 
-/* POST /diaries/import's own body limit (API.md): 16 MiB. */
+/* POST /diaries/import's own body limit (gateway/docs/openapi.json): 16 MiB. */
 #define GW_IMPORT_MAX_BODY (16LL << 20)
 
 /* A handler sends exactly one response and returns its status. */

@@ -1,5 +1,6 @@
 /*
- * routes_diary.c — the /diaries routes of API.md, forwarded to td-diary.
+ * routes_diary.c — the /diaries routes of the HTTP contract
+ * (gateway/docs/openapi.json), forwarded to td-diary.
  *
  * Every route needs an access token and answers with Cache-Control:
  * no-store. The gateway checks what only it can see (the query string, the

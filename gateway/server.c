@@ -120,7 +120,7 @@ static bool content_type_is_json(const char *ct)
 /* Reads the body into a malloc'd buffer, refusing more than max bytes: on the
  * declared length before reading anything, or while reading a chunked body. */
 /* The body limit of the request's route: GATEWAY_MAX_BODY, or the import's
- * own (API.md, POST /diaries/import). */
+ * own (gateway/docs/openapi.json, POST /diaries/import). */
 static long long route_max_body(const struct gw_request *req)
 {
     if (req->route != NULL && (req->route->flags & GW_ROUTE_LARGE_BODY))

@@ -50,7 +50,7 @@ int diary_analysis_parse(const msgpack_object *result, const char *content, size
     if (diary_markup_check(m, mlen, content, content_len, &spans_pos, &spans_neg) != 0)
         return TD_EPROTO;
     if (spans_pos != pos || spans_neg != neg)
-        return TD_EPROTO; /* API.md: the counts are the numbers of spans */
+        return TD_EPROTO; /* The contract: the counts are the numbers of spans */
     char *copy = malloc(mlen + 1);
     if (copy == NULL)
         return TD_ENOMEM;

@@ -1,7 +1,7 @@
 /*
  * filter.h — the query parameters of GET /diaries, its export and the
  * stats routes, judged in td-diary (the gateway passes them as the strings
- * the client sent, URL-decoded): q, from, to, tone, tz (API.md, "Finding
+ * the client sent, URL-decoded): q, from, to, tone, tz (gateway/docs/openapi.json, "Finding
  * entries"). One owner per rule: every message a client reads about these
  * parameters comes from here.
  *

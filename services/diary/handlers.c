@@ -72,7 +72,8 @@ static int positive_arg(struct td_rpc_reply *rep, const struct arg *a, int64_t *
     return 0;
 }
 
-/* The required content argument, checked by the rules of API.md. */
+/* The required content argument, checked by the rules of the HTTP contract
+ * (gateway/docs/openapi.json). */
 static int content_arg(struct td_rpc_reply *rep, const struct arg *a, const char **s, size_t *len)
 {
     if (a->value == NULL)
@@ -166,7 +167,7 @@ static int pack_time(msgpack_packer *pk, const char *key, int64_t us)
     return td_mp_pack_kv_str(pk, key, ts);
 }
 
-/* Packs an entry exactly as API.md shows it. 0 or non-zero. */
+/* Packs an entry exactly as the contract shows it. 0 or non-zero. */
 static int pack_entry(msgpack_packer *pk, const struct diary_entry *e)
 {
     int rc = msgpack_pack_map(pk, 8);

@@ -1,6 +1,6 @@
 /*
  * insights.h — the pure rules behind GET /diaries/stats/timeline and
- * /diaries/stats/phrases (API.md): calendar buckets (days, ISO weeks from
+ * /diaries/stats/phrases (gateway/docs/openapi.json): calendar buckets (days, ISO weeks from
  * Monday, months) on local dates, and the phrases inside the analysis's
  * spans. No SQL and no clock here; handlers.c feeds the store's rows in.
  */

@@ -1,7 +1,7 @@
 /*
  * logic.h — td-diary's pure rules: no SQL, no sockets, no clock.
  *
- * Content validation (API.md counts characters as Unicode code points, and
+ * Content validation (the contract counts characters as Unicode code points, and
  * msgpack strings are not checked as UTF-8, so this is where invalid bytes
  * stop), HTML escaping of the unanalysed fallback, the end-to-end check of
  * td-sentiment's markup before td-diary stores it, pagination arithmetic and
@@ -31,7 +31,7 @@ int diary_content_check(const char *s, size_t len, const char **problem);
  * *out_len, or NULL when out of memory. */
 char *diary_html_escape_new(const char *s, size_t len, size_t *out_len);
 
-/* Checks that `markup` is exactly what API.md allows for `content`: the
+/* Checks that `markup` is exactly what the contract allows for `content`: the
  * escaped text with only <span class="positive">, <span class="negative"> and
  * </span> as tags, spans not nested, not empty and closed, only the five
  * entities above, every tag between two characters of `content` (never

@@ -115,7 +115,7 @@ static const char *const migrations[] = {
      * external-content FTS5 table: the text lives once, in entries; the
      * index is kept by triggers in the same transaction as the change, and
      * built here for the entries that exist. unicode61 folds case;
-     * remove_diacritics 0 keeps "été" and "ete" apart (API.md: simple case
+     * remove_diacritics 0 keeps "été" and "ete" apart (the contract: simple case
      * folding, nothing more). */
     "CREATE VIRTUAL TABLE entries_fts USING fts5(content, content='entries',"
     "  content_rowid='id', tokenize=\"unicode61 remove_diacritics 0\");"

@@ -1,5 +1,6 @@
 /*
- * test_diary.c — the Diaries section of API.md through the real gateway,
+ * test_diary.c — the /diaries routes of the HTTP contract
+ * (gateway/docs/openapi.json) through the real gateway,
  * td-diary and td-sentiment: every route and status, two users kept apart,
  * pagination over 25 entries, stats after a mix of entries, hostile content,
  * td-sentiment killed during a burst of creates and analysed after it comes
@@ -110,7 +111,7 @@ static bool is_timestamp(const char *s)
     return true;
 }
 
-/* An entry exactly as API.md shows it: eight fields of the right types. */
+/* An entry exactly as the contract shows it: eight fields of the right types. */
 static void assert_entry_shape(json_t *e)
 {
     cr_assert(json_is_object(e));
@@ -125,7 +126,7 @@ static void assert_entry_shape(json_t *e)
     cr_assert(is_timestamp(json_string_value(json_object_get(e, "updated_at"))));
 }
 
-/* The HTML escape API.md requires (& < > " '). */
+/* The HTML escape the contract requires (& < > " '). */
 static char *escape(const char *s)
 {
     size_t n = 0;
@@ -150,7 +151,7 @@ static char *escape(const char *s)
     return out;
 }
 
-/* API.md's promise about analyzed_content: the only tags are the two span
+/* The contract's promise about analyzed_content: the only tags are the two span
  * classes and their closing tag, and removing them and unescaping gives the
  * content back exactly. */
 static void assert_safe_markup_of(const char *markup, const char *content)

@@ -1,5 +1,5 @@
 /*
- * test_search.c — API.md "Finding entries" and the insights routes through
+ * test_search.c — search and filters on GET /diaries and the insights routes through
  * the real gateway, td-diary and td-sentiment: search semantics (prefixes,
  * case folding beyond ASCII, AND of terms, punctuation, other users never
  * found), every refusal of a filter, stats over a range, the timeline's
