@@ -3,6 +3,7 @@
  */
 #include "insights.h"
 #include "td_error.h"
+#include "td_markup.h"
 #include "td_utf8.h"
 
 #include <stdlib.h>
@@ -57,14 +58,10 @@ int diary_spans_each(const char *markup, size_t len,
                      int (*fn)(void *arg, bool positive, const char *text, size_t len),
                      void *arg)
 {
-    static const char open_pos[] = "<span class=\"positive\">";
-    static const char open_neg[] = "<span class=\"negative\">";
-    static const char close[] = "</span>";
-    static const struct {
-        const char *entity;
-        char c;
-    } entities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
-    size_t olen = sizeof open_pos - 1; /* both open tags have the same length */
+    static const char open_pos[] = TD_MARKUP_OPEN_POSITIVE;
+    static const char open_neg[] = TD_MARKUP_OPEN_NEGATIVE;
+    static const char close[] = TD_MARKUP_CLOSE;
+    size_t olen = TD_MARKUP_OPEN_LEN;
     for (size_t i = 0; i < len;) {
         if (markup[i] != '<' || len - i < olen ||
             (memcmp(markup + i, open_pos, olen) != 0 && memcmp(markup + i, open_neg, olen) != 0)) {
@@ -82,18 +79,12 @@ int diary_spans_each(const char *markup, size_t len,
             return TD_ENOMEM;
         size_t o = 0;
         for (size_t k = from; k < from + n;) {
-            size_t e = 0;
-            if (markup[k] == '&') {
-                while (e < sizeof entities / sizeof entities[0] &&
-                       strncmp(markup + k, entities[e].entity, strlen(entities[e].entity)) != 0)
-                    e++;
-            }
-            if (markup[k] == '&' && e < sizeof entities / sizeof entities[0]) {
-                text[o++] = entities[e].c;
-                k += strlen(entities[e].entity);
-            } else {
-                text[o++] = markup[k++];
-            }
+            /* Bounded by the span: the markup need not end in a NUL. */
+            size_t e = td_markup_unescape_at(markup + k, from + n - k, &text[o]);
+            k += e > 0 ? e : 1;
+            if (e == 0)
+                text[o] = markup[k - 1];
+            o++;
         }
         text[o] = '\0';
         int rc = fn(arg, positive, text, o);

@@ -5,6 +5,7 @@
 #include "logic.h"
 #include "td_utf8.h"
 #include "td_error.h"
+#include "td_markup.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,30 +52,11 @@ int diary_content_check(const char *s, size_t len, const char **problem)
     return 0;
 }
 
-/* The escape of one byte, or NULL when it stands for itself. */
-static const char *escape_of(char c)
-{
-    switch (c) {
-    case '&':
-        return "&amp;";
-    case '<':
-        return "&lt;";
-    case '>':
-        return "&gt;";
-    case '"':
-        return "&quot;";
-    case '\'':
-        return "&#39;";
-    default:
-        return NULL;
-    }
-}
-
 char *diary_html_escape_new(const char *s, size_t len, size_t *out_len)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        const char *e = escape_of(s[i]);
+        const char *e = td_markup_escape_of((unsigned char)s[i]);
         n += e ? strlen(e) : 1;
     }
     char *out = malloc(n + 1);
@@ -82,7 +64,7 @@ char *diary_html_escape_new(const char *s, size_t len, size_t *out_len)
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        const char *e = escape_of(s[i]);
+        const char *e = td_markup_escape_of((unsigned char)s[i]);
         if (e != NULL) {
             size_t el = strlen(e);
             memcpy(out + o, e, el);
@@ -119,13 +101,9 @@ static bool starts_with(const char *s, size_t len, const char *lit)
 int diary_markup_check(const char *markup, size_t mlen, const char *content, size_t clen,
                        int64_t *pos, int64_t *neg)
 {
-    static const char open_pos[] = "<span class=\"positive\">";
-    static const char open_neg[] = "<span class=\"negative\">";
-    static const char close[] = "</span>";
-    static const struct {
-        const char *entity;
-        char c;
-    } entities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+    static const char open_pos[] = TD_MARKUP_OPEN_POSITIVE;
+    static const char open_neg[] = TD_MARKUP_OPEN_NEGATIVE;
+    static const char close[] = TD_MARKUP_CLOSE;
 
     int64_t npos = 0, nneg = 0;
     bool in_span = false;
@@ -143,12 +121,12 @@ int diary_markup_check(const char *markup, size_t mlen, const char *content, siz
                 nneg += !positive;
                 in_span = true;
                 span_start = j;
-                i += sizeof open_pos - 1; /* both open tags have the same length */
+                i += TD_MARKUP_OPEN_LEN;
             } else if (starts_with(m, left, close)) {
                 if (!in_span || j == span_start || !char_boundary(content, clen, j))
                     return TD_EINVAL; /* stray, empty, or cutting a character */
                 in_span = false;
-                i += sizeof close - 1;
+                i += TD_MARKUP_CLOSE_LEN;
             } else {
                 return TD_EINVAL; /* any other tag, or a raw '<' */
             }
@@ -156,14 +134,10 @@ int diary_markup_check(const char *markup, size_t mlen, const char *content, siz
         }
         char c;
         if (*m == '&') {
-            size_t k = 0;
-            while (k < sizeof entities / sizeof entities[0] &&
-                   !starts_with(m, left, entities[k].entity))
-                k++;
-            if (k == sizeof entities / sizeof entities[0])
-                return TD_EINVAL;
-            c = entities[k].c;
-            i += strlen(entities[k].entity);
+            size_t n = td_markup_unescape_at(m, left, &c);
+            if (n == 0)
+                return TD_EINVAL; /* a raw '&' */
+            i += n;
         } else if (*m == '>' || *m == '"' || *m == '\'') {
             return TD_EINVAL; /* must have been escaped */
         } else {

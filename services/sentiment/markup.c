@@ -6,37 +6,26 @@
  * size can never disagree with what is written.
  */
 #include "markup.h"
+#include "td_markup.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char OPEN_POS[] = "<span class=\"positive\">";
-static const char OPEN_NEG[] = "<span class=\"negative\">";
-static const char CLOSE[] = "</span>";
+static const char OPEN_POS[] = TD_MARKUP_OPEN_POSITIVE;
+static const char OPEN_NEG[] = TD_MARKUP_OPEN_NEGATIVE;
+static const char CLOSE[] = TD_MARKUP_CLOSE;
 
 /* Bytes needed to escape one byte. */
 static size_t esc_len(unsigned char c)
 {
-    switch (c) {
-    case '&': return 5;  /* &amp; */
-    case '<': return 4;  /* &lt; */
-    case '>': return 4;  /* &gt; */
-    case '"': return 6;  /* &quot; */
-    case '\'': return 5; /* &#39; */
-    default: return 1;
-    }
+    const char *r = td_markup_escape_of(c);
+    return r != NULL ? strlen(r) : 1;
 }
 
 static char *esc_write(char *o, unsigned char c)
 {
-    const char *r;
-    switch (c) {
-    case '&': r = "&amp;"; break;
-    case '<': r = "&lt;"; break;
-    case '>': r = "&gt;"; break;
-    case '"': r = "&quot;"; break;
-    case '\'': r = "&#39;"; break;
-    default:
+    const char *r = td_markup_escape_of(c);
+    if (r == NULL) {
         *o++ = (char)c;
         return o;
     }
