@@ -4,6 +4,7 @@
  * td_mp_unpack refuses deep msgpack before anything reaches td_mp_to_json.
  */
 #include "td_json_mp.h"
+#include "td_utf8.h"
 #include "td_error.h"
 #include "td_mp.h"
 
@@ -204,40 +205,6 @@ static int jb_put(struct jbuf *b, const char *s, size_t n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (what jansson's utf8_check_string
- * accepts: no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c < 0xC2 || c > 0xF4)
-        return 0;
-    if (c < 0xE0) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c < 0xF0) {
-        n = 3;
-        cp = c & 0x0F;
-    } else {
-        n = 4;
-        cp = c & 0x07;
-    }
-    if (n > left)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* True when none of the 8 bytes at p needs a look of its own: no control
  * character, '"', '\\' or non-ASCII byte (the classic SWAR tests; a borrow
  * can only add a false hit next to a true one, so "none" is exact). */
@@ -275,7 +242,8 @@ static int jb_string(struct jbuf *b, const char *str, size_t len)
         }
         unsigned char c = s[i];
         if (c >= 0x80) {
-            size_t n = utf8_seq(s + i, len - i);
+            uint32_t cp; /* jansson accepts exactly what td_utf8_decode does */
+            size_t n = td_utf8_decode((const char *)s + i, len - i, &cp);
             if (n == 0)
                 return TD_EPROTO; /* b->len is unchanged: nothing was written */
             memcpy(o, s + i, n);

@@ -1,5 +1,7 @@
 /*
- * td_utf8.c — the decoder of td_utf8.h.
+ * td_utf8.c — the decoder of td_utf8.h: the only UTF-8 decoder of the
+ * project (the sentiment analyzer, the JSON writer and the markup checker
+ * all call it).
  */
 #include "td_utf8.h"
 
@@ -47,4 +49,19 @@ int64_t td_utf8_count(const char *s, size_t len)
         count++;
     }
     return count;
+}
+
+bool td_utf8_is_boundary(const char *s, size_t len, size_t off)
+{
+    if (off > len)
+        return false;
+    /* A lead byte is never swallowed by an earlier sequence, so the question
+     * is local: `off` is inside a character exactly when a valid sequence
+     * starting 1..3 bytes before it reaches past it. */
+    for (size_t k = 1; k <= 3 && k <= off; k++) {
+        uint32_t cp;
+        if (td_utf8_decode(s + off - k, len - (off - k), &cp) > k)
+            return false;
+    }
+    return true;
 }

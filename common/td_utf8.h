@@ -9,6 +9,7 @@
 #ifndef TD_UTF8_H
 #define TD_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,10 @@ size_t td_utf8_decode(const char *s, size_t len, uint32_t *cp);
 
 /* The number of code points in s[0..len), or -1 when it is not valid UTF-8. */
 int64_t td_utf8_count(const char *s, size_t len);
+
+/* True when offset `off` (0..len) of s[0..len) does not fall inside a valid
+ * multi-byte sequence: a place where a markup tag may go. Bytes that are not
+ * valid UTF-8 count as one unit each. */
+bool td_utf8_is_boundary(const char *s, size_t len, size_t off);
 
 #endif

@@ -78,20 +78,6 @@ char *diary_html_escape_new(const char *s, size_t len, size_t *out_len)
     return out;
 }
 
-/* True when offset `off` of s[0..len) is not inside a valid multi-byte
- * sequence: where a tag may go. A lead byte is never part of an earlier
- * sequence, so `off` is inside a character exactly when a valid sequence
- * starting 1..3 bytes before it reaches past it. */
-static bool char_boundary(const char *s, size_t len, size_t off)
-{
-    for (size_t k = 1; k <= 3 && k <= off; k++) {
-        uint32_t cp;
-        if (td_utf8_decode(s + off - k, len - (off - k), &cp) > k)
-            return false;
-    }
-    return true;
-}
-
 static bool starts_with(const char *s, size_t len, const char *lit)
 {
     size_t n = strlen(lit);
@@ -114,7 +100,7 @@ int diary_markup_check(const char *markup, size_t mlen, const char *content, siz
         size_t left = mlen - i;
         if (*m == '<') {
             if (starts_with(m, left, open_pos) || starts_with(m, left, open_neg)) {
-                if (in_span || !char_boundary(content, clen, j))
+                if (in_span || !td_utf8_is_boundary(content, clen, j))
                     return TD_EINVAL; /* nested, or cutting a character in two */
                 bool positive = starts_with(m, left, open_pos);
                 npos += positive;
@@ -123,7 +109,7 @@ int diary_markup_check(const char *markup, size_t mlen, const char *content, siz
                 span_start = j;
                 i += TD_MARKUP_OPEN_LEN;
             } else if (starts_with(m, left, close)) {
-                if (!in_span || j == span_start || !char_boundary(content, clen, j))
+                if (!in_span || j == span_start || !td_utf8_is_boundary(content, clen, j))
                     return TD_EINVAL; /* stray, empty, or cutting a character */
                 in_span = false;
                 i += TD_MARKUP_CLOSE_LEN;

@@ -4,6 +4,7 @@
  * fallback included, but no cache and no RPC server.
  */
 #include "analyze_lines.h"
+#include "td_utf8.h"
 #include "td_error.h"
 
 #include <stdlib.h>
@@ -21,7 +22,7 @@ int senti_analyze_lines(struct senti_provider *p, FILE *in, FILE *out)
             len--;
         if (len > SENTI_MAX_TEXT_BYTES) {
             len = SENTI_MAX_TEXT_BYTES;
-            while (len > 0 && !senti_utf8_is_boundary(line, (size_t)n, len))
+            while (len > 0 && !td_utf8_is_boundary(line, (size_t)n, len))
                 len--;
         }
         struct senti_result r;

@@ -45,6 +45,7 @@
  * static open-addressing table built once under pthread_once.
  */
 #include "analyzer.h"
+#include "td_utf8.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -113,58 +114,15 @@ void senti_spans_count(const struct senti_spans *s, size_t *positive,
 
 size_t senti_utf8_decode(const char *text, size_t len, size_t i, uint32_t *cp)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    unsigned c = s[i];
-    size_t n;
-    uint32_t v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2; v = c & 0x1F; min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3; v = c & 0x0F; min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4; v = c & 0x07; min = 0x10000;
-    } else {
-        goto invalid;
-    }
-    if (len - i < n)
-        goto invalid;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xC0) != 0x80)
-            goto invalid;
-        v = (v << 6) | (s[i + k] & 0x3F);
-    }
     /* Overlong forms, surrogates and code points past U+10FFFF are not
      * characters; treating them as opaque bytes keeps every module's idea
-     * of a boundary identical. */
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        goto invalid;
-    *cp = v;
-    return n;
-invalid:
-    *cp = SENTI_UTF8_INVALID;
-    return 1;
-}
-
-bool senti_utf8_is_boundary(const char *text, size_t len, size_t off)
-{
-    if (off > len)
-        return false;
-    if (off == 0 || off == len)
-        return true;
-    /* A lead byte can never be swallowed by an earlier sequence, so the
-     * decomposition is local: `off` is inside a character exactly when a
-     * valid sequence starting 1..3 bytes earlier reaches past it. */
-    for (size_t k = 1; k <= 3 && k <= off; k++) {
-        uint32_t cp;
-        if (senti_utf8_decode(text, len, off - k, &cp) > k)
-            return false;
+     * of a boundary identical (td_utf8_is_boundary). */
+    size_t n = td_utf8_decode(text + i, len - i, cp);
+    if (n == 0) {
+        *cp = SENTI_UTF8_INVALID;
+        return 1;
     }
-    return true;
+    return n;
 }
 
 /* ---------------------------------------------------------------- lexicon */

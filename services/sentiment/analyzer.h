@@ -69,7 +69,7 @@ void senti_spans_count(const struct senti_spans *s, size_t *positive,
 /* Analyses `len` bytes of `text` (need not be NUL-terminated; any bytes,
  * invalid UTF-8 included, are accepted). On success clears `out` and fills it
  * with sorted, non-overlapping spans whose boundaries are character
- * boundaries (senti_utf8_is_boundary), and returns 0. On failure returns
+ * boundaries (td_utf8_is_boundary, common/td_utf8.h), and returns 0. On failure returns
  * SENTI_EINVAL (NULL text with len > 0, NULL out), SENTI_ERANGE (len >
  * SENTI_MAX_TEXT_BYTES) or SENTI_ENOMEM, and `out` holds no spans.
  * The only allocation is out->items; reuse `out` across calls to avoid it.
@@ -84,16 +84,14 @@ int senti_analyze(const char *text, size_t len, struct senti_spans *out);
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-/* Decodes the character at text[i] (i < len). Returns its length in bytes
- * (1..4) and stores the code point in *cp. A byte that does not start a
- * valid, shortest-form, non-surrogate sequence is one opaque unit of length
- * 1 with *cp = SENTI_UTF8_INVALID. */
+/* Decodes the character at text[i] (i < len) with td_utf8_decode
+ * (common/td_utf8.h). Returns its length in bytes (1..4) and stores the code
+ * point in *cp. A byte that does not start a valid, shortest-form,
+ * non-surrogate sequence is one opaque unit of length 1 with
+ * *cp = SENTI_UTF8_INVALID. */
 #define SENTI_UTF8_INVALID 0xFFFFFFFFu
 size_t senti_utf8_decode(const char *text, size_t len, size_t i, uint32_t *cp);
 
-/* True when `off` (0..len) does not fall inside a valid multi-byte sequence,
- * i.e. it is a place where a span may start or end. */
-bool senti_utf8_is_boundary(const char *text, size_t len, size_t off);
 
 /* ---- lexicon data (lexicon_data.c, generated) -------------------------- */
 

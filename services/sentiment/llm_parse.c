@@ -4,6 +4,7 @@
  * the total matching work, so a hostile or broken model costs at most a
  * fixed amount of CPU and can never put its own markup into an entry.
  */
+#include "td_utf8.h"
 #include "llm_parse.h"
 
 #include <jansson.h>
@@ -148,8 +149,8 @@ static int locate(const char *text, size_t len, const char *ph, size_t pl,
         *budget -= cost;
         if (k < pl)
             continue;
-        if (!senti_utf8_is_boundary(text, len, i) ||
-            !senti_utf8_is_boundary(text, len, i + pl))
+        if (!td_utf8_is_boundary(text, len, i) ||
+            !td_utf8_is_boundary(text, len, i + pl))
             continue;
         if (wfirst && i > 0 && word_cp(cp_before(text, len, i)))
             continue;

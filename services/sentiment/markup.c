@@ -6,6 +6,7 @@
  * size can never disagree with what is written.
  */
 #include "markup.h"
+#include "td_utf8.h"
 #include "td_markup.h"
 
 #include <stdlib.h>
@@ -43,8 +44,8 @@ static int span_ok(const char *text, size_t len, const struct senti_span *sp,
         return 0;
     if (sp->start >= sp->end || sp->end > len || sp->start < prev_end)
         return 0;
-    return senti_utf8_is_boundary(text, len, sp->start) &&
-           senti_utf8_is_boundary(text, len, sp->end);
+    return td_utf8_is_boundary(text, len, sp->start) &&
+           td_utf8_is_boundary(text, len, sp->end);
 }
 
 static int build(const char *text, size_t len, const struct senti_spans *spans,

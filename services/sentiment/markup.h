@@ -22,7 +22,7 @@
  * (&amp; &lt; &gt; &quot; &#39;); other bytes, invalid UTF-8 included, are
  * copied as they are. Spans are taken in order; a span that is empty, out
  * of range, before or overlapping the previous accepted span, splitting a
- * UTF-8 character (senti_utf8_is_boundary), or of unknown polarity is
+ * UTF-8 character (td_utf8_is_boundary), or of unknown polarity is
  * skipped. On success `pos`/`neg` (each may be NULL) receive the numbers of
  * positive and negative spans actually marked: these are the entry's
  * positive_count / negative_count.

@@ -12,6 +12,7 @@
  * most SENTI_LLM_MAX_PHRASES of them, none longer than a phrase may be;
  * and the markup builder marks every one of them.
  */
+#include "td_utf8.h"
 #include "analyzer.h"
 #include "fuzz.h"
 #include "llm_parse.h"
@@ -53,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(sp->start < sp->end && sp->end <= len, "span %zu [%zu,%zu) of %zu bytes", k,
                    sp->start, sp->end, len);
         FUZZ_CHECK(sp->start >= prev_end, "span %zu unsorted or overlapping", k);
-        FUZZ_CHECK(senti_utf8_is_boundary(text, len, sp->start) &&
-                       senti_utf8_is_boundary(text, len, sp->end),
+        FUZZ_CHECK(td_utf8_is_boundary(text, len, sp->start) &&
+                       td_utf8_is_boundary(text, len, sp->end),
                    "span %zu cuts a character", k);
         FUZZ_CHECK(sp->polarity == SENTI_POSITIVE || sp->polarity == SENTI_NEGATIVE,
                    "span %zu polarity %d", k, sp->polarity);

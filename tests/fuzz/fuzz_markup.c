@@ -23,6 +23,7 @@
  *  - td-diary's diary_markup_check accepts it with the same counts;
  *  - senti_markup_escape is diary_html_escape_new.
  */
+#include "td_utf8.h"
 #include "analyzer.h"
 #include "fuzz.h"
 #include "logic.h"
@@ -39,8 +40,8 @@ static void check_spans(const char *text, size_t len, const struct senti_spans *
         FUZZ_CHECK(sp->start < sp->end && sp->end <= len, "span %zu [%zu,%zu) of %zu bytes", k,
                    sp->start, sp->end, len);
         FUZZ_CHECK(sp->start >= prev_end, "span %zu unsorted or overlapping", k);
-        FUZZ_CHECK(senti_utf8_is_boundary(text, len, sp->start) &&
-                       senti_utf8_is_boundary(text, len, sp->end),
+        FUZZ_CHECK(td_utf8_is_boundary(text, len, sp->start) &&
+                       td_utf8_is_boundary(text, len, sp->end),
                    "span %zu cuts a character", k);
         FUZZ_CHECK(sp->polarity == SENTI_POSITIVE || sp->polarity == SENTI_NEGATIVE,
                    "span %zu polarity %d", k, sp->polarity);

@@ -3,7 +3,7 @@
  * fuzz_markup.c and fuzz_diary_markup.c. check_html aborts unless `html`
  * is exactly the contract's safe HTML (gateway/docs/openapi.json) for `text`: the only tags are
  * <span class="positive">, <span class="negative"> and </span>, never
- * nested, never empty, on character boundaries (senti_utf8_is_boundary); no
+ * nested, never empty, on character boundaries (td_utf8_is_boundary); no
  * other '<' and no raw > " '; '&' only in the five entities; stripping the
  * tags and unescaping gives `text` back byte for byte; and `pos`/`neg` are
  * the numbers of opening tags of each class.
@@ -11,6 +11,7 @@
 #ifndef TD_FUZZ_MARKUP_ORACLE_H
 #define TD_FUZZ_MARKUP_ORACLE_H
 
+#include "td_utf8.h"
 #include "analyzer.h"
 #include "fuzz.h"
 
@@ -40,7 +41,7 @@ static inline void check_html(const char *text, size_t len, const char *html, si
         if (html[i] == '<') {
             if (at(html, hl, i, OPEN_POS) || at(html, hl, i, OPEN_NEG)) {
                 FUZZ_CHECK(!open, "nested span at %zu", i);
-                FUZZ_CHECK(senti_utf8_is_boundary(text, len, j), "span starts mid-character");
+                FUZZ_CHECK(td_utf8_is_boundary(text, len, j), "span starts mid-character");
                 if (at(html, hl, i, OPEN_POS))
                     npos++;
                 else
@@ -51,7 +52,7 @@ static inline void check_html(const char *text, size_t len, const char *html, si
             } else {
                 FUZZ_CHECK(at(html, hl, i, CLOSE), "a '<' that is not an allowed tag at %zu", i);
                 FUZZ_CHECK(open && j > open_at, "stray or empty span");
-                FUZZ_CHECK(senti_utf8_is_boundary(text, len, j), "span ends mid-character");
+                FUZZ_CHECK(td_utf8_is_boundary(text, len, j), "span ends mid-character");
                 open = false;
                 i += strlen(CLOSE);
             }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "td_utf8.h"
 #include "../../../services/sentiment/analyzer.h"
 
 static struct senti_spans g_sp;
@@ -42,8 +43,8 @@ static void check_invariants(const char *text, size_t len)
         const struct senti_span *s = &g_sp.items[i];
         cr_assert(s->start < s->end && s->end <= len);
         cr_assert(s->start >= prev, "spans overlap or unsorted");
-        cr_assert(senti_utf8_is_boundary(text, len, s->start));
-        cr_assert(senti_utf8_is_boundary(text, len, s->end));
+        cr_assert(td_utf8_is_boundary(text, len, s->start));
+        cr_assert(td_utf8_is_boundary(text, len, s->end));
         cr_assert(s->polarity == SENTI_POSITIVE || s->polarity == SENTI_NEGATIVE);
         prev = s->end;
     }
@@ -407,15 +408,15 @@ Test(analyzer, utf8_boundary_helper)
 {
     const char *t = "a\xc3\xa9" "b\xf0\x9f\x98\x8a";
     size_t len = strlen(t);
-    cr_assert(senti_utf8_is_boundary(t, len, 1));
-    cr_assert(!senti_utf8_is_boundary(t, len, 2));
-    cr_assert(senti_utf8_is_boundary(t, len, 3));
-    cr_assert(!senti_utf8_is_boundary(t, len, 5));
-    cr_assert(!senti_utf8_is_boundary(t, len, 7));
-    cr_assert(senti_utf8_is_boundary(t, len, 8));
-    cr_assert(!senti_utf8_is_boundary(t, len, 9));
+    cr_assert(td_utf8_is_boundary(t, len, 1));
+    cr_assert(!td_utf8_is_boundary(t, len, 2));
+    cr_assert(td_utf8_is_boundary(t, len, 3));
+    cr_assert(!td_utf8_is_boundary(t, len, 5));
+    cr_assert(!td_utf8_is_boundary(t, len, 7));
+    cr_assert(td_utf8_is_boundary(t, len, 8));
+    cr_assert(!td_utf8_is_boundary(t, len, 9));
     /* invalid bytes are their own units */
     const char *bad = "\x80\xc3(";
-    cr_assert(senti_utf8_is_boundary(bad, 3, 1));
-    cr_assert(senti_utf8_is_boundary(bad, 3, 2));
+    cr_assert(td_utf8_is_boundary(bad, 3, 1));
+    cr_assert(td_utf8_is_boundary(bad, 3, 2));
 }
