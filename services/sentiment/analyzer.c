@@ -77,12 +77,12 @@ int senti_spans_push(struct senti_spans *s, size_t start, size_t end,
                      int polarity, float weight)
 {
     if (s->count >= SENTI_MAX_SPANS)
-        return SENTI_ERANGE;
+        return TD_ETOOBIG;
     if (s->count == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 16;
         struct senti_span *n = realloc(s->items, ncap * sizeof *n);
         if (n == NULL)
-            return SENTI_ENOMEM;
+            return TD_ENOMEM;
         s->items = n;
         s->cap = ncap;
     }
@@ -91,7 +91,7 @@ int senti_spans_push(struct senti_spans *s, size_t start, size_t end,
     s->items[s->count].polarity = polarity;
     s->items[s->count].weight = weight;
     s->count++;
-    return SENTI_OK;
+    return 0;
 }
 
 void senti_spans_count(const struct senti_spans *s, size_t *positive,
@@ -1698,14 +1698,14 @@ static void reconcile(struct senti_spans *out)
 int senti_analyze(const char *text, size_t len, struct senti_spans *out)
 {
     if (out == NULL || (text == NULL && len > 0))
-        return SENTI_EINVAL;
+        return TD_EINVAL;
     senti_spans_clear(out);
     if (len > SENTI_MAX_TEXT_BYTES)
-        return SENTI_ERANGE;
+        return TD_ETOOBIG;
     if (pthread_once(&g_once, lex_init) != 0)
-        return SENTI_ENOMEM;
+        return TD_ENOMEM;
     if (len == 0)
-        return SENTI_OK;
+        return 0;
 
     /* The context is about 10 KiB: on the stack, not the heap, so that the
      * only allocation of a call is the span array. */
@@ -1722,5 +1722,5 @@ int senti_analyze(const char *text, size_t len, struct senti_spans *out)
         return c.err;
     }
     reconcile(out);
-    return SENTI_OK;
+    return 0;
 }

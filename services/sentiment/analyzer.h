@@ -7,8 +7,7 @@
  * beyond a lexicon table built once (pthread_once) and read-only afterwards,
  * so it is safe to call from any number of threads.
  *
- * Errors are plain negative ints (SENTI_E*) until common/td_error.h exists;
- * they map one to one onto TD_EINVAL / TD_ENOMEM / TD_ERANGE.
+ * Errors are the project's codes (common/td_error.h), like everywhere else.
  */
 #ifndef TD_SENTI_ANALYZER_H
 #define TD_SENTI_ANALYZER_H
@@ -17,16 +16,13 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-/* Return codes of every senti_* function. 0 is success. */
-enum senti_err {
-    SENTI_OK = 0,
-    SENTI_EINVAL = -1,  /* bad argument or malformed input (e.g. not JSON) */
-    SENTI_ENOMEM = -2,  /* allocation failed */
-    SENTI_ERANGE = -3,  /* input or output larger than the module's bound */
-};
+/* Every senti_* function returns 0 or a code of common/td_error.h:
+ * TD_EINVAL (bad argument or malformed input, e.g. not JSON), TD_ENOMEM,
+ * TD_ETOOBIG (input or output larger than the module's bound). */
+#include "td_error.h"
 
 /* Largest text the analyzer accepts: 10,000 code points of up to 4 bytes,
- * plus slack. Longer input is SENTI_ERANGE rather than silently truncated. */
+ * plus slack. Longer input is TD_ETOOBIG rather than silently truncated. */
 #define SENTI_MAX_TEXT_BYTES ((size_t)64 * 1024)
 
 enum senti_polarity {
@@ -57,7 +53,7 @@ void senti_spans_free(struct senti_spans *s);
 /* Drops every span but keeps the allocation. */
 void senti_spans_clear(struct senti_spans *s);
 /* Appends one span (no ordering check; callers keep the list sorted).
- * Returns 0, or SENTI_ENOMEM / SENTI_ERANGE (more than SENTI_MAX_SPANS). */
+ * Returns 0, or TD_ENOMEM / TD_ETOOBIG (more than SENTI_MAX_SPANS). */
 int senti_spans_push(struct senti_spans *s, size_t start, size_t end,
                      int polarity, float weight);
 /* Counts positive and negative spans (either pointer may be NULL). */
@@ -70,8 +66,8 @@ void senti_spans_count(const struct senti_spans *s, size_t *positive,
  * invalid UTF-8 included, are accepted). On success clears `out` and fills it
  * with sorted, non-overlapping spans whose boundaries are character
  * boundaries (td_utf8_is_boundary, common/td_utf8.h), and returns 0. On failure returns
- * SENTI_EINVAL (NULL text with len > 0, NULL out), SENTI_ERANGE (len >
- * SENTI_MAX_TEXT_BYTES) or SENTI_ENOMEM, and `out` holds no spans.
+ * TD_EINVAL (NULL text with len > 0, NULL out), TD_ETOOBIG (len >
+ * SENTI_MAX_TEXT_BYTES) or TD_ENOMEM, and `out` holds no spans.
  * The only allocation is out->items; reuse `out` across calls to avoid it.
  *
  * The span set is chosen so that the API's count rule (positive if more

@@ -34,24 +34,24 @@ int senti_llm_request_new(const char *model, const char *text, size_t len,
 {
     if (model == NULL || model[0] == '\0' || (text == NULL && len > 0) ||
         out_body == NULL || out_len == NULL)
-        return SENTI_EINVAL;
+        return TD_EINVAL;
     if (len > SENTI_MAX_TEXT_BYTES || strlen(model) > 256)
-        return SENTI_ERANGE;
+        return TD_ETOOBIG;
     if (text == NULL)
         text = "";
 
-    int rc = SENTI_ENOMEM;
+    int rc = TD_ENOMEM;
     json_t *root = NULL, *user = NULL, *mdl = NULL;
     char *dump = NULL;
 
     /* json_stringn refuses invalid UTF-8 and NUL bytes (without
      * JSON_ALLOW_NUL we check NUL ourselves: jansson would accept it). */
     if (memchr(text, '\0', len) != NULL)
-        return SENTI_EINVAL;
+        return TD_EINVAL;
     user = json_stringn(text, len);
     mdl = json_string(model);
     if (user == NULL || mdl == NULL) {
-        rc = SENTI_EINVAL;
+        rc = TD_EINVAL;
         goto out;
     }
     root = json_pack("{s:o, s:i, s:{s:s}, s:[{s:s, s:s}, {s:s, s:o}]}",
@@ -69,7 +69,7 @@ int senti_llm_request_new(const char *model, const char *text, size_t len,
     *out_len = strlen(dump);
     *out_body = dump;
     dump = NULL;
-    rc = SENTI_OK;
+    rc = 0;
 out:
     json_decref(root);
     json_decref(user);
@@ -204,16 +204,16 @@ int senti_llm_parse_response(const char *body, size_t body_len,
 {
     if (out == NULL || (body == NULL && body_len > 0) ||
         (text == NULL && len > 0))
-        return SENTI_EINVAL;
+        return TD_EINVAL;
     senti_spans_clear(out);
     if (body_len > SENTI_LLM_MAX_RESPONSE || len > SENTI_MAX_TEXT_BYTES)
-        return SENTI_ERANGE;
+        return TD_ETOOBIG;
     if (body == NULL)
-        return SENTI_EINVAL;
+        return TD_EINVAL;
     if (text == NULL)
         text = "";
 
-    int rc = SENTI_EINVAL;
+    int rc = TD_EINVAL;
     json_error_t jerr;
     json_t *root = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *inner = NULL;
@@ -229,7 +229,7 @@ int senti_llm_parse_response(const char *body, size_t body_len,
     const char *cs = json_string_value(content);
     size_t cl = json_string_length(content);
     if (cl > SENTI_LLM_MAX_CONTENT) {
-        rc = SENTI_ERANGE;
+        rc = TD_ETOOBIG;
         goto out;
     }
     unfence(&cs, &cl);
@@ -279,9 +279,9 @@ int senti_llm_parse_response(const char *body, size_t body_len,
     }
     if (out->count > 1)
         qsort(out->items, out->count, sizeof out->items[0], span_cmp);
-    rc = SENTI_OK;
+    rc = 0;
 out:
-    if (rc != SENTI_OK)
+    if (rc != 0)
         senti_spans_clear(out);
     json_decref(inner);
     json_decref(root);

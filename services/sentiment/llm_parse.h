@@ -26,8 +26,8 @@
  * string; `text` must be valid UTF-8 without NUL of at most
  * SENTI_MAX_TEXT_BYTES. On success returns 0 and a malloc'd NUL-terminated
  * body in *out_body (caller frees) with its length in *out_len. Errors:
- * SENTI_EINVAL (bad argument, invalid UTF-8), SENTI_ERANGE (too long),
- * SENTI_ENOMEM; out-parameters untouched on failure. */
+ * TD_EINVAL (bad argument, invalid UTF-8), TD_ETOOBIG (too long),
+ * TD_ENOMEM; out-parameters untouched on failure. */
 int senti_llm_request_new(const char *model, const char *text, size_t len,
                           char **out_body, size_t *out_len);
 
@@ -43,9 +43,9 @@ int senti_llm_request_new(const char *model, const char *text, size_t len,
  *
  * On success returns 0 and replaces the contents of `out` with the spans,
  * sorted and non-overlapping (weight 1.0) — possibly none. Errors, with
- * `out` left empty: SENTI_EINVAL (not JSON, duplicate keys, missing or
- * mistyped fields, content not the expected JSON), SENTI_ERANGE (body or
- * content over the limits, text over SENTI_MAX_TEXT_BYTES), SENTI_ENOMEM. */
+ * `out` left empty: TD_EINVAL (not JSON, duplicate keys, missing or
+ * mistyped fields, content not the expected JSON), TD_ETOOBIG (body or
+ * content over the limits, text over SENTI_MAX_TEXT_BYTES), TD_ENOMEM. */
 int senti_llm_parse_response(const char *body, size_t body_len,
                              const char *text, size_t len,
                              struct senti_spans *out);

@@ -52,15 +52,15 @@ static int build(const char *text, size_t len, const struct senti_spans *spans,
                  char **out_html, size_t *out_len, size_t *pos, size_t *neg)
 {
     if ((text == NULL && len > 0) || out_html == NULL || out_len == NULL)
-        return SENTI_EINVAL;
+        return TD_EINVAL;
     if (len > SENTI_MAX_TEXT_BYTES)
-        return SENTI_ERANGE;
+        return TD_ETOOBIG;
     if (text == NULL)
         text = "";
 
     size_t nspans = spans ? spans->count : 0;
     if (nspans > 0 && spans->items == NULL)
-        return SENTI_EINVAL;
+        return TD_EINVAL;
 
     /* Pass 1: size. Each term is bounded (len <= 64 KiB, tags per span are
      * constant, spans <= len), so the sum cannot overflow size_t. */
@@ -80,11 +80,11 @@ static int build(const char *text, size_t len, const struct senti_spans *spans,
             nneg++;
     }
     if (total > SENTI_MARKUP_MAX_BYTES)
-        return SENTI_ERANGE;
+        return TD_ETOOBIG;
 
     char *html = malloc(total + 1);
     if (html == NULL)
-        return SENTI_ENOMEM;
+        return TD_ENOMEM;
 
     /* Pass 2: write, repeating pass 1's span decisions. */
     char *o = html;
@@ -112,7 +112,7 @@ static int build(const char *text, size_t len, const struct senti_spans *spans,
 
     if ((size_t)(o - html) != total) { /* cannot happen; never emit garbage */
         free(html);
-        return SENTI_EINVAL;
+        return TD_EINVAL;
     }
     *out_html = html;
     *out_len = total;
@@ -120,7 +120,7 @@ static int build(const char *text, size_t len, const struct senti_spans *spans,
         *pos = npos;
     if (neg)
         *neg = nneg;
-    return SENTI_OK;
+    return 0;
 }
 
 int senti_markup_build(const char *text, size_t len,

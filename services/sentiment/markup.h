@@ -29,8 +29,8 @@
  *
  * On success returns 0 and stores a NUL-terminated, malloc'd string in
  * *out_html (caller frees) and its length without the NUL in *out_len.
- * On failure returns SENTI_EINVAL (NULL text with len > 0, NULL out
- * pointers), SENTI_ERANGE (len > SENTI_MAX_TEXT_BYTES) or SENTI_ENOMEM and
+ * On failure returns TD_EINVAL (NULL text with len > 0, NULL out
+ * pointers), TD_ETOOBIG (len > SENTI_MAX_TEXT_BYTES) or TD_ENOMEM and
  * leaves the out-parameters untouched. */
 int senti_markup_build(const char *text, size_t len,
                        const struct senti_spans *spans,

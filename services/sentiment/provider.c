@@ -106,10 +106,6 @@ void senti_result_free(struct senti_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int map_senti(int rc)
-{
-    return rc == SENTI_ENOMEM ? TD_ENOMEM : rc == SENTI_ERANGE ? TD_ETOOBIG : TD_EINVAL;
-}
 
 /* Builds the markup of text with spans into *out. */
 static int finish(const char *text, size_t len, const struct senti_spans *spans,
@@ -117,8 +113,8 @@ static int finish(const char *text, size_t len, const struct senti_spans *spans,
 {
     struct senti_result r = {.analyzer = analyzer};
     int rc = senti_markup_build(text, len, spans, &r.html, &r.html_len, &r.positive, &r.negative);
-    if (rc != SENTI_OK)
-        return map_senti(rc);
+    if (rc != 0)
+        return rc;
     *out = r;
     return 0;
 }
@@ -206,8 +202,8 @@ int senti_provider_analyze(struct senti_provider *p, unsigned worker, const char
         r.cached = true;
     } else {
         int rc = senti_analyze(text, len, spans);
-        if (rc != SENTI_OK)
-            return map_senti(rc);
+        if (rc != 0)
+            return rc;
         rc = finish(text, len, spans, SENTI_ANALYZER_VERSION, &r);
         if (rc != 0)
             return rc;

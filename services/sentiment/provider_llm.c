@@ -250,11 +250,11 @@ static enum attempt_outcome attempt(struct senti_llm *l, const char *body, size_
         return ATTEMPT_FAIL;
     }
     int prc = senti_llm_parse_response(l->buf ? l->buf : "", l->len, text, len, out);
-    if (prc != SENTI_OK) {
+    if (prc != 0) {
         snprintf(why, whylen, "unusable answer of %zu bytes (%s)", l->len,
-                 prc == SENTI_ERANGE ? "too large" : prc == SENTI_ENOMEM ? "out of memory"
+                 prc == TD_ETOOBIG ? "too large" : prc == TD_ENOMEM ? "out of memory"
                                                                         : "not the JSON asked for");
-        *err = prc == SENTI_ENOMEM ? TD_ENOMEM : TD_EPROTO;
+        *err = prc == TD_ENOMEM ? TD_ENOMEM : TD_EPROTO;
         return ATTEMPT_FAIL;
     }
     return ATTEMPT_OK;
@@ -267,11 +267,11 @@ int senti_llm_spans(struct senti_llm *l, const char *text, size_t len, struct se
     char *body = NULL;
     size_t body_len = 0;
     int rc = senti_llm_request_new(l->model, text, len, &body, &body_len);
-    if (rc != SENTI_OK) {
+    if (rc != 0) {
         snprintf(why, whylen, "text cannot be sent (%s)",
-                 rc == SENTI_ERANGE ? "too long" : rc == SENTI_ENOMEM ? "out of memory"
+                 rc == TD_ETOOBIG ? "too long" : rc == TD_ENOMEM ? "out of memory"
                                                                       : "not valid UTF-8");
-        return rc == SENTI_ENOMEM ? TD_ENOMEM : TD_EINVAL;
+        return rc == TD_ENOMEM ? TD_ENOMEM : TD_EINVAL;
     }
     long long start = mono_ms();
     int err = TD_ETIMEDOUT;

@@ -108,7 +108,7 @@ static int decode_spans(const unsigned char *blob, size_t n, struct senti_spans 
             senti_spans_clear(out);
             return TD_ENOTFOUND;
         }
-        if (senti_spans_push(out, start, end, pol, 1.0f) != SENTI_OK) {
+        if (senti_spans_push(out, start, end, pol, 1.0f) != 0) {
             senti_spans_clear(out);
             return TD_ENOMEM;
         }

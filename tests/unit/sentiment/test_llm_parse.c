@@ -96,10 +96,10 @@ Test(llm_parse, markdown_fences_are_accepted)
 Test(llm_parse, garbage_is_an_error)
 {
     const char *text = "fine";
-    cr_assert_eq(parse("Sure! The positive word is fine.", text), SENTI_EINVAL);
+    cr_assert_eq(parse("Sure! The positive word is fine.", text), TD_EINVAL);
     cr_assert_eq(g_sp.count, 0);
-    cr_assert_eq(parse("{\"phrases\":{}}", text), SENTI_EINVAL);
-    cr_assert_eq(parse("{\"phrases\":[],\"phrases\":[]}", text), SENTI_EINVAL);
+    cr_assert_eq(parse("{\"phrases\":{}}", text), TD_EINVAL);
+    cr_assert_eq(parse("{\"phrases\":[],\"phrases\":[]}", text), TD_EINVAL);
     static const char *const bodies[] = {
         "", "null", "{}", "{\"choices\":[]}", "{\"choices\":[{}]}",
         "{\"choices\":[{\"message\":{\"content\":null}}]}",
@@ -109,8 +109,8 @@ Test(llm_parse, garbage_is_an_error)
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
         cr_assert_eq(senti_llm_parse_response(bodies[i], strlen(bodies[i]), text, 4, &g_sp),
-                     SENTI_EINVAL, "body %zu", i);
-    cr_assert_eq(senti_llm_parse_response(NULL, 0, text, 4, &g_sp), SENTI_EINVAL);
+                     TD_EINVAL, "body %zu", i);
+    cr_assert_eq(senti_llm_parse_response(NULL, 0, text, 4, &g_sp), TD_EINVAL);
 }
 
 Test(llm_parse, huge_output_is_refused)
@@ -118,7 +118,7 @@ Test(llm_parse, huge_output_is_refused)
     size_t n = SENTI_LLM_MAX_RESPONSE + 10;
     char *big = malloc(n);
     memset(big, ' ', n);
-    cr_assert_eq(senti_llm_parse_response(big, n, "x", 1, &g_sp), SENTI_ERANGE);
+    cr_assert_eq(senti_llm_parse_response(big, n, "x", 1, &g_sp), TD_ETOOBIG);
     free(big);
 
     /* content over its own limit inside a body under the body limit */
@@ -126,7 +126,7 @@ Test(llm_parse, huge_output_is_refused)
     char *content = malloc(cl + 1);
     memset(content, 'a', cl);
     content[cl] = '\0';
-    cr_assert_eq(parse(content, "x"), SENTI_ERANGE);
+    cr_assert_eq(parse(content, "x"), TD_ETOOBIG);
     free(content);
 }
 
@@ -220,10 +220,10 @@ Test(llm_parse, request_rejects_bad_input)
 {
     char *body = (char *)0x1;
     size_t bl = 9;
-    cr_assert_eq(senti_llm_request_new("m", "a\xff", 2, &body, &bl), SENTI_EINVAL);
-    cr_assert_eq(senti_llm_request_new("m", "a\0b", 3, &body, &bl), SENTI_EINVAL);
-    cr_assert_eq(senti_llm_request_new("", "a", 1, &body, &bl), SENTI_EINVAL);
-    cr_assert_eq(senti_llm_request_new(NULL, "a", 1, &body, &bl), SENTI_EINVAL);
+    cr_assert_eq(senti_llm_request_new("m", "a\xff", 2, &body, &bl), TD_EINVAL);
+    cr_assert_eq(senti_llm_request_new("m", "a\0b", 3, &body, &bl), TD_EINVAL);
+    cr_assert_eq(senti_llm_request_new("", "a", 1, &body, &bl), TD_EINVAL);
+    cr_assert_eq(senti_llm_request_new(NULL, "a", 1, &body, &bl), TD_EINVAL);
     cr_assert_eq(body, (char *)0x1);
     cr_assert_eq(bl, 9);
 }
@@ -239,6 +239,6 @@ Test(llm_parse, random_bytes_never_crash)
             buf[k] = rand() % 3 ? "{}[]\":,choices message content phrases text"[rand() % 44]
                                 : (char)(rand() & 0xFF);
         int rc = senti_llm_parse_response(buf, n, text, strlen(text), &g_sp);
-        cr_assert(rc == 0 || rc == SENTI_EINVAL || rc == SENTI_ERANGE);
+        cr_assert(rc == 0 || rc == TD_EINVAL || rc == TD_ETOOBIG);
     }
 }

@@ -81,14 +81,14 @@ Test(markup, failure_leaves_outputs_untouched)
 {
     char *h = (char *)0x1;
     size_t hl = 77;
-    cr_assert_eq(senti_markup_build(NULL, 3, NULL, &h, &hl, NULL, NULL), SENTI_EINVAL);
+    cr_assert_eq(senti_markup_build(NULL, 3, NULL, &h, &hl, NULL, NULL), TD_EINVAL);
     cr_assert_eq(h, (char *)0x1);
     cr_assert_eq(hl, 77);
-    cr_assert_eq(senti_markup_build("x", 1, NULL, NULL, &hl, NULL, NULL), SENTI_EINVAL);
+    cr_assert_eq(senti_markup_build("x", 1, NULL, NULL, &hl, NULL, NULL), TD_EINVAL);
     char *big = malloc(SENTI_MAX_TEXT_BYTES + 1);
     memset(big, 'a', SENTI_MAX_TEXT_BYTES + 1);
     cr_assert_eq(senti_markup_build(big, SENTI_MAX_TEXT_BYTES + 1, NULL, &h, &hl,
-                                    NULL, NULL), SENTI_ERANGE);
+                                    NULL, NULL), TD_ETOOBIG);
     free(big);
     cr_assert_eq(h, (char *)0x1);
 }
