@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum th_daemon { TH_AUTH = 0, TH_DIARY, TH_SENTIMENT, TH_GATEWAY, TH_NDAEMONS };
@@ -181,5 +182,11 @@ double th_metric(const char *base_url, const char *series);
  * count, a gauge rising to a level). Returns the last value read, which may
  * exceed at_least: compare it with what the test expects. */
 double th_wait_metric(const char *base_url, const char *series, double at_least, int timeout_ms);
+
+/* ---- RPC probes (rpc_probe.c) ------------------------------------------ */
+
+/* The number of diary entries of user `uid`, asked of td-diary directly
+ * (diary.stats on the stack's diary URL); -1 when it could not be asked. */
+int64_t th_diary_total_entries(struct th_stack *s, int64_t uid);
 
 #endif

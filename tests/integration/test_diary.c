@@ -755,28 +755,9 @@ Test(diary, delete_user_removes_every_entry_of_that_user_only)
 }
 
 /* total_entries of user `uid`, asked of td-diary directly. */
-static int64_t rpc_total_entries(int64_t uid)
-{
-    struct td_rpc_client *c = NULL;
-    /* connect_grace_ms: a fresh client's first connection may take more than
-     * the default 100 ms on a loaded machine. */
-    struct td_rpc_client_opts o = {.service = "diary", .urls = stack.diary_url, .timeout_ms = 5000,
-                                   .connect_grace_ms = 5000};
-    cr_assert_eq(td_rpc_client_open(&o, &c), 0);
-    struct td_rpc_call call_ = {.op = TD_OP_DIARY_STATS, .request_id = "test", .user_id = uid};
-    struct td_rpc_result res;
-    cr_assert_eq(td_rpc_call(c, &call_, &res), 0);
-    cr_assert_eq(res.status, 200);
-    int64_t total = -1;
-    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "total_entries"), &total), 0);
-    td_rpc_result_free(&res);
-    td_rpc_client_free(&c);
-    return total;
-}
-
 static bool no_entries_left(void *arg)
 {
-    return rpc_total_entries(*(const int64_t *)arg) == 0;
+    return th_diary_total_entries(&stack, *(const int64_t *)arg) == 0;
 }
 
 Test(diary, deleting_the_account_deletes_its_entries)
@@ -800,7 +781,7 @@ Test(diary, deleting_the_account_deletes_its_entries)
         th_response_free(&r);
     }
     create_ok(uid + 1000, "someone else's");
-    cr_assert_eq(rpc_total_entries(uid), 3);
+    cr_assert_eq(th_diary_total_entries(&stack, uid), 3);
 
     cr_assert_eq(th_http(&stack, "DELETE", "/auth/me", headers,
                          "{\"password\":\"Str0ng!Passw0rd\"}", &r), 0);
@@ -809,8 +790,9 @@ Test(diary, deleting_the_account_deletes_its_entries)
     /* td-auth hands the deletion to td-diary through its outbox, beside
      * the request. */
     cr_assert(th_wait_until(no_entries_left, &uid, TH_WAIT_MS),
-              "the account's entries outlived it: %lld left", (long long)rpc_total_entries(uid));
-    cr_assert_eq(rpc_total_entries(uid + 1000), 1);
+              "the account's entries outlived it: %lld left",
+              (long long)th_diary_total_entries(&stack, uid));
+    cr_assert_eq(th_diary_total_entries(&stack, uid + 1000), 1);
     cr_assert_eq(th_http(&stack, "GET", "/diaries", headers, NULL, &r), 0);
     cr_assert_eq(r.status, 401, "the old token is revoked: %s", r.body);
     th_response_free(&r);

@@ -9,8 +9,6 @@
  * really cleared.
  */
 #include "auth_helpers.h"
-#include "td_mp.h"
-#include "td_rpc.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -225,25 +223,6 @@ Test(tdctl, ping_and_health_see_every_daemon_and_fail_for_one_down)
 }
 
 /* td-diary's count of a user's entries, asked over RPC as that user. */
-static long long diary_total(long long uid)
-{
-    struct td_rpc_client *c = NULL;
-    /* A fresh client: on a loaded machine its first connection can take
-     * longer than the default 100 ms grace, so wait for it. */
-    struct td_rpc_client_opts opts = {.service = "diary", .urls = stack.diary_url,
-                                      .timeout_ms = 5000, .connect_grace_ms = 5000};
-    cr_assert_eq(td_rpc_client_open(&opts, &c), 0);
-    struct td_rpc_call call = {.op = TD_OP_DIARY_STATS, .request_id = "test-tdctl", .user_id = uid};
-    struct td_rpc_result res;
-    cr_assert_eq(td_rpc_call(c, &call, &res), 0);
-    cr_assert_eq(res.status, 200);
-    int64_t total = -1;
-    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "total_entries"), &total), 0);
-    td_rpc_result_free(&res);
-    td_rpc_client_free(&c);
-    return total;
-}
-
 static bool me_unauthorized(void *token)
 {
     struct th_response r;
@@ -283,7 +262,7 @@ Test(tdctl, user_list_and_delete_cascade_like_account_deletion)
     long long leaving_id = me_id(leaving.access), staying_id = me_id(staying.access);
     write_entries(leaving.access, 3);
     write_entries(staying.access, 2);
-    cr_assert_eq(diary_total(leaving_id), 3);
+    cr_assert_eq(th_diary_total_entries(&stack, leaving_id), 3);
 
     struct run r;
     TDCTL(&r, "user", "list");
@@ -301,7 +280,7 @@ Test(tdctl, user_list_and_delete_cascade_like_account_deletion)
     /* Everything DELETE /auth/me does: entries gone from td-diary (asked
      * here directly), tokens revoked at the gateway (through the feed,
      * within a second), the password no longer logs in. */
-    cr_assert_eq(diary_total(leaving_id), 0);
+    cr_assert_eq(th_diary_total_entries(&stack, leaving_id), 0);
     cr_assert(th_wait_until(me_unauthorized, leaving.access, TH_WAIT_MS),
               "the deleted account's token still works");
     struct th_response h;
@@ -312,7 +291,7 @@ Test(tdctl, user_list_and_delete_cascade_like_account_deletion)
     expect_error(&h, 401, "invalid_credentials", "login of a deleted account");
 
     /* The other account and its entries are untouched. */
-    cr_assert_eq(diary_total(staying_id), 2);
+    cr_assert_eq(th_diary_total_entries(&stack, staying_id), 2);
     cr_assert_eq(me_id(staying.access), staying_id);
     TDCTL(&r, "user", "list");
     cr_assert_eq(r.status, 0);
@@ -323,7 +302,7 @@ Test(tdctl, user_list_and_delete_cascade_like_account_deletion)
     TDCTL(&r, "user", "delete", "leaving@example.com");
     cr_assert_eq(r.status, 1, "%s", r.out);
     cr_assert_not_null(strstr(r.err, "no account"), "%s", r.err);
-    cr_assert_eq(diary_total(staying_id), 2);
+    cr_assert_eq(th_diary_total_entries(&stack, staying_id), 2);
 }
 
 Test(tdctl, user_list_marks_demo_accounts)
