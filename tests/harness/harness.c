@@ -556,3 +556,20 @@ double th_wait_metric(const char *base_url, const char *series, double at_least,
     th_wait_until(metric_reached, &w, timeout_ms);
     return w.last;
 }
+
+void th_tdctl_env(const struct th_stack *s)
+{
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", s->http_port);
+    setenv("TD_ENV_FILE", "/dev/null", 1);
+    setenv("APP_ENV", "testing", 1);
+    setenv("AUTH_RPC_URL", s->auth_url, 1);
+    setenv("DIARY_RPC_URL", s->diary_url, 1);
+    setenv("SENTIMENT_RPC_URL", s->sentiment_url, 1);
+    setenv("AUTH_RPC_OPERATOR_URL", s->auth_operator_url, 1);
+    setenv("DIARY_RPC_OPERATOR_URL", s->diary_operator_url, 1);
+    setenv("GATEWAY_LISTEN", listen, 1);
+    /* A loaded CI machine (sanitizers, a CPU hog) can take more than the
+     * default 2 s to answer a ping; the tests are about answers, not speed. */
+    setenv("TDCTL_TIMEOUT_MS", "15000", 1);
+}

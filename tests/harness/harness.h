@@ -189,4 +189,11 @@ double th_wait_metric(const char *base_url, const char *series, double at_least,
  * (diary.stats on the stack's diary URL); -1 when it could not be asked. */
 int64_t th_diary_total_entries(struct th_stack *s, int64_t uid);
 
+/* ---- tdctl ------------------------------------------------------------- */
+
+/* In a child about to exec tdctl: points it at the stack (every RPC and
+ * operator URL, GATEWAY_LISTEN), with APP_ENV=testing, no env file, and a
+ * ping timeout for a loaded machine. The caller may setenv more after. */
+void th_tdctl_env(const struct th_stack *s);
+
 #endif

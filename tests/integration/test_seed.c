@@ -33,16 +33,8 @@ static int tdctl(const char *app_env, const char *a1, const char *a2)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        setenv("AUTH_RPC_URL", stack.auth_url, 1);
-        setenv("DIARY_RPC_URL", stack.diary_url, 1);
-        setenv("SENTIMENT_RPC_URL", stack.sentiment_url, 1);
-        /* A loaded CI machine (sanitizers, a CPU hog) can take more than the
-         * default 2 s to answer a ping; the tests are about answers, not speed. */
-        setenv("TDCTL_TIMEOUT_MS", "15000", 1);
-        setenv("AUTH_RPC_OPERATOR_URL", stack.auth_operator_url, 1);
-        setenv("DIARY_RPC_OPERATOR_URL", stack.diary_operator_url, 1);
+        th_tdctl_env(&stack);
         setenv("APP_ENV", app_env, 1);
-        setenv("TD_ENV_FILE", "/dev/null", 1);
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0)
             dup2(devnull, STDOUT_FILENO);

@@ -54,20 +54,11 @@ static void tdctl_env(struct run *r, bool with_stack, const char *const *env,
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        setenv("TD_ENV_FILE", "/dev/null", 1);
-        setenv("APP_ENV", "testing", 1);
         if (with_stack) {
-            char listen[64];
-            snprintf(listen, sizeof listen, "127.0.0.1:%d", stack.http_port);
-            setenv("AUTH_RPC_URL", stack.auth_url, 1);
-            setenv("DIARY_RPC_URL", stack.diary_url, 1);
-            setenv("SENTIMENT_RPC_URL", stack.sentiment_url, 1);
-            /* A loaded CI machine (sanitizers, a CPU hog) can take more than the
-             * default 2 s to answer a ping; the tests are about answers, not speed. */
-            setenv("TDCTL_TIMEOUT_MS", "15000", 1);
-            setenv("AUTH_RPC_OPERATOR_URL", stack.auth_operator_url, 1);
-            setenv("DIARY_RPC_OPERATOR_URL", stack.diary_operator_url, 1);
-            setenv("GATEWAY_LISTEN", listen, 1);
+            th_tdctl_env(&stack);
+        } else {
+            setenv("TD_ENV_FILE", "/dev/null", 1);
+            setenv("APP_ENV", "testing", 1);
         }
         for (size_t i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
