@@ -16,6 +16,7 @@
  * dozens of hashes a test makes take milliseconds.
  */
 #include "../td_assert.h"
+#include "../td_tempdir.h"
 #include "handlers.h"
 #include "logic.h"
 #include "store.h"
@@ -25,7 +26,6 @@
 #include "td_time.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,12 +64,6 @@ static void setup(void)
     TD_ASSERT_OK(td_rpc_server_start(&so, &server));
 }
 
-static int rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     td_rpc_server_stop(&server, 1000);
@@ -77,7 +71,7 @@ static void teardown(void)
         auth_app_destroy(&app);
     app_ready = false;
     auth_store_close(&store);
-    cr_assert_eq(nftw(dir, rm, 8, FTW_DEPTH | FTW_PHYS), 0, "cannot remove %s", dir);
+    cr_assert_eq(td_tempdir_remove(dir), 0, "cannot remove %s", dir);
 }
 
 TestSuite(handlers, .init = setup, .fini = teardown, .timeout = 60);

@@ -5,10 +5,10 @@
  * directory per test.
  */
 #include "store.h"
+#include "../td_tempdir.h"
 #include "td_error.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,17 +25,11 @@ static void setup(void)
     db = store->conns[0];
 }
 
-static int rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static void teardown(void)
 {
     auth_store_close(&store);
     cr_assert_null(store);
-    nftw(dir, rm, 8, FTW_DEPTH | FTW_PHYS);
+    td_tempdir_remove(dir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -253,5 +247,5 @@ Test(store, closing_finalizes_the_kept_statements)
     cr_assert_eq(auth_store_user_by_id(s2->conns[1], 1, &u), TD_EUSERNOTFOUND);
     auth_store_close(&s2);
     cr_expect_eq(sqlite3_memory_used(), before);
-    nftw(dir2, rm, 8, FTW_DEPTH | FTW_PHYS);
+    td_tempdir_remove(dir2);
 }

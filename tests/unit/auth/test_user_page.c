@@ -6,10 +6,10 @@
  * database in a temporary directory per test.
  */
 #include "store.h"
+#include "../td_tempdir.h"
 #include "td_error.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,16 +26,10 @@ static void setup(void)
     db = store->conns[0];
 }
 
-static int rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static void teardown(void)
 {
     auth_store_close(&store);
-    nftw(dir, rm, 8, FTW_DEPTH | FTW_PHYS);
+    td_tempdir_remove(dir);
 }
 
 TestSuite(user_page, .init = setup, .fini = teardown);

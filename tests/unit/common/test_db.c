@@ -10,12 +10,12 @@
  * busy timeout; DATA_DIR is created when missing.
  */
 #include "../td_assert.h"
+#include "../td_tempdir.h"
 #include "td_db.h"
 #include "td_error.h"
 #include "td_log.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,17 +35,11 @@ static void setup(void)
     TD_ASSERT_OK(td_db_open(dir, "test.db", &db));
 }
 
-static int rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     td_db_close(&db);
     cr_assert_null(db);
-    cr_assert_eq(nftw(dir, rm, 8, FTW_DEPTH | FTW_PHYS), 0, "cannot remove %s", dir);
+    cr_assert_eq(td_tempdir_remove(dir), 0, "cannot remove %s", dir);
 }
 
 TestSuite(db, .init = setup, .fini = teardown, .timeout = 30);

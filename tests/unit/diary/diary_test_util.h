@@ -8,23 +8,17 @@
 #define DIARY_TEST_UTIL_H
 
 #include "logic.h"
+#include "../td_tempdir.h"
 #include "td_error.h"
 #include "td_mp.h"
 #include "td_rpc.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int tu_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static inline void tu_tmpdir(char *buf, size_t size)
 {
@@ -34,7 +28,7 @@ static inline void tu_tmpdir(char *buf, size_t size)
 
 static inline void tu_rmdir(const char *dir)
 {
-    nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    td_tempdir_remove(dir);
 }
 
 /* ---- a fake td-sentiment ------------------------------------------------ */

@@ -3,10 +3,10 @@
  * and that no diary text is stored. Each test gets a fresh DATA_DIR. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
-#include <ftw.h>
 #include <sodium.h>
 
 #include "../../fake_llm/fake_llm.h"
+#include "../td_tempdir.h"
 #include "provider.h"
 #include "store.h"
 #include "td_error.h"
@@ -27,19 +27,13 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(g_dir));
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     senti_provider_free(&g_p);
     senti_store_close(&g_store);
     fake_llm_stop(&g_fake);
     curl_global_cleanup();
-    nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    td_tempdir_remove(g_dir);
 }
 
 TestSuite(cache, .init = setup, .fini = teardown, .timeout = 30);
