@@ -276,7 +276,14 @@ Test(shutdown, a_wedged_shutdown_ends_at_the_stop_deadline, .timeout = 120)
     cr_assert_eq(kill(stack.procs[TH_SENTIMENT].pid, SIGSTOP), 0);
     pthread_t poster;
     cr_assert_eq(pthread_create(&poster, NULL, post_entry, &p), 0);
-    usleep(500000); /* the create is now waiting on td-sentiment */
+    /* The gateway has sent the create to td-diary; give td-diary time to
+     * take it and call td-sentiment. Before, the 500 ms counted from the
+     * thread's start, and under a loaded ASan run the create had not
+     * reached td-diary yet: it stopped cleanly (a CI soak run). */
+    cr_assert_geq(th_wait_metric(stack.base_url, "td_upstream_in_flight{service=\"diary\"}", 1,
+                                 TH_WAIT_MS),
+                  1, "the create never left the gateway");
+    usleep(500000);
 
     int64_t t0 = td_mono_ms();
     cr_assert_eq(kill(diary, SIGTERM), 0);
