@@ -232,12 +232,12 @@ tests.journey = async (browser) => {
 
   // log in (the email is filled in already)
   await heading(page, 'Welcome back');
-  await page.getByText('Your account is ready').waitFor();
+  await page.locator('#main').getByText('Your account is ready').waitFor();
   assert.equal(await page.getByLabel('Email').inputValue(), email);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await heading(page, 'Your diary');
-  await page.getByText('No entries yet.').waitFor();
+  await page.locator('#main').getByText('No entries yet.').waitFor();
 
   // write an entry with a positive and a negative phrase: both highlighted
   await writeEntry(page, 'I felt happy with my progress but worried about tomorrow');
@@ -308,7 +308,7 @@ tests.journey = async (browser) => {
   // delete with confirmation: "Keep it" keeps it, "Yes, delete it" deletes
   const target = page.locator('.entry', { hasText: 'pancakes' });
   await target.getByRole('button', { name: 'Delete' }).click();
-  await page.getByText('Delete this entry?').waitFor();
+  await page.locator('#main').getByText('Delete this entry?').waitFor();
   await page.getByRole('button', { name: 'Keep it' }).click();
   assert.equal(await page.locator('.entry').count(), 4);
   await target.getByRole('button', { name: 'Delete' }).click();
@@ -319,7 +319,7 @@ tests.journey = async (browser) => {
   // log out, log back in
   await page.getByRole('button', { name: 'Log out' }).click();
   await heading(page, 'Welcome back');
-  await page.getByText('You have logged out').waitFor();
+  await page.locator('#main').getByText('You have logged out').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'tokens forgotten');
   await page.goto(`${BASE}/#/diary`);
   await heading(page, 'Welcome back'); // protected views need a session
@@ -340,20 +340,20 @@ tests.journey = async (browser) => {
   await page.getByLabel('Current password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Change password' }).click();
   await heading(page, 'Welcome back');
-  await page.getByText('Your password was changed').waitFor();
+  await page.locator('#main').getByText('Your password was changed').waitFor();
   await logIn(page, email, NEW_PASSWORD);
 
   // delete the account: password re-check and a clear warning
   await page.getByRole('link', { name: 'Account', exact: true }).click();
   await heading(page, 'Account');
-  await page.getByText('This permanently deletes your account').waitFor();
+  await page.locator('#main').getByText('This permanently deletes your account').waitFor();
   await page.getByLabel('Your password').fill(NEW_PASSWORD);
   await page.getByRole('button', { name: 'Delete my account' }).click();
   await page.locator('[data-error-for="understand"]', { hasText: 'tick' }).waitFor();
   await page.getByLabel('I understand').check();
   await page.getByRole('button', { name: 'Delete my account' }).click();
   await heading(page, 'Welcome back');
-  await page.getByText('Your account and all its entries were deleted').waitFor();
+  await page.locator('#main').getByText('Your account and all its entries were deleted').waitFor();
 
   // the account is gone: logging in shows the server's message by the form
   await page.getByLabel('Email').fill(email);
@@ -483,18 +483,18 @@ tests.paging_newest_first = async (browser) => {
   for (let i = 1; i <= 12; i++)
     assert.equal((await api('POST', '/diaries', { token: user.access, body: { content: `Entry number ${i}` } })).status, 201);
   await logIn(page, user.email);
-  await page.getByText('12 entries · page 1 of 2').waitFor();
+  await page.locator('#main').getByText('12 entries · page 1 of 2').waitFor();
   assert.equal(await page.locator('.entry').count(), 10);
   assert.equal(await seenText(page.locator('.entry-text').first()), 'Entry number 12');
   await page.getByRole('link', { name: 'Older →' }).click();
-  await page.getByText('Page 2 of 2', { exact: true }).waitFor();
+  await page.locator('#main').getByText('Page 2 of 2', { exact: true }).waitFor();
   assert.equal(await page.locator('.entry').count(), 2);
   assert.equal(await seenText(page.locator('.entry-text').last()), 'Entry number 1');
   // keyboard: Tab reaches the pager link, Enter follows it
   const newer = page.getByRole('link', { name: '← Newer' });
   await newer.focus();
   await page.keyboard.press('Enter');
-  await page.getByText('Page 1 of 2', { exact: true }).waitFor();
+  await page.locator('#main').getByText('Page 1 of 2', { exact: true }).waitFor();
   await expectNoProblems(page);
   await context.close();
 };
@@ -616,7 +616,7 @@ tests.session_switch_shows_nothing_of_the_last_account = async (browser) => {
   await logIn(page, a.email);
   await page.locator('.entry').first().waitFor();
   await page.getByLabel("What's on your mind?").fill(A_DRAFT);
-  await page.getByText('Draft saved on this device.').waitFor();
+  await page.locator('#main').getByText('Draft saved on this device.').waitFor();
   await page.locator('.entry').first().getByRole('button', { name: /^Edit/ }).click();
   await page.getByLabel('Edit entry', { exact: true }).fill(A_EDIT);
   await page.getByRole('link', { name: 'Insights', exact: true }).click();
@@ -630,7 +630,7 @@ tests.session_switch_shows_nothing_of_the_last_account = async (browser) => {
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await heading(page, 'Your diary');
-  await page.getByText('No entries yet.').waitFor();
+  await page.locator('#main').getByText('No entries yet.').waitFor();
   assert.equal(await page.getByLabel("What's on your mind?").inputValue(), '', "A's draft shown to B");
   expectNothingOf(await visibleTo(page), [A_DRAFT, A_EDIT, A_ENTRY, a.email, 'logged out'], "B's diary");
   await page.getByRole('link', { name: 'Insights', exact: true }).click();
@@ -648,7 +648,7 @@ tests.session_switch_shows_nothing_of_the_last_account = async (browser) => {
   await page.goto(`${BASE}/#/diary`);
   await heading(page, 'Your diary');
   await page.getByLabel("What's on your mind?").fill(B_DRAFT);
-  await page.getByText('Draft saved on this device.').waitFor();
+  await page.locator('#main').getByText('Draft saved on this device.').waitFor();
   const s = await page.evaluate(() => JSON.parse(sessionStorage.getItem('thought-diary.session')));
   assert.equal((await api('POST', '/auth/logout', { token: s.access, body: { refresh_token: s.refresh } })).status, 200);
   await page.getByRole('link', { name: 'Insights', exact: true }).click();
@@ -673,14 +673,14 @@ tests.drafts_survive_reload_outage_and_expiry = async (browser) => {
   await page.getByLabel("What's on your mind?").fill('Half a thought, then the tab reloads');
   await page.locator('.entry').first().getByRole('button', { name: /^Edit/ }).click();
   await page.getByLabel('Edit entry', { exact: true }).fill('An entry, edited but not saved');
-  await page.getByText('Draft saved on this device.').last().waitFor();
+  await page.locator('#main').getByText('Draft saved on this device.').last().waitFor();
   await page.reload();
   await heading(page, 'Your diary');
   await page.getByLabel('Edit entry', { exact: true }).waitFor();
   assert.equal(await page.getByLabel("What's on your mind?").inputValue(), 'Half a thought, then the tab reloads');
   assert.equal(await page.getByLabel('Edit entry', { exact: true }).inputValue(), 'An entry, edited but not saved');
-  await page.getByText('Your unsaved draft was restored.').waitFor();
-  await page.getByText('Your unsaved changes were restored.').waitFor();
+  await page.locator('#main').getByText('Your unsaved draft was restored.').waitFor();
+  await page.locator('#main').getByText('Your unsaved changes were restored.').waitFor();
 
   // outage while saving: "Try again" re-renders the page and keeps both texts
   await page.route('**/diaries/*', (route) => route.request().method() === 'PUT'
@@ -787,10 +787,10 @@ tests.focus_names_and_keyboard = async (browser) => {
 
   // delete: Escape keeps it; "Yes, delete it" moves focus to the next entry
   await first.getByRole('button', { name: /^Delete/ }).click();
-  await page.getByText('Delete this entry?').waitFor();
+  await page.locator('#main').getByText('Delete this entry?').waitFor();
   await audit(page, 'diary, confirming a deletion');
   await page.keyboard.press('Escape');
-  await page.getByText('Delete this entry?').waitFor({ state: 'detached' });
+  await page.locator('#main').getByText('Delete this entry?').waitFor({ state: 'detached' });
   assert.match(await expectFocusKept(page, 'Escape in a confirmation'), /Edit entry of/);
   await first.getByRole('button', { name: /^Delete/ }).click();
   await page.getByRole('button', { name: 'Yes, delete it' }).click();
@@ -827,7 +827,7 @@ tests.tap_targets_at_375 = async (browser) => {
   await page.locator('.entry').first().getByRole('button', { name: /^Delete/ }).click();
   await expectTapTargets(page, '.confirm button', 'confirmation at 375 px');
   await page.getByRole('link', { name: 'Account', exact: true }).click();
-  await page.getByText('This permanently deletes your account').waitFor();
+  await page.locator('#main').getByText('This permanently deletes your account').waitFor();
   await expectTapTargets(page, `${targets}, .check-target`, 'account at 375 px');
   // the checkbox's target is its whole label: a tap on the text ticks it
   await page.locator('.check-target span').click();
@@ -857,12 +857,12 @@ tests.every_view_state_passes_axe_and_shows_no_stray_text = async (browser) => {
   await audit(page, 'register, password rules unmet');
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByText('Your account is ready').waitFor();
+  await page.locator('#main').getByText('Your account is ready').waitFor();
   await audit(page, 'login, with a message');
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await heading(page, 'Your diary');
-  await page.getByText('No entries yet.').waitFor();
+  await page.locator('#main').getByText('No entries yet.').waitFor();
   await audit(page, 'diary, empty');
 
   await writeEntry(page, 'I felt happy with my progress but worried about tomorrow');
@@ -982,7 +982,7 @@ tests.search_filters_and_highlight = async (browser) => {
   await page.getByLabel('From').fill(tomorrow.toISOString().slice(0, 10));
   await page.getByLabel('Until (inclusive)').fill('');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await page.getByText('No entries match.').waitFor();
+  await page.locator('#main').getByText('No entries match.').waitFor();
   await audit(page, 'diary, no matches');
   await page.getByRole('button', { name: 'Clear search' }).click();
   await page.locator('.entry').nth(2).waitFor();
