@@ -560,9 +560,10 @@ static int op_timeline(void *ctx, const struct td_rpc_request *req, struct td_rp
         td_tz_free(&tz);
         return rc;
     }
-    struct td_date first, last;
-    rc = rc ? rc : local_date(tz, to_us > 0 ? to_us - 1 : 0, &last);
-    last = diary_bucket_start(b, last);
+    struct td_date first = {0}, last = {0};
+    rc = local_date(tz, to_us > 0 ? to_us - 1 : 0, &last);
+    if (rc == 0)
+        last = diary_bucket_start(b, last);
     if (rc == 0 && !have_from) {
         first = diary_bucket_add(b, last, -DIARY_TIMELINE_DEFAULT_SPAN);
         rc = td_tz_day_start(tz, first, &from_us);

@@ -635,9 +635,10 @@ Test(handlers, refresh_needs_a_user_and_well_formed_token_ids)
     assert_error(&r, 401, "token_revoked");
     reply_free(&r);
 
-    static const char *const bad_ids[] = {"", "has space", "dot.ted", "slash/",
-                                          "0123456789012345678901234567890123456789"
-                                          "0123456789012345678901234"}; /* 65 */
+    /* The last one is 65 characters: one past the longest token id. */
+    static const char *const bad_ids[] = {
+        "", "has space", "dot.ted", "slash/",
+        "01234567890123456789012345678901234567890123456789012345678901234"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         call("auth.refresh", p.uid,
              ARGS(S("jti", bad_ids[i]), S("fam", p.fam), I("iat_us", p.refresh_iat_us)), &r);
