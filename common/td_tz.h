@@ -2,8 +2,8 @@
  * td_tz.h — IANA time zones without the process's TZ.
  *
  * glibc converts times for one process-wide zone (TZ + tzset), so switching
- * zones per request is not thread-safe (/work/shared/PITFALLS.md, "Added
- * after the first release"). This module answers every zone question through
+ * zones per request is not thread-safe (docs/library-notes.md, "glibc 2.36:
+ * time zones"). This module answers every zone question through
  * ICU's C API instead (unicode/ucal.h, ICU 72 on Debian 12): a struct td_tz
  * wraps one UCalendar, opened per call by the code that needs it and never
  * shared between threads. The civil-date arithmetic and the RFC 3339 parser
