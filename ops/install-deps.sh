@@ -47,15 +47,18 @@ install_docs_assets() {
     echo "install-deps: npm ci in tests/e2e (playwright-core, axe-core)" >&2
     npm ci --prefix "$e2e" --no-audit --no-fund --ignore-scripts >/dev/null
   fi
-  # Redocly's OpenAPI linter (pinned by tests/tools/package-lock.json) for
-  # tests/scripts/test_openapi_lint.sh.
+  # Redocly's OpenAPI linter, ESLint and Prettier (pinned by
+  # tests/tools/package-lock.json) for tests/scripts/test_openapi_lint.sh and
+  # tests/scripts/test_frontend_lint.sh.
   local tools
   tools="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
-  if [ ! -f "$tools/node_modules/@redocly/openapi-core/package.json" ]; then
+  if [ ! -f "$tools/node_modules/@redocly/openapi-core/package.json" ] ||
+     [ ! -f "$tools/node_modules/eslint/package.json" ] ||
+     [ ! -f "$tools/node_modules/prettier/package.json" ]; then
     if ! command -v npm >/dev/null; then
       ${SUDO:-} apt-get install -y -qq --no-install-recommends npm >/dev/null
     fi
-    echo "install-deps: npm ci in tests/tools (OpenAPI linter)" >&2
+    echo "install-deps: npm ci in tests/tools (OpenAPI linter, ESLint, Prettier)" >&2
     npm ci --prefix "$tools" --no-audit --no-fund --ignore-scripts >/dev/null
   fi
 }

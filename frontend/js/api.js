@@ -111,7 +111,8 @@ function claimsOf(token) {
  */
 export function refreshDue(claims, nowS) {
   if (!claims || typeof claims.exp !== 'number') return true;
-  const lifetime = typeof claims.iat === 'number' && claims.exp > claims.iat ? claims.exp - claims.iat : REFRESH_MARGIN_MAX_S * 4;
+  const lifetime =
+    typeof claims.iat === 'number' && claims.exp > claims.iat ? claims.exp - claims.iat : REFRESH_MARGIN_MAX_S * 4;
   const margin = Math.min(REFRESH_MARGIN_MAX_S, lifetime * REFRESH_MARGIN_SHARE);
   return claims.exp - nowS < margin;
 }
@@ -306,7 +307,8 @@ export const deleteEntry = (id) => authed('DELETE', `/diaries/${encodeURICompone
 export const stats = () => authed('GET', '/diaries/stats');
 export const timeline = (bucket) =>
   authed('GET', `/diaries/stats/timeline?bucket=${encodeURIComponent(bucket)}&tz=${encodeURIComponent(timeZone())}`);
-export const phrases = (limit = 10) => authed('GET', `/diaries/stats/phrases?limit=${encodeURIComponent(limit)}&tz=${encodeURIComponent(timeZone())}`);
+export const phrases = (limit = 10) =>
+  authed('GET', `/diaries/stats/phrases?limit=${encodeURIComponent(limit)}&tz=${encodeURIComponent(timeZone())}`);
 export const importEntries = (exported) => authed('POST', '/diaries/import', exported);
 
 /** GET /diaries/export as {blob, filename}; format is 'json' or 'markdown'. */

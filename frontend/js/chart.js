@@ -102,7 +102,13 @@ export function timelineChart(points, bucket) {
       root.append(svg('rect', { x, y, width: barW, height: hgt, class: `bar ${s.cls}` }));
     }
     if (i % every === 0)
-      root.append(svg('text', { x: x + barW / 2, y: height - 8, class: 'chart-tick', 'text-anchor': 'middle' }, bucketLabel(p.start, bucket)));
+      root.append(
+        svg(
+          'text',
+          { x: x + barW / 2, y: height - 8, class: 'chart-tick', 'text-anchor': 'middle' },
+          bucketLabel(p.start, bucket),
+        ),
+      );
   });
   return root;
 }

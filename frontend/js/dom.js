@@ -93,9 +93,7 @@ export function field({ label, name, type = 'text', hint = null, ...attrs }) {
   const errorId = `${id}-error`;
   const hintId = hint ? `${id}-hint` : null;
   const control =
-    type === 'textarea'
-      ? h('textarea', { id, name, ...attrs })
-      : h('input', { id, name, type, ...attrs });
+    type === 'textarea' ? h('textarea', { id, name, ...attrs }) : h('input', { id, name, type, ...attrs });
   control.setAttribute('aria-describedby', [hintId, errorId].filter(Boolean).join(' '));
   const error = h('p', { class: 'field-error', id: errorId, 'data-error-for': name });
   const hintEl = hint ? (hint instanceof Node ? hint : h('p', { class: 'hint' }, hint)) : null;

@@ -91,7 +91,9 @@ export function dropDraft(name) {
 export function editDraftIds() {
   const store = mine();
   if (!store) return [];
-  return Object.keys(store.items).filter((k) => k.startsWith('edit:')).map((k) => k.slice(5));
+  return Object.keys(store.items)
+    .filter((k) => k.startsWith('edit:'))
+    .map((k) => k.slice(5));
 }
 
 /**

@@ -134,6 +134,60 @@ async function shot(page, name) {
 
 const tests = {};
 
+// The web app checks passwords and entries before it sends them
+// (frontend/js/password.js, frontend/js/limits.js); the backend decides. Any
+// input on which the two disagree is either refused by the browser although
+// the server would take it, or sent only to come back as a 400: this test
+// runs the same inputs through both.
+tests.client_rules_match_the_backend = async () => {
+  const password = await import(new URL('../../frontend/js/password.js', import.meta.url));
+  const limits = await import(new URL('../../frontend/js/limits.js', import.meta.url));
+  const passwords = [
+    'Aa1!aaaa', // 8: the shortest allowed
+    'Aa1!aaa', // 7
+    'Aa1!' + 'a'.repeat(124), // 128
+    'Aa1!' + 'a'.repeat(125), // 129
+    'Aa1😀aaa', // 7 code points, 8 UTF-16 units
+    'Aa1😀aaaa', // 8 code points: the emoji is the special character
+    'Aa1' + '😀'.repeat(125), // 128 code points, 253 UTF-16 units
+    'aa1!aaaa', // no upper case
+    'AA1!AAAA', // no lower case
+    'Aaa!aaaa', // no digit
+    'Aa1aaaaa', // no special character
+    'Aa1 aaaa', // a space is not special
+    'Aa1éaaaa', // a non-ASCII letter is
+    'ÀA1!aaaa', // only ASCII letters count as upper case: A is there
+    'Àa1!àààà', // no ASCII upper case
+  ];
+  for (const p of passwords) {
+    const res = await api('POST', '/auth/register', { body: { email: newEmail('rules'), password: p } });
+    assert.ok(res.status === 201 || res.status === 400, `${JSON.stringify(p)}: ${res.status} ${res.text}`);
+    assert.equal(password.isValid(p), res.status === 201, `password ${JSON.stringify(p)}: server said ${res.status}`);
+  }
+  const { access } = await apiUser('rules');
+  const contents = [
+    'a',
+    ' ',
+    ' \t\n',
+    '\u00a0\u3000',
+    '\u200b', // zero-width space: blank to the backend, not to String.trim()
+    '\u2060\ufeff',
+    '\u0085',
+    '\u200bx',
+    'x\u0000y',
+    'a'.repeat(limits.MAX_CHARS),
+    'a'.repeat(limits.MAX_CHARS + 1),
+    '😀'.repeat(limits.MAX_CHARS), // code points, not UTF-16 units
+    '😀'.repeat(limits.MAX_CHARS + 1),
+  ];
+  for (const c of contents) {
+    const res = await api('POST', '/diaries', { token: access, body: { content: c } });
+    assert.ok(res.status === 201 || res.status === 400, `${JSON.stringify(c.slice(0, 20))}: ${res.status} ${res.text}`);
+    const label = `content ${JSON.stringify(c.slice(0, 20))} (${c.length} units)`;
+    assert.equal(limits.contentProblem(c) === null, res.status === 201, `${label}: server said ${res.status}`);
+  }
+};
+
 tests.static_files_and_headers = async () => {
   const index = await api('GET', '/');
   assert.equal(index.status, 200);

@@ -47,8 +47,21 @@ export function passwordRules(input) {
 
 export async function renderLogin(view, ctx) {
   document.title = 'Log in · Thought Diary';
-  const email = field({ label: 'Email', name: 'email', type: 'email', autocomplete: 'email', required: true, value: ctx.params.get('email') || '' });
-  const password = field({ label: 'Password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const email = field({
+    label: 'Email',
+    name: 'email',
+    type: 'email',
+    autocomplete: 'email',
+    required: true,
+    value: ctx.params.get('email') || '',
+  });
+  const password = field({
+    label: 'Password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
   const form = h(
     'form',
     { class: 'card form', novalidate: true },
@@ -65,21 +78,32 @@ export async function renderLogin(view, ctx) {
     ctx.navigate('#/diary');
   });
   // Node.append would turn a null (no message) into the text "null": nulls are dropped first.
-  view.append(...[
-    h('div', { class: 'intro' },
-      h('h1', { tabindex: '-1' }, 'Welcome back'),
-      h('p', { class: 'lede' }, 'A quiet place to write down your thoughts and notice how they feel.')),
-    flashNotice(ctx.flash),
-    form,
-    h('p', { class: 'switch' }, 'New here? ', h('a', { href: '#/register' }, 'Create an account')),
-  ].filter(Boolean));
+  view.append(
+    ...[
+      h(
+        'div',
+        { class: 'intro' },
+        h('h1', { tabindex: '-1' }, 'Welcome back'),
+        h('p', { class: 'lede' }, 'A quiet place to write down your thoughts and notice how they feel.'),
+      ),
+      flashNotice(ctx.flash),
+      form,
+      h('p', { class: 'switch' }, 'New here? ', h('a', { href: '#/register' }, 'Create an account')),
+    ].filter(Boolean),
+  );
   (email.control.value ? password.control : email.control).focus();
 }
 
 export async function renderRegister(view, ctx) {
   document.title = 'Create an account · Thought Diary';
   const email = field({ label: 'Email', name: 'email', type: 'email', autocomplete: 'email', required: true });
-  const password = field({ label: 'Password', name: 'password', type: 'password', autocomplete: 'new-password', required: true });
+  const password = field({
+    label: 'Password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'new-password',
+    required: true,
+  });
   password.wrap.insertBefore(passwordRules(password.control), password.error);
   const form = h(
     'form',
@@ -100,9 +124,12 @@ export async function renderRegister(view, ctx) {
     });
   });
   view.append(
-    h('div', { class: 'intro' },
+    h(
+      'div',
+      { class: 'intro' },
       h('h1', { tabindex: '-1' }, 'Create your account'),
-      h('p', { class: 'lede' }, 'Your diary is private: only you can read your entries.')),
+      h('p', { class: 'lede' }, 'Your diary is private: only you can read your entries.'),
+    ),
     form,
     h('p', { class: 'switch' }, 'Already have an account? ', h('a', { href: '#/login' }, 'Log in')),
   );

@@ -7,29 +7,27 @@
 import * as api from '../api.js';
 import { announce, errorText, field, formatDate, h, handleSubmit, loadFailed, rejectField, uid } from '../dom.js';
 import { autosave, editDraftIds, loadDraft } from '../drafts.js';
+import { chars, contentProblem, MAX_CHARS } from '../limits.js';
 import { highlighted } from '../sanitize.js';
 import { filterHash, readFilters, searchForm, searchTerms, summaryText } from './search.js';
 
 const PER_PAGE = 10;
-const MAX_CHARS = 10000;
 // Longer entries start collapsed behind "Read more" so a page of them stays
 // scannable; ~8 lines of text at the app's width.
 const COLLAPSE_CHARS = 600;
 const COLLAPSE_LINES = 8;
 
-const chars = (s) => [...s].length;
+const CONTENT_PROBLEMS = {
+  blank: 'Write a few words first.',
+  long: `An entry can be at most ${MAX_CHARS.toLocaleString()} characters.`,
+  nul: 'An entry cannot contain NUL characters.',
+};
 
 /** True when `text` can be saved; otherwise the error is shown, focused and announced. */
 function checkContent(form, text) {
-  if (!text.trim()) {
-    rejectField(form, 'content', 'Write a few words first.');
-    return false;
-  }
-  if (chars(text) > MAX_CHARS) {
-    rejectField(form, 'content', `An entry can be at most ${MAX_CHARS.toLocaleString()} characters.`);
-    return false;
-  }
-  return true;
+  const problem = contentProblem(text);
+  if (problem) rejectField(form, 'content', CONTENT_PROBLEMS[problem]);
+  return !problem;
 }
 
 function counter(textarea) {
@@ -61,9 +59,23 @@ function plural(n, word) {
 function toneBadges(entry) {
   const badges = [];
   if (entry.positive_count > 0)
-    badges.push(h('span', { class: 'badge badge-positive' }, h('span', { 'aria-hidden': 'true', class: 'badge-icon' }, '+'), plural(entry.positive_count, 'positive phrase')));
+    badges.push(
+      h(
+        'span',
+        { class: 'badge badge-positive' },
+        h('span', { 'aria-hidden': 'true', class: 'badge-icon' }, '+'),
+        plural(entry.positive_count, 'positive phrase'),
+      ),
+    );
   if (entry.negative_count > 0)
-    badges.push(h('span', { class: 'badge badge-negative' }, h('span', { 'aria-hidden': 'true', class: 'badge-icon' }, '−'), plural(entry.negative_count, 'negative phrase')));
+    badges.push(
+      h(
+        'span',
+        { class: 'badge badge-negative' },
+        h('span', { 'aria-hidden': 'true', class: 'badge-icon' }, '−'),
+        plural(entry.negative_count, 'negative phrase'),
+      ),
+    );
   if (badges.length === 0) badges.push(h('span', { class: 'badge' }, 'No marked phrases'));
   return h('p', { class: 'badges' }, badges);
 }
@@ -84,7 +96,9 @@ function counts(list) {
 function dateLabels(items) {
   const short = items.map((e) => formatDate(e.created_at));
   const shortCount = counts(short);
-  const precise = items.map((e, i) => (shortCount.get(short[i]) > 1 ? formatDate(e.created_at, { seconds: true }) : short[i]));
+  const precise = items.map((e, i) =>
+    shortCount.get(short[i]) > 1 ? formatDate(e.created_at, { seconds: true }) : short[i],
+  );
   const preciseCount = counts(precise);
   const seen = new Map();
   return precise.map((label) => {
@@ -123,38 +137,64 @@ function entryCard(entry, { label, terms, onDeleted, startEditing }) {
   const show = () => {
     escape = null;
     const edited = entry.updated_at !== entry.created_at;
-    const editButton = h('button', { type: 'button', class: 'button button-quiet', 'aria-label': `Edit entry of ${label}`, onclick: () => edit() }, 'Edit');
-    const deleteButton = h('button', { type: 'button', class: 'button button-quiet button-danger-text', 'aria-label': `Delete entry of ${label}`, onclick: () => confirmDelete(actions) }, 'Delete');
+    const editButton = h(
+      'button',
+      { type: 'button', class: 'button button-quiet', 'aria-label': `Edit entry of ${label}`, onclick: () => edit() },
+      'Edit',
+    );
+    const deleteButton = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button button-quiet button-danger-text',
+        'aria-label': `Delete entry of ${label}`,
+        onclick: () => confirmDelete(actions),
+      },
+      'Delete',
+    );
     const actions = h('div', { class: 'entry-actions' }, editButton, deleteButton);
     const textId = uid('entry-text');
-    const text = h('div', { class: 'entry-text', id: textId }, highlighted(entry.analyzed_content, entry.content, terms));
+    const text = h(
+      'div',
+      { class: 'entry-text', id: textId },
+      highlighted(entry.analyzed_content, entry.content, terms),
+    );
     let more = null;
     if (isLong(entry.content)) {
       text.classList.add('collapsed');
-      more = h('button', {
-        type: 'button',
-        class: 'button button-quiet button-small read-more',
-        'aria-expanded': 'false',
-        'aria-controls': textId,
-        'aria-label': `Read more of the entry of ${label}`,
-        onclick: () => {
-          const open = more.getAttribute('aria-expanded') !== 'true';
-          more.setAttribute('aria-expanded', String(open));
-          text.classList.toggle('collapsed', !open);
-          more.textContent = open ? 'Show less' : 'Read more';
-          more.setAttribute('aria-label', `${open ? 'Show less' : 'Read more'} of the entry of ${label}`);
+      more = h(
+        'button',
+        {
+          type: 'button',
+          class: 'button button-quiet button-small read-more',
+          'aria-expanded': 'false',
+          'aria-controls': textId,
+          'aria-label': `Read more of the entry of ${label}`,
+          onclick: () => {
+            const open = more.getAttribute('aria-expanded') !== 'true';
+            more.setAttribute('aria-expanded', String(open));
+            text.classList.toggle('collapsed', !open);
+            more.textContent = open ? 'Show less' : 'Read more';
+            more.setAttribute('aria-label', `${open ? 'Show less' : 'Read more'} of the entry of ${label}`);
+          },
         },
-      }, 'Read more');
+        'Read more',
+      );
     }
-    card.replaceChildren(...[
-      h('header', { class: 'entry-head' },
-        heading(),
-        edited ? h('span', { class: 'edited' }, `edited ${formatDate(entry.updated_at)}`) : null),
-      text,
-      more,
-      toneBadges(entry),
-      actions,
-    ].filter(Boolean)); // Node.replaceChildren would show a null as "null"
+    card.replaceChildren(
+      ...[
+        h(
+          'header',
+          { class: 'entry-head' },
+          heading(),
+          edited ? h('span', { class: 'edited' }, `edited ${formatDate(entry.updated_at)}`) : null,
+        ),
+        text,
+        more,
+        toneBadges(entry),
+        actions,
+      ].filter(Boolean),
+    ); // Node.replaceChildren would show a null as "null"
 
     return editButton;
   };
@@ -165,8 +205,15 @@ function entryCard(entry, { label, terms, onDeleted, startEditing }) {
     // A draft made from an older version of the entry (edited since in
     // another tab or device) is still restored, with a word of warning.
     const stale = restored && restored.base && restored.base !== entry.updated_at;
-    const state = h('p', { class: 'draft-state hint' },
-      !restored ? '' : stale ? 'Your unsaved changes were restored; the entry was changed elsewhere since, so check before saving.' : 'Your unsaved changes were restored.');
+    const state = h(
+      'p',
+      { class: 'draft-state hint' },
+      !restored
+        ? ''
+        : stale
+          ? 'Your unsaved changes were restored; the entry was changed elsewhere since, so check before saving.'
+          : 'Your unsaved changes were restored.',
+    );
     const draft = autosave(text.control, `edit:${entry.id}`, state, entry.updated_at);
     submitOnCtrlEnter(text.control);
     const cancel = () => {
@@ -174,13 +221,19 @@ function entryCard(entry, { label, terms, onDeleted, startEditing }) {
       show().focus();
     };
     escape = cancel;
-    const form = h('form', { class: 'form edit-form', novalidate: true },
+    const form = h(
+      'form',
+      { class: 'form edit-form', novalidate: true },
       text.wrap,
       counter(text.control),
       state,
-      h('div', { class: 'actions' },
+      h(
+        'div',
+        { class: 'actions' },
         h('button', { type: 'submit', class: 'button' }, 'Save changes'),
-        h('button', { type: 'button', class: 'button button-quiet', onclick: cancel }, 'Cancel')));
+        h('button', { type: 'button', class: 'button button-quiet', onclick: cancel }, 'Cancel'),
+      ),
+    );
     handleSubmit(form, async () => {
       if (!checkContent(form, text.control.value)) return;
       entry = await api.updateEntry(entry.id, text.control.value);
@@ -197,32 +250,39 @@ function entryCard(entry, { label, terms, onDeleted, startEditing }) {
     const keep = () => show().focus();
     escape = keep;
     const keepButton = h('button', { type: 'button', class: 'button button-quiet', onclick: keep }, 'Keep it');
-    const yes = h('button', {
-      type: 'button',
-      class: 'button button-danger',
-      onclick: async () => {
-        // aria-disabled, not disabled: a disabled button loses focus to <body>.
-        if (yes.getAttribute('aria-disabled') === 'true') return;
-        yes.setAttribute('aria-disabled', 'true');
-        error.hidden = true;
-        try {
-          await api.deleteEntry(entry.id);
-          announce('Entry deleted.');
-          onDeleted();
-        } catch (err) {
-          error.textContent = errorText(err);
-          error.hidden = false;
-          announce(errorText(err), { assertive: true });
-          yes.removeAttribute('aria-disabled');
-          yes.focus();
-        }
+    const yes = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button button-danger',
+        onclick: async () => {
+          // aria-disabled, not disabled: a disabled button loses focus to <body>.
+          if (yes.getAttribute('aria-disabled') === 'true') return;
+          yes.setAttribute('aria-disabled', 'true');
+          error.hidden = true;
+          try {
+            await api.deleteEntry(entry.id);
+            announce('Entry deleted.');
+            onDeleted();
+          } catch (err) {
+            error.textContent = errorText(err);
+            error.hidden = false;
+            announce(errorText(err), { assertive: true });
+            yes.removeAttribute('aria-disabled');
+            yes.focus();
+          }
+        },
       },
-    }, 'Yes, delete it');
+      'Yes, delete it',
+    );
     const titleId = uid('confirm');
-    const box = h('div', { class: 'confirm', role: 'group', 'aria-labelledby': titleId },
+    const box = h(
+      'div',
+      { class: 'confirm', role: 'group', 'aria-labelledby': titleId },
       h('p', { id: titleId }, h('strong', null, 'Delete this entry?'), ' This cannot be undone.'),
       h('div', { class: 'actions' }, yes, keepButton),
-      error);
+      error,
+    );
     actions.replaceWith(box);
     keepButton.focus();
   };
@@ -246,19 +306,24 @@ export async function render(view, ctx) {
     rows: 5,
     required: true,
     placeholder: 'Write freely. A sentence or two is enough.',
-    hint: 'When you save, positive and negative phrases are highlighted so you can notice your thinking patterns. Ctrl+Enter (⌘+Enter) saves.',
+    hint:
+      'When you save, positive and negative phrases are highlighted so you can notice your thinking patterns. ' +
+      'Ctrl+Enter (⌘+Enter) saves.',
   });
   const saved = loadDraft('new');
   text.control.value = saved ? saved.text : '';
   const draftState = h('p', { class: 'draft-state hint' }, saved ? 'Your unsaved draft was restored.' : '');
   const draft = autosave(text.control, 'new', draftState);
   submitOnCtrlEnter(text.control);
-  const compose = h('form', { class: 'card form compose', novalidate: true, 'aria-labelledby': 'compose-title' },
+  const compose = h(
+    'form',
+    { class: 'card form compose', novalidate: true, 'aria-labelledby': 'compose-title' },
     h('h2', { id: 'compose-title', class: 'sr-only' }, 'New entry'),
     text.wrap,
     counter(text.control),
     draftState,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button' }, 'Save entry')));
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button' }, 'Save entry')),
+  );
 
   const list = h('section', { class: 'entries', 'aria-labelledby': 'entries-title' });
   view.append(
@@ -280,7 +345,10 @@ export async function render(view, ctx) {
     try {
       data = await api.listEntries(page, PER_PAGE, filters);
     } catch (err) {
-      list.replaceChildren(h('h2', { id: 'entries-title', tabindex: '-1' }, 'Entries'), loadFailed(err, () => load(page)));
+      list.replaceChildren(
+        h('h2', { id: 'entries-title', tabindex: '-1' }, 'Entries'),
+        loadFailed(err, () => load(page)),
+      );
       list.removeAttribute('aria-busy');
       return;
     }
@@ -294,24 +362,49 @@ export async function render(view, ctx) {
     const openEdits = new Set(editDraftIds());
     const items = data.items.map((e, i) => {
       const restored = openEdits.has(String(e.id)) ? loadDraft(`edit:${e.id}`) : null;
-      return h('li', null, entryCard(e, {
-        label: labels[i],
-        terms,
-        startEditing: restored,
-        onDeleted: () => load(page, { focusIndex: i }),
-      }));
+      return h(
+        'li',
+        null,
+        entryCard(e, {
+          label: labels[i],
+          terms,
+          startEditing: restored,
+          onDeleted: () => load(page, { focusIndex: i }),
+        }),
+      );
     });
     const body = items.length
       ? h('ol', { class: 'entry-list' }, items)
-      : h('div', { class: 'card empty' },
-          h('p', null, filters.active ? 'No entries match.' : page > 1 ? 'There are no entries on this page.' : 'No entries yet.'),
-          h('p', { class: 'hint' }, filters.active ? 'Try fewer words or a wider date range.' : 'Your first entry can be short — how did today feel?'));
-    const pager = data.pages > 1
-      ? h('nav', { class: 'pager', 'aria-label': 'Pages' },
-          page > 1 ? h('a', { class: 'button button-quiet', href: filterHash(filters, page - 1), rel: 'prev' }, '← Newer') : h('span'),
-          h('span', { class: 'hint' }, `Page ${page} of ${data.pages}`),
-          page < data.pages ? h('a', { class: 'button button-quiet', href: filterHash(filters, page + 1), rel: 'next' }, 'Older →') : h('span'))
-      : null;
+      : h(
+          'div',
+          { class: 'card empty' },
+          h(
+            'p',
+            null,
+            filters.active ? 'No entries match.' : page > 1 ? 'There are no entries on this page.' : 'No entries yet.',
+          ),
+          h(
+            'p',
+            { class: 'hint' },
+            filters.active
+              ? 'Try fewer words or a wider date range.'
+              : 'Your first entry can be short — how did today feel?',
+          ),
+        );
+    const pager =
+      data.pages > 1
+        ? h(
+            'nav',
+            { class: 'pager', 'aria-label': 'Pages' },
+            page > 1
+              ? h('a', { class: 'button button-quiet', href: filterHash(filters, page - 1), rel: 'prev' }, '← Newer')
+              : h('span'),
+            h('span', { class: 'hint' }, `Page ${page} of ${data.pages}`),
+            page < data.pages
+              ? h('a', { class: 'button button-quiet', href: filterHash(filters, page + 1), rel: 'next' }, 'Older →')
+              : h('span'),
+          )
+        : null;
     list.replaceChildren(...[heading, summary, body, pager].filter(Boolean));
     list.removeAttribute('aria-busy');
     if (focusIndex !== null) {

@@ -43,7 +43,10 @@ export function summaryText(data, filters) {
   const total = Number(data.total) || 0;
   const pages = Math.max(1, Number(data.pages) || 0);
   const count = total === 1 ? '1 entry' : `${total} entries`;
-  if (filters.active) return `${total === 1 ? '1 entry matches' : `${total} entries match`}${total > 0 ? ` · page ${data.page} of ${pages}` : ''}`;
+  if (filters.active) {
+    const matches = total === 1 ? '1 entry matches' : `${total} entries match`;
+    return total > 0 ? `${matches} · page ${data.page} of ${pages}` : matches;
+  }
   return total === 0 ? '' : `${count} · page ${data.page} of ${pages} · newest first`;
 }
 
@@ -52,24 +55,48 @@ export function summaryText(data, filters) {
  * "Search" and with none on "Clear".
  */
 export function searchForm(filters, onApply) {
-  const q = h('input', { type: 'search', id: 'search-q', name: 'q', value: filters.q, maxlength: '200', autocomplete: 'off' });
-  const tone = h('select', { id: 'search-tone', name: 'tone' },
-    TONES.map(([value, label]) => h('option', { value, selected: value === filters.tone }, label)));
+  const q = h('input', {
+    type: 'search',
+    id: 'search-q',
+    name: 'q',
+    value: filters.q,
+    maxlength: '200',
+    autocomplete: 'off',
+  });
+  const tone = h(
+    'select',
+    { id: 'search-tone', name: 'tone' },
+    TONES.map(([value, label]) => h('option', { value, selected: value === filters.tone }, label)),
+  );
   const from = h('input', { type: 'date', id: 'search-from', name: 'from', value: filters.from });
   const to = h('input', { type: 'date', id: 'search-to', name: 'to', value: filters.to });
   const error = h('p', { class: 'field-error', id: 'search-error' });
-  const form = h('form', { class: 'card form search', role: 'search', 'aria-labelledby': 'search-title', novalidate: true },
+  const form = h(
+    'form',
+    { class: 'card form search', role: 'search', 'aria-labelledby': 'search-title', novalidate: true },
     h('h2', { id: 'search-title', class: 'search-title' }, 'Find entries'),
-    h('div', { class: 'search-row' },
+    h(
+      'div',
+      { class: 'search-row' },
       h('div', { class: 'field grow' }, h('label', { for: 'search-q' }, 'Words'), q),
-      h('div', { class: 'field' }, h('label', { for: 'search-tone' }, 'Tone'), tone)),
-    h('div', { class: 'search-row' },
+      h('div', { class: 'field' }, h('label', { for: 'search-tone' }, 'Tone'), tone),
+    ),
+    h(
+      'div',
+      { class: 'search-row' },
       h('div', { class: 'field' }, h('label', { for: 'search-from' }, 'From'), from),
-      h('div', { class: 'field' }, h('label', { for: 'search-to' }, 'Until (inclusive)'), to)),
+      h('div', { class: 'field' }, h('label', { for: 'search-to' }, 'Until (inclusive)'), to),
+    ),
     error,
-    h('div', { class: 'actions' },
+    h(
+      'div',
+      { class: 'actions' },
       h('button', { type: 'submit', class: 'button' }, 'Search'),
-      filters.active ? h('button', { type: 'button', class: 'button button-quiet', onclick: () => onApply({}) }, 'Clear search') : null));
+      filters.active
+        ? h('button', { type: 'button', class: 'button button-quiet', onclick: () => onApply({}) }, 'Clear search')
+        : null,
+    ),
+  );
   for (const input of [from, to]) input.setAttribute('aria-describedby', 'search-error');
   form.addEventListener('submit', (event) => {
     event.preventDefault();

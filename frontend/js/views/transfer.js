@@ -19,26 +19,30 @@ function download(blob, filename) {
 function exportPart() {
   const state = h('p', { class: 'hint transfer-state', 'data-export-state': '' });
   const button = (format, label) => {
-    const b = h('button', {
-      type: 'button',
-      class: 'button button-quiet',
-      onclick: async () => {
-        if (b.getAttribute('aria-disabled') === 'true') return;
-        b.setAttribute('aria-disabled', 'true');
-        state.textContent = 'Preparing your download…';
-        try {
-          const { blob, filename } = await api.exportEntries(format);
-          download(blob, filename);
-          state.textContent = `Downloaded ${filename}.`;
-          announce(state.textContent);
-        } catch (err) {
-          state.textContent = errorText(err);
-          announce(state.textContent, { assertive: true });
-        } finally {
-          b.removeAttribute('aria-disabled');
-        }
+    const b = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button button-quiet',
+        onclick: async () => {
+          if (b.getAttribute('aria-disabled') === 'true') return;
+          b.setAttribute('aria-disabled', 'true');
+          state.textContent = 'Preparing your download…';
+          try {
+            const { blob, filename } = await api.exportEntries(format);
+            download(blob, filename);
+            state.textContent = `Downloaded ${filename}.`;
+            announce(state.textContent);
+          } catch (err) {
+            state.textContent = errorText(err);
+            announce(state.textContent, { assertive: true });
+          } finally {
+            b.removeAttribute('aria-disabled');
+          }
+        },
       },
-    }, label);
+      label,
+    );
     return b;
   };
   return [
@@ -50,20 +54,39 @@ function exportPart() {
 }
 
 function importPart() {
-  const file = h('input', { type: 'file', id: 'import-file', name: 'file', accept: '.json,application/json', 'aria-describedby': 'import-hint import-file-error' });
-  const progress = h('div', { class: 'import-progress', hidden: true },
+  const file = h('input', {
+    type: 'file',
+    id: 'import-file',
+    name: 'file',
+    accept: '.json,application/json',
+    'aria-describedby': 'import-hint import-file-error',
+  });
+  const progress = h(
+    'div',
+    { class: 'import-progress', hidden: true },
     h('progress', { id: 'import-progress', 'aria-labelledby': 'import-step' }),
-    h('p', { id: 'import-step', class: 'hint' }));
+    h('p', { id: 'import-step', class: 'hint' }),
+  );
   const result = h('p', { class: 'notice notice-success', 'data-import-result': '', hidden: true });
-  const form = h('form', { class: 'form', novalidate: true },
-    h('div', { class: 'field' },
+  const form = h(
+    'form',
+    { class: 'form', novalidate: true },
+    h(
+      'div',
+      { class: 'field' },
       h('label', { for: 'import-file' }, 'Export file (JSON)'),
-      h('p', { class: 'hint', id: 'import-hint' }, 'Entries already in your diary (same time and text) are skipped, so importing a file twice adds nothing.'),
+      h(
+        'p',
+        { class: 'hint', id: 'import-hint' },
+        'Entries already in your diary (same time and text) are skipped, so importing a file twice adds nothing.',
+      ),
       file,
-      h('p', { class: 'field-error', id: 'import-file-error', 'data-error-for': 'file' })),
+      h('p', { class: 'field-error', id: 'import-file-error', 'data-error-for': 'file' }),
+    ),
     progress,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button' }, 'Import entries')),
-    result);
+    result,
+  );
   const step = (text) => {
     progress.hidden = false;
     progress.querySelector('#import-step').textContent = text;
@@ -73,7 +96,8 @@ function importPart() {
     result.hidden = true;
     const chosen = file.files && file.files[0];
     if (!chosen) return rejectField(form, 'file', 'Please choose an export file first.');
-    if (chosen.size > MAX_IMPORT_BYTES) return rejectField(form, 'file', 'The file is larger than 16 MB, more than one import can take.');
+    if (chosen.size > MAX_IMPORT_BYTES)
+      return rejectField(form, 'file', 'The file is larger than 16 MB, more than one import can take.');
     try {
       step('Reading the file…');
       let exported;
@@ -88,7 +112,10 @@ function importPart() {
       const r = await api.importEntries(exported);
       const imported = Number(r && r.imported) || 0;
       const skipped = Number(r && r.skipped) || 0;
-      result.textContent = `Imported ${imported.toLocaleString()} ${imported === 1 ? 'entry' : 'entries'}; skipped ${skipped.toLocaleString()} already in your diary.`;
+      const entries = imported === 1 ? 'entry' : 'entries';
+      result.textContent =
+        `Imported ${imported.toLocaleString()} ${entries}; ` +
+        `skipped ${skipped.toLocaleString()} already in your diary.`;
       result.hidden = false;
       announce(result.textContent);
       file.value = '';
@@ -100,8 +127,11 @@ function importPart() {
 }
 
 export function transferCard() {
-  return h('section', { class: 'card transfer', 'aria-labelledby': 'transfer-title' },
+  return h(
+    'section',
+    { class: 'card transfer', 'aria-labelledby': 'transfer-title' },
     h('h2', { id: 'transfer-title' }, 'Your entries'),
     exportPart(),
-    importPart());
+    importPart(),
+  );
 }
