@@ -1,7 +1,8 @@
 /*
  * handlers.c — td-diary's operations (proto/README.md, "td-diary
- * operations"). Each validates its arguments first (unknown fields refused
- * and named, types and ranges checked, content checked as UTF-8 code points),
+ * operations"). Each validates its arguments first (declared as data for
+ * common/td_rpc_args.h, which refuses unknown fields and checks types and
+ * ranges; content checked here as UTF-8 code points),
  * then calls the store on the connection of the worker serving it. Replies
  * go out after the store's COMMIT. Entry text never reaches a log line.
  */
@@ -14,6 +15,7 @@
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
+#include "td_rpc_args.h"
 #include "td_time.h"
 
 #include <stdio.h>
@@ -22,69 +24,21 @@
 
 /* ---- arguments ---------------------------------------------------------- */
 
-struct arg {
-    const char *name;
-    const msgpack_object *value; /* filled by take_args; NULL when absent */
-};
-
-/* Matches the request's args against `args` (n of them). Unknown or repeated
- * keys are a validation error naming them. Returns 0 or TD_EINVAL. */
-static int take_args(const struct td_rpc_request *req, struct td_rpc_reply *rep, struct arg *args,
-                     size_t n)
-{
-    bool bad = false;
-    if (req->args == NULL)
-        return 0;
-    const msgpack_object_map *m = &req->args->via.map;
-    for (uint32_t i = 0; i < m->size; i++) {
-        const msgpack_object *k = &m->ptr[i].key;
-        size_t j = 0;
-        while (j < n && !td_mp_str_eq(k, args[j].name))
-            j++;
-        if (j == n) {
-            td_rpc_reply_detail_key(rep, k, "Unknown field.");
-            bad = true;
-        } else if (args[j].value != NULL) {
-            td_rpc_reply_detail(rep, args[j].name, "Specified more than once.");
-            bad = true;
-        } else {
-            args[j].value = &m->ptr[i].val;
-        }
-    }
-    return bad ? td_rpc_reply_error(rep, TD_EINVAL, NULL) : 0;
-}
-
 static int invalid(struct td_rpc_reply *rep, const char *field, const char *message)
 {
     td_rpc_reply_detail(rep, field, message);
     return td_rpc_reply_error(rep, TD_EINVAL, NULL);
 }
 
-/* A required positive integer argument. */
-static int positive_arg(struct td_rpc_reply *rep, const struct arg *a, int64_t *out)
+/* The content argument (declared CONTENT_ARG), checked by the rules of the
+ * HTTP contract (gateway/docs/openapi.json): code points, not bytes, so the
+ * table bounds nothing. */
+#define CONTENT_ARG TD_ARG_STR("content", TD_ARG_REQUIRED, 0, INT64_MAX)
+static int content_arg(struct td_rpc_reply *rep, const struct td_arg *a)
 {
-    if (a->value == NULL)
-        return invalid(rep, a->name, "Missing data for required field.");
-    int64_t v;
-    if (td_mp_as_int64(a->value, &v) != 0 || v < 1)
-        return invalid(rep, a->name, "Must be a positive integer.");
-    *out = v;
-    return 0;
-}
-
-/* The required content argument, checked by the rules of the HTTP contract
- * (gateway/docs/openapi.json). */
-static int content_arg(struct td_rpc_reply *rep, const struct arg *a, const char **s, size_t *len)
-{
-    if (a->value == NULL)
-        return invalid(rep, a->name, "Missing data for required field.");
-    if (a->value->type != MSGPACK_OBJECT_STR)
-        return invalid(rep, a->name, "Not a valid string.");
     const char *problem = NULL;
-    if (diary_content_check(a->value->via.str.ptr, a->value->via.str.size, &problem) != 0)
+    if (diary_content_check(a->s, a->len, &problem) != 0)
         return invalid(rep, a->name, problem);
-    *s = a->value->via.str.ptr;
-    *len = a->value->via.str.size;
     return 0;
 }
 
@@ -104,51 +58,38 @@ static int need_conn(const struct diary_app *app, const struct td_rpc_request *r
 }
 
 /* The preamble of every operation a user makes: an authenticated caller, a
- * connection of this worker, and exactly the arguments named in args. */
+ * connection of this worker, and exactly the arguments declared in args. */
 static int user_op_args(const struct diary_app *app, const struct td_rpc_request *req,
-                        struct td_rpc_reply *rep, struct arg *args, size_t n)
+                        struct td_rpc_reply *rep, struct td_arg *args, size_t n)
 {
     int rc = need_user(req, rep);
     rc = rc ? rc : need_conn(app, req);
-    return rc ? rc : take_args(req, rep, args, n);
+    return rc ? rc : td_rpc_args_take(req, rep, args, n);
 }
 
-/* A string argument the gateway passed as the client sent it. */
+/* Strings the gateway passes as the client sent them (filters, bucket,
+ * limit): at most this many bytes. */
 #define TEXT_ARG_MAX 1024
+#define TEXT_ARG(name) TD_ARG_STR(name, 0, 0, TEXT_ARG_MAX)
+#define POSITIVE_ARG(name) TD_ARG_INT(name, TD_ARG_REQUIRED, 1, INT64_MAX)
 
-static int text_arg(struct td_rpc_reply *rep, const struct arg *a, struct diary_text *out)
+static struct diary_text text_of(const struct td_arg *a)
 {
-    out->s = NULL;
-    out->len = 0;
-    if (a->value == NULL)
-        return 0;
-    if (a->value->type != MSGPACK_OBJECT_STR)
-        return invalid(rep, a->name, "Not a valid string.");
-    if (a->value->via.str.size > TEXT_ARG_MAX)
-        return invalid(rep, a->name, "Is too long.");
-    out->s = a->value->via.str.ptr ? a->value->via.str.ptr : "";
-    out->len = a->value->via.str.size;
-    return 0;
+    return (struct diary_text){a != NULL && a->value != NULL ? a->s : NULL,
+                               a != NULL ? a->len : 0};
 }
 
 /* The filters of filter.h from their arguments (any may be NULL: not taken
  * by this operation). On 0, *f and *tz are the caller's to clear and free. */
-static int filter_args(struct td_rpc_reply *rep, const struct arg *q, const struct arg *from,
-                       const struct arg *to, const struct arg *tone, const struct arg *tz_arg,
-                       struct diary_filter *f, struct td_tz **tz)
+static int filter_args(struct td_rpc_reply *rep, const struct td_arg *q, const struct td_arg *from,
+                       const struct td_arg *to, const struct td_arg *tone,
+                       const struct td_arg *tz_arg, struct diary_filter *f, struct td_tz **tz)
 {
-    static const struct arg none = {"", NULL};
-    struct diary_filter_in in;
-    int rc = text_arg(rep, q ? q : &none, &in.q);
-    rc = rc ? rc : text_arg(rep, from ? from : &none, &in.from);
-    rc = rc ? rc : text_arg(rep, to ? to : &none, &in.to);
-    rc = rc ? rc : text_arg(rep, tone ? tone : &none, &in.tone);
-    rc = rc ? rc : text_arg(rep, tz_arg ? tz_arg : &none, &in.tz);
-    if (rc != 0)
-        return rc;
+    struct diary_filter_in in = {text_of(q), text_of(from), text_of(to), text_of(tone),
+                                 text_of(tz_arg)};
     struct diary_problem problems[DIARY_FILTER_MAX_PROBLEMS];
     size_t np = 0;
-    rc = diary_filter_parse(&in, f, tz, problems, &np);
+    int rc = diary_filter_parse(&in, f, tz, problems, &np);
     if (rc == TD_EINVAL) {
         for (size_t i = 0; i < np; i++)
             td_rpc_reply_detail(rep, problems[i].field, problems[i].message);
@@ -194,14 +135,13 @@ static int reply_entry(struct td_rpc_reply *rep, int status, const struct diary_
 static int op_list(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"page", NULL}, {"per_page", NULL}, {"q", NULL},   {"from", NULL},
-                         {"to", NULL},   {"tone", NULL},     {"tz", NULL}};
-    int rc = user_op_args(app, req, rep, args, 7);
-    int64_t page = 1, per_page = DIARY_PER_PAGE_DEFAULT;
-    if (rc == 0 && args[0].value != NULL)
-        rc = positive_arg(rep, &args[0], &page);
-    if (rc == 0 && args[1].value != NULL)
-        rc = positive_arg(rep, &args[1], &per_page);
+    struct td_arg args[] = {
+        TD_ARG_INT("page", 0, 1, INT64_MAX), TD_ARG_INT("per_page", 0, 1, INT64_MAX),
+        TEXT_ARG("q"), TEXT_ARG("from"), TEXT_ARG("to"), TEXT_ARG("tone"), TEXT_ARG("tz"),
+    };
+    int rc = user_op_args(app, req, rep, args, sizeof args / sizeof args[0]);
+    int64_t page = args[0].value ? args[0].i : 1;
+    int64_t per_page = args[1].value ? args[1].i : DIARY_PER_PAGE_DEFAULT;
     struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
     struct td_tz *tz = NULL;
     rc = rc ? rc : filter_args(rep, &args[2], &args[3], &args[4], &args[5], &args[6], &f, &tz);
@@ -238,13 +178,13 @@ static int op_list(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
 static int op_create(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"content", NULL}};
-    const char *content = NULL;
-    size_t len = 0;
+    struct td_arg args[] = {CONTENT_ARG};
     int rc = user_op_args(app, req, rep, args, 1);
-    rc = rc ? rc : content_arg(rep, &args[0], &content, &len);
+    rc = rc ? rc : content_arg(rep, &args[0]);
     if (rc != 0)
         return rc;
+    const char *content = args[0].s;
+    size_t len = args[0].len;
 
     struct diary_analysis a = {0};
     rc = diary_analysis_get(app->sentiment, app->sentiment_timeout_ms, content, len, &a);
@@ -276,14 +216,12 @@ static int op_create(void *ctx, const struct td_rpc_request *req, struct td_rpc_
 static int op_get(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"id", NULL}};
-    int64_t id = 0;
+    struct td_arg args[] = {POSITIVE_ARG("id")};
     int rc = user_op_args(app, req, rep, args, 1);
-    rc = rc ? rc : positive_arg(rep, &args[0], &id);
     if (rc != 0)
         return rc;
     struct diary_entry e = {0};
-    rc = diary_store_get(app->store, req->worker, req->user_id, id, &e);
+    rc = diary_store_get(app->store, req->worker, req->user_id, args[0].i, &e);
     if (rc != 0)
         return rc;
     rc = reply_entry(rep, 200, &e);
@@ -294,15 +232,14 @@ static int op_get(void *ctx, const struct td_rpc_request *req, struct td_rpc_rep
 static int op_update(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"id", NULL}, {"content", NULL}};
-    int64_t id = 0;
-    const char *content = NULL;
-    size_t len = 0;
+    struct td_arg args[] = {POSITIVE_ARG("id"), CONTENT_ARG};
     int rc = user_op_args(app, req, rep, args, 2);
-    rc = rc ? rc : positive_arg(rep, &args[0], &id);
-    rc = rc ? rc : content_arg(rep, &args[1], &content, &len);
+    rc = rc ? rc : content_arg(rep, &args[1]);
     if (rc != 0)
         return rc;
+    int64_t id = args[0].i;
+    const char *content = args[1].s;
+    size_t len = args[1].len;
 
     /* 404/403 before spending an analysis on someone else's entry; the
      * update re-checks inside its transaction. */
@@ -334,11 +271,9 @@ static int op_update(void *ctx, const struct td_rpc_request *req, struct td_rpc_
 static int op_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"id", NULL}};
-    int64_t id = 0;
+    struct td_arg args[] = {POSITIVE_ARG("id")};
     int rc = user_op_args(app, req, rep, args, 1);
-    rc = rc ? rc : positive_arg(rep, &args[0], &id);
-    rc = rc ? rc : diary_store_delete(app->store, req->worker, req->user_id, id);
+    rc = rc ? rc : diary_store_delete(app->store, req->worker, req->user_id, args[0].i);
     if (rc != 0)
         return rc;
     msgpack_packer *pk = td_rpc_reply_result(rep, 200);
@@ -351,7 +286,7 @@ static int op_stats(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
 {
     struct diary_app *app = ctx;
     struct diary_stats s = {0};
-    struct arg args[] = {{"from", NULL}, {"to", NULL}, {"tz", NULL}};
+    struct td_arg args[] = {TEXT_ARG("from"), TEXT_ARG("to"), TEXT_ARG("tz")};
     struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
     struct td_tz *tz = NULL;
     int rc = user_op_args(app, req, rep, args, 3);
@@ -386,11 +321,11 @@ static int op_stats(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
 static int op_delete_user(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"user_id", NULL}};
-    int64_t user_id = 0, deleted = 0;
+    struct td_arg args[] = {POSITIVE_ARG("user_id")};
+    int64_t deleted = 0;
     int rc = need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, args, 1);
-    rc = rc ? rc : positive_arg(rep, &args[0], &user_id);
+    rc = rc ? rc : TD_RPC_ARGS_TAKE(req, rep, args);
+    int64_t user_id = args[0].i;
     rc = rc ? rc : diary_store_delete_user(app->store, req->worker, user_id, &deleted);
     if (rc != 0)
         return rc;
@@ -434,20 +369,19 @@ static int seed_entry_arg(struct td_rpc_reply *rep, const msgpack_object *o,
 static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"entries", NULL}, {"clear", NULL}};
-    int rc = need_conn(app, req);
-    rc = rc ? rc : take_args(req, rep, args, 2);
-    if (rc != 0)
-        return rc;
-    const msgpack_object *list = args[0].value, *clear = args[1].value;
     /* An empty list is a clear alone: tdctl clears the demo entries before
      * td-auth deletes the demo accounts, so it can count them (the account
      * deletion's own cascade would remove them unseen, in the background). */
-    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY ||
-        list->via.array.size > SEED_MAX_ENTRIES)
-        return invalid(rep, "entries", "Must be a list of 0 to 1000 entries.");
-    if (clear != NULL && clear->type != MSGPACK_OBJECT_BOOLEAN)
-        return invalid(rep, "clear", "Not a valid boolean.");
+    struct td_arg args[] = {
+        TD_ARG_ARRAY("entries", TD_ARG_REQUIRED, 0, SEED_MAX_ENTRIES),
+        TD_ARG_BOOL("clear", 0),
+    };
+    int rc = need_conn(app, req);
+    rc = rc ? rc : TD_RPC_ARGS_TAKE(req, rep, args);
+    if (rc != 0)
+        return rc;
+    const msgpack_object *list = args[0].value;
+    bool clear = args[1].b;
 
     size_t n = list->via.array.size;
     /* calloc(0) may return NULL, which must not read as out of memory. */
@@ -473,7 +407,7 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
     }
     int64_t cleared = 0, inserted = 0;
     if (rc == 0)
-        rc = diary_store_seed(app->store, req->worker, entries, n, clear && clear->via.boolean,
+        rc = diary_store_seed(app->store, req->worker, entries, n, clear,
                               &cleared, &inserted);
     for (size_t i = 0; i < n; i++)
         free((char *)entries[i].analyzed);
@@ -541,13 +475,12 @@ static int pack_date(msgpack_packer *pk, const char *key, struct td_date d)
 static int op_timeline(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"bucket", NULL}, {"from", NULL}, {"to", NULL}, {"tz", NULL}};
+    struct td_arg args[] = {TEXT_ARG("bucket"), TEXT_ARG("from"), TEXT_ARG("to"), TEXT_ARG("tz")};
     struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
     struct td_tz *tz = NULL;
     enum diary_bucket b = DIARY_BUCKET_WEEK;
-    struct diary_text bucket = {NULL, 0};
     int rc = user_op_args(app, req, rep, args, 4);
-    rc = rc ? rc : text_arg(rep, &args[0], &bucket);
+    struct diary_text bucket = text_of(&args[0]);
     if (rc == 0 && bucket.s != NULL && diary_bucket_parse(bucket.s, bucket.len, &b) != 0)
         td_rpc_reply_detail(rep, "bucket", "Must be one of: day, week, month.");
     rc = rc ? rc : filter_args(rep, NULL, &args[1], &args[2], NULL, &args[3], &f, &tz);
@@ -733,13 +666,12 @@ static bool small_decimal(const struct diary_text *t, int64_t max, int64_t *out)
 static int op_phrases(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"limit", NULL}, {"from", NULL}, {"to", NULL}, {"tz", NULL}};
+    struct td_arg args[] = {TEXT_ARG("limit"), TEXT_ARG("from"), TEXT_ARG("to"), TEXT_ARG("tz")};
     struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
     struct td_tz *tz = NULL;
-    struct diary_text lim = {NULL, 0};
     int64_t limit = DIARY_PHRASES_DEFAULT_LIMIT;
     int rc = user_op_args(app, req, rep, args, 4);
-    rc = rc ? rc : text_arg(rep, &args[0], &lim);
+    struct diary_text lim = text_of(&args[0]);
     if (rc == 0 && lim.s != NULL && !small_decimal(&lim, DIARY_PHRASES_MAX_LIMIT, &limit))
         td_rpc_reply_detail(rep, "limit", "Must be an integer from 1 to 50.");
     rc = rc ? rc : filter_args(rep, NULL, &args[1], &args[2], NULL, &args[3], &f, &tz);
@@ -788,7 +720,7 @@ static int op_phrases(void *ctx, const struct td_rpc_request *req, struct td_rpc
 #define DIARY_EXPORT_PAGE 50
 
 /* {"after": [created_at µs, id]}: the keyset of the last entry sent. */
-static int after_arg(struct td_rpc_reply *rep, const struct arg *a, int64_t *created,
+static int after_arg(struct td_rpc_reply *rep, const struct td_arg *a, int64_t *created,
                      int64_t *id)
 {
     *created = INT64_MIN;
@@ -806,8 +738,8 @@ static int after_arg(struct td_rpc_reply *rep, const struct arg *a, int64_t *cre
 static int op_export(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"q", NULL},  {"from", NULL}, {"to", NULL},
-                         {"tone", NULL}, {"tz", NULL}, {"after", NULL}};
+    struct td_arg args[] = {TEXT_ARG("q"),    TEXT_ARG("from"), TEXT_ARG("to"),
+                            TEXT_ARG("tone"), TEXT_ARG("tz"),   TD_ARG_ANY("after", 0)};
     struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
     struct td_tz *tz = NULL;
     int64_t after_created, after_id;
@@ -867,19 +799,18 @@ static int op_export(void *ctx, const struct td_rpc_request *req, struct td_rpc_
 #define DIARY_IMPORT_STALE_US (3600LL * 1000000) /* staged rows older than this expire */
 #define IMPORT_ID_LEN 32
 
-/* The import id: the gateway's 32 hex characters. */
-static int import_id_arg(struct td_rpc_reply *rep, const struct arg *a, char *buf)
+/* The import id (declared IMPORT_ID_ARG): the gateway's 32 hex characters. */
+#define IMPORT_ID_ARG TD_ARG_STR("import", TD_ARG_REQUIRED, IMPORT_ID_LEN, IMPORT_ID_LEN)
+static int import_id_arg(struct td_rpc_reply *rep, const struct td_arg *a, char *buf)
 {
-    if (a->value == NULL)
-        return invalid(rep, a->name, "Missing data for required field.");
-    bool ok = a->value->type == MSGPACK_OBJECT_STR && a->value->via.str.size == IMPORT_ID_LEN;
+    bool ok = true;
     for (size_t i = 0; ok && i < IMPORT_ID_LEN; i++) {
-        char c = a->value->via.str.ptr[i];
+        char c = a->s[i];
         ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
     }
     if (!ok)
         return invalid(rep, a->name, "Must be 32 lower-case hexadecimal characters.");
-    memcpy(buf, a->value->via.str.ptr, IMPORT_ID_LEN);
+    memcpy(buf, a->s, IMPORT_ID_LEN);
     buf[IMPORT_ID_LEN] = '\0';
     return 0;
 }
@@ -943,19 +874,18 @@ static bool import_entry(struct td_rpc_reply *rep, const msgpack_object *o, int6
 static int op_import_stage(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"import", NULL}, {"offset", NULL}, {"entries", NULL}};
+    struct td_arg args[] = {
+        IMPORT_ID_ARG,
+        TD_ARG_INT("offset", TD_ARG_REQUIRED, 0, DIARY_IMPORT_MAX_ENTRIES - 1),
+        TD_ARG_ARRAY("entries", TD_ARG_REQUIRED, 1, DIARY_IMPORT_PIECE_MAX),
+    };
     char import_id[IMPORT_ID_LEN + 1];
-    int64_t offset = -1;
     int rc = user_op_args(app, req, rep, args, 3);
     rc = rc ? rc : import_id_arg(rep, &args[0], import_id);
-    if (rc == 0 && (args[1].value == NULL || td_mp_as_int64(args[1].value, &offset) != 0 ||
-                    offset < 0 || offset >= DIARY_IMPORT_MAX_ENTRIES))
-        rc = invalid(rep, "offset", "Must be an integer from 0 to 9999.");
+    int64_t offset = args[1].i;
     const msgpack_object *list = args[2].value;
-    if (rc == 0 && (list == NULL || list->type != MSGPACK_OBJECT_ARRAY ||
-                    list->via.array.size < 1 || list->via.array.size > DIARY_IMPORT_PIECE_MAX ||
-                    offset + list->via.array.size > DIARY_IMPORT_MAX_ENTRIES))
-        rc = invalid(rep, "entries", "Must be a list of 1 to 1000 entries within 10000.");
+    if (rc == 0 && offset + list->via.array.size > DIARY_IMPORT_MAX_ENTRIES)
+        rc = invalid(rep, "entries", "Must end within the 10000 entries of an import.");
     if (rc != 0)
         return rc;
     size_t n = list->via.array.size;
@@ -995,14 +925,13 @@ static int op_import_stage(void *ctx, const struct td_rpc_request *req, struct t
 static int op_import_commit(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct diary_app *app = ctx;
-    struct arg args[] = {{"import", NULL}, {"count", NULL}};
+    struct td_arg args[] = {IMPORT_ID_ARG,
+                            TD_ARG_INT("count", TD_ARG_REQUIRED, 0, DIARY_IMPORT_MAX_ENTRIES)};
     char import_id[IMPORT_ID_LEN + 1];
-    int64_t count = -1, imported = 0, skipped = 0;
+    int64_t imported = 0, skipped = 0;
     int rc = user_op_args(app, req, rep, args, 2);
     rc = rc ? rc : import_id_arg(rep, &args[0], import_id);
-    if (rc == 0 && (args[1].value == NULL || td_mp_as_int64(args[1].value, &count) != 0 ||
-                    count < 0 || count > DIARY_IMPORT_MAX_ENTRIES))
-        rc = invalid(rep, "count", "Must be an integer from 0 to 10000.");
+    int64_t count = args[1].i;
     if (rc != 0)
         return rc;
     rc = diary_store_import_commit(app->store, req->worker, req->user_id, import_id, count,

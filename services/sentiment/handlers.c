@@ -8,13 +8,10 @@
  * whitespace-only text is fine and has no spans.
  */
 #include "handlers.h"
-#include "td_utf8.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
-
-#include <stdio.h>
-#include <string.h>
+#include "td_rpc_args.h"
 
 const struct td_rpc_route senti_routes[] = {
     /* not inline: the LLM provider can take seconds */
@@ -25,48 +22,19 @@ const size_t senti_nroutes = sizeof senti_routes / sizeof senti_routes[0];
 int senti_handle_analyze(void *appv, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct senti_app *app = appv;
-    const msgpack_object *text = NULL;
-    bool bad = false;
-    if (req->args != NULL) {
-        const msgpack_object_map *m = &req->args->via.map;
-        for (uint32_t i = 0; i < m->size; i++) {
-            const msgpack_object *k = &m->ptr[i].key;
-            if (td_mp_str_eq(k, "text")) {
-                text = &m->ptr[i].val;
-            } else {
-                td_rpc_reply_detail_key(rep, k, "Unknown field.");
-                bad = true;
-            }
-        }
-    }
-    if (text == NULL) {
-        td_rpc_reply_detail(rep, "text", "Missing data for required field");
-        bad = true;
-    } else if (text->type != MSGPACK_OBJECT_STR) {
-        td_rpc_reply_detail(rep, "text", "Not a valid string");
-        bad = true;
-    } else if (text->via.str.size > SENTI_MAX_TEXT_BYTES) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "Longer than %zu bytes", SENTI_MAX_TEXT_BYTES);
-        td_rpc_reply_detail(rep, "text", msg);
-        bad = true;
-    } else if (text->via.str.size > 0 &&
-               memchr(text->via.str.ptr, '\0', text->via.str.size) != NULL) {
-        td_rpc_reply_detail(rep, "text", "Must not contain NUL characters");
-        bad = true;
-    } else if (td_utf8_count(text->via.str.ptr, text->via.str.size) < 0) {
-        td_rpc_reply_detail(rep, "text", "Not valid UTF-8");
-        bad = true;
-    }
-    if (bad)
-        return td_rpc_reply_error(rep, TD_EINVAL, NULL);
-
-    struct senti_result r;
-    int rc = senti_provider_analyze(app->provider, req->worker, text->via.str.ptr,
-                                    text->via.str.size, &r);
+    struct td_arg args[] = {
+        TD_ARG_STR("text", TD_ARG_REQUIRED | TD_ARG_TEXT, 0, SENTI_MAX_TEXT_BYTES),
+    };
+    int rc = TD_RPC_ARGS_TAKE(req, rep, args);
     if (rc != 0)
         return rc;
-    TD_LOG(TD_LOG_DEBUG, "analyzed", "%u bytes by %s%s: +%zu -%zu", text->via.str.size,
+    const struct td_arg *text = &args[0];
+
+    struct senti_result r;
+    rc = senti_provider_analyze(app->provider, req->worker, text->s, text->len, &r);
+    if (rc != 0)
+        return rc;
+    TD_LOG(TD_LOG_DEBUG, "analyzed", "%zu bytes by %s%s: +%zu -%zu", text->len,
            r.analyzer, r.cached ? " (cached)" : "", r.positive, r.negative);
     msgpack_packer *pk = td_rpc_reply_result(rep, 200);
     if (msgpack_pack_map(pk, 4) != 0 || td_mp_pack_cstr(pk, "analyzed_content") != 0 ||
