@@ -40,42 +40,32 @@ int senti_llm_request_new(const char *model, const char *text, size_t len,
     if (text == NULL)
         text = "";
 
-    int rc = TD_ENOMEM;
-    json_t *root = NULL, *user = NULL, *mdl = NULL;
-    char *dump = NULL;
-
     /* json_stringn refuses invalid UTF-8 and NUL bytes (without
      * JSON_ALLOW_NUL we check NUL ourselves: jansson would accept it). */
     if (memchr(text, '\0', len) != NULL)
         return TD_EINVAL;
-    user = json_stringn(text, len);
-    mdl = json_string(model);
+    json_t *user = json_stringn(text, len);
+    json_t *mdl = json_string(model);
     if (user == NULL || mdl == NULL) {
-        rc = TD_EINVAL;
-        goto out;
+        json_decref(user);
+        json_decref(mdl);
+        return TD_EINVAL;
     }
-    root = json_pack("{s:o, s:i, s:{s:s}, s:[{s:s, s:s}, {s:s, s:o}]}",
-                     "model", mdl, "temperature", 0,
-                     "response_format", "type", "json_object",
-                     "messages", "role", "system", "content", SYSTEM_PROMPT,
-                     "role", "user", "content", user);
-    mdl = NULL; /* "o" steals the references, even on failure */
-    user = NULL;
+    /* "o" steals the references of mdl and user, even on failure. */
+    json_t *root = json_pack("{s:o, s:i, s:{s:s}, s:[{s:s, s:s}, {s:s, s:o}]}",
+                             "model", mdl, "temperature", 0,
+                             "response_format", "type", "json_object",
+                             "messages", "role", "system", "content", SYSTEM_PROMPT,
+                             "role", "user", "content", user);
     if (root == NULL)
-        goto out;
-    dump = json_dumps(root, JSON_COMPACT);
+        return TD_ENOMEM;
+    char *dump = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
     if (dump == NULL)
-        goto out;
+        return TD_ENOMEM;
     *out_len = strlen(dump);
     *out_body = dump;
-    dump = NULL;
-    rc = 0;
-out:
-    json_decref(root);
-    json_decref(user);
-    json_decref(mdl);
-    free(dump);
-    return rc;
+    return 0;
 }
 
 static unsigned char lower(unsigned char c)
@@ -198,49 +188,36 @@ static int span_cmp(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-int senti_llm_parse_response(const char *body, size_t body_len,
-                             const char *text, size_t len,
-                             struct senti_spans *out)
+/* The phrase list inside a chat completion: choices[0].message.content, a
+ * JSON text of its own (fenced or not) holding {"phrases": [...]} or the
+ * bare list. On 0, *inner is the parsed content (the caller's to decref)
+ * and *phrases a borrowed array within it. */
+static int phrases_of(json_t *root, json_t **inner, json_t **phrases)
 {
-    if (out == NULL || (body == NULL && body_len > 0) ||
-        (text == NULL && len > 0))
-        return TD_EINVAL;
-    senti_spans_clear(out);
-    if (body_len > SENTI_LLM_MAX_RESPONSE || len > SENTI_MAX_TEXT_BYTES)
-        return TD_ETOOBIG;
-    if (body == NULL)
-        return TD_EINVAL;
-    if (text == NULL)
-        text = "";
-
-    int rc = TD_EINVAL;
-    json_error_t jerr;
-    json_t *root = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-    json_t *inner = NULL;
-    if (root == NULL)
-        goto out;
-
     json_t *choices = json_object_get(root, "choices");
     json_t *c0 = json_is_array(choices) ? json_array_get(choices, 0) : NULL;
     json_t *msg = json_is_object(c0) ? json_object_get(c0, "message") : NULL;
     json_t *content = json_is_object(msg) ? json_object_get(msg, "content") : NULL;
     if (!json_is_string(content))
-        goto out;
+        return TD_EINVAL;
     const char *cs = json_string_value(content);
     size_t cl = json_string_length(content);
-    if (cl > SENTI_LLM_MAX_CONTENT) {
-        rc = TD_ETOOBIG;
-        goto out;
-    }
+    if (cl > SENTI_LLM_MAX_CONTENT)
+        return TD_ETOOBIG;
     unfence(&cs, &cl);
-    inner = json_loadb(cs, cl, JSON_REJECT_DUPLICATES, &jerr);
-    if (inner == NULL)
-        goto out;
-    json_t *phrases = json_is_array(inner) ? inner
-                                           : json_object_get(inner, "phrases");
-    if (!json_is_array(phrases))
-        goto out;
+    json_error_t jerr;
+    *inner = json_loadb(cs, cl, JSON_REJECT_DUPLICATES, &jerr);
+    if (*inner == NULL)
+        return TD_EINVAL;
+    *phrases = json_is_array(*inner) ? *inner : json_object_get(*inner, "phrases");
+    return json_is_array(*phrases) ? 0 : TD_EINVAL;
+}
 
+/* Adds to `out` a span for each well-formed phrase found in the text, within
+ * the bounds of llm_parse.h and MATCH_BUDGET; others are skipped. */
+static int locate_phrases(json_t *phrases, const char *text, size_t len,
+                          struct senti_spans *out)
+{
     size_t budget = MATCH_BUDGET;
     size_t nitems = json_array_size(phrases);
     if (nitems > SENTI_LLM_MAX_PHRASES)
@@ -271,16 +248,35 @@ int senti_llm_parse_response(const char *body, size_t body_len,
         size_t at;
         if (!locate(text, len, ph, pl, out, &budget, &at))
             continue;
-        int prc = senti_spans_push(out, at, at + pl, pol, 1.0f);
-        if (prc != 0) {
-            rc = prc;
-            goto out;
-        }
+        int rc = senti_spans_push(out, at, at + pl, pol, 1.0f);
+        if (rc != 0)
+            return rc;
     }
-    if (out->count > 1)
+    return 0;
+}
+
+int senti_llm_parse_response(const char *body, size_t body_len,
+                             const char *text, size_t len,
+                             struct senti_spans *out)
+{
+    if (out == NULL || (body == NULL && body_len > 0) ||
+        (text == NULL && len > 0))
+        return TD_EINVAL;
+    senti_spans_clear(out);
+    if (body_len > SENTI_LLM_MAX_RESPONSE || len > SENTI_MAX_TEXT_BYTES)
+        return TD_ETOOBIG;
+    if (body == NULL)
+        return TD_EINVAL;
+    if (text == NULL)
+        text = "";
+
+    json_error_t jerr;
+    json_t *root = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *inner = NULL, *phrases = NULL;
+    int rc = root != NULL ? phrases_of(root, &inner, &phrases) : TD_EINVAL;
+    rc = rc ? rc : locate_phrases(phrases, text, len, out);
+    if (rc == 0 && out->count > 1)
         qsort(out->items, out->count, sizeof out->items[0], span_cmp);
-    rc = 0;
-out:
     if (rc != 0)
         senti_spans_clear(out);
     json_decref(inner);
