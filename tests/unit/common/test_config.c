@@ -6,6 +6,7 @@
 #include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -45,7 +46,7 @@ Test(config, development_defaults_apply)
 {
     struct cfg c;
     char err[256];
-    cr_assert_eq(td_config_load(vars, NVARS, &c, err, sizeof err), 0, "%s", err);
+    TD_ASSERT_OK(td_config_load(vars, NVARS, &c, err, sizeof err), "%s", err);
     cr_assert_str_eq(c.name, "dflt");
     cr_assert_eq(c.count, 5);
     cr_assert(c.flag);
@@ -60,7 +61,7 @@ Test(config, testing_has_its_own_defaults)
     setenv("APP_ENV", "testing", 1);
     struct cfg c;
     char err[256];
-    cr_assert_eq(td_config_load(vars, NVARS, &c, err, sizeof err), 0, "%s", err);
+    TD_ASSERT_OK(td_config_load(vars, NVARS, &c, err, sizeof err), "%s", err);
     cr_assert_eq(c.count, 1);
     cr_assert_not(c.flag);
     td_config_free(vars, NVARS, &c);
@@ -91,11 +92,11 @@ Test(config, booleans_take_the_usual_spellings)
         struct cfg c;
         char err[256];
         setenv("TDT_FLAG", yes[i], 1);
-        cr_assert_eq(td_config_load(vars, NVARS, &c, err, sizeof err), 0);
+        TD_ASSERT_OK(td_config_load(vars, NVARS, &c, err, sizeof err));
         cr_assert(c.flag);
         td_config_free(vars, NVARS, &c);
         setenv("TDT_FLAG", no[i], 1);
-        cr_assert_eq(td_config_load(vars, NVARS, &c, err, sizeof err), 0);
+        TD_ASSERT_OK(td_config_load(vars, NVARS, &c, err, sizeof err));
         cr_assert_not(c.flag);
         td_config_free(vars, NVARS, &c);
     }
@@ -126,7 +127,7 @@ Test(config, production_refuses_default_and_short_secrets)
     cr_assert_eq(td_config_load(vars, NVARS, &c, err, sizeof err), TD_ECONFIG);
 
     setenv("TDT_SECRET", "a-real-production-secret-of-enough-length!", 1);
-    cr_assert_eq(td_config_load(vars, NVARS, &c, err, sizeof err), 0, "%s", err);
+    TD_ASSERT_OK(td_config_load(vars, NVARS, &c, err, sizeof err), "%s", err);
     td_config_free(vars, NVARS, &c);
 }
 
@@ -151,7 +152,7 @@ Test(config, env_file_fills_gaps_but_never_overrides)
     setenv("TD_ENV_FILE", path, 1);
     setenv("TDT_COUNT", "3", 1);
     char err[256];
-    cr_assert_eq(td_env_load_file(err, sizeof err), 0, "%s", err);
+    TD_ASSERT_OK(td_env_load_file(err, sizeof err), "%s", err);
     cr_assert_str_eq(getenv("TDT_NAME"), "fromfile");
     cr_assert_str_eq(getenv("TDT_FROM_FILE"), "quoted value");
     cr_assert_str_eq(getenv("TDT_COUNT"), "3", "the real environment wins");
@@ -230,7 +231,7 @@ Test(config, secret_can_come_from_a_file)
     setenv("TDT_SECRET_FILE", path, 1);
     struct prodcfg c;
     char err[256];
-    cr_assert_eq(td_config_load(prod_vars, NPROD, &c, err, sizeof err), 0, "%s", err);
+    TD_ASSERT_OK(td_config_load(prod_vars, NPROD, &c, err, sizeof err), "%s", err);
     cr_assert_str_eq(c.secret, "a-secret-read-from-a-file-0123456789", "newline dropped");
     td_config_free(prod_vars, NPROD, &c);
 
@@ -260,7 +261,7 @@ Test(config, production_wants_explicit_settings_and_a_file_counts)
     unsetenv("TDT_SECRET");
     char *path = write_temp("a-production-secret-from-a-file-0123456789");
     setenv("TDT_SECRET_FILE", path, 1);
-    cr_assert_eq(td_config_load(prod_vars, NPROD, &c, err, sizeof err), 0, "%s", err);
+    TD_ASSERT_OK(td_config_load(prod_vars, NPROD, &c, err, sizeof err), "%s", err);
     td_config_free(prod_vars, NPROD, &c);
     unlink(path);
     unsetenv("TDT_SECRET_FILE");

@@ -6,6 +6,7 @@
 #include "td_json_mp.h"
 #include "td_mp.h"
 #include "td_utf8.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -18,12 +19,12 @@ static json_t *round_trip(const char *text)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    cr_assert_eq(td_json_to_mp(in, &pk), 0);
+    TD_ASSERT_OK(td_json_to_mp(in, &pk));
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    cr_assert_eq(td_mp_unpack(sb.data, sb.size, &up), 0);
+    TD_ASSERT_OK(td_mp_unpack(sb.data, sb.size, &up));
     json_t *out = NULL;
-    cr_assert_eq(td_mp_to_json(&up.data, &out), 0);
+    TD_ASSERT_OK(td_mp_to_json(&up.data, &out));
     cr_assert(json_equal(in, out), "%s changed in the round trip", text);
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
@@ -55,7 +56,7 @@ Test(json_mp, binary_ext_and_non_string_keys_have_no_json_form)
     msgpack_pack_nil(&pk);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    cr_assert_eq(td_mp_unpack(sb.data, sb.size, &up), 0);
+    TD_ASSERT_OK(td_mp_unpack(sb.data, sb.size, &up));
     json_t *out = NULL;
     cr_assert_eq(td_mp_to_json(&up.data, &out), TD_EPROTO);
     cr_assert_null(out);
@@ -65,14 +66,14 @@ Test(json_mp, binary_ext_and_non_string_keys_have_no_json_form)
     msgpack_pack_bin(&pk, 3);
     msgpack_pack_bin_body(&pk, "abc", 3);
     msgpack_unpacked_init(&up);
-    cr_assert_eq(td_mp_unpack(sb.data, sb.size, &up), 0);
+    TD_ASSERT_OK(td_mp_unpack(sb.data, sb.size, &up));
     cr_assert_eq(td_mp_to_json(&up.data, &out), TD_EPROTO);
     msgpack_unpacked_destroy(&up);
 
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_uint64(&pk, UINT64_MAX);
     msgpack_unpacked_init(&up);
-    cr_assert_eq(td_mp_unpack(sb.data, sb.size, &up), 0);
+    TD_ASSERT_OK(td_mp_unpack(sb.data, sb.size, &up));
     cr_assert_eq(td_mp_to_json(&up.data, &out), TD_EPROTO, "above INT64_MAX");
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);

@@ -6,6 +6,7 @@
 #include "td_error.h"
 #include "td_json_mp.h"
 #include "td_mp.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <float.h>
@@ -261,7 +262,7 @@ Test(json_text, a_scalar_at_the_top_is_declined_as_json_dumps_refuses_it)
     size_t len = 0;
     cr_assert_eq(td_mp_to_json_text(&up.data, &text, &len), TD_EPROTO);
     json_t *tree = NULL;
-    cr_assert_eq(td_mp_to_json(&up.data, &tree), 0);
+    TD_ASSERT_OK(td_mp_to_json(&up.data, &tree));
     cr_assert_null(json_dumps(tree, JSON_COMPACT));
     json_decref(tree);
     msgpack_unpacked_destroy(&up);

@@ -4,6 +4,7 @@
  */
 #include "td_error.h"
 #include "td_mp.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -30,9 +31,9 @@ Test(mp, accepts_a_well_formed_map)
 
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    cr_assert_eq(td_mp_unpack(sb.data, sb.size, &up), 0);
+    TD_ASSERT_OK(td_mp_unpack(sb.data, sb.size, &up));
     int64_t uid;
-    cr_assert_eq(td_mp_as_int64(td_mp_map_get(&up.data, "uid"), &uid), 0);
+    TD_ASSERT_OK(td_mp_as_int64(td_mp_map_get(&up.data, "uid"), &uid));
     cr_assert_eq(uid, 42);
     cr_assert(td_mp_str_eq(td_mp_map_get(&up.data, "op"), "diary.list"));
     cr_assert_null(td_mp_map_get(&up.data, "missing"));
@@ -108,7 +109,7 @@ Test(mp, copy_str_refuses_nul_and_overflow)
     o.via.str.size = 8;
     cr_assert_eq(td_mp_copy_str(&o, buf, sizeof buf), TD_EINVAL, "no room for the NUL");
     o.via.str.size = 7;
-    cr_assert_eq(td_mp_copy_str(&o, buf, sizeof buf), 0);
+    TD_ASSERT_OK(td_mp_copy_str(&o, buf, sizeof buf));
     cr_assert_str_eq(buf, "abcdefg");
 }
 
@@ -127,7 +128,7 @@ Test(mp, a_map_with_a_key_twice_or_a_non_string_key_is_not_unique)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
-        cr_assert_eq(td_mp_unpack(cases[i].bytes, cases[i].len, &up), 0, "case %zu", i);
+        TD_ASSERT_OK(td_mp_unpack(cases[i].bytes, cases[i].len, &up), "case %zu", i);
         cr_assert_eq(td_mp_map_keys_unique(&up.data), cases[i].unique, "case %zu", i);
         msgpack_unpacked_destroy(&up);
     }

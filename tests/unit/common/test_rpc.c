@@ -7,6 +7,7 @@
 #include "td_mp.h"
 #include "td_rpc.h"
 #include "td_time.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <nng/nng.h>
@@ -82,7 +83,7 @@ static struct td_rpc_server *start_server_routes(unsigned workers,
     struct td_rpc_server_opts opts = {.service = "test", .url = url, .workers = workers,
                                       .routes = rs, .nroutes = n};
     struct td_rpc_server *srv = NULL;
-    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    TD_ASSERT_OK(td_rpc_server_start(&opts, &srv));
     return srv;
 }
 
@@ -95,7 +96,7 @@ static struct td_rpc_client *open_client(int timeout_ms)
 {
     struct td_rpc_client_opts opts = {.service = "test", .urls = url, .timeout_ms = timeout_ms};
     struct td_rpc_client *c = NULL;
-    cr_assert_eq(td_rpc_client_open(&opts, &c), 0);
+    TD_ASSERT_OK(td_rpc_client_open(&opts, &c));
     return c;
 }
 
@@ -124,9 +125,9 @@ Test(rpc, round_trip_carries_args_user_and_request_id)
     cr_assert_eq(call_n(c, 41, 0, 0, &res), 0);
     cr_assert_eq(res.status, 201);
     int64_t v;
-    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "n"), &v), 0);
+    TD_ASSERT_OK(td_mp_as_int64(td_mp_map_get(res.result, "n"), &v));
     cr_assert_eq(v, 41);
-    cr_assert_eq(td_mp_as_int64(td_mp_map_get(res.result, "uid"), &v), 0);
+    TD_ASSERT_OK(td_mp_as_int64(td_mp_map_get(res.result, "uid"), &v));
     cr_assert_eq(v, 7);
     cr_assert(td_mp_str_eq(td_mp_map_get(res.result, "rid"), "rid-1"));
     td_rpc_result_free(&res);
@@ -160,13 +161,13 @@ Test(rpc, ping_is_built_in_and_unknown_ops_are_refused)
     struct td_rpc_client *c = open_client(2000);
     struct td_rpc_result res;
     struct td_rpc_call ping = {.op = TD_OP_PING};
-    cr_assert_eq(td_rpc_call(c, &ping, &res), 0);
+    TD_ASSERT_OK(td_rpc_call(c, &ping, &res));
     cr_assert_eq(res.status, 200);
     cr_assert(td_mp_str_eq(td_mp_map_get(res.result, "service"), "test"));
     td_rpc_result_free(&res);
 
     struct td_rpc_call other = {.op = TD_OP_AUTH_LOGIN};
-    cr_assert_eq(td_rpc_call(c, &other, &res), 0);
+    TD_ASSERT_OK(td_rpc_call(c, &other, &res));
     cr_assert_eq(res.status, 404);
     cr_assert(td_mp_str_eq(td_rpc_result_error_field(&res, "error"), "unknown_operation"));
     td_rpc_result_free(&res);
@@ -299,9 +300,9 @@ Test(rpc, malformed_frames_get_an_error_reply_and_the_server_lives_on)
         cr_assert_eq(nng_recv(req, &buf, &len, NNG_FLAG_ALLOC), 0, "no reply to frame %zu", i);
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
-        cr_assert_eq(td_mp_unpack(buf, len, &up), 0);
+        TD_ASSERT_OK(td_mp_unpack(buf, len, &up));
         int64_t status;
-        cr_assert_eq(td_mp_as_int64(td_mp_map_get(&up.data, "status"), &status), 0);
+        TD_ASSERT_OK(td_mp_as_int64(td_mp_map_get(&up.data, "status"), &status));
         cr_assert_eq(status, 400, "frame %zu", i);
         const msgpack_object *err = td_mp_map_get(&up.data, "error");
         cr_assert(td_mp_str_eq(td_mp_map_get(err, "error"), "invalid_message"));
@@ -427,10 +428,10 @@ Test(rpc, handle_bytes_is_the_same_path_without_sockets)
     struct td_rpc_server *srv = start_server(1);
     char *out = NULL;
     size_t len = 0;
-    cr_assert_eq(td_rpc_server_handle_bytes(srv, 0, "\xc0", 1, &out, &len), 0);
+    TD_ASSERT_OK(td_rpc_server_handle_bytes(srv, 0, "\xc0", 1, &out, &len));
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    cr_assert_eq(td_mp_unpack(out, len, &up), 0);
+    TD_ASSERT_OK(td_mp_unpack(out, len, &up));
     int64_t status;
     td_mp_as_int64(td_mp_map_get(&up.data, "status"), &status);
     cr_assert_eq(status, 400);
@@ -459,14 +460,14 @@ Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
     struct td_rpc_client_opts copts = {.service = "replicas", .urls = listen_url,
                                        .timeout_ms = 2000};
     struct td_rpc_client *c = NULL;
-    cr_assert_eq(td_rpc_client_open(&copts, &c), 0);
+    TD_ASSERT_OK(td_rpc_client_open(&copts, &c));
 
     static const struct td_rpc_route who[] = {{TD_OP_SENTIMENT_ANALYZE, whoami, false}};
     struct td_rpc_server *replicas[3];
     for (intptr_t i = 0; i < 3; i++) {
         struct td_rpc_server_opts sopts = {.service = "replica", .dial_urls = url, .workers = 2,
                                            .routes = who, .nroutes = 1, .app = (void *)(i + 1)};
-        cr_assert_eq(td_rpc_server_start(&sopts, &replicas[i]), 0);
+        TD_ASSERT_OK(td_rpc_server_start(&sopts, &replicas[i]));
     }
     for (int i = 0; i < 200 && td_rpc_client_peers(c) < 3 * TD_RPC_CONNECTIONS; i++)
         usleep(10000);
@@ -476,7 +477,7 @@ Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
     for (int i = 0; i < 60; i++) {
         struct td_rpc_call call = {.op = TD_OP_SENTIMENT_ANALYZE};
         struct td_rpc_result res;
-        cr_assert_eq(td_rpc_call(c, &call, &res), 0);
+        TD_ASSERT_OK(td_rpc_call(c, &call, &res));
         int64_t who_id = 0;
         td_mp_as_int64(res.result, &who_id);
         cr_assert(who_id >= 1 && who_id <= 3);
@@ -492,7 +493,7 @@ Test(rpc, replicas_dialling_in_share_the_load_and_one_can_leave)
     for (int i = 0; i < 30; i++) {
         struct td_rpc_call call = {.op = TD_OP_SENTIMENT_ANALYZE};
         struct td_rpc_result res;
-        cr_assert_eq(td_rpc_call(c, &call, &res), 0, "call %d failed after a replica left", i);
+        TD_ASSERT_OK(td_rpc_call(c, &call, &res), "call %d failed after a replica left", i);
         int64_t who_id = 0;
         td_mp_as_int64(res.result, &who_id);
         cr_assert_neq(who_id, 2, "the stopped replica answered");
@@ -635,7 +636,7 @@ Test(rpc, an_envelope_with_a_key_twice_is_refused)
     td_mp_pack_kv_str(&pk, "op", "diary.list");
     char *out = NULL;
     size_t out_len = 0;
-    cr_assert_eq(td_rpc_server_handle_bytes(srv, 0, sb.data, sb.size, &out, &out_len), 0);
+    TD_ASSERT_OK(td_rpc_server_handle_bytes(srv, 0, sb.data, sb.size, &out, &out_len));
     cr_assert_not_null(memmem(out, out_len, "invalid_message", strlen("invalid_message")));
     cr_assert_eq(atomic_load(&handled), 0);
     free(out);
@@ -653,14 +654,14 @@ Test(rpc, an_operation_is_refused_where_its_callers_cannot_connect)
     struct td_rpc_server_opts opts = {.service = "test", .url = url, .callers = TD_ROLES_STACK,
                                       .workers = 1, .routes = seed_routes, .nroutes = 2};
     struct td_rpc_server *srv = NULL;
-    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    TD_ASSERT_OK(td_rpc_server_start(&opts, &srv));
     struct td_rpc_client *c = open_client(2000);
     struct td_rpc_result res;
     cr_assert_eq(call_n(c, 1, 0, 0, &res), 0);
     cr_assert_eq(res.status, 201);
     td_rpc_result_free(&res);
     struct td_rpc_call seed = {.op = TD_OP_DIARY_SEED};
-    cr_assert_eq(td_rpc_call(c, &seed, &res), 0);
+    TD_ASSERT_OK(td_rpc_call(c, &seed, &res));
     cr_assert_eq(res.status, 403);
     const msgpack_object *e = td_rpc_result_error_field(&res, "error");
     cr_assert(e && e->via.str.size == 9 && memcmp(e->via.str.ptr, "forbidden", 9) == 0);
@@ -680,7 +681,7 @@ Test(rpc, ipc_sockets_get_the_mode_of_their_callers)
                                       .more = more, .nmore = 1, .workers = 1,
                                       .routes = routes, .nroutes = 1};
     struct td_rpc_server *srv = NULL;
-    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    TD_ASSERT_OK(td_rpc_server_start(&opts, &srv));
     struct stat st;
     cr_assert_eq(stat(url + strlen("ipc://"), &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0660);
@@ -715,7 +716,7 @@ static void tls_init(unsigned self)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s/ops/tls/make-dev-certs.sh %s >/dev/null", TD_SOURCE_DIR, certs);
     cr_assert_eq(system(cmd), 0);
-    cr_assert_eq(td_rpc_tls_setup(certs, self), 0);
+    TD_ASSERT_OK(td_rpc_tls_setup(certs, self));
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -737,7 +738,7 @@ static struct td_rpc_server *tls_server(unsigned callers)
     struct td_rpc_server_opts opts = {.service = "test", .url = tls_url, .callers = callers,
                                       .workers = 1, .routes = routes, .nroutes = 1};
     struct td_rpc_server *srv = NULL;
-    cr_assert_eq(td_rpc_server_start(&opts, &srv), 0);
+    TD_ASSERT_OK(td_rpc_server_start(&opts, &srv));
     return srv;
 }
 
@@ -746,7 +747,7 @@ static struct td_rpc_client *tls_client(unsigned peer)
     struct td_rpc_client_opts opts = {.service = "test", .peer = peer, .urls = tls_url,
                                       .timeout_ms = 1500};
     struct td_rpc_client *c = NULL;
-    cr_assert_eq(td_rpc_client_open(&opts, &c), 0);
+    TD_ASSERT_OK(td_rpc_client_open(&opts, &c));
     return c;
 }
 

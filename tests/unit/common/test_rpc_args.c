@@ -7,6 +7,7 @@
 #include "td_error.h"
 #include "td_mp.h"
 #include "td_rpc_args.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -54,7 +55,7 @@ static void call_take(struct call *c, const struct kv *kvs, size_t n, struct td_
         if (kvs[i].key == NULL)
             cr_assert_eq(msgpack_pack_int64(&pk, 7), 0);
         else
-            cr_assert_eq(td_mp_pack_cstr(&pk, kvs[i].key), 0);
+            TD_ASSERT_OK(td_mp_pack_cstr(&pk, kvs[i].key));
         int prc = 0;
         switch (kvs[i].type) {
         case 'i':
@@ -86,7 +87,7 @@ static void call_take(struct call *c, const struct kv *kvs, size_t n, struct td_
         cr_assert_eq(prc, 0);
     }
     msgpack_unpacked_init(&c->u);
-    cr_assert_eq(td_mp_unpack(c->buf.data, c->buf.size, &c->u), 0);
+    TD_ASSERT_OK(td_mp_unpack(c->buf.data, c->buf.size, &c->u));
     memset(&c->req, 0, sizeof c->req);
     c->req.args = &c->u.data;
     memset(&c->rep, 0, sizeof c->rep);

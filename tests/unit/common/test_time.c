@@ -4,6 +4,7 @@
  */
 #include "td_error.h"
 #include "td_time.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@ static void expect_like_gmtime(int64_t us)
     char want[64], got[TD_TIMESTAMP_LEN + 1];
     snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
-    cr_assert_eq(td_format_timestamp(us, got, sizeof got), 0, "%lld", (long long)us);
+    TD_ASSERT_OK(td_format_timestamp(us, got, sizeof got), "%lld", (long long)us);
     cr_assert_str_eq(got, want, "%lld", (long long)us);
 }
 

@@ -5,6 +5,7 @@
  */
 #include "td_error.h"
 #include "td_tz.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -23,14 +24,14 @@ static int64_t day_start(struct td_tz *tz, int y, int m, int d)
 {
     int64_t us = 0;
     struct td_date date = {y, m, d};
-    cr_assert_eq(td_tz_day_start(tz, date, &us), 0);
+    TD_ASSERT_OK(td_tz_day_start(tz, date, &us));
     return us;
 }
 
 static int64_t utc(const char *ts)
 {
     int64_t us = 0;
-    cr_assert_eq(td_rfc3339_parse(ts, strlen(ts), &us), 0, "%s", ts);
+    TD_ASSERT_OK(td_rfc3339_parse(ts, strlen(ts), &us), "%s", ts);
     return us;
 }
 
@@ -66,13 +67,13 @@ Test(tz, berlin_spring_day_has_23_hours_and_autumn_day_25)
     cr_expect_eq(oct26 - oct25, 25 * H);
 
     struct td_local l;
-    cr_assert_eq(td_tz_local(tz, utc("2026-03-29T22:30:00Z"), &l), 0);
+    TD_ASSERT_OK(td_tz_local(tz, utc("2026-03-29T22:30:00Z"), &l));
     cr_expect(l.date.year == 2026 && l.date.month == 3 && l.date.day == 30 && l.hour == 0 &&
               l.minute == 30 && l.offset_s == 7200 && l.iso_weekday == 1);
     /* the repeated hour of the autumn change: both instants are 02:30 local */
-    cr_assert_eq(td_tz_local(tz, utc("2026-10-25T00:30:00Z"), &l), 0);
+    TD_ASSERT_OK(td_tz_local(tz, utc("2026-10-25T00:30:00Z"), &l));
     cr_expect(l.hour == 2 && l.minute == 30 && l.offset_s == 7200);
-    cr_assert_eq(td_tz_local(tz, utc("2026-10-25T01:30:00Z"), &l), 0);
+    TD_ASSERT_OK(td_tz_local(tz, utc("2026-10-25T01:30:00Z"), &l));
     cr_expect(l.hour == 2 && l.minute == 30 && l.offset_s == 3600 && l.iso_weekday == 7);
     td_tz_free(&tz);
     cr_expect_null(tz);
@@ -98,9 +99,9 @@ Test(tz, a_skipped_midnight_starts_the_day_at_one)
     int64_t start = day_start(tz, 2026, 9, 6);
     cr_expect_eq(start, utc("2026-09-06T04:00:00Z"));
     struct td_local l;
-    cr_assert_eq(td_tz_local(tz, start, &l), 0);
+    TD_ASSERT_OK(td_tz_local(tz, start, &l));
     cr_expect(l.date.day == 6 && l.hour == 1 && l.minute == 0 && l.offset_s == -3 * 3600);
-    cr_assert_eq(td_tz_local(tz, start - 1, &l), 0);
+    TD_ASSERT_OK(td_tz_local(tz, start - 1, &l));
     cr_expect(l.date.day == 5 && l.hour == 23 && l.minute == 59);
     cr_expect_eq(day_start(tz, 2026, 9, 7) - start, 23 * H); /* a 23-hour day */
     cr_expect_eq(start - day_start(tz, 2026, 9, 5), 24 * H); /* 00:00 -04 .. 01:00 -03 */
@@ -113,7 +114,7 @@ Test(tz, utc_day_start_and_negative_microseconds)
     cr_expect_eq(day_start(tz, 1970, 1, 1), 0);
     cr_expect_eq(day_start(tz, 2026, 1, 14), utc("2026-01-14T00:00:00Z"));
     struct td_local l;
-    cr_assert_eq(td_tz_local(tz, utc("2026-01-14T12:34:56.789123Z"), &l), 0);
+    TD_ASSERT_OK(td_tz_local(tz, utc("2026-01-14T12:34:56.789123Z"), &l));
     cr_expect(l.hour == 12 && l.minute == 34 && l.second == 56 && l.microsecond == 789123);
     struct td_date bad = {2026, 2, 29};
     int64_t us;

@@ -5,6 +5,7 @@
  */
 #include "edge.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ static void setup_origins(const char *list)
 {
     gw_cors_free(&app.cors);
     cfg.cors_origins = (char *)list;
-    cr_assert_eq(gw_cors_new(&cfg, &app.cors), 0);
+    TD_ASSERT_OK(gw_cors_new(&cfg, &app.cors));
     memset(&ri, 0, sizeof ri);
     memset(&req, 0, sizeof req);
     ri.request_method = "GET";
@@ -95,6 +96,6 @@ Test(cors, wildcard_and_malformed_origins_are_refused_at_start)
     }
     struct gw_cors *c = NULL;
     cfg.cors_origins = "";
-    cr_assert_eq(gw_cors_new(&cfg, &c), 0, "no origins at all is a valid setting");
+    TD_ASSERT_OK(gw_cors_new(&cfg, &c), "no origins at all is a valid setting");
     gw_cors_free(&c);
 }

@@ -8,6 +8,7 @@
 #include "edge.h"
 #include "gate.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -149,15 +150,15 @@ static struct gw_config bcfg = {.upstream_max_inflight = 4, .pwhash_concurrency 
 Test(bulkhead, a_daemon_over_its_cap_is_refused_at_once_with_retry_after)
 {
     struct gw_bulkhead *b = NULL;
-    cr_assert_eq(gw_bulkhead_new(&bcfg, &b), 0);
+    TD_ASSERT_OK(gw_bulkhead_new(&bcfg, &b));
     struct gw_bulkhead_ticket t[5];
     int retry = 0;
     for (int i = 0; i < 4; i++)
-        cr_assert_eq(gw_bulkhead_enter(b, GW_UP_DIARY, false, &t[i], &retry), 0);
+        TD_ASSERT_OK(gw_bulkhead_enter(b, GW_UP_DIARY, false, &t[i], &retry));
     cr_assert_eq(gw_bulkhead_enter(b, GW_UP_DIARY, false, &t[4], &retry), TD_EDOWN);
     cr_assert_geq(retry, 1);
     /* Another daemon has its own cap. */
-    cr_assert_eq(gw_bulkhead_enter(b, GW_UP_AUTH, false, &t[4], &retry), 0);
+    TD_ASSERT_OK(gw_bulkhead_enter(b, GW_UP_AUTH, false, &t[4], &retry));
     gw_bulkhead_leave(b, &t[4], 0);
     /* A full cap, or a call that just timed out with none answered since,
      * makes the daemon unresponsive to /ready. */
@@ -167,7 +168,7 @@ Test(bulkhead, a_daemon_over_its_cap_is_refused_at_once_with_retry_after)
     for (int i = 1; i < 4; i++)
         gw_bulkhead_leave(b, &t[i], 0);
     cr_assert_not(gw_bulkhead_unresponsive(b, GW_UP_DIARY, 1000), "answered since");
-    cr_assert_eq(gw_bulkhead_enter(b, GW_UP_DIARY, false, &t[0], &retry), 0);
+    TD_ASSERT_OK(gw_bulkhead_enter(b, GW_UP_DIARY, false, &t[0], &retry));
     gw_bulkhead_leave(b, &t[0], 0);
     struct gw_bulkhead_stats st;
     gw_bulkhead_stats(b, &st);
@@ -202,12 +203,12 @@ static void *check_main(void *arg)
 Test(bulkhead, password_checks_wait_their_turn_one_at_a_time)
 {
     struct gw_bulkhead *b = NULL;
-    cr_assert_eq(gw_bulkhead_new(&bcfg, &b), 0);
+    TD_ASSERT_OK(gw_bulkhead_new(&bcfg, &b));
     /* Hold the only slot, queue three behind it (the auth cap of 4 counts
      * waiting checks too), then let them through in order. */
     struct gw_bulkhead_ticket first;
     int retry = 0;
-    cr_assert_eq(gw_bulkhead_enter(b, GW_UP_AUTH, true, &first, &retry), 0);
+    TD_ASSERT_OK(gw_bulkhead_enter(b, GW_UP_AUTH, true, &first, &retry));
     atomic_int order = 0;
     struct checker c[3];
     pthread_t t[3];
@@ -248,10 +249,10 @@ Test(bulkhead, a_check_whose_wait_would_be_too_long_is_shed_with_that_wait)
     cfg.upstream_max_inflight = 64;
     cfg.pwhash_queue_ms = 150; /* one check is guessed at 100 ms */
     struct gw_bulkhead *b = NULL;
-    cr_assert_eq(gw_bulkhead_new(&cfg, &b), 0);
+    TD_ASSERT_OK(gw_bulkhead_new(&cfg, &b));
     struct gw_bulkhead_ticket first;
     int retry = 0;
-    cr_assert_eq(gw_bulkhead_enter(b, GW_UP_AUTH, true, &first, &retry), 0);
+    TD_ASSERT_OK(gw_bulkhead_enter(b, GW_UP_AUTH, true, &first, &retry));
     atomic_int order = 0;
     struct checker one = {.b = b, .order = &order, .admitted_as = -1};
     pthread_t t;

@@ -10,6 +10,7 @@
 #include "revocations.h"
 #include "td_error.h"
 #include "token_cache.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -30,7 +31,7 @@ static struct gw_jwt *jwt;
 static void setup(void)
 {
     cr_assert_geq(sodium_init(), 0);
-    cr_assert_eq(gw_jwt_new(SECRET, 30, &jwt), 0);
+    TD_ASSERT_OK(gw_jwt_new(SECRET, 30, &jwt));
 }
 
 static void teardown(void)
@@ -240,7 +241,7 @@ Test(jwt, bearer_header_is_parsed_strictly)
                          "Bearer a.b.c.d", "Bearer a.b.c=", "Bearer a.b.c x", "Bearer a+b.c.d"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(gw_jwt_bearer(bad[i], &tok), TD_EBADTOKEN, "'%s'", bad[i]);
-    cr_assert_eq(gw_jwt_bearer("bEaReR a-_.b9.c", &tok), 0);
+    TD_ASSERT_OK(gw_jwt_bearer("bEaReR a-_.b9.c", &tok));
     cr_expect_str_eq(tok, "a-_.b9.c");
 }
 
@@ -277,10 +278,10 @@ Test(jwt, a_repeated_token_is_answered_from_the_cache_with_the_same_claims)
 {
     char *tok = sign(claims("refresh"), JWT_ALG_HS256, SECRET);
     struct gw_token a, b;
-    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &a), 0);
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok, NOW + 10, &a));
     cr_expect_eq(hits_of(jwt), 0);
     memset(&b, 0x5a, sizeof b);
-    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &b), 0);
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok, NOW + 10, &b));
     cr_expect_eq(hits_of(jwt), 1, "the second call did not use the cache");
     cr_expect_eq(b.user_id, a.user_id);
     cr_expect_eq(b.refresh, a.refresh);
@@ -298,7 +299,7 @@ Test(jwt, a_cached_token_expires_at_exp_plus_leeway)
 {
     char *tok = sign(claims("access"), JWT_ALG_HS256, SECRET);
     struct gw_token t;
-    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0);
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok, NOW + 10, &t));
     cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 900 + 29, &t), 0);
     cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 900 + 30, &t), TD_EEXPIRED);
     cr_expect_eq(gw_jwt_verify(jwt, tok, NOW + 900 + 100000, &t), TD_EEXPIRED);
@@ -314,7 +315,7 @@ Test(jwt, a_cached_token_is_refused_before_its_nbf)
 {
     char *tok = sign(claims("access"), JWT_ALG_HS256, SECRET);
     struct gw_token t;
-    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW, &t), 0);
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok, NOW, &t));
     cr_expect_eq(gw_jwt_verify(jwt, tok, NOW - 31, &t), TD_EBADTOKEN, "nbf in the future");
     cr_expect_eq(hits_of(jwt), 1, "decided on a cache hit");
     cr_expect_eq(gw_jwt_verify(jwt, tok, NOW - 30, &t), 0);
@@ -355,8 +356,8 @@ Test(jwt, a_token_one_byte_off_is_refused_after_the_genuine_one_is_cached)
     char *tok = sign(claims("access"), JWT_ALG_HS256, SECRET);
     size_t len = strlen(tok);
     struct gw_token t;
-    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0);
-    cr_assert_eq(gw_jwt_verify(jwt, tok, NOW + 10, &t), 0);
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok, NOW + 10, &t));
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok, NOW + 10, &t));
     cr_assert_eq(hits_of(jwt), 1);
     char *forged = malloc(len + 2);
     /* Every byte of the token, the signature's included, changed in turn. */
@@ -386,14 +387,14 @@ Test(jwt, a_token_one_byte_off_is_refused_after_the_genuine_one_is_cached)
 Test(jwt, checkers_with_other_secrets_do_not_share_what_they_cached)
 {
     struct gw_jwt *b = NULL, *same = NULL;
-    cr_assert_eq(gw_jwt_new(SECRET_B, 30, &b), 0);
-    cr_assert_eq(gw_jwt_new(SECRET, 30, &same), 0);
+    TD_ASSERT_OK(gw_jwt_new(SECRET_B, 30, &b));
+    TD_ASSERT_OK(gw_jwt_new(SECRET, 30, &same));
     char *tok_a = mint_user(7, SECRET), *tok_b = mint_user(8, SECRET_B);
     struct gw_token t;
-    cr_assert_eq(gw_jwt_verify(jwt, tok_a, NOW + 10, &t), 0);
-    cr_assert_eq(gw_jwt_verify(jwt, tok_a, NOW + 10, &t), 0);
-    cr_assert_eq(gw_jwt_verify(b, tok_b, NOW + 10, &t), 0);
-    cr_assert_eq(gw_jwt_verify(b, tok_b, NOW + 10, &t), 0);
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok_a, NOW + 10, &t));
+    TD_ASSERT_OK(gw_jwt_verify(jwt, tok_a, NOW + 10, &t));
+    TD_ASSERT_OK(gw_jwt_verify(b, tok_b, NOW + 10, &t));
+    TD_ASSERT_OK(gw_jwt_verify(b, tok_b, NOW + 10, &t));
     for (int k = 0; k < 2; k++) {
         cr_expect_eq(gw_jwt_verify(b, tok_a, NOW + 10, &t), TD_EBADTOKEN);
         cr_expect_eq(gw_jwt_verify(jwt, tok_b, NOW + 10, &t), TD_EBADTOKEN);
@@ -421,7 +422,7 @@ Test(jwt, more_distinct_tokens_than_slots_are_all_read_right)
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < N; i++) {
             memset(&t, 0, sizeof t);
-            cr_assert_eq(gw_jwt_verify(jwt, toks[i], NOW + 10, &t), 0, "pass %d, #%d", pass, i);
+            TD_ASSERT_OK(gw_jwt_verify(jwt, toks[i], NOW + 10, &t), "pass %d, #%d", pass, i);
             cr_assert(is_user(&t, i + 1), "pass %d: #%d read as user %lld", pass, i,
                       (long long)t.user_id);
         }
@@ -491,7 +492,7 @@ TestSuite(revocations);
 Test(revocations, jtis_and_cutoffs)
 {
     struct gw_revocations *r = NULL;
-    cr_assert_eq(gw_revocations_new(NULL, NULL, 30, &r), 0);
+    TD_ASSERT_OK(gw_revocations_new(NULL, NULL, 30, &r));
     cr_expect(gw_revocations_wait_synced(r, 0), "a plain set counts as synced");
     cr_expect_not(gw_revocations_revoked(r, JTI, 7, 100));
     gw_revocations_add_jti(r, JTI, NOW);
@@ -518,7 +519,7 @@ Test(revocations, jtis_and_cutoffs)
 Test(revocations, many_entries_grow_the_table)
 {
     struct gw_revocations *r = NULL;
-    cr_assert_eq(gw_revocations_new(NULL, NULL, 0, &r), 0);
+    TD_ASSERT_OK(gw_revocations_new(NULL, NULL, 0, &r));
     char jti[32];
     for (int i = 0; i < 5000; i++) {
         snprintf(jti, sizeof jti, "jti-%08d-abcdefghij", i);
@@ -563,7 +564,7 @@ static void pack_event(msgpack_sbuffer *sb, const char *kind, bool good)
 Test(revocations, feed_messages_are_checked)
 {
     struct gw_revocations *r = NULL;
-    cr_assert_eq(gw_revocations_new(NULL, NULL, 30, &r), 0);
+    TD_ASSERT_OK(gw_revocations_new(NULL, NULL, 30, &r));
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     pack_event(&sb, "jti", true);

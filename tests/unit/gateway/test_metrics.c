@@ -14,6 +14,7 @@
 #include "td_log.h"
 
 #include "../../harness/prom_text.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <jwt.h>
@@ -29,12 +30,12 @@ static void setup(void)
     /* Thousands of access lines would bury a failure's message. */
     td_log_init("td-gateway", TD_LOG_WARN, TD_LOG_TEXT);
     memset(&app, 0, sizeof app);
-    cr_assert_eq(gw_metrics_new(&app.metrics), 0);
+    TD_ASSERT_OK(gw_metrics_new(&app.metrics));
     cfg.ratelimit_enabled = true;
     cfg.ratelimit_storage = "memory";
     cfg.ratelimit_register = "3/hour";
     cfg.ratelimit_login = "5/15minutes";
-    cr_assert_eq(gw_ratelimit_new(&cfg, &app.ratelimit), 0);
+    TD_ASSERT_OK(gw_ratelimit_new(&cfg, &app.ratelimit));
     app.cfg = &cfg;
 }
 static void teardown(void)
@@ -74,7 +75,7 @@ static char *render(void)
 {
     char *text = NULL;
     size_t len = 0;
-    cr_assert_eq(gw_metrics_render(&app, &text, &len), 0);
+    TD_ASSERT_OK(gw_metrics_render(&app, &text, &len));
     cr_assert_eq(strlen(text), len);
     return text;
 }
@@ -268,12 +269,12 @@ Test(metrics, token_cache_hits_and_misses_come_from_the_cache)
     free(t0);
 
     cr_assert_geq(sodium_init(), 0);
-    cr_assert_eq(gw_jwt_new(SECRET, 30, &app.jwt), 0);
+    TD_ASSERT_OK(gw_jwt_new(SECRET, 30, &app.jwt));
     char *token = sign_access();
     struct gw_token tok;
     long long now = (long long)time(NULL);
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(gw_jwt_verify(app.jwt, token, now, &tok), 0);
+        TD_ASSERT_OK(gw_jwt_verify(app.jwt, token, now, &tok));
     free(token);
     char *t = render();
     cr_assert_not_null(strstr(t, "td_token_cache_misses_total 1\n"), "%s", t);
@@ -308,8 +309,7 @@ Test(metrics, the_reader_fails_repeats_and_malformed_lines)
 {
     char err[256];
     cr_assert_eq(th_prom_check("# TYPE a_total counter\na_total{x=\"1\",y=\"2\"} 1\n", err,
-                               sizeof err, NULL),
-                 0, "%s", err);
+                               sizeof err, NULL), 0, "%s", err);
     cr_assert_gt(th_prom_check("# TYPE a_total counter\na_total{x=\"1\",y=\"2\"} 1\n"
                                "a_total{y=\"2\",x=\"1\"} 2\n",
                                err, sizeof err, NULL),

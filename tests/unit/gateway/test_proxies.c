@@ -4,6 +4,7 @@
  */
 #include "edge.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ static void use_proxies(const char *list)
 {
     gw_proxies_free(&app.proxies);
     cfg.trusted_proxies = (char *)list;
-    cr_assert_eq(gw_proxies_new(&cfg, &app.proxies), 0, "'%s' refused", list);
+    TD_ASSERT_OK(gw_proxies_new(&cfg, &app.proxies), "'%s' refused", list);
 }
 
 static void request_from(const char *peer)

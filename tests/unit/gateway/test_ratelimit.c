@@ -5,6 +5,7 @@
  */
 #include "ratelimit.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -16,19 +17,19 @@
 Test(ratelimit_parse, accepts_api_examples_and_units)
 {
     struct gw_rl_limit l;
-    cr_assert_eq(gw_rl_parse("3/hour", &l), 0);
+    TD_ASSERT_OK(gw_rl_parse("3/hour", &l));
     cr_assert_eq(l.limit, 3);
     cr_assert_eq(l.window_us, 3600 * SEC);
-    cr_assert_eq(gw_rl_parse("5/15minutes", &l), 0);
+    TD_ASSERT_OK(gw_rl_parse("5/15minutes", &l));
     cr_assert_eq(l.limit, 5);
     cr_assert_eq(l.window_us, 900 * SEC);
-    cr_assert_eq(gw_rl_parse("10/second", &l), 0);
+    TD_ASSERT_OK(gw_rl_parse("10/second", &l));
     cr_assert_eq(l.window_us, SEC);
-    cr_assert_eq(gw_rl_parse("1/2days", &l), 0);
+    TD_ASSERT_OK(gw_rl_parse("1/2days", &l));
     cr_assert_eq(l.window_us, 2 * 86400 * SEC);
-    cr_assert_eq(gw_rl_parse("7/1minute", &l), 0);
+    TD_ASSERT_OK(gw_rl_parse("7/1minute", &l));
     cr_assert_eq(l.window_us, 60 * SEC);
-    cr_assert_eq(gw_rl_parse("100/hours", &l), 0);
+    TD_ASSERT_OK(gw_rl_parse("100/hours", &l));
 }
 
 Test(ratelimit_parse, refuses_malformed_values_without_writing)
@@ -47,7 +48,7 @@ Test(ratelimit_parse, refuses_malformed_values_without_writing)
 struct gw_rl_mem *mem;
 static void setup(void)
 {
-    cr_assert_eq(gw_rl_mem_new(1024, &mem), 0);
+    TD_ASSERT_OK(gw_rl_mem_new(1024, &mem));
 }
 static void teardown(void)
 {
@@ -208,7 +209,7 @@ Test(ratelimit_redis_url, parses_and_refuses)
     const char *good[] = {"redis://127.0.0.1:6379/0", "redis://localhost", "redis://h:1/15",
                           "redis://127.0.0.1:6380/"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        cr_assert_eq(gw_rl_redis_new(good[i], &r), 0, "%s", good[i]);
+        TD_ASSERT_OK(gw_rl_redis_new(good[i], &r), "%s", good[i]);
         gw_rl_redis_free(&r);
         cr_assert_null(r);
     }
@@ -223,7 +224,7 @@ Test(ratelimit_redis_url, unreachable_redis_reports_down_quickly_and_counts_erro
 {
     struct gw_rl_redis *r = NULL;
     /* Port 1 on loopback: connection refused at once. */
-    cr_assert_eq(gw_rl_redis_new("redis://127.0.0.1:1/0", &r), 0);
+    TD_ASSERT_OK(gw_rl_redis_new("redis://127.0.0.1:1/0", &r));
     struct gw_rl_limit lim = {5, 60 * SEC};
     struct gw_rl_result res;
     cr_assert_eq(gw_rl_redis_hit(r, "k", &lim, &res), TD_EDOWN);

@@ -7,6 +7,7 @@
  */
 #include "token_cache.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -77,7 +78,7 @@ static bool has(struct gw_token_cache *c, int i)
 Test(token_cache, a_stored_token_is_found_and_an_unknown_one_is_not)
 {
     struct gw_token_cache *c = NULL;
-    cr_assert_eq(gw_token_cache_new(64, &c), 0);
+    TD_ASSERT_OK(gw_token_cache_new(64, &c));
     struct gw_token t = claims_of(99);
     struct gw_token_key k = key_of(c, 1);
     cr_expect_not(gw_token_cache_get(c, &k, &t));
@@ -97,8 +98,8 @@ Test(token_cache, a_stored_token_is_found_and_an_unknown_one_is_not)
 Test(token_cache, keys_depend_on_every_byte_and_on_the_table)
 {
     struct gw_token_cache *a = NULL, *b = NULL;
-    cr_assert_eq(gw_token_cache_new(64, &a), 0);
-    cr_assert_eq(gw_token_cache_new(64, &b), 0);
+    TD_ASSERT_OK(gw_token_cache_new(64, &a));
+    TD_ASSERT_OK(gw_token_cache_new(64, &b));
     const char tok[] = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl";
     struct gw_token_key ka, ka2, kb, kx;
     gw_token_cache_key(a, tok, strlen(tok), &ka);
@@ -129,7 +130,7 @@ Test(token_cache, a_full_set_replaces_its_least_recently_used_entry)
 {
     struct gw_token_cache *c = NULL;
     /* GW_TOKEN_CACHE_WAYS slots is exactly one set: every token meets. */
-    cr_assert_eq(gw_token_cache_new(GW_TOKEN_CACHE_WAYS, &c), 0);
+    TD_ASSERT_OK(gw_token_cache_new(GW_TOKEN_CACHE_WAYS, &c));
     for (int i = 0; i < GW_TOKEN_CACHE_WAYS; i++)
         put(c, i);
     for (int i = 0; i < GW_TOKEN_CACHE_WAYS; i++)
@@ -147,7 +148,7 @@ Test(token_cache, a_full_set_replaces_its_least_recently_used_entry)
 Test(token_cache, putting_a_present_token_again_takes_no_second_slot)
 {
     struct gw_token_cache *c = NULL;
-    cr_assert_eq(gw_token_cache_new(GW_TOKEN_CACHE_WAYS, &c), 0);
+    TD_ASSERT_OK(gw_token_cache_new(GW_TOKEN_CACHE_WAYS, &c));
     put(c, 0);
     put(c, 0);
     for (int i = 1; i < GW_TOKEN_CACHE_WAYS; i++)
@@ -160,7 +161,7 @@ Test(token_cache, putting_a_present_token_again_takes_no_second_slot)
 Test(token_cache, drop_removes_only_its_token)
 {
     struct gw_token_cache *c = NULL;
-    cr_assert_eq(gw_token_cache_new(GW_TOKEN_CACHE_WAYS, &c), 0);
+    TD_ASSERT_OK(gw_token_cache_new(GW_TOKEN_CACHE_WAYS, &c));
     put(c, 1);
     put(c, 2);
     struct gw_token_key k = key_of(c, 1);
@@ -178,7 +179,7 @@ Test(token_cache, drop_removes_only_its_token)
 Test(token_cache, far_more_tokens_than_slots_never_return_wrong_claims)
 {
     struct gw_token_cache *c = NULL;
-    cr_assert_eq(gw_token_cache_new(64, &c), 0);
+    TD_ASSERT_OK(gw_token_cache_new(64, &c));
     for (int i = 0; i < 2000; i++)
         put(c, i);
     int found = 0;
@@ -224,7 +225,7 @@ static void *worker(void *arg)
 
 Test(token_cache, many_threads_on_one_small_table_see_whole_entries)
 {
-    cr_assert_eq(gw_token_cache_new(2 * GW_TOKEN_CACHE_WAYS, &shared), 0);
+    TD_ASSERT_OK(gw_token_cache_new(2 * GW_TOKEN_CACHE_WAYS, &shared));
     for (int i = 0; i < TOKENS; i++)
         shared_keys[i] = key_of(shared, i);
     pthread_t th[THREADS];

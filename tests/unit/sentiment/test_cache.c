@@ -10,6 +10,7 @@
 #include "provider.h"
 #include "store.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 static struct fake_llm g_fake;
 static struct senti_store *g_store;
@@ -53,7 +54,7 @@ static void make(const char *provider, const char *model)
         .nclients = 2,
         .store = g_store,
     };
-    cr_assert_eq(senti_provider_new(&o, &g_p), 0);
+    TD_ASSERT_OK(senti_provider_new(&o, &g_p));
 }
 
 static void analyze(const char *text, struct senti_result *r)
@@ -65,7 +66,7 @@ static void analyze(const char *text, struct senti_result *r)
 static long long rows(void)
 {
     long long n = -1;
-    cr_assert_eq(senti_cache_count(g_store, 0, &n), 0);
+    TD_ASSERT_OK(senti_cache_count(g_store, 0, &n));
     return n;
 }
 
@@ -105,7 +106,7 @@ Test(cache, second_llm_call_for_the_same_text_is_a_hit)
     senti_result_free(&b);
 
     /* Another worker's connection sees the same cache. */
-    cr_assert_eq(senti_provider_analyze(g_p, 1, "A lovely walk.", 14, &a), 0);
+    TD_ASSERT_OK(senti_provider_analyze(g_p, 1, "A lovely walk.", 14, &a));
     cr_assert(a.cached);
     senti_result_free(&a);
     cr_assert_eq(fake_llm_requests(&g_fake), 1);
@@ -201,7 +202,7 @@ Test(cache, rows_are_bounded)
     }
     /* Pruned on the 256th put, then 5 more. */
     cr_assert_eq(rows(), 15);
-    cr_assert_eq(senti_cache_prune(g_store, 1), 0);
+    TD_ASSERT_OK(senti_cache_prune(g_store, 1));
     cr_assert_eq(rows(), 10);
     /* The newest rows are the ones kept. */
     struct senti_result r;

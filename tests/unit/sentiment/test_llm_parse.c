@@ -9,6 +9,7 @@
 
 #include "../../../services/sentiment/llm_parse.h"
 #include "../../../services/sentiment/markup.h"
+#include "../td_assert.h"
 
 static struct senti_spans g_sp;
 static void setup(void) { senti_spans_init(&g_sp); }
@@ -183,7 +184,7 @@ Test(llm_parse, script_injection_never_reaches_html)
     cr_assert_eq(g_sp.count, 2);
     char *h = NULL;
     size_t hl;
-    cr_assert_eq(senti_markup_build(text, strlen(text), &g_sp, &h, &hl, NULL, NULL), 0);
+    TD_ASSERT_OK(senti_markup_build(text, strlen(text), &g_sp, &h, &hl, NULL, NULL));
     cr_assert_str_eq(h, "I <span class=\"positive\">love</span> <span class=\"negative\">"
                         "&lt;script&gt;alert(1)&lt;/script&gt;</span> and I&#39;m sad");
     cr_assert_null(strstr(h, "<script"));
@@ -196,7 +197,7 @@ Test(llm_parse, request_body_shape)
     const char *text = "I'm \"fine\" \xf0\x9f\x98\x8a";
     char *body = NULL;
     size_t bl = 0;
-    cr_assert_eq(senti_llm_request_new("gpt-4o", text, strlen(text), &body, &bl), 0);
+    TD_ASSERT_OK(senti_llm_request_new("gpt-4o", text, strlen(text), &body, &bl));
     cr_assert_eq(strlen(body), bl);
     json_error_t err;
     json_t *r = json_loads(body, JSON_REJECT_DUPLICATES, &err);

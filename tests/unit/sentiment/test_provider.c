@@ -10,6 +10,7 @@
 #include "../../fake_llm/fake_llm.h"
 #include "provider.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #define TOKEN "test-token-Pr0v1der"
 
@@ -47,7 +48,7 @@ static struct senti_provider_opts llm_opts(long timeout_ms, long deadline_ms, in
 static void make(long timeout_ms, long deadline_ms, int retries)
 {
     struct senti_provider_opts o = llm_opts(timeout_ms, deadline_ms, retries);
-    cr_assert_eq(senti_provider_new(&o, &g_p), 0);
+    TD_ASSERT_OK(senti_provider_new(&o, &g_p));
 }
 
 static long long now_ms(void)
@@ -314,7 +315,7 @@ Test(provider, breaker_skips_the_llm_after_repeated_failures)
     struct senti_provider_opts o = llm_opts(500, 1000, 0);
     o.breaker_failures = 2;
     o.breaker_cooldown_ms = 60000;
-    cr_assert_eq(senti_provider_new(&o, &g_p), 0);
+    TD_ASSERT_OK(senti_provider_new(&o, &g_p));
     fake_llm_set(&g_fake, FAKE_LLM_STATUS, NULL);
     fake_llm_fail_first(&g_fake, 0, 502, -1);
     for (int i = 0; i < 5; i++) {
@@ -332,8 +333,8 @@ Test(provider, each_worker_has_its_own_client)
     make(1000, 2000, 0);
     fake_llm_set(&g_fake, FAKE_LLM_OK, "{\"phrases\":[{\"text\":\"great\",\"sentiment\":\"positive\"}]}");
     struct senti_result a, b;
-    cr_assert_eq(senti_provider_analyze(g_p, 0, "great", 5, &a), 0);
-    cr_assert_eq(senti_provider_analyze(g_p, 1, "great", 5, &b), 0);
+    TD_ASSERT_OK(senti_provider_analyze(g_p, 0, "great", 5, &a));
+    TD_ASSERT_OK(senti_provider_analyze(g_p, 1, "great", 5, &b));
     cr_assert_str_eq(a.html, b.html);
     cr_assert_eq(senti_provider_analyze(g_p, 2, "great", 5, &b), TD_EINVAL);
     senti_result_free(&a);
@@ -343,7 +344,7 @@ Test(provider, each_worker_has_its_own_client)
 Test(provider, lexicon_provider_never_calls_out)
 {
     struct senti_provider_opts o = {.provider = "lexicon", .nclients = 1};
-    cr_assert_eq(senti_provider_new(&o, &g_p), 0);
+    TD_ASSERT_OK(senti_provider_new(&o, &g_p));
     cr_assert_str_eq(senti_provider_name(g_p), SENTI_ANALYZER_VERSION);
     struct senti_result r;
     analyze("I am not happy <3", &r);
@@ -374,7 +375,7 @@ Test(provider, bad_options_are_refused)
 Test(provider, text_over_the_limit_is_refused)
 {
     struct senti_provider_opts o = {.provider = "lexicon", .nclients = 1};
-    cr_assert_eq(senti_provider_new(&o, &g_p), 0);
+    TD_ASSERT_OK(senti_provider_new(&o, &g_p));
     size_t n = SENTI_MAX_TEXT_BYTES + 1;
     char *t = malloc(n);
     memset(t, 'a', n);
