@@ -7,6 +7,7 @@
  * be healthy afterwards.
  */
 #include "harness.h"
+#include "suite.h"
 #include "tokens.h"
 
 #include <arpa/inet.h>
@@ -20,23 +21,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static struct th_stack stack;
 static char bearer[2100];
 
-static void setup(void)
+static void after_start(void)
 {
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
     char *token = th_token_access(3, 600);
     cr_assert_not_null(th_bearer_header(token, bearer, sizeof bearer));
     free(token);
 }
 
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(abuse, .init = setup, .fini = teardown, .timeout = 180);
+TH_STACK_SUITE_THEN(abuse, 180, after_start);
 
 /* Sends raw bytes (optionally half-closing after them) and reads the answer
  * until the server closes. Returns the bytes read. */

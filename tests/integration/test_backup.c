@@ -5,6 +5,7 @@
  * of td-diary's database, the daemon serves those entries again.
  */
 #include "harness.h"
+#include "suite.h"
 #include "tokens.h"
 
 #include <criterion/criterion.h>
@@ -18,21 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    /* Tests here kill or stop a daemon while others still send to it. */
-    struct th_options opts = {.peers_die = true};
-    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(backup, .init = setup, .fini = teardown, .timeout = 120);
+/* Tests here kill or stop a daemon while others still send to it. */
+TH_STACK_SUITE(backup, 120, .peers_die = true);
 
 #define MAX_IDS 50000
 

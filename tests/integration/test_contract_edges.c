@@ -6,31 +6,25 @@
  * missing_token 401 carries the bare Bearer challenge.
  */
 #include "harness.h"
+#include "suite.h"
 #include "tokens.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct th_stack stack;
 static char bearer[2100];
 
-static void setup(void)
+static void after_start(void)
 {
-    struct th_options opts = {.env = {"RATELIMIT_ENABLED=true", "RATELIMIT_REGISTER=100/hour",
-                                      "CORS_ORIGINS=http://localhost:5173"}};
-    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
     char *token = th_token_access(9, 600);
     cr_assert_not_null(th_bearer_header(token, bearer, sizeof bearer));
     free(token);
 }
 
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(contract, .init = setup, .fini = teardown, .timeout = 60);
+TH_STACK_SUITE_THEN(contract, 60, after_start,
+                    .env = {"RATELIMIT_ENABLED=true", "RATELIMIT_REGISTER=100/hour",
+                            "CORS_ORIGINS=http://localhost:5173"});
 
 static const char *error_of(const struct th_response *r)
 {

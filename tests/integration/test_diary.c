@@ -7,6 +7,7 @@
  * back. Tokens are signed by the test (tokens.h) with the stack's secret.
  */
 #include "harness.h"
+#include "suite.h"
 #include "td_mp.h"
 #include "td_rpc.h"
 #include "tokens.h"
@@ -20,21 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    /* Tests here kill or stop a daemon while others still send to it. */
-    struct th_options opts = {.peers_die = true};
-    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(diary, .init = setup, .fini = teardown, .timeout = 120);
+/* Tests here kill or stop a daemon while others still send to it. */
+TH_STACK_SUITE(diary, 120, .peers_die = true);
 
 /* ---- helpers ------------------------------------------------------------ */
 

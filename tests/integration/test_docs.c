@@ -6,21 +6,12 @@
  * beyond the gateway.
  */
 #include "edge_http.h"
+#include "suite.h"
 
 #include <criterion/criterion.h>
 #include <unistd.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
-}
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-TestSuite(docs, .init = setup, .fini = teardown, .timeout = 120);
+TH_STACK_SUITE(docs, 120);
 
 static int count_operations(json_t *doc)
 {

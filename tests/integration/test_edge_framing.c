@@ -9,22 +9,11 @@
  * after it.
  */
 #include "edge_raw.h"
+#include "suite.h"
 
 #include <criterion/criterion.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(edge_framing, .init = setup, .fini = teardown, .timeout = 120);
+TH_STACK_SUITE(edge_framing, 120);
 
 static char reply[1 << 20];
 

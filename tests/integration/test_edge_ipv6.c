@@ -6,23 +6,11 @@
  * nginx of docs/operations.md.
  */
 #include "edge_http.h"
+#include "suite.h"
 
 #include <criterion/criterion.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    struct th_options o = {.env = {"RATELIMIT_ENABLED=true", "TRUSTED_PROXIES=127.0.0.1"}};
-    cr_assert_eq(th_stack_start(&stack, &o), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(edge_ipv6, .init = setup, .fini = teardown, .timeout = 60);
+TH_STACK_SUITE(edge_ipv6, 60, .env = {"RATELIMIT_ENABLED=true", "TRUSTED_PROXIES=127.0.0.1"});
 
 static const char bad_login[] = "{\"email\":\"nobody@example.com\",\"password\":\"Wrong-pass1\"}";
 

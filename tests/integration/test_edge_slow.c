@@ -11,30 +11,18 @@
  * answered behind forty slow bodies.
  */
 #include "edge_raw.h"
+#include "suite.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
-static struct th_stack stack;
-
 #define DEADLINE_MS 3000
 #define PER_ADDRESS 8
 #define SLOW 40
 
-static void setup(void)
-{
-    struct th_options o = {.env = {"GATEWAY_REQUEST_TIMEOUT_MS=3000",
-                                   "GATEWAY_MAX_CLIENT_CONNECTIONS=8"}};
-    cr_assert_eq(th_stack_start(&stack, &o), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(edge_slow_clients, .init = setup, .fini = teardown, .timeout = 120);
+TH_STACK_SUITE(edge_slow_clients, 120,
+               .env = {"GATEWAY_REQUEST_TIMEOUT_MS=3000", "GATEWAY_MAX_CLIENT_CONNECTIONS=8"});
 
 /* ---- slow clients -------------------------------------------------------- */
 

@@ -7,6 +7,7 @@
  * its analysis; the diary database passes PRAGMA integrity_check.
  */
 #include "auth_helpers.h"
+#include "suite.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -14,21 +15,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    /* Tests here kill or stop a daemon while others still send to it. */
-    struct th_options opts = {.peers_die = true};
-    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(faults, .init = setup, .fini = teardown, .timeout = 180);
+/* Tests here kill or stop a daemon while others still send to it. */
+TH_STACK_SUITE(faults, 180, .peers_die = true);
 
 #define MAX_ACKED 20000
 

@@ -10,6 +10,7 @@
  *   about 100 logins in 10 s against more than 50,000 503s).
  */
 #include "harness.h"
+#include "suite.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -18,25 +19,11 @@
 #include <string.h>
 #include <time.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    /* The testing cap on calls per daemon (12, for a pool of 32 workers)
-     * would shed some of sixteen waiting logins by itself; a cap like the
-     * production default (96) does not. */
-    struct th_options o = {.env = {"GATEWAY_UPSTREAM_MAX_INFLIGHT=64"},
-                           .daemon_env = {[TH_AUTH] = {"PWHASH_OPSLIMIT=2",
-                                                       "PWHASH_MEMLIMIT=67108864"}}};
-    cr_assert_eq(th_stack_start(&stack, &o), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(login_burst, .init = setup, .fini = teardown, .timeout = 180);
+/* The testing cap on calls per daemon (12, for a pool of 32 workers)
+ * would shed some of sixteen waiting logins by itself; a cap like the
+ * production default (96) does not. */
+TH_STACK_SUITE(login_burst, 180, .env = {"GATEWAY_UPSTREAM_MAX_INFLIGHT=64"},
+               .daemon_env = {[TH_AUTH] = {"PWHASH_OPSLIMIT=2", "PWHASH_MEMLIMIT=67108864"}});
 
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
 

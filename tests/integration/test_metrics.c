@@ -10,23 +10,12 @@
  */
 #include "auth_helpers.h"
 #include "prom_text.h"
+#include "suite.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(metrics_text, .init = setup, .fini = teardown, .timeout = 90);
+TH_STACK_SUITE(metrics_text, 90);
 
 static char *scrape(void)
 {

@@ -5,6 +5,7 @@
  * Throughput is printed, not asserted: speed is make bench's business.
  */
 #include "harness.h"
+#include "suite.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -13,19 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(ready_load, .init = setup, .fini = teardown, .timeout = 120);
+TH_STACK_SUITE(ready_load, 120);
 
 struct worker {
     double until;

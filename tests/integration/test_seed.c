@@ -5,24 +5,13 @@
  * written); refused under APP_ENV=production.
  */
 #include "auth_helpers.h"
+#include "suite.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(seed, .init = setup, .fini = teardown, .timeout = 90);
+TH_STACK_SUITE(seed, 90);
 
 #define DEMO_EMAIL "demo@thoughtdiary.example"
 #define DEMO_PASSWORD "Demo-Diary-2026!"

@@ -15,6 +15,7 @@
  */
 #include "auth_helpers.h"
 #include "td_time.h"
+#include "suite.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -22,21 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    /* Tests here kill or stop a daemon while others still send to it. */
-    struct th_options opts = {.peers_die = true};
-    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(shutdown, .init = setup, .fini = teardown, .timeout = 300);
+/* Tests here kill or stop a daemon while others still send to it. */
+TH_STACK_SUITE(shutdown, 300, .peers_die = true);
 
 #define MAX_ACKED 50000
 #define ROUNDS 4

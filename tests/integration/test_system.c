@@ -3,6 +3,7 @@
  * skeleton, against the real daemons.
  */
 #include "harness.h"
+#include "suite.h"
 #include "tokens.h"
 
 #include <criterion/criterion.h>
@@ -11,21 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    /* Tests here kill or stop a daemon while others still send to it. */
-    struct th_options opts = {.peers_die = true};
-    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(system, .init = setup, .fini = teardown, .timeout = 60);
+/* Tests here kill or stop a daemon while others still send to it. */
+TH_STACK_SUITE(system, 60, .peers_die = true);
 
 static void assert_error_shape(const struct th_response *r, long status, const char *code)
 {
