@@ -5,6 +5,7 @@
  * safe and strips back to the text. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <time.h>
 
 #include "../../fake_llm/fake_llm.h"
