@@ -89,6 +89,8 @@ int td_sql_pool_open(const struct td_sql_opts *o, size_t n, struct td_sql_pool *
         td_sql_pool_close(&p);
         return rc;
     }
+    TD_LOG(TD_LOG_INFO, "db_open", "%s storage, %zu connections",
+           engine == TD_SQL_PG ? "PostgreSQL" : "SQLite", n);
     *out = p;
     return 0;
 }

@@ -519,8 +519,13 @@ static int op_refresh(void *ctx, const struct td_rpc_request *req, struct td_rpc
         TD_LOG(TD_LOG_WARN, "refresh_reuse",
                "user %lld: a rotated refresh token was presented again; its login is revoked",
                (long long)user.id);
-    if (rc == TD_EREVOKED)
+    if (rc == 0)
+        TD_LOG(TD_LOG_INFO, "refresh", "user %lld: refresh token rotated", (long long)user.id);
+    if (rc == TD_EREVOKED) {
+        TD_LOG(TD_LOG_INFO, "refresh_refused", "user %lld: refresh token not current",
+               (long long)user.id);
         return td_rpc_reply_error(rep, TD_EREVOKED, NULL);
+    }
     return rc;
 }
 
