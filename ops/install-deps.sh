@@ -8,8 +8,8 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcivetweb-dev libnng-dev libmsgpack-dev libsqlite3-dev sqlite3
   libjwt-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev zlib1g-dev
-  libicu-dev libcriterion-dev
-  redis-server curl python3-yaml
+  libicu-dev libcriterion-dev libpq-dev
+  redis-server postgresql curl python3-yaml
   nginx openssl chromium wrk nodejs
 )
 
@@ -92,7 +92,9 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts redis-server as a service on install; the tests start their own
-# on free ports, so the packaged one is left as the distribution configured it.
+# Debian starts redis-server and a PostgreSQL cluster as services on install;
+# the tests start their own on free ports (tests/harness/pg.h runs
+# /usr/lib/postgresql/15/bin/initdb and postgres), so the packaged ones are
+# left as the distribution configured them.
 install_docs_assets
 install_promtool

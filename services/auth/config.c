@@ -10,6 +10,10 @@
  */
 #include "config.h"
 #include "td_daemon.h"
+#include "td_error.h"
+#include "td_sql.h"
+
+#include <stdio.h>
 
 #include <stddef.h>
 
@@ -38,11 +42,36 @@ static const struct td_cfg_var vars[] = {
      offsetof(struct auth_config, pwhash_mem), 0},
     {"PWHASH_CONCURRENCY", TD_CFG_INT, "2", NULL, 1, 256,
      offsetof(struct auth_config, pwhash_concurrency), 0},
+    /* A libpq URL may carry the role's password: it may come from a file. */
+    {"AUTH_DATABASE_URL", TD_CFG_STRING, NULL, NULL, 1, 4096,
+     offsetof(struct auth_config, database_url), TD_CFG_FILE},
+    {"AUTH_DATABASE_STATEMENT_TIMEOUT_MS", TD_CFG_INT, "2000", NULL, 100, 600000,
+     offsetof(struct auth_config, statement_timeout_ms), 0},
 };
 
 int auth_config_load(struct auth_config *cfg)
 {
-    return td_daemon_configure("td-auth", TD_ROLE_AUTH, vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
+    int rc = td_daemon_configure("td-auth", TD_ROLE_AUTH, vars, sizeof vars / sizeof vars[0],
+                                 cfg, &cfg->base);
+    if (rc != 0)
+        return rc;
+    /* A statement must end well inside the RPC deadline, or the caller
+     * would time out (504) while the worker is still held. */
+    char err[256];
+    enum td_sql_engine engine;
+    if (td_sql_url_engine(cfg->database_url, &engine, err, sizeof err) != 0) {
+        fprintf(stderr, "td-auth: configuration error: AUTH_DATABASE_URL: %s\n", err);
+        rc = TD_ECONFIG;
+    } else if (cfg->statement_timeout_ms >= cfg->base.rpc_timeout_ms) {
+        fprintf(stderr,
+                "td-auth: configuration error: AUTH_DATABASE_STATEMENT_TIMEOUT_MS: must be less "
+                "than RPC_TIMEOUT_MS (%lld)\n",
+                cfg->base.rpc_timeout_ms);
+        rc = TD_ECONFIG;
+    }
+    if (rc != 0)
+        auth_config_free(cfg);
+    return rc;
 }
 
 void auth_config_free(struct auth_config *cfg)

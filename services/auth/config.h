@@ -20,6 +20,9 @@ struct auth_config {
     long long pwhash_ops;   /* PWHASH_OPSLIMIT */
     long long pwhash_mem;   /* PWHASH_MEMLIMIT bytes */
     long long pwhash_concurrency; /* PWHASH_CONCURRENCY: hashes in flight at once */
+    char *database_url;     /* AUTH_DATABASE_URL: NULL/"sqlite:" SQLite under DATA_DIR,
+                             * else a PostgreSQL connection string (td_sql.h) */
+    long long statement_timeout_ms; /* AUTH_DATABASE_STATEMENT_TIMEOUT_MS (PostgreSQL) */
 };
 
 int auth_config_load(struct auth_config *cfg);

@@ -30,7 +30,6 @@ int auth_app_init(struct auth_app *app, const struct auth_config *cfg)
     if (sem_init(&app->pwhash_slots, 0, (unsigned)cfg->pwhash_concurrency) != 0)
         return TD_ENOMEM;
     atomic_init(&app->pwhash_waiting, 0);
-    auth_lockout_init(&app->lockout);
     unsigned char pw[32];
     randombytes_buf(pw, sizeof pw);
     memset(app->dummy_hash, 0, sizeof app->dummy_hash);
@@ -45,12 +44,12 @@ int auth_app_init(struct auth_app *app, const struct auth_config *cfg)
 void auth_app_destroy(struct auth_app *app)
 {
     sem_destroy(&app->pwhash_slots);
-    auth_lockout_destroy(&app->lockout);
 }
 
-static sqlite3 *conn(struct auth_app *app, const struct td_rpc_request *req)
+/* The serving worker's own connection: never shared between threads. */
+static struct td_sql *conn(struct auth_app *app, const struct td_rpc_request *req)
 {
-    return app->store->conns[req->worker];
+    return auth_store_conn(app->store, req->worker);
 }
 
 /* ---- argument checking --------------------------------------------------- */
@@ -376,7 +375,7 @@ static int op_register(void *ctx, const struct td_rpc_request *req, struct td_rp
     if (!ok)
         return invalid(rep);
 
-    sqlite3 *db = conn(app, req);
+    struct td_sql *db = conn(app, req);
     struct auth_user user;
     /* Checked first to spare the hashing work; the UNIQUE constraint below
      * still decides a race between two registrations. */
@@ -427,7 +426,7 @@ static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
     if (!ok)
         return invalid(rep);
 
-    sqlite3 *db = conn(app, req);
+    struct td_sql *db = conn(app, req);
     struct auth_user user;
     int rc = email_ok ? auth_store_user_by_email(db, email, &user) : TD_EUSERNOTFOUND;
     if (rc != 0 && rc != TD_EUSERNOTFOUND)
@@ -498,7 +497,7 @@ static int op_refresh(void *ctx, const struct td_rpc_request *req, struct td_rpc
     if (req->user_id <= 0)
         return td_rpc_reply_error(rep, TD_EBADTOKEN, NULL);
 
-    sqlite3 *db = conn(app, req);
+    struct td_sql *db = conn(app, req);
     struct auth_user user;
     int rc = auth_store_user_by_id(db, req->user_id, &user);
     if (rc == TD_EUSERNOTFOUND)
@@ -520,8 +519,13 @@ static int op_refresh(void *ctx, const struct td_rpc_request *req, struct td_rpc
         TD_LOG(TD_LOG_WARN, "refresh_reuse",
                "user %lld: a rotated refresh token was presented again; its login is revoked",
                (long long)user.id);
-    if (rc == TD_EREVOKED)
+    if (rc == 0)
+        TD_LOG(TD_LOG_INFO, "refresh", "user %lld: refresh token rotated", (long long)user.id);
+    if (rc == TD_EREVOKED) {
+        TD_LOG(TD_LOG_INFO, "refresh_refused", "user %lld: refresh token not current",
+               (long long)user.id);
         return td_rpc_reply_error(rep, TD_EREVOKED, NULL);
+    }
     return rc;
 }
 
@@ -585,18 +589,25 @@ static int reauthenticate(struct auth_app *app, const struct td_rpc_request *req
     if (rc != 0)
         return rc;
     int64_t now_s = td_now_us() / 1000000;
-    if (auth_lockout_blocked(&app->lockout, user->id, now_s))
+    struct td_sql *db = conn(app, req);
+    bool blocked = false;
+    rc = auth_store_lockout_blocked(db, user->id, now_s, &blocked);
+    if (rc != 0)
+        return rc;
+    if (blocked)
         return td_rpc_reply_error(rep, TD_ECREDENTIALS,
                                   "Too many wrong passwords; try again in 15 minutes");
     rc = verify_password(app, user->hash, pw, pw_len);
     if (rc == TD_EDOWN)
         return reply_busy(rep);
     if (rc != 0) {
-        auth_lockout_failed(&app->lockout, user->id, now_s);
+        /* The count must land, or the lockout would not bound guessing. */
+        int frc = auth_store_lockout_failed(db, user->id, now_s);
+        if (frc != 0)
+            return frc;
         return td_rpc_reply_error(rep, TD_ECREDENTIALS, "Invalid password");
     }
-    auth_lockout_succeeded(&app->lockout, user->id);
-    return 0;
+    return auth_store_lockout_succeeded(db, user->id);
 }
 
 /* The account deletion both auth.delete and auth.user_delete make, in one
@@ -873,7 +884,7 @@ static int op_revocations(void *ctx, const struct td_rpc_request *req, struct td
     if (!ok)
         return invalid(rep);
 
-    sqlite3 *db = conn(app, req);
+    struct td_sql *db = conn(app, req);
     int64_t now = td_now_us() / 1000000;
     struct row_buf jtis = {.size = sizeof(struct jti_row)};
     struct row_buf users = {.size = sizeof(int64_t[3])};

@@ -12,8 +12,6 @@
 #include "store.h"
 #include "td_rpc.h"
 
-#include "lockout.h"
-
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <sodium.h>
@@ -27,7 +25,6 @@ struct auth_app {
     sem_t pwhash_slots;           /* bounds argon2id hashes in flight (memory) */
     atomic_int pwhash_waiting;    /* requests waiting for a slot (bounded too) */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown emails */
-    struct auth_lockout lockout;  /* failed re-authentications per account */
 };
 
 /* Prepares the semaphore and the dummy hash (at the configured cost, so an

@@ -10,41 +10,16 @@
  * AUTH_LOCKOUT_S. Login is not affected (it has its own rate limit, and a
  * lockout there would let anyone lock anyone out).
  *
- * The table is in memory (td-auth is a single writer) and bounded: a slot per
- * uid hash, a colliding account takes the slot over.
+ * The counts live in the store (auth_store_lockout_*, table reauth_lockout),
+ * so every td-auth replica sharing a PostgreSQL database sees the same
+ * count; they were a per-process table before, which N replicas would have
+ * multiplied by N.
  */
 #ifndef AUTH_LOCKOUT_H
 #define AUTH_LOCKOUT_H
 
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdint.h>
-
 #define AUTH_LOCKOUT_FAILURES 5
 #define AUTH_LOCKOUT_WINDOW_S 900
 #define AUTH_LOCKOUT_S 900
-#define AUTH_LOCKOUT_SLOTS 4096
-
-struct auth_lockout {
-    pthread_mutex_t lock;
-    struct {
-        int64_t uid;
-        int64_t window_start;
-        int64_t locked_until;
-        int failures;
-    } slots[AUTH_LOCKOUT_SLOTS];
-};
-
-void auth_lockout_init(struct auth_lockout *l);
-void auth_lockout_destroy(struct auth_lockout *l);
-
-/* True while `uid` is locked out at now_s. */
-bool auth_lockout_blocked(struct auth_lockout *l, int64_t uid, int64_t now_s);
-
-/* Records a wrong password; the AUTH_LOCKOUT_FAILURES-th in a window locks. */
-void auth_lockout_failed(struct auth_lockout *l, int64_t uid, int64_t now_s);
-
-/* A right password clears the account's count. */
-void auth_lockout_succeeded(struct auth_lockout *l, int64_t uid);
 
 #endif

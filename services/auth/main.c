@@ -31,7 +31,9 @@ int main(int argc, char **argv)
     bool app_ready = false;
     /* One connection per RPC worker, plus one for the outbox thread. */
     size_t workers = (size_t)cfg.base.rpc_workers;
-    rc = auth_store_open(cfg.base.data_dir, workers + 1, &app.store);
+    struct auth_store_opts so = {.data_dir = cfg.base.data_dir, .database_url = cfg.database_url,
+                                 .statement_timeout_ms = cfg.statement_timeout_ms};
+    rc = auth_store_open(&so, workers + 1, &app.store);
     if (rc == 0 && !args.migrate_only) {
         rc = auth_app_init(&app, &cfg);
         app_ready = rc == 0;
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
                                                                       : cfg.diary_url,
                                            .timeout_ms = (int)cfg.base.rpc_timeout_ms};
         rc = rc ? rc : td_rpc_client_open(&copts, &app.diary);
-        rc = rc ? rc : auth_outbox_start(app.store->conns[workers], app.diary, &app.outbox);
+        rc = rc ? rc : auth_outbox_start(auth_store_conn(app.store, workers), app.diary, &app.outbox);
         struct td_rpc_endpoint more[] = {{cfg.operator_url, TD_ROLE_OPERATOR}};
         struct td_rpc_server_opts sopts = {.service = "auth", .url = cfg.rpc_url,
                                            .callers = td_rpc_url_callers(cfg.rpc_url,

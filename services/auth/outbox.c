@@ -17,7 +17,7 @@
 #define PRUNE_EVERY_S 60
 
 struct auth_outbox {
-    sqlite3 *db;
+    struct td_sql *db;
     struct td_rpc_client *diary;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -116,7 +116,7 @@ static void *outbox_main(void *arg)
     return NULL;
 }
 
-int auth_outbox_start(sqlite3 *db, struct td_rpc_client *diary, struct auth_outbox **out)
+int auth_outbox_start(struct td_sql *db, struct td_rpc_client *diary, struct auth_outbox **out)
 {
     struct auth_outbox *ob = calloc(1, sizeof *ob);
     if (ob == NULL)

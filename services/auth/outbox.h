@@ -14,13 +14,13 @@
 
 #include "td_rpc.h"
 
-#include <sqlite3.h>
+#include "td_sql.h"
 
 struct auth_outbox;
 
 /* Starts the thread on its own connection `db` (not owned). Returns 0 and
  * *out, or TD_ENOMEM. */
-int auth_outbox_start(sqlite3 *db, struct td_rpc_client *diary, struct auth_outbox **out);
+int auth_outbox_start(struct td_sql *db, struct td_rpc_client *diary, struct auth_outbox **out);
 
 /* Wakes the thread: a job was just queued. `ob` may be NULL. */
 void auth_outbox_kick(struct auth_outbox *ob);

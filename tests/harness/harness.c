@@ -228,6 +228,8 @@ static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
     setenv("DOCS_DIR", TD_SOURCE_DIR "/gateway/docs", 1);
     setenv("STATIC_DIR", TD_SOURCE_DIR "/frontend", 1);
     setenv("LOG_LEVEL", "info", 1);
+    if (d == TH_AUTH && s->pg.auth_url[0] != '\0')
+        setenv("AUTH_DATABASE_URL", s->pg.auth_url, 1);
     setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23", 0);
     setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=24", 0);
     if (s->opts.tls_cuts)
@@ -314,13 +316,22 @@ int th_wait_ready(struct th_stack *s, long status, int timeout_ms)
     return th_wait_until(answers, &p, timeout_ms) ? 0 : -1;
 }
 
+bool th_want_postgres(const struct th_options *opts)
+{
+    const char *storage = getenv("TD_TEST_STORAGE");
+    return (opts != NULL && opts->postgres) || (storage != NULL && strcmp(storage, "postgres") == 0);
+}
+
 int th_stack_start(struct th_stack *s, const struct th_options *opts)
 {
     memset(s, 0, sizeof *s);
     if (opts)
         s->opts = *opts;
+    s->opts.postgres = th_want_postgres(opts);
     snprintf(s->dir, sizeof s->dir, "/tmp/td-test-XXXXXX");
     if (mkdtemp(s->dir) == NULL)
+        return -1;
+    if (s->opts.postgres && th_pg_start(&s->pg) != 0)
         return -1;
     s->http_port = th_free_port();
     snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->http_port);
@@ -367,6 +378,7 @@ int th_stack_stop(struct th_stack *s)
     }
     for (int d = 0; d < TH_NDAEMONS; d++)
         s->problems += log_has_sanitizer_report(s, proc_names[d]);
+    th_pg_destroy(&s->pg);
     if (s->problems || getenv("TD_TEST_VERBOSE"))
         print_logs(s);
     if (s->dir[0] && !getenv("TD_TEST_KEEP"))

@@ -10,6 +10,8 @@
 #ifndef TD_HARNESS_H
 #define TD_HARNESS_H
 
+#include "pg.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,6 +38,11 @@ struct th_options {
     /* The test cuts TLS handshakes short: the daemons' LeakSanitizer
      * ignores what nng 1.5.2 leaks then (tests/lsan-tls-cuts.supp). */
     bool tls_cuts;
+    /* td-auth keeps its data in a PostgreSQL server of the stack's own
+     * (pg.h; AUTH_DATABASE_URL). Also turned on for every stack by
+     * TD_TEST_STORAGE=postgres in the environment: how CTest runs the
+     * td-auth suites a second time (the *_pg tests, label postgres). */
+    bool postgres;
 };
 
 struct th_proc {
@@ -53,7 +60,12 @@ struct th_stack {
     struct th_options opts;
     struct th_proc procs[TH_NDAEMONS];
     int problems; /* daemons that exited badly, sanitizer reports seen */
+    struct th_pg pg; /* running when opts.postgres: td-auth's database */
 };
+
+/* Whether stacks run td-auth on PostgreSQL: opts->postgres, or
+ * TD_TEST_STORAGE=postgres in the environment. */
+bool th_want_postgres(const struct th_options *opts);
 
 /* Starts the four daemons and waits (up to 20 s) for /ready == 200.
  * Returns 0, or -1 with the logs printed. */

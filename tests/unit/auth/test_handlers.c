@@ -18,6 +18,7 @@
 #include "../td_assert.h"
 #include "../td_tempdir.h"
 #include "handlers.h"
+#include "lockout.h"
 #include "logic.h"
 #include "store.h"
 #include "td_error.h"
@@ -54,7 +55,7 @@ static void setup(void)
                                .pwhash_ops = crypto_pwhash_OPSLIMIT_MIN,
                                .pwhash_mem = crypto_pwhash_MEMLIMIT_MIN,
                                .pwhash_concurrency = 2};
-    TD_ASSERT_OK(auth_store_open(dir, 1, &store));
+    TD_ASSERT_OK(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 1, &store));
     app = (struct auth_app){.cfg = &cfg, .store = store};
     TD_ASSERT_OK(auth_app_init(&app, &cfg));
     app_ready = true;
@@ -339,7 +340,7 @@ Test(handlers, register_returns_the_normalised_user_and_stores_only_a_hash)
     reply_free(&r);
 
     struct auth_user u;
-    TD_ASSERT_OK(auth_store_user_by_email(store->conns[0], EMAIL, &u));
+    TD_ASSERT_OK(auth_store_user_by_email(auth_store_conn(store, 0), EMAIL, &u));
     cr_expect_eq(u.id, id);
     cr_expect_eq(strncmp(u.hash, "$argon2id$", 10), 0, "not an argon2id hash: %.12s", u.hash);
     cr_expect_null(strstr(u.hash, PW));
@@ -405,7 +406,7 @@ Test(handlers, register_names_every_broken_password_rule)
         cr_expect_eq(detail_count(&r, "email"), 0, "case %zu: the email was fine", i);
         reply_free(&r);
         struct auth_user u;
-        cr_expect_eq(auth_store_user_by_email(store->conns[0], email, &u), TD_EUSERNOTFOUND,
+        cr_expect_eq(auth_store_user_by_email(auth_store_conn(store, 0), email, &u), TD_EUSERNOTFOUND,
                      "case %zu: a user was stored", i);
     }
 }
@@ -458,9 +459,9 @@ Test(handlers, unknown_duplicate_and_non_string_keys_are_named)
     reply_free(&r);
 
     struct auth_user u;
-    cr_expect_eq(auth_store_user_by_email(store->conns[0], EMAIL, &u), TD_EUSERNOTFOUND,
+    cr_expect_eq(auth_store_user_by_email(auth_store_conn(store, 0), EMAIL, &u), TD_EUSERNOTFOUND,
                  "a request with a bad key registered anyway");
-    cr_expect_eq(auth_store_user_by_email(store->conns[0], "mallory@example.com", &u),
+    cr_expect_eq(auth_store_user_by_email(auth_store_conn(store, 0), "mallory@example.com", &u),
                  TD_EUSERNOTFOUND);
 }
 
@@ -569,11 +570,11 @@ Test(handlers, login_upgrades_a_hash_made_at_a_lower_cost)
 {
     register_ok(EMAIL, PW);
     struct auth_user before, after;
-    TD_ASSERT_OK(auth_store_user_by_email(store->conns[0], EMAIL, &before));
+    TD_ASSERT_OK(auth_store_user_by_email(auth_store_conn(store, 0), EMAIL, &before));
     cfg.pwhash_ops = crypto_pwhash_OPSLIMIT_MIN + 1; /* the operator raised the cost */
     struct pair p;
     login_ok(EMAIL, PW, &p);
-    TD_ASSERT_OK(auth_store_user_by_email(store->conns[0], EMAIL, &after));
+    TD_ASSERT_OK(auth_store_user_by_email(auth_store_conn(store, 0), EMAIL, &after));
     cr_expect_neq(strcmp(before.hash, after.hash), 0, "hash not upgraded");
     cr_expect_eq(crypto_pwhash_str_needs_rehash(after.hash, (unsigned long long)cfg.pwhash_ops,
                                                 (size_t)cfg.pwhash_mem),
@@ -785,7 +786,7 @@ Test(handlers, delete_needs_the_password_then_removes_the_account_and_queues_td_
 
     /* diary.delete_user is queued for the outbox (not running here) */
     struct auth_outbox_job jobs[4];
-    int n = auth_store_outbox_due(store->conns[0], td_now_us() / 1000000 + 3600, jobs, 4);
+    int n = auth_store_outbox_due(auth_store_conn(store, 0), td_now_us() / 1000000 + 3600, jobs, 4);
     cr_assert_eq(n, 1, "outbox jobs: %d", n);
     cr_expect_eq(jobs[0].user_id, id);
     /* and the email is free again */

@@ -1,54 +1,86 @@
 /*
  * test_lockout.c — failed re-authentications lock an account for a while,
- * per account, and a right password clears the count.
+ * per account, and a right password clears the count. The counts live in
+ * the store (auth_store_lockout_*); a fresh SQLite database per test.
  */
 #include "lockout.h"
+#include "store.h"
+#include "../td_tempdir.h"
+#include "td_error.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-static struct auth_lockout *l;
+static char dir[64];
+static struct auth_store *store;
+static struct td_sql *db;
 
 static void setup(void)
 {
-    l = malloc(sizeof *l);
-    auth_lockout_init(l);
+    snprintf(dir, sizeof dir, "/tmp/td-auth-lockout-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 1, &store), 0);
+    db = auth_store_conn(store, 0);
 }
 
 static void teardown(void)
 {
-    auth_lockout_destroy(l);
-    free(l);
+    auth_store_close(&store);
+    td_tempdir_remove(dir);
 }
 
 TestSuite(lockout, .init = setup, .fini = teardown);
 
+static bool blocked(int64_t uid, int64_t now)
+{
+    bool b = true;
+    cr_assert_eq(auth_store_lockout_blocked(db, uid, now, &b), 0);
+    return b;
+}
+
+static void failed(int64_t uid, int64_t now)
+{
+    cr_assert_eq(auth_store_lockout_failed(db, uid, now), 0);
+}
+
 Test(lockout, five_failures_in_the_window_lock_for_a_while)
 {
     for (int i = 0; i < AUTH_LOCKOUT_FAILURES - 1; i++) {
-        auth_lockout_failed(l, 42, 1000 + i);
-        cr_assert_not(auth_lockout_blocked(l, 42, 1000 + i), "locked after %d", i + 1);
+        failed(42, 1000 + i);
+        cr_assert_not(blocked(42, 1000 + i), "locked after %d", i + 1);
     }
-    auth_lockout_failed(l, 42, 1010);
-    cr_assert(auth_lockout_blocked(l, 42, 1011));
-    cr_assert_not(auth_lockout_blocked(l, 43, 1011), "another account is not affected");
-    cr_assert(auth_lockout_blocked(l, 42, 1010 + AUTH_LOCKOUT_S - 1));
-    cr_assert_not(auth_lockout_blocked(l, 42, 1010 + AUTH_LOCKOUT_S));
+    failed(42, 1010);
+    cr_assert(blocked(42, 1011));
+    cr_assert_not(blocked(43, 1011), "another account is not affected");
+    cr_assert(blocked(42, 1010 + AUTH_LOCKOUT_S - 1));
+    cr_assert_not(blocked(42, 1010 + AUTH_LOCKOUT_S));
 }
 
 Test(lockout, failures_spread_beyond_the_window_do_not_add_up)
 {
     for (int i = 0; i < AUTH_LOCKOUT_FAILURES * 3; i++)
-        auth_lockout_failed(l, 7, (int64_t)i * AUTH_LOCKOUT_WINDOW_S / 2);
-    cr_assert_not(auth_lockout_blocked(l, 7, (int64_t)AUTH_LOCKOUT_FAILURES * 3 *
-                                                 AUTH_LOCKOUT_WINDOW_S / 2));
+        failed(7, (int64_t)i * AUTH_LOCKOUT_WINDOW_S / 2);
+    cr_assert_not(blocked(7, (int64_t)AUTH_LOCKOUT_FAILURES * 3 * AUTH_LOCKOUT_WINDOW_S / 2));
 }
 
 Test(lockout, a_right_password_clears_the_count)
 {
     for (int i = 0; i < AUTH_LOCKOUT_FAILURES - 1; i++)
-        auth_lockout_failed(l, 9, 100);
-    auth_lockout_succeeded(l, 9);
-    auth_lockout_failed(l, 9, 101);
-    cr_assert_not(auth_lockout_blocked(l, 9, 102));
+        failed(9, 100);
+    cr_assert_eq(auth_store_lockout_succeeded(db, 9), 0);
+    failed(9, 101);
+    cr_assert_not(blocked(9, 102));
+}
+
+Test(lockout, an_expired_lock_starts_a_new_window)
+{
+    for (int i = 0; i < AUTH_LOCKOUT_FAILURES; i++)
+        failed(5, 100);
+    cr_assert(blocked(5, 101));
+    int64_t later = 100 + AUTH_LOCKOUT_S + AUTH_LOCKOUT_WINDOW_S;
+    failed(5, later);
+    cr_assert_not(blocked(5, later), "one failure in a new window does not lock");
+    cr_assert_eq(auth_store_prune(db, later + AUTH_LOCKOUT_WINDOW_S + 1), 0);
+    cr_assert_not(blocked(5, later + 1));
 }

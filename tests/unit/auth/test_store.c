@@ -8,6 +8,8 @@
 #include "../td_tempdir.h"
 #include "td_error.h"
 
+#include <sqlite3.h>
+
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +17,14 @@
 
 static char dir[64];
 static struct auth_store *store;
-static sqlite3 *db;
+static struct td_sql *db;
 
 static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/td-auth-store-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(auth_store_open(dir, 2, &store), 0);
-    db = store->conns[0];
+    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 2, &store), 0);
+    db = auth_store_conn(store, 0);
 }
 
 static void teardown(void)
@@ -45,7 +47,7 @@ Test(store, users_are_unique_by_email_and_read_back)
 {
     int64_t id = add_user("a@example.com");
     struct auth_user u;
-    cr_expect_eq(auth_store_user_insert(store->conns[1], "a@example.com", "h", 2, &u),
+    cr_expect_eq(auth_store_user_insert(auth_store_conn(store, 1), "a@example.com", "h", 2, &u),
                  TD_EEXISTS);
     cr_assert_eq(auth_store_user_by_email(db, "a@example.com", &u), 0);
     cr_expect_eq(u.id, id);
@@ -184,7 +186,8 @@ Test(store, password_change_and_deletion_record_cutoffs)
 static int statements(const char *part, int *busy)
 {
     int n = 0, b = 0;
-    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+    sqlite3 *lite = td_sql_sqlite_handle(db);
+    for (sqlite3_stmt *st = sqlite3_next_stmt(lite, NULL); st; st = sqlite3_next_stmt(lite, st)) {
         n += strstr(sqlite3_sql(st), part) != NULL;
         b += sqlite3_stmt_busy(st) != 0;
     }
@@ -221,9 +224,9 @@ Test(store, statements_are_prepared_once_and_always_reset)
     cr_expect_eq(auth_store_revoked_page(db, NULL, 10, 0, fail_jti, NULL, &more), TD_EINVAL);
     statements("", &busy);
     cr_expect_eq(busy, 0);
-    cr_expect(sqlite3_get_autocommit(db));
+    cr_expect(sqlite3_get_autocommit(td_sql_sqlite_handle(db)));
     sqlite3_stmt *ck = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(store->conns[1], "PRAGMA wal_checkpoint(TRUNCATE)", -1, &ck,
+    cr_assert_eq(sqlite3_prepare_v2(td_sql_sqlite_handle(auth_store_conn(store, 1)), "PRAGMA wal_checkpoint(TRUNCATE)", -1, &ck,
                                     NULL),
                  SQLITE_OK);
     cr_assert_eq(sqlite3_step(ck), SQLITE_ROW);
@@ -241,10 +244,10 @@ Test(store, closing_finalizes_the_kept_statements)
     cr_assert_not_null(mkdtemp(dir2));
     sqlite3_int64 before = sqlite3_memory_used();
     struct auth_store *s2 = NULL;
-    cr_assert_eq(auth_store_open(dir2, 2, &s2), 0);
+    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir2}, 2, &s2), 0);
     struct auth_user u;
-    cr_assert_eq(auth_store_user_by_id(s2->conns[0], 1, &u), TD_EUSERNOTFOUND);
-    cr_assert_eq(auth_store_user_by_id(s2->conns[1], 1, &u), TD_EUSERNOTFOUND);
+    cr_assert_eq(auth_store_user_by_id(auth_store_conn(s2, 0), 1, &u), TD_EUSERNOTFOUND);
+    cr_assert_eq(auth_store_user_by_id(auth_store_conn(s2, 1), 1, &u), TD_EUSERNOTFOUND);
     auth_store_close(&s2);
     cr_expect_eq(sqlite3_memory_used(), before);
     td_tempdir_remove(dir2);

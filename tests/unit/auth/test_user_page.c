@@ -16,14 +16,14 @@
 
 static char dir[64];
 static struct auth_store *store;
-static sqlite3 *db;
+static struct td_sql *db;
 
 static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/td-auth-page-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(auth_store_open(dir, 2, &store), 0);
-    db = store->conns[0];
+    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 2, &store), 0);
+    db = auth_store_conn(store, 0);
 }
 
 static void teardown(void)
