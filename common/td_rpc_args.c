@@ -60,6 +60,8 @@ static void bounds_detail(struct td_rpc_reply *rep, const struct td_arg *a, int6
     char msg[128];
     if (a->type == TD_ARG_T_INT && a->min == 1 && a->max == INT64_MAX)
         snprintf(msg, sizeof msg, "%s", td_arg_positive);
+    else if (a->type == TD_ARG_T_INT && a->max == INT64_MAX)
+        snprintf(msg, sizeof msg, "Must be at least %" PRId64 ".", a->min);
     else if (a->type == TD_ARG_T_INT)
         snprintf(msg, sizeof msg, "Must be between %" PRId64 " and %" PRId64 ".", a->min, a->max);
     else if (got < a->min)
@@ -132,6 +134,12 @@ static bool check_value(struct td_rpc_reply *rep, struct td_arg *a)
 int td_rpc_args_take(const struct td_rpc_request *req, struct td_rpc_reply *rep,
                      struct td_arg *args, size_t n)
 {
+    return td_rpc_args_take_map(req->args, rep, args, n);
+}
+
+int td_rpc_args_take_map(const msgpack_object *map, struct td_rpc_reply *rep, struct td_arg *args,
+                         size_t n)
+{
     for (size_t j = 0; j < n; j++) {
         args[j].value = NULL;
         args[j].i = 0;
@@ -140,10 +148,10 @@ int td_rpc_args_take(const struct td_rpc_request *req, struct td_rpc_reply *rep,
         args[j].len = 0;
     }
     bool ok = true;
-    if (req->args != NULL) {
-        if (req->args->type != MSGPACK_OBJECT_MAP)
+    if (map != NULL) {
+        if (map->type != MSGPACK_OBJECT_MAP)
             return td_rpc_reply_error(rep, TD_EINVAL, "Arguments must be a map.");
-        ok = match_keys(&req->args->via.map, rep, args, n);
+        ok = match_keys(&map->via.map, rep, args, n);
     }
     for (size_t j = 0; j < n; j++) {
         struct td_arg *a = &args[j];

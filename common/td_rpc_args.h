@@ -65,11 +65,18 @@ struct td_arg {
 
 /* Matches req->args against args[0..n): a non-string, unknown or repeated
  * key, a missing required argument, a value of the wrong type or out of its
- * bounds each add one detail to rep. Returns 0 when all is well (the values
- * are filled in), or the TD_EINVAL of td_rpc_reply_error when anything is
- * wrong. A request without args is an empty map. */
+ * bounds each add one detail to rep. Returns 0 when all is well, or the
+ * TD_EINVAL of td_rpc_reply_error when anything is wrong. Either way every
+ * value that passed is filled in (an invalid one is left absent), so a
+ * handler can add its own checks of the others to the same reply and list
+ * every fault at once. A request without args is an empty map. */
 int td_rpc_args_take(const struct td_rpc_request *req, struct td_rpc_reply *rep,
                      struct td_arg *args, size_t n);
+
+/* The same for a map inside the args (e.g. each item of a list); NULL is an
+ * empty map. */
+int td_rpc_args_take_map(const msgpack_object *map, struct td_rpc_reply *rep, struct td_arg *args,
+                         size_t n);
 
 #define TD_RPC_ARGS_TAKE(req, rep, args) \
     td_rpc_args_take((req), (rep), (args), sizeof(args) / sizeof((args)[0]))

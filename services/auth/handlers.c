@@ -10,6 +10,7 @@
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
+#include "td_rpc_args.h"
 #include "td_time.h"
 #include "tokens.h"
 
@@ -54,102 +55,39 @@ static struct td_sql *conn(struct auth_app *app, const struct td_rpc_request *re
 
 /* ---- argument checking --------------------------------------------------- */
 
-/* Refuses keys outside `allowed` (NULL-terminated), non-string keys and
- * duplicates, adding one detail each. Returns true when all are fine. */
-static bool check_keys(const msgpack_object *args, const char *const *allowed,
-                       struct td_rpc_reply *rep)
-{
-    if (args == NULL)
-        return true;
-    bool ok = true;
-    for (uint32_t i = 0; i < args->via.map.size; i++) {
-        const msgpack_object *k = &args->via.map.ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR) {
-            td_rpc_reply_detail_key(rep, k, "Field names must be strings.");
-            ok = false;
-            continue;
-        }
-        bool known = false, dup = false;
-        for (size_t a = 0; allowed[a] && !known; a++)
-            known = strlen(allowed[a]) == k->via.str.size && k->via.str.size > 0 &&
-                    memcmp(allowed[a], k->via.str.ptr, k->via.str.size) == 0;
-        for (uint32_t j = 0; j < i && !dup; j++) {
-            const msgpack_object *o = &args->via.map.ptr[j].key;
-            dup = o->type == MSGPACK_OBJECT_STR && o->via.str.size == k->via.str.size &&
-                  (k->via.str.size == 0 ||
-                   memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0);
-        }
-        if (!known || dup) {
-            td_rpc_reply_detail_key(rep, k, known ? "Duplicate field." : "Unknown field.");
-            ok = false;
-        }
-    }
-    return ok;
-}
+/* Declarations for common/td_rpc_args.h. Passwords and e-mails are judged
+ * by the rules of logic.h below, not by a byte bound. */
+#define EMAIL_ARG TD_ARG_STR("email", TD_ARG_REQUIRED, 0, INT64_MAX)
+#define PASSWORD_ARG(name) TD_ARG_STR(name, TD_ARG_REQUIRED, 0, INT64_MAX)
+#define ID_ARG(name, flags) TD_ARG_STR(name, flags, 0, INT64_MAX)
 
-enum { ARG_OK = 0, ARG_ABSENT = 1, ARG_BAD = -1 };
-
-/* A string argument. ARG_OK with (*s, *len); ARG_ABSENT when missing and not
- * required; ARG_BAD with a detail added. */
-static int arg_str(const msgpack_object *args, const char *key, bool required,
-                   struct td_rpc_reply *rep, const char **s, size_t *len)
+/* A token id (declared ID_ARG and present) as the gateway passes it: 1-64
+ * URL-safe base64 characters, copied into buf (65 bytes). */
+static bool id_arg(struct td_rpc_reply *rep, const struct td_arg *a, char buf[65])
 {
-    const msgpack_object *o = args ? td_mp_map_get(args, key) : NULL;
-    if (o == NULL) {
-        if (!required)
-            return ARG_ABSENT;
-        td_rpc_reply_detail(rep, key, "Missing data for required field.");
-        return ARG_BAD;
-    }
-    if (o->type != MSGPACK_OBJECT_STR) {
-        td_rpc_reply_detail(rep, key, "Not a valid string.");
-        return ARG_BAD;
-    }
-    *s = o->via.str.ptr;
-    *len = o->via.str.size;
-    return ARG_OK;
-}
-
-static int arg_int(const msgpack_object *args, const char *key, bool required,
-                   struct td_rpc_reply *rep, int64_t *out)
-{
-    const msgpack_object *o = args ? td_mp_map_get(args, key) : NULL;
-    if (o == NULL) {
-        if (!required)
-            return ARG_ABSENT;
-        td_rpc_reply_detail(rep, key, "Missing data for required field.");
-        return ARG_BAD;
-    }
-    if (td_mp_as_int64(o, out) != 0) {
-        td_rpc_reply_detail(rep, key, "Not a valid integer.");
-        return ARG_BAD;
-    }
-    return ARG_OK;
-}
-
-/* A token id as the gateway passes it: 1-64 URL-safe base64 characters,
- * copied into buf (65 bytes). */
-static int arg_id(const msgpack_object *args, const char *key, bool required,
-                  struct td_rpc_reply *rep, char buf[65])
-{
-    const char *s;
-    size_t len;
-    int rc = arg_str(args, key, required, rep, &s, &len);
-    if (rc != ARG_OK)
-        return rc;
-    bool ok = len > 0 && len <= 64;
-    for (size_t i = 0; ok && i < len; i++) {
-        char c = s[i];
+    bool ok = a->len > 0 && a->len <= 64;
+    for (size_t i = 0; ok && i < a->len; i++) {
+        char c = a->s[i];
         ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
              c == '-' || c == '_';
     }
     if (!ok) {
-        td_rpc_reply_detail(rep, key, "Not a valid token id.");
-        return ARG_BAD;
+        td_rpc_reply_detail(rep, a->name, "Not a valid token id.");
+        return false;
     }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return ARG_OK;
+    memcpy(buf, a->s, a->len);
+    buf[a->len] = '\0';
+    return true;
+}
+
+/* An e-mail (declared EMAIL_ARG and present), normalised into out. */
+static bool email_arg(struct td_rpc_reply *rep, const struct td_arg *a,
+                      char out[AUTH_EMAIL_MAX + 1])
+{
+    const char *problem = auth_email_normalize(a->s, a->len, out);
+    if (problem != NULL)
+        td_rpc_reply_detail(rep, a->name, problem);
+    return problem == NULL;
 }
 
 static int invalid(struct td_rpc_reply *rep)
@@ -354,26 +292,16 @@ static int64_t cutoff_keep_until(const struct auth_config *cfg, int64_t cutoff_u
 static int op_register(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"email", "password", NULL};
-    const char *email_in = NULL, *pw = NULL;
-    size_t email_len = 0, pw_len = 0;
+    struct td_arg args[] = {EMAIL_ARG, PASSWORD_ARG("password")};
     char email[AUTH_EMAIL_MAX + 1];
-    bool ok = check_keys(req->args, allowed, rep);
-    if (arg_str(req->args, "email", true, rep, &email_in, &email_len) == ARG_OK) {
-        const char *problem = auth_email_normalize(email_in, email_len, email);
-        if (problem != NULL) {
-            td_rpc_reply_detail(rep, "email", problem);
-            ok = false;
-        }
-    } else {
-        ok = false;
-    }
-    if (arg_str(req->args, "password", true, rep, &pw, &pw_len) == ARG_OK)
-        ok = check_new_password("password", pw, pw_len, rep) && ok;
-    else
-        ok = false;
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
+    ok = args[0].value != NULL && email_arg(rep, &args[0], email) && ok;
+    ok = args[1].value != NULL && check_new_password("password", args[1].s, args[1].len, rep) &&
+         ok;
     if (!ok)
         return invalid(rep);
+    const char *pw = args[1].s;
+    size_t pw_len = args[1].len;
 
     struct td_sql *db = conn(app, req);
     struct auth_user user;
@@ -402,29 +330,25 @@ static int op_register(void *ctx, const struct td_rpc_request *req, struct td_rp
 static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"email", "password", NULL};
-    const char *email_in = NULL, *pw = NULL;
-    size_t email_len = 0, pw_len = 0;
+    struct td_arg args[] = {EMAIL_ARG, PASSWORD_ARG("password")};
     char email[AUTH_EMAIL_MAX + 1] = "";
-    bool ok = check_keys(req->args, allowed, rep);
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
     bool email_ok = false;
-    if (arg_str(req->args, "email", true, rep, &email_in, &email_len) == ARG_OK) {
-        const char *problem = auth_email_normalize(email_in, email_len, email);
+    if (args[0].value != NULL) {
+        const char *problem = auth_email_normalize(args[0].s, args[0].len, email);
         /* Too long is a client error; a bad shape simply matches nobody. */
         if (problem == auth_email_too_long) {
             td_rpc_reply_detail(rep, "email", problem);
             ok = false;
         }
         email_ok = problem == NULL;
-    } else {
-        ok = false;
     }
-    if (arg_str(req->args, "password", true, rep, &pw, &pw_len) == ARG_OK)
-        ok = check_given_password("password", pw, pw_len, rep) && ok;
-    else
-        ok = false;
+    ok = args[1].value != NULL && check_given_password("password", args[1].s, args[1].len, rep) &&
+         ok;
     if (!ok)
         return invalid(rep);
+    const char *pw = args[1].s;
+    size_t pw_len = args[1].len;
 
     struct td_sql *db = conn(app, req);
     struct auth_user user;
@@ -485,15 +409,18 @@ static int op_login(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
 static int op_refresh(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"jti", "fam", "iat_us", NULL};
+    struct td_arg args[] = {
+        ID_ARG("jti", TD_ARG_REQUIRED),
+        ID_ARG("fam", TD_ARG_REQUIRED),
+        TD_ARG_INT("iat_us", TD_ARG_REQUIRED, INT64_MIN, INT64_MAX),
+    };
     char jti[65], fam[65];
-    int64_t iat_us = 0;
-    bool ok = check_keys(req->args, allowed, rep);
-    ok = arg_id(req->args, "jti", true, rep, jti) == ARG_OK && ok;
-    ok = arg_id(req->args, "fam", true, rep, fam) == ARG_OK && ok;
-    ok = arg_int(req->args, "iat_us", true, rep, &iat_us) == ARG_OK && ok;
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
+    ok = args[0].value != NULL && id_arg(rep, &args[0], jti) && ok;
+    ok = args[1].value != NULL && id_arg(rep, &args[1], fam) && ok;
     if (!ok)
         return invalid(rep);
+    int64_t iat_us = args[2].i;
     if (req->user_id <= 0)
         return td_rpc_reply_error(rep, TD_EBADTOKEN, NULL);
 
@@ -532,27 +459,24 @@ static int op_refresh(void *ctx, const struct td_rpc_request *req, struct td_rpc
 static int op_logout(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"jti", "exp", "refresh_fam", NULL};
+    /* A token's exp is a Unix time; anything past year 9999 would also
+     * overflow the revocation's keep-until (auth_revocation_keep_until). */
+    struct td_arg args[] = {
+        ID_ARG("jti", TD_ARG_REQUIRED),
+        TD_ARG_INT("exp", TD_ARG_REQUIRED, 1, AUTH_EXP_MAX),
+        ID_ARG("refresh_fam", 0),
+    };
     char jti[65], fam[65];
-    int64_t exp = 0;
-    bool ok = check_keys(req->args, allowed, rep);
-    ok = arg_id(req->args, "jti", true, rep, jti) == ARG_OK && ok;
-    bool exp_ok = arg_int(req->args, "exp", true, rep, &exp) == ARG_OK;
-    if (exp_ok && (exp < 1 || exp > AUTH_EXP_MAX)) {
-        /* A token's exp is a Unix time; anything past year 9999 would also
-         * overflow the revocation's keep-until (auth_revocation_keep_until). */
-        td_rpc_reply_detail(rep, "exp", "Must be a Unix time from 1 to 253402300799.");
-        exp_ok = false;
-    }
-    ok = exp_ok && ok;
-    int has_fam = arg_id(req->args, "refresh_fam", false, rep, fam);
-    ok = has_fam != ARG_BAD && ok;
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
+    ok = args[0].value != NULL && id_arg(rep, &args[0], jti) && ok;
+    bool has_fam = args[2].value != NULL;
+    ok = (!has_fam || id_arg(rep, &args[2], fam)) && ok;
     if (!ok)
         return invalid(rep);
+    int64_t exp = args[1].i;
     if (req->user_id <= 0)
         return td_rpc_reply_error(rep, TD_EBADTOKEN, NULL);
-    int rc = auth_store_logout(conn(app, req), req->user_id, jti, exp,
-                               has_fam == ARG_OK ? fam : NULL);
+    int rc = auth_store_logout(conn(app, req), req->user_id, jti, exp, has_fam ? fam : NULL);
     if (rc != 0)
         return rc;
     auth_events_publish_jti(app->events, jti, exp);
@@ -563,12 +487,12 @@ static int op_logout(void *ctx, const struct td_rpc_request *req, struct td_rpc_
 static int op_me(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {NULL};
-    if (!check_keys(req->args, allowed, rep))
-        return invalid(rep);
+    int rc = td_rpc_args_take(req, rep, NULL, 0);
+    if (rc != 0)
+        return rc;
     struct auth_user user;
-    int rc = req->user_id > 0 ? auth_store_user_by_id(conn(app, req), req->user_id, &user)
-                              : TD_EUSERNOTFOUND;
+    rc = req->user_id > 0 ? auth_store_user_by_id(conn(app, req), req->user_id, &user)
+                          : TD_EUSERNOTFOUND;
     if (rc == TD_EUSERNOTFOUND)
         return td_rpc_reply_error(rep, TD_EUSERNOTFOUND, NULL);
     if (rc != 0)
@@ -640,16 +564,14 @@ static int delete_account(struct auth_app *app, const struct td_rpc_request *req
 static int op_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"password", NULL};
-    const char *pw = NULL;
-    size_t pw_len = 0;
-    bool ok = check_keys(req->args, allowed, rep);
-    if (arg_str(req->args, "password", true, rep, &pw, &pw_len) == ARG_OK)
-        ok = check_given_password("password", pw, pw_len, rep) && ok;
-    else
-        ok = false;
+    struct td_arg args[] = {PASSWORD_ARG("password")};
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
+    ok = args[0].value != NULL && check_given_password("password", args[0].s, args[0].len, rep) &&
+         ok;
     if (!ok)
         return invalid(rep);
+    const char *pw = args[0].s;
+    size_t pw_len = args[0].len;
     struct auth_user user;
     int rc = reauthenticate(app, req, pw, pw_len, rep, &user);
     if (rc != 0)
@@ -707,24 +629,17 @@ static int pack_user_row(msgpack_packer *pk, const struct auth_user_row *u)
 static int op_user_list(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"after", "limit", NULL};
-    int64_t after = 0, limit = USER_PAGE_DEFAULT;
-    bool ok = check_keys(req->args, allowed, rep);
-    int has_after = arg_int(req->args, "after", false, rep, &after);
-    if (has_after == ARG_OK && after < 0) {
-        td_rpc_reply_detail(rep, "after", "Must be 0 or more.");
-        ok = false;
-    }
-    int has_limit = arg_int(req->args, "limit", false, rep, &limit);
-    if (has_limit == ARG_OK && (limit < 1 || limit > USER_PAGE_MAX)) {
-        td_rpc_reply_detail(rep, "limit", "Must be between 1 and 1000.");
-        ok = false;
-    }
-    if (!ok || has_after == ARG_BAD || has_limit == ARG_BAD)
-        return invalid(rep);
+    struct td_arg args[] = {
+        TD_ARG_INT("after", 0, 0, INT64_MAX),
+        TD_ARG_INT("limit", 0, 1, USER_PAGE_MAX),
+    };
+    int rc = TD_RPC_ARGS_TAKE(req, rep, args);
+    if (rc != 0)
+        return rc;
+    int64_t after = args[0].i, limit = args[1].value ? args[1].i : USER_PAGE_DEFAULT;
     struct user_rows rows = {0};
     bool more = false;
-    int rc = auth_store_user_page(conn(app, req), after, (int)limit, collect_user, &rows, &more);
+    rc = auth_store_user_page(conn(app, req), after, (int)limit, collect_user, &rows, &more);
     if (rc == 0) {
         msgpack_packer *pk = td_rpc_reply_result(rep, 200);
         int prc = msgpack_pack_map(pk, 2);
@@ -746,20 +661,10 @@ static int op_user_list(void *ctx, const struct td_rpc_request *req, struct td_r
 static int op_user_delete(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"email", NULL};
-    const char *email = NULL;
-    size_t email_len = 0;
+    struct td_arg args[] = {EMAIL_ARG};
     char norm[AUTH_EMAIL_MAX + 1];
-    bool ok = check_keys(req->args, allowed, rep);
-    if (arg_str(req->args, "email", true, rep, &email, &email_len) == ARG_OK) {
-        const char *problem = auth_email_normalize(email, email_len, norm);
-        if (problem != NULL) {
-            td_rpc_reply_detail(rep, "email", problem);
-            ok = false;
-        }
-    } else {
-        ok = false;
-    }
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
+    ok = args[0].value != NULL && email_arg(rep, &args[0], norm) && ok;
     if (!ok)
         return invalid(rep);
     struct auth_user user;
@@ -786,18 +691,13 @@ static int op_user_delete(void *ctx, const struct td_rpc_request *req, struct td
 static int op_password(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"current_password", "new_password", NULL};
-    const char *cur = NULL, *pw = NULL;
-    size_t cur_len = 0, pw_len = 0;
-    bool ok = check_keys(req->args, allowed, rep);
-    if (arg_str(req->args, "current_password", true, rep, &cur, &cur_len) == ARG_OK)
-        ok = check_given_password("current_password", cur, cur_len, rep) && ok;
-    else
-        ok = false;
-    if (arg_str(req->args, "new_password", true, rep, &pw, &pw_len) == ARG_OK)
-        ok = check_new_password("new_password", pw, pw_len, rep) && ok;
-    else
-        ok = false;
+    struct td_arg args[] = {PASSWORD_ARG("current_password"), PASSWORD_ARG("new_password")};
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
+    const char *cur = args[0].s, *pw = args[1].s;
+    size_t cur_len = args[0].len, pw_len = args[1].len;
+    ok = args[0].value != NULL && check_given_password("current_password", cur, cur_len, rep) &&
+         ok;
+    ok = args[1].value != NULL && check_new_password("new_password", pw, pw_len, rep) && ok;
     if (!ok)
         return invalid(rep);
     struct auth_user user;
@@ -869,31 +769,25 @@ static int collect_cutoff(void *arg, int64_t uid, int64_t cutoff_us, int64_t unt
 static int op_revocations(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"after", "limit", NULL};
+    struct td_arg args[] = {ID_ARG("after", 0), TD_ARG_INT("limit", 0, 1, REVOCATIONS_PAGE_MAX)};
     char after[65];
-    int64_t limit = REVOCATIONS_PAGE_DEFAULT;
-    bool ok = check_keys(req->args, allowed, rep);
-    int has_after = arg_id(req->args, "after", false, rep, after);
-    ok = has_after != ARG_BAD && ok;
-    int has_limit = arg_int(req->args, "limit", false, rep, &limit);
-    if (has_limit == ARG_OK && (limit < 1 || limit > REVOCATIONS_PAGE_MAX)) {
-        td_rpc_reply_detail(rep, "limit", "Must be between 1 and 20000.");
-        ok = false;
-    }
-    ok = has_limit != ARG_BAD && ok;
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
+    bool has_after = args[0].value != NULL;
+    ok = (!has_after || id_arg(rep, &args[0], after)) && ok;
     if (!ok)
         return invalid(rep);
+    int64_t limit = args[1].value ? args[1].i : REVOCATIONS_PAGE_DEFAULT;
 
     struct td_sql *db = conn(app, req);
     int64_t now = td_now_us() / 1000000;
     struct row_buf jtis = {.size = sizeof(struct jti_row)};
     struct row_buf users = {.size = sizeof(int64_t[3])};
     bool more = false;
-    int rc = auth_store_revoked_page(db, has_after == ARG_OK ? after : NULL, (int)limit, now,
+    int rc = auth_store_revoked_page(db, has_after ? after : NULL, (int)limit, now,
                                      collect_jti, &jtis, &more);
     /* Cut-offs are few (one per password change or deletion in a refresh
      * lifetime) and come whole with the first page. */
-    if (rc == 0 && has_after != ARG_OK)
+    if (rc == 0 && !has_after)
         rc = auth_store_cutoffs(db, now, collect_cutoff, &users);
     if (rc == 0) {
         msgpack_packer *pk = td_rpc_reply_result(rep, 200);
@@ -929,22 +823,15 @@ static int op_revocations(void *ctx, const struct td_rpc_request *req, struct td
 static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
-    static const char *const allowed[] = {"users", "clear", NULL};
-    static const char *const user_keys[] = {"email", "password", NULL};
-    bool ok = check_keys(req->args, allowed, rep);
-    const msgpack_object *list = req->args ? td_mp_map_get(req->args, "users") : NULL;
-    const msgpack_object *clear_o = req->args ? td_mp_map_get(req->args, "clear") : NULL;
-    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0 ||
-        list->via.array.size > SEED_MAX_USERS) {
-        td_rpc_reply_detail(rep, "users", "Must be a list of 1 to 16 users.");
-        ok = false;
-    }
-    if (clear_o != NULL && clear_o->type != MSGPACK_OBJECT_BOOLEAN) {
-        td_rpc_reply_detail(rep, "clear", "Not a valid boolean.");
-        ok = false;
-    }
+    struct td_arg args[] = {
+        TD_ARG_ARRAY("users", TD_ARG_REQUIRED, 1, SEED_MAX_USERS),
+        TD_ARG_BOOL("clear", 0),
+    };
+    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
     if (!ok)
         return invalid(rep);
+    const msgpack_object *list = args[0].value;
+    bool clear = args[1].b;
 
     size_t n = list->via.array.size;
     bool hash_failed = false;
@@ -953,20 +840,16 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
         return TD_ENOMEM;
     for (size_t i = 0; ok && i < n; i++) {
         const msgpack_object *u = &list->via.array.ptr[i];
-        const char *email = NULL, *pw = NULL;
-        size_t email_len = 0, pw_len = 0;
-        if (u->type != MSGPACK_OBJECT_MAP || !check_keys(u, user_keys, rep) ||
-            arg_str(u, "email", true, rep, &email, &email_len) != ARG_OK ||
-            arg_str(u, "password", true, rep, &pw, &pw_len) != ARG_OK) {
+        struct td_arg user[] = {EMAIL_ARG, PASSWORD_ARG("password")};
+        if (u->type != MSGPACK_OBJECT_MAP ||
+            td_rpc_args_take_map(u, rep, user, sizeof user / sizeof user[0]) != 0) {
             td_rpc_reply_detail(rep, "users", "Each user needs an email and a password.");
             ok = false;
             break;
         }
-        const char *problem = auth_email_normalize(email, email_len, users[i].email);
-        if (problem != NULL) {
-            td_rpc_reply_detail(rep, "email", problem);
-            ok = false;
-        }
+        const char *pw = user[1].s;
+        size_t pw_len = user[1].len;
+        ok = email_arg(rep, &user[0], users[i].email);
         ok = ok && check_new_password("password", pw, pw_len, rep);
         /* Hashing happens before the transaction: it is slow and needs no lock. */
         if (ok && hash_password(app, pw, pw_len, users[i].hash) != 0)
@@ -978,7 +861,7 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
     int64_t now_us = td_now_us(), cutoff = now_us + 1;
     int64_t until = cutoff_keep_until(app->cfg, cutoff);
     if (rc == 0)
-        rc = auth_store_seed(conn(app, req), users, n, clear_o && clear_o->via.boolean, now_us,
+        rc = auth_store_seed(conn(app, req), users, n, clear, now_us,
                              cutoff, until, cleared, sizeof cleared / sizeof cleared[0],
                              &ncleared);
     if (rc == TD_EEXISTS)
