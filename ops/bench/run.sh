@@ -6,8 +6,8 @@
 # connections on loopback; the web app's cold load (requests and bytes on
 # the wire, printed against the budget of tests/e2e/coldload.mjs); then
 # logins under a burst (logins/s and p99 at 16 and 64 clients), the edge
-# (CORS, rate limits in memory and in Redis), the RPC layer alone and the
-# analyzer alone. Prints a table and writes it to <build>/bench/report.md.
+# (CORS, rate limits in memory and in Redis), the RPC layer alone, the
+# analyzer alone and search in td-diary's store (bench_search). Prints a table and writes it to <build>/bench/report.md.
 # Figures only, no assertions.
 #
 #   BENCH_DURATION        seconds per wrk run (default 5)
@@ -219,6 +219,9 @@ certs=$(mktemp -d)
 rpc_out=$(BENCH_RPC_PORT=$p_rpc BENCH_RPC_TLS_DIR=$certs "$build/bench/bench_rpc" 2 2>&1)
 rm -rf "$certs"
 ana_out=$("$build/bench/bench_analyzer" 2>&1)
+# GET /diaries?q= in td-diary's store alone over 100,000 entries of one user
+# (ops/bench/bench_search.c; seeding takes ~20-40 s)
+search_out=$("$build/bench/bench_search" 2>&1)
 
 # ---- report ------------------------------------------------------------------
 {
@@ -262,6 +265,7 @@ PY
   echo '```'
   echo "$rpc_out"
   echo "$ana_out"
+  echo "$search_out"
   echo '```'
   echo
   echo "make bench took $(( $(date +%s) - started )) s."

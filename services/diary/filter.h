@@ -5,7 +5,8 @@
  * entries"). One owner per rule: every message a client reads about these
  * parameters comes from here.
  *
- * q becomes an FTS5 expression (entries_fts, store.c migration 6): each
+ * q becomes an FTS5 expression (entries_fts, store.c migrations 6 and 8;
+ * store.c confines it to the content column): each
  * whitespace-separated term is cut into words the way the unicode61
  * tokenizer cuts the indexed text (letters, digits, marks and private-use
  * characters form words; anything else separates them, so punctuation is

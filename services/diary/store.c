@@ -39,6 +39,25 @@
     "    negative_count_total = negative_count_total " sign " " row ".negative_count"            \
     "  WHERE user_id = " row ".user_id;"
 
+/* SEARCH_KEY (migration 8): the rowid of an entry in entries_fts, unique,
+ * and ordered like (created_at, id) among one user's entries:
+ * created_at * 2048 + slot, where the slot is one more than the highest
+ * taken at that microsecond (by anyone), so of two entries of one user at
+ * the same instant the later insert — the higher id — sorts last. An entry
+ * the key cannot place (created_at from 2112 on, past 2^52 µs, or a 2049th
+ * entry at one microsecond) gets -id instead: the "overflow band", which
+ * every search reads through the old join and merges (normally empty). */
+#define KEY_SLOTS 2048
+#define KEY_SLOTS_S "2048"
+#define KEY_TIME_END (INT64_C(1) << 52)
+#define KEY_TIME_LAST "4503599627370495" /* KEY_TIME_END - 1 */
+/* The tokens of an entry's `tags` column in entries_fts: its user and tone
+ * ("u42 tpos"); the user's search text only ever reads the content column. */
+#define TAGS(row)                                                                              \
+    "('u' || " row ".user_id || CASE WHEN " row ".positive_count > " row ".negative_count"      \
+    " THEN ' tpos' WHEN " row ".positive_count < " row ".negative_count THEN ' tneg'"           \
+    " ELSE ' tneu' END)"
+
 /* Numbered migrations: append, never edit one that has shipped. */
 static const char *const migrations[] = {
     /* 1: entries, listed newest first per user (created_at, id descending). */
@@ -148,6 +167,58 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (user_id, import_id, idx)"
     ") WITHOUT ROWID;"
     "CREATE INDEX import_staged_age ON import_staged(staged_at);",
+    /* 8: search in the listing's order (issue 15). Migration 6 keyed the
+     * index by entry id, so a page of a search had to join every match to
+     * its entry and sort them all by created_at: 0.15-0.5 s for a common
+     * word over 100,000 entries (ops/bench/bench_search.c). Now every entry
+     * has a search key that sorts like (created_at, id) and is the index's
+     * rowid, and the index also holds the entry's user and tone as tokens
+     * of a second column, so a page is the first rowids of the match walked
+     * backwards, a total is a count inside the index, and from/to are a
+     * rowid range: nothing is joined but the page itself. See SEARCH_KEY. */
+    "DROP TRIGGER entries_fts_insert;"
+    "DROP TRIGGER entries_fts_delete;"
+    "DROP TRIGGER entries_fts_update;"
+    "DROP TABLE entries_fts;"
+    "ALTER TABLE entries ADD COLUMN search_key INTEGER;"
+    "UPDATE entries SET search_key = k.key FROM (SELECT id,"
+    "  CASE WHEN created_at BETWEEN 0 AND " KEY_TIME_LAST " AND r < " KEY_SLOTS_S
+    "  THEN created_at * " KEY_SLOTS_S " + r ELSE -id END AS key"
+    "  FROM (SELECT id, created_at,"
+    "    row_number() OVER (PARTITION BY created_at ORDER BY id) - 1 AS r FROM entries)) k"
+    "  WHERE entries.id = k.id;"
+    "CREATE UNIQUE INDEX entries_search_key ON entries(search_key);"
+    /* contentless: the text lives once, in entries; every change below
+     * hands the index the exact old values to take out */
+    "CREATE VIRTUAL TABLE entries_fts USING fts5(content, tags, content='', prefix='1 2 3',"
+    "  tokenize=\"unicode61 remove_diacritics 0\");"
+    "INSERT INTO entries_fts(rowid, content, tags) SELECT search_key, content, " TAGS("entries")
+    "  FROM entries;"
+    "CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN"
+    "  UPDATE entries SET search_key = (SELECT CASE"
+    "    WHEN NEW.created_at BETWEEN 0 AND " KEY_TIME_LAST
+    "      AND COALESCE(m - NEW.created_at * " KEY_SLOTS_S ", -1) < " KEY_SLOTS_S " - 1"
+    "    THEN COALESCE(m + 1, NEW.created_at * " KEY_SLOTS_S ") ELSE -NEW.id END"
+    "    FROM (SELECT MAX(search_key) AS m FROM entries WHERE search_key BETWEEN"
+    "      NEW.created_at * " KEY_SLOTS_S " AND NEW.created_at * " KEY_SLOTS_S " + " KEY_SLOTS_S " - 1))"
+    "  WHERE id = NEW.id;"
+    "  INSERT INTO entries_fts(rowid, content, tags)"
+    "    SELECT search_key, NEW.content, " TAGS("NEW") " FROM entries WHERE id = NEW.id;"
+    "END;"
+    "CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN"
+    "  INSERT INTO entries_fts(entries_fts, rowid, content, tags)"
+    "    VALUES ('delete', OLD.search_key, OLD.content, " TAGS("OLD") ");"
+    "END;"
+    /* an edit, or an analysis that changes the tone (created_at and
+     * search_key never change after the insert) */
+    "CREATE TRIGGER entries_search_update"
+    "  AFTER UPDATE OF user_id, content, positive_count, negative_count ON entries"
+    "  WHEN OLD.content IS NOT NEW.content OR " TAGS("OLD") " IS NOT " TAGS("NEW") " BEGIN"
+    "  INSERT INTO entries_fts(entries_fts, rowid, content, tags)"
+    "    VALUES ('delete', OLD.search_key, OLD.content, " TAGS("OLD") ");"
+    "  INSERT INTO entries_fts(rowid, content, tags)"
+    "    VALUES (NEW.search_key, NEW.content, " TAGS("NEW") ");"
+    "END;",
 };
 
 #define ENTRY_COLS                                                                             \
@@ -211,18 +282,27 @@ enum st {
     "  OR (?4 = 2 AND e.positive_count < e.negative_count)"                                   \
     "  OR (?4 = 3 AND e.positive_count = e.negative_count))"
 #define FROM_F " FROM entries e WHERE" FILTER_WHERE
-/* CROSS JOIN keeps the FTS index as the outer loop: with a plain JOIN the
+/* The search (?5, the expression filter.c builds) narrowed inside the
+ * index to the user and the tone: "tags : u1 AND tags : tpos AND content :
+ * (...)". ?9 and ?10 are the search keys of from/to (search_key_range). */
+#define Q_EXPR                                                                                 \
+    " ('tags : u' || ?1 || CASE ?4 WHEN 1 THEN ' AND tags : tpos' WHEN 2 THEN"                  \
+    " ' AND tags : tneg' WHEN 3 THEN ' AND tags : tneu' ELSE '' END"                           \
+    " || ' AND content : (' || ?5 || ')')"
+#define Q_KEYS " FROM entries_fts WHERE entries_fts MATCH" Q_EXPR " AND rowid BETWEEN ?9 AND ?10"
+/* The overflow band (SEARCH_KEY), joined and filtered as before migration
+ * 8. CROSS JOIN keeps the index as the outer loop: with a plain JOIN the
  * planner walked the user's 100,000 entries and ran the match for each
- * (5.3 s for a term found in 11 entries; 0.9 ms this way). */
-#define FROM_Q                                                                                 \
-    " FROM entries_fts f CROSS JOIN entries e ON e.id = f.rowid"                              \
-    " WHERE entries_fts MATCH ?5 AND" FILTER_WHERE
+ * (5.3 s for a term found in 11 entries). */
+#define Q_OVER                                                                                 \
+    " FROM entries_fts f CROSS JOIN entries e ON e.search_key = f.rowid"                      \
+    " WHERE entries_fts MATCH" Q_EXPR " AND f.rowid < 0 AND" FILTER_WHERE
 #define E_COLS                                                                                 \
     "e.id, e.user_id, e.content, e.analyzed_content, e.positive_count, e.negative_count,"      \
     " e.created_at, e.updated_at, e.version, e.pending_analysis"
 /* Export's keyset: oldest first, after (?6 created_at, ?7 id), ?8 rows. */
-#define AFTER " AND (e.created_at > ?6 OR (e.created_at = ?6 AND e.id > ?7))"               \
-              " ORDER BY e.created_at, e.id LIMIT ?8"
+#define KEYSET " AND (e.created_at > ?6 OR (e.created_at = ?6 AND e.id > ?7))"
+#define AFTER KEYSET " ORDER BY e.created_at, e.id LIMIT ?8"
 #define RANGE " FROM entries WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3"
 
 static const char *const sql[ST_N] = {
@@ -269,10 +349,21 @@ static const char *const sql[ST_N] = {
     [ST_PENDING_COUNT] = "SELECT COUNT(*) FROM entries WHERE pending_analysis = 1",
     [ST_F_COUNT] = "SELECT COUNT(*)" FROM_F,
     [ST_F_PAGE] = "SELECT " E_COLS FROM_F " ORDER BY e.created_at DESC, e.id DESC LIMIT ?6 OFFSET ?7",
-    [ST_Q_COUNT] = "SELECT COUNT(*)" FROM_Q,
-    [ST_Q_PAGE] = "SELECT " E_COLS FROM_Q " ORDER BY e.created_at DESC, e.id DESC LIMIT ?6 OFFSET ?7",
+    /* Searches (migration 8): the keys of the newest ?11 (offset + limit)
+     * matches, walked backwards in the index, fetch their entries; the
+     * overflow band joins in; the union is sorted exactly and cut. */
+    [ST_Q_COUNT] = "SELECT (SELECT COUNT(*)" Q_KEYS ") + (SELECT COUNT(*)" Q_OVER ")",
+    [ST_Q_PAGE] = "SELECT " E_COLS " FROM entries e WHERE e.search_key IN (SELECT rowid" Q_KEYS
+                  " ORDER BY rowid DESC LIMIT ?11) AND" FILTER_WHERE
+                  " UNION ALL SELECT " E_COLS Q_OVER " ORDER BY 7 DESC, 1 DESC LIMIT ?6 OFFSET ?7",
     [ST_F_AFTER] = "SELECT " E_COLS FROM_F AFTER,
-    [ST_Q_AFTER] = "SELECT " E_COLS FROM_Q AFTER,
+    /* ?9 is also past the keyset's instant: the index walks forward from
+     * there and stops after ?8 rows that pass the keyset */
+    [ST_Q_AFTER] = "SELECT * FROM (SELECT " E_COLS
+                   " FROM entries_fts f CROSS JOIN entries e ON e.search_key = f.rowid"
+                   " WHERE entries_fts MATCH" Q_EXPR " AND f.rowid BETWEEN ?9 AND ?10 AND"
+                   FILTER_WHERE KEYSET " ORDER BY f.rowid LIMIT ?8)"
+                   " UNION ALL SELECT " E_COLS Q_OVER KEYSET " ORDER BY 7, 1 LIMIT ?8",
     [ST_RANGE_STATS] = "SELECT COUNT(*), TOTAL(positive_count > negative_count),"
                        " TOTAL(positive_count < negative_count), TOTAL(positive_count = negative_count),"
                        " TOTAL(positive_count), TOTAL(negative_count)" RANGE,
@@ -870,51 +961,6 @@ int diary_store_seed(struct diary_store *s, unsigned conn, const struct diary_se
     return end(s, conn, rc);
 }
 
-int diary_store_list(struct diary_store *s, unsigned conn, int64_t user_id, int64_t limit,
-                     int64_t offset, struct diary_entry **items, size_t *count, int64_t *total)
-{
-    /* One read transaction: the total and the page come from one snapshot. */
-    int rc = begin(s, conn, false);
-    if (rc != 0)
-        return rc;
-    int64_t n = 0;
-    sqlite3_bind_int64(stmt(s, conn, ST_COUNT), 1, user_id);
-    rc = one_int(s, conn, ST_COUNT, &n);
-    struct diary_entry *arr = NULL;
-    size_t got = 0;
-    int64_t want = 0;
-    if (rc == 0 && offset < n)
-        want = n - offset < limit ? n - offset : limit;
-    if (rc == 0 && want > 0) {
-        arr = calloc((size_t)want, sizeof *arr);
-        if (arr == NULL)
-            rc = TD_ENOMEM;
-    }
-    if (rc == 0 && want > 0) {
-        sqlite3_stmt *st = stmt(s, conn, ST_PAGE);
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, limit);
-        sqlite3_bind_int64(st, 3, offset);
-        int step = SQLITE_DONE;
-        while (rc == 0 && got < (size_t)want && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            rc = read_entry(st, &arr[got]);
-            got += rc == 0;
-        }
-        if (rc == 0 && got < (size_t)want && step != SQLITE_DONE)
-            rc = storage_error(s, conn, "list entries");
-        done(st);
-    }
-    rc = end(s, conn, rc);
-    if (rc != 0) {
-        diary_entries_free(&arr, got);
-        return rc;
-    }
-    *items = arr;
-    *count = got;
-    *total = n;
-    return 0;
-}
-
 int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
                       struct diary_stats *out)
 {
@@ -1014,15 +1060,41 @@ bool diary_filter_active(const struct diary_filter *f)
                          f->tone != DIARY_TONE_ANY);
 }
 
-/* Binds ?1-?5 of a FILTER_WHERE statement. */
-static int bind_filter(sqlite3_stmt *st, int64_t user_id, const struct diary_filter *f)
+/* The smallest search key (SEARCH_KEY) of an entry created at or after
+ * `t`, for t in [0, KEY_TIME_END]. */
+static int64_t key_at(int64_t t)
+{
+    return t <= 0 ? 0 : t >= KEY_TIME_END ? INT64_MAX : t * KEY_SLOTS;
+}
+
+/* The keys [*lo, *hi] of entries created in [from, to), in the key's
+ * band; an empty range is lo > hi. */
+static void search_key_range(int64_t from, int64_t to, int64_t *lo, int64_t *hi)
+{
+    *lo = key_at(from);
+    *hi = key_at(to) == INT64_MAX ? INT64_MAX : key_at(to) - 1;
+    if (to <= 0 || (from >= KEY_TIME_END)) {
+        *lo = 1;
+        *hi = 0;
+    }
+}
+
+/* Binds ?1-?5 of a FILTER_WHERE statement, and for a search ?9/?10, its
+ * key range (a key range starting no earlier than `key_from`). */
+static int bind_filter(sqlite3_stmt *st, int64_t user_id, const struct diary_filter *f,
+                       int64_t key_from)
 {
     int rc = sqlite3_bind_int64(st, 1, user_id);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, f->from_us);
     rc = rc ? rc : sqlite3_bind_int64(st, 3, f->to_us);
     rc = rc ? rc : sqlite3_bind_int(st, 4, (int)f->tone);
-    if (rc == SQLITE_OK && f->match != NULL)
+    if (rc == SQLITE_OK && f->match != NULL) {
+        int64_t lo, hi;
+        search_key_range(f->from_us, f->to_us, &lo, &hi);
         rc = sqlite3_bind_text(st, 5, f->match, -1, SQLITE_STATIC);
+        rc = rc ? rc : sqlite3_bind_int64(st, 9, lo > key_from ? lo : key_from);
+        rc = rc ? rc : sqlite3_bind_int64(st, 10, hi);
+    }
     return rc == SQLITE_OK ? 0 : TD_ESTORAGE;
 }
 
@@ -1050,19 +1122,65 @@ static int read_entries(struct diary_store *s, unsigned conn, sqlite3_stmt *st, 
     return 0;
 }
 
+/* diary_store_find without a filter: the total is the stats row. */
+static int list_all(struct diary_store *s, unsigned conn, int64_t user_id, int64_t limit,
+                    int64_t offset, struct diary_entry **items, size_t *count, int64_t *total)
+{
+    /* One read transaction: the total and the page come from one snapshot. */
+    int rc = begin(s, conn, false);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0;
+    sqlite3_bind_int64(stmt(s, conn, ST_COUNT), 1, user_id);
+    rc = one_int(s, conn, ST_COUNT, &n);
+    struct diary_entry *arr = NULL;
+    size_t got = 0;
+    int64_t want = 0;
+    if (rc == 0 && offset < n)
+        want = n - offset < limit ? n - offset : limit;
+    if (rc == 0 && want > 0) {
+        arr = calloc((size_t)want, sizeof *arr);
+        if (arr == NULL)
+            rc = TD_ENOMEM;
+    }
+    if (rc == 0 && want > 0) {
+        sqlite3_stmt *st = stmt(s, conn, ST_PAGE);
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int64(st, 2, limit);
+        sqlite3_bind_int64(st, 3, offset);
+        int step = SQLITE_DONE;
+        while (rc == 0 && got < (size_t)want && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            rc = read_entry(st, &arr[got]);
+            got += rc == 0;
+        }
+        if (rc == 0 && got < (size_t)want && step != SQLITE_DONE)
+            rc = storage_error(s, conn, "list entries");
+        done(st);
+    }
+    rc = end(s, conn, rc);
+    if (rc != 0) {
+        diary_entries_free(&arr, got);
+        return rc;
+    }
+    *items = arr;
+    *count = got;
+    *total = n;
+    return 0;
+}
+
 int diary_store_find(struct diary_store *s, unsigned conn, int64_t user_id,
                      const struct diary_filter *f, int64_t limit, int64_t offset,
                      struct diary_entry **items, size_t *count, int64_t *total)
 {
     if (!diary_filter_active(f))
-        return diary_store_list(s, conn, user_id, limit, offset, items, count, total);
+        return list_all(s, conn, user_id, limit, offset, items, count, total);
     bool q = f->match != NULL;
     int rc = begin(s, conn, false);
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = stmt(s, conn, q ? ST_Q_COUNT : ST_F_COUNT);
     int64_t n = 0;
-    rc = bind_filter(st, user_id, f);
+    rc = bind_filter(st, user_id, f, 0);
     rc = rc ? rc : one_int(s, conn, q ? ST_Q_COUNT : ST_F_COUNT, &n);
     if (rc != 0)
         done(st);
@@ -1073,9 +1191,10 @@ int diary_store_find(struct diary_store *s, unsigned conn, int64_t user_id,
         want = n - offset < limit ? n - offset : limit;
     if (rc == 0 && want > 0) {
         st = stmt(s, conn, q ? ST_Q_PAGE : ST_F_PAGE);
-        rc = bind_filter(st, user_id, f);
+        rc = bind_filter(st, user_id, f, 0);
         if (rc == 0 && (sqlite3_bind_int64(st, 6, limit) != SQLITE_OK ||
-                        sqlite3_bind_int64(st, 7, offset) != SQLITE_OK))
+                        sqlite3_bind_int64(st, 7, offset) != SQLITE_OK ||
+                        (q && sqlite3_bind_int64(st, 11, offset + want) != SQLITE_OK)))
             rc = TD_ESTORAGE;
         rc = rc ? rc : read_entries(s, conn, st, (size_t)want, &arr, &got);
         done(st);
@@ -1097,7 +1216,7 @@ int diary_store_export_page(struct diary_store *s, unsigned conn, int64_t user_i
                             size_t *count)
 {
     sqlite3_stmt *st = stmt(s, conn, f->match != NULL ? ST_Q_AFTER : ST_F_AFTER);
-    int rc = bind_filter(st, user_id, f);
+    int rc = bind_filter(st, user_id, f, key_at(after_created));
     if (rc == 0 && (sqlite3_bind_int64(st, 6, after_created) != SQLITE_OK ||
                     sqlite3_bind_int64(st, 7, after_id) != SQLITE_OK ||
                     sqlite3_bind_int64(st, 8, limit) != SQLITE_OK))

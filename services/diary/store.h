@@ -145,12 +145,7 @@ struct diary_seed_entry {
 int diary_store_seed(struct diary_store *s, unsigned conn, const struct diary_seed_entry *entries,
                      size_t n, bool clear, int64_t *cleared, int64_t *inserted);
 
-/* One page of a user's entries, newest first (created_at, then id,
- * descending), read in one transaction with the total. On 0, *items is a new
- * array of *count entries (free with diary_entries_free) and *total the
- * user's entry count. */
-int diary_store_list(struct diary_store *s, unsigned conn, int64_t user_id, int64_t limit,
-                     int64_t offset, struct diary_entry **items, size_t *count, int64_t *total);
+/* Frees an array of entries diary_store_find and the others below return. */
 void diary_entries_free(struct diary_entry **items, size_t count);
 
 /* The seven figures of GET /diaries/stats but `overall`, read from the row
@@ -179,15 +174,18 @@ struct diary_filter {
 /* True when `f` narrows anything. */
 bool diary_filter_active(const struct diary_filter *f);
 
-/* diary_store_list with filters: one page, newest first, and *total the
- * number of entries that match. Same returns and ownership as list. */
+/* One page of a user's entries that match `f` (NULL or an inactive filter:
+ * all of them), newest first (created_at, then id, descending), read in one
+ * transaction with *total, the number that match. On 0, *items is a new
+ * array of *count entries (free with diary_entries_free). TD_ESTORAGE,
+ * TD_ENOMEM. */
 int diary_store_find(struct diary_store *s, unsigned conn, int64_t user_id,
                      const struct diary_filter *f, int64_t limit, int64_t offset,
                      struct diary_entry **items, size_t *count, int64_t *total);
 
 /* Up to `limit` matching entries oldest first (created_at, then id)
  * strictly after the entry (after_created, after_id): export's keyset
- * pages. Pass INT64_MIN, 0 for the first page. Returns as list. */
+ * pages. Pass INT64_MIN, 0 for the first page. Returns as find. */
 int diary_store_export_page(struct diary_store *s, unsigned conn, int64_t user_id,
                             const struct diary_filter *f, int64_t after_created,
                             int64_t after_id, int64_t limit, struct diary_entry **items,

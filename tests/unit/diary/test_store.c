@@ -113,7 +113,7 @@ Test(store, same_call_id_creates_once)
     struct diary_entry *items;
     size_t n;
     int64_t total;
-    cr_assert_eq(diary_store_list(store, 0, 3, 10, 0, &items, &n, &total), 0);
+    cr_assert_eq(diary_store_find(store, 0, 3, NULL, 10, 0, &items, &n, &total), 0);
     cr_assert_eq(total, 3);
     diary_entries_free(&items, n);
 }
@@ -178,7 +178,7 @@ Test(store, list_is_newest_first_with_id_breaking_ties)
     struct diary_entry *items;
     size_t n;
     int64_t total;
-    cr_assert_eq(diary_store_list(store, 0, 1, 10, 0, &items, &n, &total), 0);
+    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 10, 0, &items, &n, &total), 0);
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 4);
     int64_t want[] = {d, b, c, a};
@@ -187,17 +187,17 @@ Test(store, list_is_newest_first_with_id_breaking_ties)
     diary_entries_free(&items, n);
     cr_assert_null(items);
 
-    cr_assert_eq(diary_store_list(store, 0, 1, 3, 3, &items, &n, &total), 0);
+    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 3, 3, &items, &n, &total), 0);
     cr_assert_eq(n, 1);
     cr_assert_eq(items[0].id, a);
     diary_entries_free(&items, n);
 
-    cr_assert_eq(diary_store_list(store, 0, 1, 3, 100, &items, &n, &total), 0);
+    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 3, 100, &items, &n, &total), 0);
     cr_assert_eq(n, 0, "a page past the end is empty");
     cr_assert_eq(total, 4, "with the true total");
     diary_entries_free(&items, n);
 
-    cr_assert_eq(diary_store_list(store, 0, 1, 3, INT64_MAX, &items, &n, &total), 0);
+    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 3, INT64_MAX, &items, &n, &total), 0);
     cr_assert_eq(n, 0);
     diary_entries_free(&items, n);
 }
