@@ -26,8 +26,8 @@
  * one (opening it runs the migrations it lacks: their time is printed).
  */
 #define _XOPEN_SOURCE 700 /* nftw (td_tempdir.h) */
-#include "filter.h"
-#include "store.h"
+#include "services/diary/filter.h"
+#include "services/diary/store.h"
 #include "td_log.h"
 #include "td_tempdir.h"
 #include "td_time.h"

@@ -13,9 +13,9 @@
  * exactly when the check does and the counts match, and refuses wrong
  * counts.
  */
-#include "analysis.h"
+#include "services/diary/analysis.h"
 #include "fuzz.h"
-#include "logic.h"
+#include "services/diary/logic.h"
 #include "markup_oracle.h"
 #include "td_error.h"
 #include "td_mp.h"

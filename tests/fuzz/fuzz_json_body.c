@@ -15,7 +15,7 @@
  *  - the args converted back to JSON equal the body (keys of 256 bytes or
  *    more have no way back, td_mp_to_json refuses them: TD_EPROTO).
  */
-#include "body.h"
+#include "gateway/body.h"
 #include "fuzz.h"
 #include "td_error.h"
 #include "td_json_mp.h"

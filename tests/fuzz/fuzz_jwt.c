@@ -18,7 +18,7 @@
  * is within its nbf/exp window at the fixed time.
  */
 #include "fuzz.h"
-#include "jwt_check.h"
+#include "gateway/jwt_check.h"
 #include "td_error.h"
 
 #include <jansson.h>

@@ -13,10 +13,10 @@
  * and the markup builder marks every one of them.
  */
 #include "td_utf8.h"
-#include "analyzer.h"
+#include "services/sentiment/analyzer.h"
 #include "fuzz.h"
-#include "llm_parse.h"
-#include "markup.h"
+#include "services/sentiment/llm_parse.h"
+#include "services/sentiment/markup.h"
 
 #include <string.h>
 

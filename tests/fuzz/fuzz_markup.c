@@ -24,10 +24,10 @@
  *  - senti_markup_escape is diary_html_escape_new.
  */
 #include "td_utf8.h"
-#include "analyzer.h"
+#include "services/sentiment/analyzer.h"
 #include "fuzz.h"
-#include "logic.h"
-#include "markup.h"
+#include "services/diary/logic.h"
+#include "services/sentiment/markup.h"
 #include "markup_oracle.h"
 
 #include <string.h>

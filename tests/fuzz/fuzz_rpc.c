@@ -15,10 +15,10 @@
  * result is one td-diary accepts for that text (diary_analysis_parse: the
  * markup gives the text back, the counts are the spans).
  */
-#include "analysis.h"
+#include "services/diary/analysis.h"
 #include "fuzz.h"
-#include "handlers.h"
-#include "provider.h"
+#include "services/sentiment/handlers.h"
+#include "services/sentiment/provider.h"
 #include "td_error.h"
 #include "td_json_mp.h"
 #include "td_log.h"

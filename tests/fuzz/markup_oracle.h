@@ -12,7 +12,7 @@
 #define TD_FUZZ_MARKUP_ORACLE_H
 
 #include "td_utf8.h"
-#include "analyzer.h"
+#include "services/sentiment/analyzer.h"
 #include "fuzz.h"
 
 #include <stdbool.h>

@@ -3,7 +3,7 @@
  * table (config.c) says: every variable, its default, its bounds
  * (tests/unit/env_example.h).
  */
-#include "config.h"
+#include "services/auth/config.h"
 
 #include "../env_example.h"
 

@@ -3,8 +3,8 @@
  * per account, and a right password clears the count. The counts live in
  * the store (auth_store_lockout_*); a fresh SQLite database per test.
  */
-#include "lockout.h"
-#include "store.h"
+#include "services/auth/lockout.h"
+#include "services/auth/store.h"
 #include "../td_tempdir.h"
 #include "td_error.h"
 

@@ -2,9 +2,9 @@
  * test_logic.c — td-auth's pure rules: email normalisation and shape, the
  * password policy, revocation lifetimes, outbox backoff, token issuing.
  */
-#include "logic.h"
-#include "outbox.h"
-#include "tokens.h"
+#include "services/auth/logic.h"
+#include "services/auth/outbox.h"
+#include "services/auth/tokens.h"
 
 #include <criterion/criterion.h>
 #include <jwt.h>

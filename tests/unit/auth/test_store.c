@@ -4,7 +4,7 @@
  * feed's pages and pruning, statement reuse. A fresh database in a temporary
  * directory per test.
  */
-#include "store.h"
+#include "services/auth/store.h"
 #include "../td_tempdir.h"
 #include "td_error.h"
 

@@ -5,7 +5,7 @@
  * accounts are left, demo accounts marked, a deleted account gone. A fresh
  * database in a temporary directory per test.
  */
-#include "store.h"
+#include "services/auth/store.h"
 #include "../td_tempdir.h"
 #include "td_error.h"
 

@@ -7,7 +7,7 @@
 #ifndef DIARY_TEST_UTIL_H
 #define DIARY_TEST_UTIL_H
 
-#include "logic.h"
+#include "services/diary/logic.h"
 #include "../td_tempdir.h"
 #include "td_error.h"
 #include "td_mp.h"

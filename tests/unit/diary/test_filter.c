@@ -5,7 +5,7 @@
  * gateway/docs/openapi.json). Table-driven: one row per input.
  */
 #include "../td_assert.h"
-#include "filter.h"
+#include "services/diary/filter.h"
 #include "td_error.h"
 
 #include <criterion/criterion.h>

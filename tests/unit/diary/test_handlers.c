@@ -4,11 +4,11 @@
  * fake td-sentiment on an ipc:// socket that can answer well, badly or not
  * at all. Also the pending-analysis pass against the same fake.
  */
-#include "analysis.h"
+#include "services/diary/analysis.h"
 #include "diary_test_util.h"
-#include "handlers.h"
-#include "pending.h"
-#include "store.h"
+#include "services/diary/handlers.h"
+#include "services/diary/pending.h"
+#include "services/diary/store.h"
 #include "td_log.h"
 #include "td_time.h"
 

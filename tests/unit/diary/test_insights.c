@@ -7,9 +7,9 @@
  */
 #include "../td_assert.h"
 #include "diary_test_util.h"
-#include "handlers.h"
-#include "insights.h"
-#include "store.h"
+#include "services/diary/handlers.h"
+#include "services/diary/insights.h"
+#include "services/diary/store.h"
 #include "td_log.h"
 #include "td_markup.h"
 

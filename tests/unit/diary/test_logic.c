@@ -2,7 +2,7 @@
  * test_logic.c — td-diary's pure rules: content validation in code points,
  * HTML escaping, the markup check, pagination arithmetic, backoff.
  */
-#include "logic.h"
+#include "services/diary/logic.h"
 #include "td_utf8.h"
 #include "td_error.h"
 

@@ -7,8 +7,8 @@
  */
 #include "diary_test_util.h"
 #include "../td_assert.h"
-#include "filter.h"
-#include "store.h"
+#include "services/diary/filter.h"
+#include "services/diary/store.h"
 #include "td_log.h"
 
 #include <sqlite3.h>

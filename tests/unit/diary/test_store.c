@@ -4,7 +4,7 @@
  * id, the pending-analysis bookkeeping and its version check.
  */
 #include "diary_test_util.h"
-#include "store.h"
+#include "services/diary/store.h"
 #include "td_log.h"
 
 #include <pthread.h>

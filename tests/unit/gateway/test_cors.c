@@ -3,7 +3,7 @@
  * (non-preflight) requests. Preflights answer on the wire: see
  * tests/integration/test_edge.c (edge_cors).
  */
-#include "edge.h"
+#include "gateway/edge.h"
 #include "td_error.h"
 #include "../td_assert.h"
 

@@ -3,7 +3,7 @@
  * (gateway/routes_diary.c): plain positive decimal only, per_page capped at
  * 100, every bad parameter named in the details.
  */
-#include "routes_diary.h"
+#include "gateway/routes_diary.h"
 #include "td_error.h"
 
 #include <criterion/criterion.h>

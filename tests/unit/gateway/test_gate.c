@@ -4,9 +4,9 @@
  * whole-request check, the client bucket of an address (IPv6 per /64), and
  * the password-check queue of the bulkheads.
  */
-#include "bulkhead.h"
-#include "edge.h"
-#include "gate.h"
+#include "gateway/bulkhead.h"
+#include "gateway/edge.h"
+#include "gateway/gate.h"
 #include "td_error.h"
 #include "../td_assert.h"
 

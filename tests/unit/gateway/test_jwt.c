@@ -6,10 +6,10 @@
  * still get the right claims), and the set's lookups, cut-offs, feed
  * messages and pruning.
  */
-#include "jwt_check.h"
-#include "revocations.h"
+#include "gateway/jwt_check.h"
+#include "gateway/revocations.h"
 #include "td_error.h"
-#include "token_cache.h"
+#include "gateway/token_cache.h"
 #include "../td_assert.h"
 
 #include <criterion/criterion.h>

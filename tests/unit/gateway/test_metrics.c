@@ -5,11 +5,11 @@
  * other modules own (rate limiter, token cache) read from them, the process
  * and build families present.
  */
-#include "edge.h"
-#include "jwt_check.h"
-#include "metrics.h"
-#include "ratelimit.h"
-#include "router.h"
+#include "gateway/edge.h"
+#include "gateway/jwt_check.h"
+#include "gateway/metrics.h"
+#include "gateway/ratelimit.h"
+#include "gateway/router.h"
 #include "td_error.h"
 #include "td_log.h"
 

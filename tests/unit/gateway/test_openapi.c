@@ -8,7 +8,7 @@
  * documented too: OPTIONS (the CORS preflight of cors.c) and 405 with Allow
  * for any other method. Every component is used.
  */
-#include "router.h"
+#include "gateway/router.h"
 
 #include <criterion/criterion.h>
 #include <ctype.h>

@@ -2,7 +2,7 @@
  * test_proxies.c — who the client is: the socket peer, or the right-most
  * untrusted forwarded address when (and only when) the peer is trusted.
  */
-#include "edge.h"
+#include "gateway/edge.h"
 #include "td_error.h"
 #include "../td_assert.h"
 

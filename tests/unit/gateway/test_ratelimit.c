@@ -3,7 +3,7 @@
  * limiter: exact counts, sliding windows, refusals that leave no trace,
  * thread safety and bounded memory.
  */
-#include "ratelimit.h"
+#include "gateway/ratelimit.h"
 #include "td_error.h"
 #include "../td_assert.h"
 

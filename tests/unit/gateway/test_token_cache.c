@@ -5,7 +5,7 @@
  * writing one small table. The behaviour seen through gw_jwt_verify (expiry
  * on a hit, other secrets, forged bytes) is in test_jwt.c.
  */
-#include "token_cache.h"
+#include "gateway/token_cache.h"
 #include "td_error.h"
 #include "../td_assert.h"
 

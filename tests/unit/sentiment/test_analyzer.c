@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "td_utf8.h"
-#include "../../../services/sentiment/analyzer.h"
+#include "services/sentiment/analyzer.h"
 
 static struct senti_spans g_sp;
 

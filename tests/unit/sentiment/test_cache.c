@@ -7,8 +7,8 @@
 
 #include "../../fake_llm/fake_llm.h"
 #include "../td_tempdir.h"
-#include "provider.h"
-#include "store.h"
+#include "services/sentiment/provider.h"
+#include "services/sentiment/store.h"
 #include "td_error.h"
 #include "../td_assert.h"
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../services/sentiment/llm_parse.h"
-#include "../../../services/sentiment/markup.h"
+#include "services/sentiment/llm_parse.h"
+#include "services/sentiment/markup.h"
 #include "../td_assert.h"
 
 static struct senti_spans g_sp;

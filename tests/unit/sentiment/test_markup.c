@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../services/sentiment/markup.h"
+#include "services/sentiment/markup.h"
 
 static struct senti_spans g_sp;
 static void setup(void) { senti_spans_init(&g_sp); }

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "../../fake_llm/fake_llm.h"
-#include "provider.h"
+#include "services/sentiment/provider.h"
 #include "td_error.h"
 #include "../td_assert.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../services/sentiment/analyzer.h"
+#include "services/sentiment/analyzer.h"
 
 #ifndef TD_SOURCE_DIR
 #define TD_SOURCE_DIR "."
