@@ -820,6 +820,49 @@ static int op_revocations(void *ctx, const struct td_rpc_request *req, struct td
 /* Demo accounts for `tdctl seed` (never routed by the gateway). */
 #define SEED_MAX_USERS 16
 
+/* Reads the users of auth.seed into users[0..n) and hashes their
+ * passwords (before the transaction: hashing is slow and needs no lock).
+ * 0, TD_EINVAL (details in rep) or TD_EINTERNAL (hashing busy or out of
+ * memory: the seed is retried). */
+static int seed_users_read(struct auth_app *app, const msgpack_object *list,
+                           struct td_rpc_reply *rep, struct auth_seed_user *users)
+{
+    for (size_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *u = &list->via.array.ptr[i];
+        struct td_arg user[] = {EMAIL_ARG, PASSWORD_ARG("password")};
+        if (u->type != MSGPACK_OBJECT_MAP ||
+            td_rpc_args_take_map(u, rep, user, sizeof user / sizeof user[0]) != 0) {
+            td_rpc_reply_detail(rep, "users", "Each user needs an email and a password.");
+            return invalid(rep);
+        }
+        if (!email_arg(rep, &user[0], users[i].email) ||
+            !check_new_password("password", user[1].s, user[1].len, rep))
+            return invalid(rep);
+        if (hash_password(app, user[1].s, user[1].len, users[i].hash) != 0)
+            return TD_EINTERNAL;
+    }
+    return 0;
+}
+
+/* {"cleared": n, "users": [{"id", "email", "created"}, ...]} */
+static int seed_reply(struct td_rpc_reply *rep, const struct auth_seed_user *users, size_t n,
+                      size_t ncleared)
+{
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    int prc = msgpack_pack_map(pk, 2);
+    prc = prc ? prc : td_mp_pack_kv_int(pk, "cleared", (int64_t)ncleared);
+    prc = prc ? prc : td_mp_pack_cstr(pk, "users");
+    prc = prc ? prc : msgpack_pack_array(pk, n);
+    for (size_t i = 0; prc == 0 && i < n; i++) {
+        prc = msgpack_pack_map(pk, 3);
+        prc = prc ? prc : td_mp_pack_kv_int(pk, "id", users[i].id);
+        prc = prc ? prc : td_mp_pack_kv_str(pk, "email", users[i].email);
+        prc = prc ? prc : td_mp_pack_cstr(pk, "created");
+        prc = prc ? prc : (users[i].created ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    }
+    return prc == 0 ? 0 : TD_ENOMEM;
+}
+
 static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_reply *rep)
 {
     struct auth_app *app = ctx;
@@ -827,43 +870,21 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
         TD_ARG_ARRAY("users", TD_ARG_REQUIRED, 1, SEED_MAX_USERS),
         TD_ARG_BOOL("clear", 0),
     };
-    bool ok = TD_RPC_ARGS_TAKE(req, rep, args) == 0;
-    if (!ok)
-        return invalid(rep);
-    const msgpack_object *list = args[0].value;
-    bool clear = args[1].b;
-
-    size_t n = list->via.array.size;
-    bool hash_failed = false;
+    int rc = TD_RPC_ARGS_TAKE(req, rep, args);
+    if (rc != 0)
+        return rc;
+    size_t n = args[0].value->via.array.size;
     struct auth_seed_user *users = calloc(n, sizeof *users);
     if (users == NULL)
         return TD_ENOMEM;
-    for (size_t i = 0; ok && i < n; i++) {
-        const msgpack_object *u = &list->via.array.ptr[i];
-        struct td_arg user[] = {EMAIL_ARG, PASSWORD_ARG("password")};
-        if (u->type != MSGPACK_OBJECT_MAP ||
-            td_rpc_args_take_map(u, rep, user, sizeof user / sizeof user[0]) != 0) {
-            td_rpc_reply_detail(rep, "users", "Each user needs an email and a password.");
-            ok = false;
-            break;
-        }
-        const char *pw = user[1].s;
-        size_t pw_len = user[1].len;
-        ok = email_arg(rep, &user[0], users[i].email);
-        ok = ok && check_new_password("password", pw, pw_len, rep);
-        /* Hashing happens before the transaction: it is slow and needs no lock. */
-        if (ok && hash_password(app, pw, pw_len, users[i].hash) != 0)
-            hash_failed = true, ok = false; /* busy or out of memory: the seed is retried */
-    }
-    int rc = hash_failed ? TD_EINTERNAL : ok ? 0 : invalid(rep);
+    rc = seed_users_read(app, args[0].value, rep, users);
     int64_t cleared[SEED_MAX_USERS * 4];
     size_t ncleared = 0;
     int64_t now_us = td_now_us(), cutoff = now_us + 1;
     int64_t until = cutoff_keep_until(app->cfg, cutoff);
     if (rc == 0)
-        rc = auth_store_seed(conn(app, req), users, n, clear, now_us,
-                             cutoff, until, cleared, sizeof cleared / sizeof cleared[0],
-                             &ncleared);
+        rc = auth_store_seed(conn(app, req), users, n, args[1].b, now_us, cutoff, until, cleared,
+                             sizeof cleared / sizeof cleared[0], &ncleared);
     if (rc == TD_EEXISTS)
         rc = td_rpc_reply_error(rep, TD_EEXISTS, "A real account already uses a demo email");
     if (rc == TD_EINVAL && rep->code == 0)
@@ -873,19 +894,7 @@ static int op_seed(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
             auth_events_publish_user(app->events, cleared[i], cutoff, until);
         if (ncleared > 0)
             auth_outbox_kick(app->outbox);
-        msgpack_packer *pk = td_rpc_reply_result(rep, 200);
-        int prc = msgpack_pack_map(pk, 2);
-        prc = prc ? prc : td_mp_pack_kv_int(pk, "cleared", (int64_t)ncleared);
-        prc = prc ? prc : td_mp_pack_cstr(pk, "users");
-        prc = prc ? prc : msgpack_pack_array(pk, n);
-        for (size_t i = 0; prc == 0 && i < n; i++) {
-            prc = msgpack_pack_map(pk, 3);
-            prc = prc ? prc : td_mp_pack_kv_int(pk, "id", users[i].id);
-            prc = prc ? prc : td_mp_pack_kv_str(pk, "email", users[i].email);
-            prc = prc ? prc : td_mp_pack_cstr(pk, "created");
-            prc = prc ? prc : (users[i].created ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
-        }
-        rc = prc == 0 ? 0 : TD_ENOMEM;
+        rc = seed_reply(rep, users, n, ncleared);
         TD_LOG(TD_LOG_NOTICE, "seeded", "demo accounts seeded (%zu cleared)", ncleared);
     }
     sodium_memzero(users, n * sizeof *users);
