@@ -291,6 +291,18 @@ static void peer_text(const struct sockaddr *sa, char *addr, size_t size, unsign
         snprintf(addr, size, "unknown");
 }
 
+/* A connection that has waited GATE_QUEUE_WAIT_MS for a worker is refused
+ * only while every worker holds a connection. With a worker free, the wait
+ * means a machine short of CPU, where the free worker is merely late to be
+ * scheduled: refusing then turns ordinary load into 503s (the likely cause
+ * of a POST /auth/register answered 503 by a gateway serving one browser,
+ * in a CI soak run at a load average near 10). Such a connection still has
+ * its request deadline (408). The caller holds the lock. */
+static bool every_worker_taken(const struct gw_gate *g)
+{
+    return g->active >= g->threads;
+}
+
 /* Registers a connection civetweb just accepted. Returns false when it was
  * refused (answered, closed: civetweb must not see it). */
 static bool gate_accepted(struct gw_gate *g, int fd, const struct sockaddr *sa)
@@ -327,7 +339,8 @@ static bool gate_accepted(struct gw_gate *g, int fd, const struct sockaddr *sa)
     }
     if (!fresh.trusted && g->max_per_client > 0 && same >= g->max_per_client)
         verdict = CLIENT_LIMIT;
-    else if (oldest_wait >= GATE_QUEUE_WAIT_MS * 1000LL || slot == NULL)
+    else if ((oldest_wait >= GATE_QUEUE_WAIT_MS * 1000LL && every_worker_taken(g)) ||
+             slot == NULL)
         verdict = BUSY;
     else {
         *slot = fresh;
@@ -804,7 +817,8 @@ static void *watch_main(void *arg)
                     TD_LOG(TD_LOG_DEBUG, "gate_shutdown_failed", "shutdown: %s",
                            strerror(errno));
             } else if (c->state == CONN_QUEUED && !c->refused &&
-                       now - c->since_us >= GATE_QUEUE_WAIT_MS * 1000LL) {
+                       now - c->since_us >= GATE_QUEUE_WAIT_MS * 1000LL &&
+                       every_worker_taken(g)) {
                 /* No worker took it in time: every worker is busy. Answer
                  * now rather than let it wait; the worker that takes it
                  * later only finds the socket shut. */

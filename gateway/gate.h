@@ -13,9 +13,9 @@
  *   gate.c says why): every connection is registered with its socket; a
  *   client address (an IPv6 /64) with GATEWAY_MAX_CLIENT_CONNECTIONS
  *   connections already is answered 503 and closed at once (trusted proxies
- *   are exempt), and so is every new connection while connections have been
- *   waiting for a worker longer than GATE_QUEUE_WAIT_MS (every worker busy:
- *   a fast 503 instead of a queue);
+ *   are exempt), and so is every new connection while every worker holds a
+ *   connection and connections have been waiting for one longer than
+ *   GATE_QUEUE_WAIT_MS (a fast 503 instead of a queue);
  * - when a worker takes a connection while no more than
  *   GATEWAY_RESERVED_THREADS workers are free, the connection is only served
  *   if its whole request (headers, and a body of up to 64 KiB) arrives within

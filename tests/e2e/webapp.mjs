@@ -47,9 +47,10 @@ async function api(method, path, { token, body } = {}) {
 
 async function apiUser(tag) {
   const email = newEmail(tag);
-  assert.equal((await api('POST', '/auth/register', { body: { email, password: PASSWORD } })).status, 201);
+  const reg = await api('POST', '/auth/register', { body: { email, password: PASSWORD } });
+  assert.equal(reg.status, 201, `register: ${reg.status} ${reg.text}`);
   const login = await api('POST', '/auth/login', { body: { email, password: PASSWORD } });
-  assert.equal(login.status, 200);
+  assert.equal(login.status, 200, `login: ${login.status} ${login.text}`);
   return { email, access: login.json.access_token };
 }
 

@@ -138,7 +138,7 @@ int th_free_port(void)
     return port;
 }
 
-static void print_logs(struct th_stack *s)
+void th_stack_print_logs(struct th_stack *s)
 {
     for (int d = 0; d < TH_NDAEMONS; d++) {
         char path[512], line[2048];
@@ -349,7 +349,7 @@ int th_stack_start(struct th_stack *s, const struct th_options *opts)
     }
     if (!s->opts.no_wait && th_wait_ready(s, 200, 20000) != 0) {
         fprintf(stderr, "harness: stack in %s did not become ready\n", s->dir);
-        print_logs(s);
+        th_stack_print_logs(s);
         return -1;
     }
     return 0;
@@ -380,7 +380,7 @@ int th_stack_stop(struct th_stack *s)
         s->problems += log_has_sanitizer_report(s, proc_names[d]);
     th_pg_destroy(&s->pg);
     if (s->problems || getenv("TD_TEST_VERBOSE"))
-        print_logs(s);
+        th_stack_print_logs(s);
     if (s->dir[0] && !getenv("TD_TEST_KEEP"))
         nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return s->problems;

@@ -76,6 +76,10 @@ int th_stack_start(struct th_stack *s, const struct th_options *opts);
  * problems found (0 is clean). */
 int th_stack_stop(struct th_stack *s);
 
+/* Prints every daemon's log to stderr: for a test that failed in a way the
+ * logs may explain (th_stack_stop prints them itself on a bad exit). */
+void th_stack_print_logs(struct th_stack *s);
+
 /* Starts daemon `d` (again). 0 or -1. */
 int th_daemon_start(struct th_stack *s, enum th_daemon d);
 

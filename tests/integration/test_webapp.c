@@ -290,7 +290,9 @@ Test(webapp, the_api_docs_and_errors_keep_working_beside_the_app)
 }
 
 /* Runs the Node script; prints its report; returns its exit status. */
-static int run_browser_tests(const struct th_stack *on, const char *only)
+/* Runs tests/e2e/webapp.mjs against `on`; on a failure, the daemons' logs
+ * follow its report (a 503 or a 500 is explained there). */
+static int run_browser_tests(struct th_stack *on, const char *only)
 {
     char shots[600], cmd[2048];
     snprintf(shots, sizeof shots, "%s/../screenshots", TD_BIN_DIR);
@@ -304,7 +306,10 @@ static int run_browser_tests(const struct th_stack *on, const char *only)
     while (fgets(line, sizeof line, p))
         fprintf(stderr, "webapp.mjs: %s", line);
     int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (rc != 0)
+        th_stack_print_logs(on);
+    return rc;
 }
 
 static void require_browser(void)
