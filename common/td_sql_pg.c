@@ -104,18 +104,6 @@ static int exec_params(struct td_sql *db, const char *sql, int n, const char *co
     return rc;
 }
 
-/* A 64-bit key for pg_advisory_xact_lock from the service name (FNV-1a):
- * each daemon migrates under its own lock. */
-static long long lock_key(const char *service)
-{
-    unsigned long long h = 1469598103934665603ull;
-    for (const char *p = "td-migrate:"; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    for (const char *p = service; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return (long long)(h >> 1);
-}
-
 /* The numbered migrations, each in its own transaction under the daemon's
  * advisory lock: whoever holds it reads the version again, so replicas
  * starting together wait for the first and find nothing left to do. The
@@ -123,12 +111,16 @@ static long long lock_key(const char *service)
 static int migrate(struct td_sql *db)
 {
     const struct td_sql_opts *o = db->opts;
-    char key[32];
-    snprintf(key, sizeof key, "%lld", lock_key(o->service ? o->service : "td"));
+    /* Each daemon migrates under a lock of its own, keyed by PostgreSQL's
+     * own 64-bit hash of the name (hashtextextended, PostgreSQL 11+). */
+    char key[96];
+    snprintf(key, sizeof key, "td-migrate:%s", o->service ? o->service : "td");
     const char *kv[] = {key};
     for (;;) {
         int rc = exec_simple(db, "BEGIN");
-        rc = rc ? rc : exec_params(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, kv, NULL);
+        rc = rc ? rc
+                : exec_params(db, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1, kv,
+                              NULL);
         rc = rc ? rc
                 : exec_simple(db, "CREATE TABLE IF NOT EXISTS td_schema_version ("
                                   " version integer PRIMARY KEY,"

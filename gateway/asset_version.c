@@ -2,8 +2,8 @@
  * asset_version.c — hashing the web app's files into its version, cached
  * behind a cheap check of names, sizes and times (see asset_version.h).
  *
- * FNV-1a (64 bits) is enough here: the hash only has to change when a file
- * does, nobody gains by forging one.
+ * The hash is libsodium's BLAKE2b (crypto_generichash), cut to 64 bits:
+ * it only has to change when a file does; nobody gains by forging one.
  */
 #include "asset_version.h"
 #include "static_files.h"
@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,6 @@
 
 #define MAX_FILES 512
 #define MAX_DEPTH 4
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 
 struct file_meta {
     char path[256]; /* relative to the directory */
@@ -41,14 +40,20 @@ static uint64_t cache_meta;
 static struct gw_asset_version cache_version;
 static bool cache_valid;
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
+/* Adds bytes to a BLAKE2b state: 0, or TD_EINTERNAL if libsodium refused. */
+static int feed(crypto_generichash_state *st, const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
+    return crypto_generichash_update(st, data, len) == 0 ? 0 : TD_EINTERNAL;
+}
+
+/* 64 bits of the state's digest into *h: 0 or TD_EINTERNAL. */
+static int digest64(crypto_generichash_state *st, uint64_t *h)
+{
+    unsigned char out[sizeof *h];
+    if (crypto_generichash_final(st, out, sizeof out) != 0)
+        return TD_EINTERNAL;
+    memcpy(h, out, sizeof *h);
+    return 0;
 }
 
 /* Appends the regular files under dir/rel to w (depth-first). */
@@ -111,14 +116,21 @@ int gw_asset_version_get(const char *dir, struct gw_asset_version *out)
         return w.rc;
     }
     qsort(w.files, w.n, sizeof w.files[0], by_path);
-    uint64_t meta = FNV_OFFSET;
+    crypto_generichash_state st;
+    int rc = crypto_generichash_init(&st, NULL, 0, sizeof(uint64_t)) == 0 ? 0 : TD_EINTERNAL;
     long long newest_ns = 0;
-    for (size_t i = 0; i < w.n; i++) {
-        meta = fnv(meta, w.files[i].path, strlen(w.files[i].path) + 1);
-        meta = fnv(meta, &w.files[i].size, sizeof w.files[i].size);
-        meta = fnv(meta, &w.files[i].mtime_ns, sizeof w.files[i].mtime_ns);
+    for (size_t i = 0; i < w.n && rc == 0; i++) {
+        rc = feed(&st, w.files[i].path, strlen(w.files[i].path) + 1);
+        rc = rc ? rc : feed(&st, &w.files[i].size, sizeof w.files[i].size);
+        rc = rc ? rc : feed(&st, &w.files[i].mtime_ns, sizeof w.files[i].mtime_ns);
         if (w.files[i].mtime_ns > newest_ns)
             newest_ns = w.files[i].mtime_ns;
+    }
+    uint64_t meta = 0;
+    rc = rc ? rc : digest64(&st, &meta);
+    if (rc != 0) {
+        free(w.files);
+        return rc;
     }
 
     pthread_mutex_lock(&cache_lock);
@@ -132,8 +144,7 @@ int gw_asset_version_get(const char *dir, struct gw_asset_version *out)
 
     /* Contents, not times, make the version: two machines serving the same
      * release name its assets alike. */
-    uint64_t h = FNV_OFFSET;
-    int rc = 0;
+    rc = crypto_generichash_init(&st, NULL, 0, sizeof(uint64_t)) == 0 ? 0 : TD_EINTERNAL;
     for (size_t i = 0; i < w.n && rc == 0; i++) {
         char path[4400], *body = NULL;
         size_t len = 0;
@@ -145,14 +156,18 @@ int gw_asset_version_get(const char *dir, struct gw_asset_version *out)
         }
         if (rc != 0)
             break;
-        h = fnv(h, w.files[i].path, strlen(w.files[i].path) + 1);
-        h = fnv(h, body, len);
+        rc = feed(&st, w.files[i].path, strlen(w.files[i].path) + 1);
+        rc = rc ? rc : feed(&st, body, len);
         free(body);
     }
     free(w.files);
     if (rc != 0)
         return rc;
 
+    uint64_t h = 0;
+    rc = digest64(&st, &h);
+    if (rc != 0)
+        return rc;
     struct gw_asset_version v;
     snprintf(v.hex, sizeof v.hex, "%016llx", (unsigned long long)h);
     v.newest = (time_t)(newest_ns / 1000000000LL);

@@ -48,7 +48,8 @@ int gw_rl_parse(const char *spec, struct gw_rl_limit *out);
  * is reclaimed). */
 struct gw_rl_mem;
 
-/* 0 or TD_ENOMEM. */
+/* 0 or TD_ENOMEM. Keys are hashed with a fresh random key (libsodium:
+ * sodium_init() must have run). */
 int gw_rl_mem_new(size_t max_keys, struct gw_rl_mem **out);
 void gw_rl_mem_free(struct gw_rl_mem **m);
 

@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 #include "td_error.h"
 
+#include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,15 +41,18 @@ struct stripe {
 
 struct gw_rl_mem {
     struct stripe stripes[GW_RL_STRIPES];
+    unsigned char hash_key[crypto_shorthash_KEYBYTES];
 };
 
-static uint64_t fnv1a(const char *s)
+/* A key's place: libsodium's SipHash (crypto_shorthash) under a random key
+ * of this table, so clients who choose their keys (any IPv6 /64 is theirs to
+ * pick addresses in) cannot aim them all at one bucket. */
+static uint64_t key_hash(const struct gw_rl_mem *m, const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, (const unsigned char *)key, strlen(key), m->hash_key);
+    uint64_t h;
+    memcpy(&h, out, sizeof h);
     return h;
 }
 
@@ -57,6 +61,7 @@ int gw_rl_mem_new(size_t max_keys, struct gw_rl_mem **out)
     struct gw_rl_mem *m = calloc(1, sizeof *m);
     if (m == NULL)
         return TD_ENOMEM;
+    crypto_shorthash_keygen(m->hash_key);
     size_t per = max_keys / GW_RL_STRIPES;
     if (per == 0)
         per = 1;
@@ -201,7 +206,7 @@ static struct entry *create(struct stripe *s, const char *key, uint64_t h,
 void gw_rl_mem_hit(struct gw_rl_mem *m, const char *key, const struct gw_rl_limit *lim,
                    int64_t now_us, bool force, struct gw_rl_result *out)
 {
-    uint64_t h = fnv1a(key);
+    uint64_t h = key_hash(m, key);
     struct stripe *s = &m->stripes[(h >> 32) % GW_RL_STRIPES];
     memset(out, 0, sizeof *out);
     out->limit = lim->limit;

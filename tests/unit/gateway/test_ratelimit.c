@@ -8,6 +8,7 @@
 #include "../td_assert.h"
 
 #include <criterion/criterion.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ Test(ratelimit_parse, refuses_malformed_values_without_writing)
 struct gw_rl_mem *mem;
 static void setup(void)
 {
+    cr_assert_geq(sodium_init(), 0);
     TD_ASSERT_OK(gw_rl_mem_new(1024, &mem));
 }
 static void teardown(void)
