@@ -386,9 +386,15 @@ static void *sync_main(void *arg)
  * (which every replica shares, so any replica's auth.revocations has it). */
 static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    (void)p;
     (void)ev;
     struct gw_revocations *r = arg;
+    char *url = NULL;
+    nng_dialer d = nng_pipe_dialer(p);
+    bool named = nng_dialer_id(d) > 0 && nng_dialer_get_string(d, NNG_OPT_URL, &url) == 0;
+    TD_LOG(TD_LOG_INFO, "revocations_feed_up", "revocation feed connected: %s",
+           named ? url : "?");
+    if (named)
+        nng_strfree(url);
     pthread_mutex_lock(&r->mu);
     r->want_gen++;
     r->sync_now = true;
