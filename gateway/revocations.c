@@ -5,6 +5,7 @@
  * that pulls auth.revocations.
  */
 #include "revocations.h"
+#include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_mp.h"
@@ -25,6 +26,7 @@
 #define RESYNC_EVERY_MS 30000
 #define RESYNC_FOLLOW_UP_MS 1000
 #define RESYNC_RETRY_MS 250
+#define FEED_URL_MAX 1024
 #define PRUNE_EVERY_MS 10000
 #define PAGE_LIMIT 5000
 
@@ -53,6 +55,11 @@ struct gw_revocations {
     int64_t follow_up_ms; /* a second sync due at this mono time, 0: none */
     bool synced;
     bool waited_out; /* a wait for the first sync timed out: later ones do not wait */
+    /* Catch-up after a feed connection is (re)established: want_gen counts
+     * the connections made, done_gen is the want_gen a successful sync
+     * started after; token checks wait while done_gen < want_gen, except for
+     * a generation one request already waited out (waited_gen). */
+    uint64_t want_gen, done_gen, waited_gen;
     atomic_bool stopping;
 };
 
@@ -333,6 +340,9 @@ static void *sync_main(void *arg)
             r->sync_now = false;
             if (r->follow_up_ms != 0 && now >= r->follow_up_ms)
                 r->follow_up_ms = 0;
+            /* Everything committed before this point is in the pull: it
+             * covers the connections counted so far. */
+            uint64_t gen = r->want_gen;
             pthread_mutex_unlock(&r->mu);
             int rc = sync_all(r);
             pthread_mutex_lock(&r->mu);
@@ -340,6 +350,8 @@ static void *sync_main(void *arg)
                 if (!r->synced)
                     TD_LOG(TD_LOG_INFO, "revocations_synced", "revocation set loaded");
                 r->synced = true;
+                if (gen > r->done_gen)
+                    r->done_gen = gen;
                 pthread_cond_broadcast(&r->cond);
                 next_full = td_mono_ms() + RESYNC_EVERY_MS;
             } else {
@@ -369,14 +381,22 @@ static void *sync_main(void *arg)
     return NULL;
 }
 
-/* nng calls this when the feed's connection to td-auth is up (again): what
- * was published while we were away is only in td-auth's database. */
+/* nng calls this when a feed connection to a td-auth replica is up (again):
+ * what that replica published while we were away is only in the database
+ * (which every replica shares, so any replica's auth.revocations has it). */
 static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    (void)p;
     (void)ev;
     struct gw_revocations *r = arg;
+    char *url = NULL;
+    nng_dialer d = nng_pipe_dialer(p);
+    bool named = nng_dialer_id(d) > 0 && nng_dialer_get_string(d, NNG_OPT_URL, &url) == 0;
+    TD_LOG(TD_LOG_INFO, "revocations_feed_up", "revocation feed connected: %s",
+           named ? url : "?");
+    if (named)
+        nng_strfree(url);
     pthread_mutex_lock(&r->mu);
+    r->want_gen++;
     r->sync_now = true;
     r->follow_up_ms = td_mono_ms() + RESYNC_FOLLOW_UP_MS;
     pthread_cond_broadcast(&r->cond);
@@ -394,11 +414,33 @@ static int feed_open(struct gw_revocations *r, const char *url)
     rv = rv ? rv : nng_socket_set_ms(r->sock, NNG_OPT_RECONNMINT, 100);
     rv = rv ? rv : nng_socket_set_ms(r->sock, NNG_OPT_RECONNMAXT, 1000);
     rv = rv ? rv : nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added, r);
-    /* Non-blocking: td-auth may not be up yet; nng keeps redialling. */
-    rv = rv ? rv : td_rpc_dial(r->sock, url, TD_ROLE_AUTH, NULL);
     if (rv != 0) {
-        TD_LOG(TD_LOG_ERR, "revocations_feed_failed", "cannot subscribe to %s: %s", url,
-               nng_strerror(rv));
+        nng_close(r->sock);
+        return TD_ENOMEM;
+    }
+    /* One dialer per td-auth replica: each publishes only the revocations
+     * it made, and one sub socket receives from all of its connections.
+     * Non-blocking: a replica may not be up yet; nng keeps redialling. */
+    const char *cursor = url, *item;
+    size_t len;
+    int n = 0;
+    while (rv == 0 && td_list_next(&cursor, &item, &len)) {
+        char u[FEED_URL_MAX];
+        if (len >= sizeof u) {
+            rv = NNG_EINVAL;
+            break;
+        }
+        memcpy(u, item, len);
+        u[len] = '\0';
+        rv = td_rpc_dial(r->sock, u, TD_ROLE_AUTH, NULL);
+        if (rv != 0)
+            TD_LOG(TD_LOG_ERR, "revocations_feed_failed", "cannot subscribe to %s: %s", u,
+                   nng_strerror(rv));
+        n++;
+    }
+    if (rv != 0 || n == 0) {
+        if (n == 0)
+            TD_LOG(TD_LOG_ERR, "revocations_feed_failed", "AUTH_EVENTS_URL names no address");
         nng_close(r->sock);
         return TD_EINVAL;
     }
@@ -480,6 +522,26 @@ bool gw_revocations_wait_synced(struct gw_revocations *r, int timeout_ms)
         }
     }
     bool synced = r->synced;
+    /* A feed connection came up since the last pull: revocations its
+     * replica made while we were not listening are in the database only.
+     * Wait for the catch-up pull (milliseconds: that replica just
+     * answered). If it cannot be had in time, serve with the set we hold,
+     * as before the reconnection, rather than refuse every token: the
+     * pull keeps being retried every RESYNC_RETRY_MS. */
+    uint64_t want = r->want_gen;
+    if (synced && r->done_gen < want && r->waited_gen < want) {
+        while (r->done_gen < want) {
+            if (pthread_cond_timedwait(&r->cond, &r->mu, &ts) != 0) {
+                if (r->done_gen < want) {
+                    r->waited_gen = want;
+                    TD_LOG(TD_LOG_WARN, "revocations_catchup_late",
+                           "no revocation pull since a feed reconnected; serving with the "
+                           "set held");
+                }
+                break;
+            }
+        }
+    }
     pthread_mutex_unlock(&r->mu);
     return synced;
 }

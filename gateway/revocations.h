@@ -7,11 +7,17 @@
  * revoked; after a password change or account deletion). They arrive three
  * ways:
  *   - td-auth's feed (nng sub0 dialled to AUTH_EVENTS_URL, events.h there),
- *     within milliseconds of the change;
- *   - a full pull with auth.revocations at start, whenever the feed's
- *     connection is (re)established (pub/sub drops what is sent while
- *     disconnected), one second after that (the publisher may attach the new
- *     connection a moment after we see it) and every 30 s as a safety net;
+ *     within milliseconds of the change. Each td-auth replica publishes
+ *     only what it revoked itself, so AUTH_EVENTS_URL lists every replica's
+ *     feed (comma-separated, like AUTH_RPC_URL) and the one sub socket
+ *     dials them all;
+ *   - a full pull with auth.revocations at start, whenever one of the
+ *     feed's connections is (re)established (pub/sub drops what is sent
+ *     while disconnected), one second after that (the publisher may attach
+ *     the new connection a moment after we see it) and every 30 s as a
+ *     safety net. The replicas share one database, so any replica's answer
+ *     is the whole set. Until the pull that follows a (re)connection has
+ *     succeeded, token checks wait for it (gw_revocations_wait_synced);
  *   - the gateway's own logout/password/deletion replies, applied at once so
  *     the very next request through this gateway sees them.
  * Entries are only ever added (a revocation is permanent) and pruned once
@@ -49,7 +55,10 @@ void gw_revocations_add_user(struct gw_revocations *r, int64_t uid, int64_t cuto
 /* Applies one feed message (msgpack, events.h of td-auth). 0 or TD_EPROTO. */
 int gw_revocations_apply_event(struct gw_revocations *r, const char *data, size_t len);
 
-/* Waits up to timeout_ms for the first full sync. true when synced. */
+/* Waits up to timeout_ms for the first full sync, and for the pull that
+ * follows a feed connection made since the last one. true when the first
+ * sync is done (a late catch-up pull is logged and waited out once per
+ * connection, not refused: the set held is served). */
 bool gw_revocations_wait_synced(struct gw_revocations *r, int timeout_ms);
 
 /* Drops entries that no longer matter at now_s; returns how many remain. */

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
                                                                       : cfg.diary_url,
                                            .timeout_ms = (int)cfg.base.rpc_timeout_ms};
         rc = rc ? rc : td_rpc_client_open(&copts, &app.diary);
-        rc = rc ? rc : auth_outbox_start(auth_store_conn(app.store, workers), app.diary, &app.outbox);
+        rc = rc ? rc : auth_outbox_start(auth_store_conn(app.store, workers), app.diary,
+                                         cfg.base.rpc_timeout_ms, &app.outbox);
         struct td_rpc_endpoint more[] = {{cfg.operator_url, TD_ROLE_OPERATOR}};
         struct td_rpc_server_opts sopts = {.service = "auth", .url = cfg.rpc_url,
                                            .callers = td_rpc_url_callers(cfg.rpc_url,

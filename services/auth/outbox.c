@@ -1,5 +1,8 @@
 /*
  * outbox.c — the background thread of outbox.h.
+ *
+ * Jobs are taken one at a time under a lease (auth_store_outbox_take), so
+ * the lease covers one delivery: one RPC deadline, however long the queue.
  */
 #include "outbox.h"
 #include "store.h"
@@ -7,6 +10,9 @@
 #include "td_log.h"
 #include "td_mp.h"
 #include "td_time.h"
+
+#include <sodium.h>
+#include <stdio.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -19,6 +25,8 @@
 struct auth_outbox {
     struct td_sql *db;
     struct td_rpc_client *diary;
+    int64_t lease_s;
+    char owner[40]; /* this process, in the leases it takes */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -63,20 +71,30 @@ static int deliver(struct auth_outbox *ob, const struct auth_outbox_job *job)
 
 static void run_due(struct auth_outbox *ob)
 {
-    struct auth_outbox_job jobs[OUTBOX_BATCH];
-    int n = auth_store_outbox_due(ob->db, td_now_us() / 1000000, jobs, OUTBOX_BATCH);
-    for (int i = 0; i < n; i++) {
-        int rc = deliver(ob, &jobs[i]);
+    for (int i = 0; i < OUTBOX_BATCH; i++) {
+        struct auth_outbox_job job;
+        int n = auth_store_outbox_take(ob->db, ob->owner, td_now_us() / 1000000, ob->lease_s,
+                                       &job, 1);
+        if (n < 0)
+            TD_LOG(TD_LOG_WARN, "outbox_take_failed", "outbox not read: %s",
+                   td_error_symbol(n));
+        if (n <= 0)
+            return;
+        int rc = deliver(ob, &job);
         if (rc == 0) {
-            auth_store_outbox_done(ob->db, jobs[i].id);
-            TD_LOG(TD_LOG_INFO, "outbox_delivered", "diary.delete_user for user %lld done",
-                   (long long)jobs[i].user_id);
+            int drc = auth_store_outbox_done(ob->db, job.id);
+            /* Delivered either way; a row left behind is delivered again
+             * when its lease ends, which diary.delete_user allows. */
+            TD_LOG(TD_LOG_INFO, "outbox_delivered", "diary.delete_user for user %lld done%s",
+                   (long long)job.user_id, drc == 0 ? "" : " (job not cleared: repeats)");
         } else {
-            int64_t delay = auth_outbox_backoff_s(jobs[i].attempts + 1);
-            auth_store_outbox_retry(ob->db, jobs[i].id, td_now_us() / 1000000 + delay);
+            int64_t delay = auth_outbox_backoff_s(job.attempts + 1);
+            if (auth_store_outbox_retry(ob->db, job.id, ob->owner,
+                                        td_now_us() / 1000000 + delay) != 0)
+                delay = ob->lease_s; /* the lease's end frees it instead */
             TD_LOG(TD_LOG_WARN, "outbox_retry",
                    "diary.delete_user for user %lld not acknowledged (%s); retry in %llds",
-                   (long long)jobs[i].user_id, td_error_symbol(rc), (long long)delay);
+                   (long long)job.user_id, td_error_symbol(rc), (long long)delay);
         }
     }
 }
@@ -116,13 +134,25 @@ static void *outbox_main(void *arg)
     return NULL;
 }
 
-int auth_outbox_start(struct td_sql *db, struct td_rpc_client *diary, struct auth_outbox **out)
+int64_t auth_outbox_lease_s(int64_t rpc_timeout_ms)
+{
+    int64_t s = 2 * ((rpc_timeout_ms + 999) / 1000);
+    return s > AUTH_OUTBOX_LEASE_MIN_S ? s : AUTH_OUTBOX_LEASE_MIN_S;
+}
+
+int auth_outbox_start(struct td_sql *db, struct td_rpc_client *diary, int64_t rpc_timeout_ms,
+                      struct auth_outbox **out)
 {
     struct auth_outbox *ob = calloc(1, sizeof *ob);
     if (ob == NULL)
         return TD_ENOMEM;
     ob->db = db;
     ob->diary = diary;
+    ob->lease_s = auth_outbox_lease_s(rpc_timeout_ms);
+    /* Random, so two processes never share an owner (pids repeat across
+     * hosts and containers). */
+    snprintf(ob->owner, sizeof ob->owner, "%08x%08x", randombytes_random(),
+             randombytes_random());
     pthread_condattr_t ca;
     int rc = pthread_condattr_init(&ca);
     /* CLOCK_REALTIME (the default) matches the Unix-seconds deadlines. */

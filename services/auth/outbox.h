@@ -8,6 +8,12 @@
  * if td-diary or td-auth was down at that moment. diary.delete_user is
  * idempotent, so delivering twice (a crash between the call and the row's
  * removal) is harmless.
+ *
+ * Several replicas on one PostgreSQL database each run this thread; a job
+ * is leased to one of them while it delivers (store.h,
+ * auth_store_outbox_take), so each is delivered once in effect. The lease
+ * outlasts one delivery (auth_outbox_lease_s): a replica that dies holding
+ * one leaves the job to the others when it ends.
  */
 #ifndef AUTH_OUTBOX_H
 #define AUTH_OUTBOX_H
@@ -18,9 +24,18 @@
 
 struct auth_outbox;
 
-/* Starts the thread on its own connection `db` (not owned). Returns 0 and
- * *out, or TD_ENOMEM. */
-int auth_outbox_start(struct td_sql *db, struct td_rpc_client *diary, struct auth_outbox **out);
+/* The shortest lease, in seconds. */
+#define AUTH_OUTBOX_LEASE_MIN_S 30
+
+/* How long a job stays leased: twice the delivery's RPC deadline, at least
+ * AUTH_OUTBOX_LEASE_MIN_S. */
+int64_t auth_outbox_lease_s(int64_t rpc_timeout_ms);
+
+/* Starts the thread on its own connection `db` (not owned); deliveries wait
+ * up to rpc_timeout_ms (the `diary` client's deadline). Returns 0 and *out,
+ * or TD_ENOMEM. */
+int auth_outbox_start(struct td_sql *db, struct td_rpc_client *diary, int64_t rpc_timeout_ms,
+                      struct auth_outbox **out);
 
 /* Wakes the thread: a job was just queued. `ob` may be NULL. */
 void auth_outbox_kick(struct auth_outbox *ob);

@@ -75,6 +75,10 @@ static const char *const sqlite_migrations[] = {
     "  failures INTEGER NOT NULL,"
     "  locked_until INTEGER NOT NULL"
     ");",
+    /* 5: outbox leases, so that of N replicas one at a time delivers a job
+     * (auth_store_outbox_take). */
+    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
+    "ALTER TABLE outbox ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 static const char *const pg_migrations[] = {
@@ -124,6 +128,9 @@ static const char *const pg_migrations[] = {
     "  failures INTEGER NOT NULL,"
     "  locked_until BIGINT NOT NULL"
     ");",
+    /* 5 */
+    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT,"
+    "  ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
@@ -566,22 +573,43 @@ int auth_store_cutoffs(struct td_sql *db, int64_t now_s,
 
 /* ---- outbox ------------------------------------------------------------------ */
 
-int auth_store_outbox_due(struct td_sql *db, int64_t now_s, struct auth_outbox_job *jobs,
-                          int max)
+/* PostgreSQL: the inner SELECT locks the rows it picks and skips rows
+ * another replica's take has locked, and the outer UPDATE leases what it
+ * locked, all in one statement; a take that read a row just before another
+ * committed its lease re-checks the WHERE on the committed row (READ
+ * COMMITTED) and drops it. SQLite has no FOR UPDATE and needs none: a write
+ * statement holds the database's one write lock. */
+static const char take_pg[] =
+    "UPDATE outbox SET lease_owner = ?, lease_until = ?"
+    " WHERE id IN (SELECT id FROM outbox WHERE next_at <= ? AND lease_until <= ?"
+    " ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, user_id, attempts";
+static const char take_lite[] =
+    "UPDATE outbox SET lease_owner = ?, lease_until = ?"
+    " WHERE id IN (SELECT id FROM outbox WHERE next_at <= ? AND lease_until <= ?"
+    " ORDER BY next_at, id LIMIT ?)"
+    " RETURNING id, user_id, attempts";
+
+int auth_store_outbox_take(struct td_sql *db, const char *owner, int64_t now_s, int64_t lease_s,
+                           struct auth_outbox_job *jobs, int max)
 {
+    if (max <= 0)
+        return 0;
     struct td_sql_stmt *st = NULL;
-    int rc = td_sql_query(db, &st,
-                          "SELECT id, user_id, attempts FROM outbox WHERE next_at <= ?"
-                          " ORDER BY next_at, id LIMIT ?",
-                          "ii", now_s, (int64_t)max);
+    int rc = td_sql_query(db, &st, td_sql_engine_of(db) == TD_SQL_PG ? take_pg : take_lite,
+                          "siiii", owner, now_s + lease_s, now_s, now_s, (int64_t)max);
     if (rc != 0)
         return rc;
     int n = 0, step = 0;
-    while (n < max && (step = td_sql_next(st)) == 1) {
-        jobs[n].id = td_sql_int(st, 0);
-        jobs[n].user_id = td_sql_int(st, 1);
-        jobs[n].attempts = td_sql_int(st, 2);
-        n++;
+    /* Every row is read (RETURNING): on SQLite the statement commits when
+     * it is given back. */
+    while ((step = td_sql_next(st)) == 1) {
+        if (n < max) {
+            jobs[n].id = td_sql_int(st, 0);
+            jobs[n].user_id = td_sql_int(st, 1);
+            jobs[n].attempts = td_sql_int(st, 2);
+            n++;
+        }
     }
     td_sql_done(st);
     return step < 0 ? step : n;
@@ -591,7 +619,10 @@ int64_t auth_store_outbox_next(struct td_sql *db)
 {
     struct td_sql_stmt *st = NULL;
     int64_t next = 0;
-    if (td_sql_query(db, &st, "SELECT min(next_at) FROM outbox", "") == 0 &&
+    if (td_sql_query(db, &st,
+                     "SELECT min(CASE WHEN lease_until > next_at THEN lease_until"
+                     " ELSE next_at END) FROM outbox",
+                     "") == 0 &&
         td_sql_next(st) == 1 && !td_sql_null(st, 0))
         next = td_sql_int(st, 0);
     td_sql_done(st);
@@ -603,11 +634,15 @@ int auth_store_outbox_done(struct td_sql *db, int64_t id)
     return td_sql_run(db, NULL, "DELETE FROM outbox WHERE id = ?", "i", id);
 }
 
-int auth_store_outbox_retry(struct td_sql *db, int64_t id, int64_t next_at)
+int auth_store_outbox_retry(struct td_sql *db, int64_t id, const char *owner, int64_t next_at)
 {
+    /* Only while we hold the lease: a replica that lost it (it stalled past
+     * lease_until) must not push back a job another replica now holds. */
     return td_sql_run(db, NULL,
-                      "UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", "ii",
-                      next_at, id);
+                      "UPDATE outbox SET attempts = attempts + 1, next_at = ?,"
+                      " lease_owner = NULL, lease_until = 0"
+                      " WHERE id = ? AND lease_owner = ?",
+                      "iis", next_at, id, owner);
 }
 
 int auth_store_prune(struct td_sql *db, int64_t now_s)

@@ -15,7 +15,7 @@
  * ids revoked before their exp, for the gateways); user_cutoffs ("every
  * token of user U issued before T is revoked", kept after the user is
  * deleted); outbox (calls to td-diary that must happen, retried until
- * acknowledged); reauth_lockout (failed re-authentications per account,
+ * acknowledged, each leased to one replica while it tries); reauth_lockout (failed re-authentications per account,
  * lockout.h). Times: *_us microseconds, everything else Unix seconds.
  *
  * Errors: besides the codes each call names, any call may return TD_EDOWN
@@ -161,16 +161,23 @@ struct auth_outbox_job {
     int64_t attempts;
 };
 
-/* Up to `max` jobs due at now_s, oldest first. Returns the count (>= 0) or
- * TD_ESTORAGE. */
-int auth_store_outbox_due(struct td_sql *db, int64_t now_s, struct auth_outbox_job *jobs, int max);
+/* Takes up to `max` jobs due at now_s that no replica holds, and leases
+ * them to `owner` until now_s + lease_s: meanwhile no other take returns
+ * them, so of N replicas on one database one delivers a job at a time; a
+ * replica that dies holding a lease loses it when it runs out. Returns the
+ * count (>= 0) or an error. */
+int auth_store_outbox_take(struct td_sql *db, const char *owner, int64_t now_s, int64_t lease_s,
+                           struct auth_outbox_job *jobs, int max);
 
-/* The soonest next_at of any job (Unix seconds), or 0 when the outbox is empty. */
+/* When the next job can be taken (Unix seconds: the later of its next_at
+ * and its lease's end), or 0 when the outbox is empty. */
 int64_t auth_store_outbox_next(struct td_sql *db);
 
-/* Acknowledged: the job goes. Failed: attempts+1, retried at next_at. */
+/* Acknowledged: the job goes (whoever holds it: the call was made).
+ * Failed: attempts+1, lease released, retried at next_at; only while
+ * `owner` still holds the lease (0 either way). */
 int auth_store_outbox_done(struct td_sql *db, int64_t id);
-int auth_store_outbox_retry(struct td_sql *db, int64_t id, int64_t next_at);
+int auth_store_outbox_retry(struct td_sql *db, int64_t id, const char *owner, int64_t next_at);
 
 /* Deletes what has expired at now_s: revocations, cut-offs, families,
  * lockout windows. */

@@ -91,7 +91,7 @@ Test(pg_auth, several_daemons_starting_together_migrate_an_empty_database_once)
                              "SELECT count(*) || '/' || max(version) FROM td_schema_version", out,
                              sizeof out),
                  0, "%s", out);
-    cr_expect_str_eq(out, "4/4", "one row per migration");
+    cr_expect_str_eq(out, "5/5", "one row per migration");
     /* Nothing went to SQLite: the tables are in td-auth's schema. */
     cr_assert_eq(th_pg_query(pg.auth_url,
                              "SELECT string_agg(table_schema || '.' || table_name, ',' ORDER BY"
@@ -116,7 +116,7 @@ Test(pg_auth, a_schema_newer_than_the_binary_is_refused_with_one_line)
                  "td-auth started against a newer schema");
     char log[400];
     snprintf(log, sizeof log, "%s/second.log", pg.dir);
-    cr_expect_eq(count_in(log, "db_too_new: schema version 99 is newer than this binary (4)"), 1);
+    cr_expect_eq(count_in(log, "db_too_new: schema version 99 is newer than this binary (5)"), 1);
     cr_expect_eq(count_in(log, "td-auth: failed to start: TD_ESTORAGE"), 1);
     th_pg_destroy(&pg);
 }

@@ -786,7 +786,8 @@ Test(handlers, delete_needs_the_password_then_removes_the_account_and_queues_td_
 
     /* diary.delete_user is queued for the outbox (not running here) */
     struct auth_outbox_job jobs[4];
-    int n = auth_store_outbox_due(auth_store_conn(store, 0), td_now_us() / 1000000 + 3600, jobs, 4);
+    int n = auth_store_outbox_take(auth_store_conn(store, 0), "test",
+                                   td_now_us() / 1000000 + 3600, 30, jobs, 4);
     cr_assert_eq(n, 1, "outbox jobs: %d", n);
     cr_expect_eq(jobs[0].user_id, id);
     /* and the email is free again */

@@ -170,15 +170,44 @@ Test(store, password_change_and_deletion_record_cutoffs)
     cr_expect_eq(n, 1, "the cut-off outlives the user");
 
     struct auth_outbox_job jobs[4];
-    cr_assert_eq(auth_store_outbox_due(db, 10, jobs, 4), 1);
-    cr_expect_eq(jobs[0].user_id, uid);
     cr_expect_eq(auth_store_outbox_next(db), 10);
-    cr_assert_eq(auth_store_outbox_retry(db, jobs[0].id, 50), 0);
-    cr_expect_eq(auth_store_outbox_due(db, 49, jobs, 4), 0);
-    cr_assert_eq(auth_store_outbox_due(db, 50, jobs, 4), 1);
+    cr_assert_eq(auth_store_outbox_take(db, "a", 10, 30, jobs, 4), 1);
+    cr_expect_eq(jobs[0].user_id, uid);
+    cr_assert_eq(auth_store_outbox_retry(db, jobs[0].id, "a", 50), 0);
+    cr_expect_eq(auth_store_outbox_take(db, "a", 49, 30, jobs, 4), 0);
+    cr_assert_eq(auth_store_outbox_take(db, "a", 50, 30, jobs, 4), 1);
     cr_expect_eq(jobs[0].attempts, 1);
     cr_assert_eq(auth_store_outbox_done(db, jobs[0].id), 0);
     cr_expect_eq(auth_store_outbox_next(db), 0);
+}
+
+Test(store, an_outbox_job_is_leased_to_one_taker_until_the_lease_ends)
+{
+    struct td_sql *other = auth_store_conn(store, 1);
+    int64_t a = add_user("a@example.com"), b = add_user("b@example.com");
+    cr_assert_eq(auth_store_user_delete(db, a, 7000, 99999999999, 10), 0);
+    cr_assert_eq(auth_store_user_delete(db, b, 7000, 99999999999, 11), 0);
+
+    struct auth_outbox_job jobs[4];
+    cr_assert_eq(auth_store_outbox_take(db, "one", 20, 30, jobs, 1), 1, "one job asked for");
+    cr_expect_eq(jobs[0].user_id, a, "oldest first");
+    int64_t held = jobs[0].id;
+    cr_assert_eq(auth_store_outbox_take(other, "two", 20, 30, jobs, 4), 1);
+    cr_expect_eq(jobs[0].user_id, b, "the leased job is skipped");
+    cr_expect_eq(auth_store_outbox_take(other, "two", 49, 30, jobs, 4), 0, "both leased");
+    cr_expect_eq(auth_store_outbox_next(db), 50, "free again when the leases end");
+
+    /* "one" stalls past its lease (or died): "two" takes the job over, and
+     * the late retry of "one" does not push it back. */
+    cr_assert_eq(auth_store_outbox_take(other, "two", 50, 30, jobs, 4), 2);
+    cr_assert_eq(auth_store_outbox_retry(db, held, "one", 1000), 0);
+    cr_expect_eq(auth_store_outbox_next(db), 80, "the job stays with its new holder");
+    cr_assert_eq(auth_store_outbox_retry(other, held, "two", 60), 0);
+    cr_expect_eq(auth_store_outbox_next(db), 60, "its holder's retry counts");
+    cr_assert_eq(auth_store_outbox_take(db, "one", 60, 30, jobs, 4), 1);
+    cr_expect_eq(jobs[0].id, held);
+    cr_expect_eq(jobs[0].attempts, 1);
+    cr_assert_eq(auth_store_outbox_done(db, held), 0);
 }
 
 /* How many of db's statements have `part` in their SQL; *busy (may be NULL)
