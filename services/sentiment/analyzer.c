@@ -40,6 +40,13 @@
  *    positive), the weakest spans of the losing polarity are dropped until
  *    the counts agree with the sum. The marked phrases are then exactly the
  *    ones that carry the verdict, and counts and class stay consistent.
+ *    One exception (lexicon-4, issue 15): the writer's own state in a
+ *    clause that a later "but"/"although" clause overrules ("I felt
+ *    hopeless this morning but the walk made me happy") is never dropped:
+ *    a first-person word or experience verb stands just before it, and a
+ *    later span of the sentence has the other polarity. Such a line with
+ *    one span each way is a tie under the count rule, so neutral: a mixed
+ *    day, with both feelings marked.
  *
  * Performance: one pass, no allocation except out->items; the lexicon is a
  * static open-addressing table built once under pthread_once.
@@ -90,6 +97,7 @@ int senti_spans_push(struct senti_spans *s, size_t start, size_t end,
     s->items[s->count].end = end;
     s->items[s->count].polarity = polarity;
     s->items[s->count].weight = weight;
+    s->items[s->count].contrast = false;
     s->count++;
     return 0;
 }
@@ -145,6 +153,7 @@ enum {
     F_WELLV = 1u << 14,     /* licenses F_WELL ("went well") */
     F_ALTHO = 1u << 15,     /* "although": its own clause weighs less */
     F_EXPER = 1u << 16,     /* experience verb: no sentiment, transparent */
+    F_INTERJ = 1u << 17,    /* interjection: like an emoji, never negated */
 };
 
 struct lex_entry {
@@ -161,6 +170,12 @@ struct lex_entry {
 #define B_INCR 0.293f
 #define B_DECR (-0.293f)
 #define N_SCALAR (-0.74f)
+/* A denied negative ("not bad", "wasn't offended", "don't worry") is weak
+ * praise at most: in first-person text it is as often said of a bad
+ * situation ("I don't see anything awful on her") as of a good one, so it
+ * keeps a fifth of VADER's flipped strength and, like a dangling negator,
+ * only decides an entry that has nothing stronger (lexicon-4). */
+#define DENIED_NEG_SCALE 0.2f
 
 static struct lex_entry g_lex[LEX_SLOTS];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -453,6 +468,21 @@ static const struct lex_rule g_rules[] = {
     {"feelin", 0, 0, F_EXPER | F_WELLV}, {"seem", 0, 0, F_EXPER},
     {"seems", 0, 0, F_EXPER}, {"seemed", 0, 0, F_EXPER},
     {"emotional", 0, 0, 0},
+    /* lexicon-4: interjections of laughter, joy and exasperation say how the
+     * writer feels whatever words precede them, like emoji: "I'm glad it
+     * was not lol" is not a negated "lol". */
+    {"lol", KEEP, 0, F_INTERJ}, {"lmao", KEEP, 0, F_INTERJ}, {"lmfao", KEEP, 0, F_INTERJ},
+    {"rofl", KEEP, 0, F_INTERJ}, {"haha", KEEP, 0, F_INTERJ}, {"hahaha", KEEP, 0, F_INTERJ},
+    {"hehe", KEEP, 0, F_INTERJ}, {"yay", KEEP, 0, F_INTERJ}, {"woohoo", KEEP, 0, F_INTERJ},
+    {"ugh", KEEP, 0, F_INTERJ}, {"wtf", KEEP, 0, F_INTERJ}, {"xd", KEEP, 0, F_INTERJ},
+    {"smh", KEEP, 0, F_INTERJ}, {"ffs", KEEP, 0, F_INTERJ}, {"damnit", KEEP, 0, F_INTERJ},
+    /* lexicon-4: apology is remorse in the first person ("my apologies",
+     * "I apologise"), a negative feeling like "sorry"; VADER rates
+     * "apologise" +1.6 and "apologized" +1.3. */
+    {"apologize", -1.2f, 0, 0}, {"apologise", -1.2f, 0, 0},
+    {"apologized", -1.2f, 0, 0}, {"apologised", -1.2f, 0, 0},
+    {"apologizing", -1.2f, 0, 0}, {"apologising", -1.2f, 0, 0},
+    {"apologies", -1.2f, 0, 0}, {"apology", -1.0f, 0, 0},
     /* An experience verb with a mood word that is neutral on its own
      * ("down", "blue", "low" after "feel"), and the idioms of the same
      * family. */
@@ -699,6 +729,8 @@ struct ctx {
     struct tok t[CHUNK];
     size_t n;
     size_t last_end;            /* end of the last emitted span */
+    size_t chunk_first;         /* first span of the chunk being processed */
+    bool self_rep[CHUNK];       /* per span of the chunk: self_report() */
     int err;
 };
 
@@ -1162,6 +1194,29 @@ static float comparative_valence(const struct ctx *c, size_t i)
     return try_stem(w, n - 1, "");              /* nicer -> nice */
 }
 
+/* Whether the unit starting at t[first] reports the writer's own state:
+ * a first-person word or an experience verb stands within the four tokens
+ * before it, in its clause ("I felt hopeless", "I was nervous", "made me
+ * sad", "I'm so tired"). */
+static bool self_report(const struct ctx *c, size_t first)
+{
+    static const char *const fp[] = {"i", "i'm", "im", "i've", "ive", "i'd",
+                                     "me", "myself", "am"};
+    for (size_t k = first, d = 0; k-- > 0 && d < 4; d++) {
+        const struct tok *p = &c->t[k];
+        if (p->kind == TK_BREAK)
+            return false;
+        if (p->kind != TK_WORD)
+            continue;
+        if (p->e != NULL && (p->e->flags & F_EXPER))
+            return true;
+        for (size_t i = 0; i < sizeof fp / sizeof fp[0]; i++)
+            if (word_is(p, fp[i]))
+                return true;
+    }
+    return false;
+}
+
 /* Emits the unit t[a..b] with valence v after the look-back for
  * intensifiers and negators. Returns the last token the span consumed: b,
  * or the "more"/"enough" of an emphatic negation after it. */
@@ -1227,7 +1282,7 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
             chain = false;
         }
     }
-    if (ta->kind != TK_WORD) {
+    if (ta->kind != TK_WORD || (ta->e != NULL && (ta->e->flags & F_INTERJ))) {
         /* Emoji say how the writer feels whatever words precede them. */
         nneg = 0;
         first = a;
@@ -1262,6 +1317,8 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
     if (nneg % 2 == 1 && !stopv) {
         if (emph)
             val += val > 0 ? B_INCR : B_DECR;
+        else if (v < 0)
+            val *= N_SCALAR * DENIED_NEG_SCALE;
         else
             val *= N_SCALAR;
     }
@@ -1273,6 +1330,8 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
         first++;
     size_t start = c->t[first].start;
     size_t end = c->t[last].end;
+    if (c->out->count >= c->chunk_first && c->out->count - c->chunk_first < CHUNK)
+        c->self_rep[c->out->count - c->chunk_first] = self_report(c, first);
     int rc = senti_spans_push(c->out, start, end,
                               val > 0 ? SENTI_POSITIVE : SENTI_NEGATIVE,
                               (val > 0 ? val : -val) * but_mult);
@@ -1390,6 +1449,7 @@ static bool rating_at(const struct ctx *c, size_t i, size_t *last, float *val)
 static void process_chunk(struct ctx *c)
 {
     size_t sent_first = c->out->count; /* first span of this sentence */
+    c->chunk_first = sent_first;
     float but_mult = 1.0f;
     size_t pending = SIZE_MAX;         /* negator not yet followed by a unit */
     size_t altho_first = SIZE_MAX;     /* first span after "although" */
@@ -1401,8 +1461,10 @@ static void process_chunk(struct ctx *c)
         if (t->kind == TK_BREAK) {
             /* "Although A, B": A counts half, B like after "but". */
             if (altho_first != SIZE_MAX) {
-                for (size_t k = altho_first; k < c->out->count; k++)
+                for (size_t k = altho_first; k < c->out->count; k++) {
+                    c->out->items[k].contrast = k - sent_first < CHUNK && c->self_rep[k - sent_first];
                     c->out->items[k].weight *= 0.5f;
+                }
                 altho_first = SIZE_MAX;
                 but_mult = 1.5f;
             }
@@ -1457,6 +1519,8 @@ static void process_chunk(struct ctx *c)
         }
         if (fl & F_BUT) {
             for (size_t k = sent_first; k < c->out->count; k++)
+                c->out->items[k].contrast = k - sent_first < CHUNK && c->self_rep[k - sent_first];
+            for (size_t k = sent_first; k < c->out->count; k++)
                 c->out->items[k].weight *= 0.5f;
             but_mult = 1.5f;
             continue;
@@ -1478,9 +1542,14 @@ static void process_chunk(struct ctx *c)
         if (fl & F_BOOST) {
             /* A booster that is also a sentiment word ("pretty", "super")
              * boosts whatever word follows it ("super chewy") and only
-             * counts on its own at the end of a clause. */
-            if (!(fl & F_SENT) || starts_unit(c, b + 1) ||
-                (b + 1 < c->n && c->t[b + 1].kind == TK_WORD)) {
+             * counts on its own at the end of a clause. A negative one
+             * (profanity: "damn", "freaking", "bloody") before words that
+             * hold no sentiment is anger, not emphasis: "give me that damn
+             * mike" (lexicon-4); "damn good" still boosts. */
+            bool anger = (fl & F_SENT) && e->valence < 0 &&
+                         !starts_unit(c, b + 1) && !starts_unit(c, b + 2);
+            if (!anger && (!(fl & F_SENT) || starts_unit(c, b + 1) ||
+                           (b + 1 < c->n && c->t[b + 1].kind == TK_WORD))) {
                 for (size_t k = i; k <= b; k++) {
                     c->t[k].role = R_BOOST;
                     c->t[k].group = (int16_t)i;
@@ -1517,6 +1586,17 @@ static void process_chunk(struct ctx *c)
     }
     if (c->err == 0)
         flush_negator(c, &pending);
+    /* A first-person span before "but"/"although" is protected from
+     * reconciliation only if a later span of the sentence overrules it
+     * (the other polarity): "I love the show but ..." with nothing after
+     * "but" is not a contrast of feelings. */
+    for (size_t k = sent_first; k < c->out->count; k++) {
+        struct senti_span *sp = &c->out->items[k];
+        bool opp = false;
+        for (size_t j = k + 1; sp->contrast && j < c->out->count && !opp; j++)
+            opp = !c->out->items[j].contrast && c->out->items[j].polarity != sp->polarity;
+        sp->contrast = opp;
+    }
     c->n = 0;
 }
 
@@ -1653,7 +1733,9 @@ static void tokenize(struct ctx *c)
 }
 
 /* Reconciliation (see the file comment): make the count rule agree with the
- * weighted verdict by dropping the weakest spans of the losing side. */
+ * weighted verdict by dropping the weakest spans of the losing side, except
+ * the overruled first-person spans of a contrast (`contrast`), which stay
+ * even if the counts then tie. */
 #define NEUTRAL_EPS 0.05f
 
 static void reconcile(struct senti_spans *out)
@@ -1679,16 +1761,27 @@ static void reconcile(struct senti_spans *out)
     } else {
         return;
     }
+    /* Unprotected spans go first; protected ones only while the losing
+     * side would still outnumber the winning one ("tired and sad but the
+     * walk made me happy" keeps "sad", the stronger, and ties). */
+    size_t lose_n = lose == SENTI_POSITIVE ? pos : neg;
+    size_t win_n = lose == SENTI_POSITIVE ? neg : pos;
     while (drop-- > 0) {
         size_t best = SIZE_MAX;
+        bool any_free = false;
+        for (size_t i = 0; i < out->count; i++)
+            any_free |= out->items[i].polarity == lose && !out->items[i].contrast;
+        if (!any_free && lose_n <= win_n)
+            break;
         for (size_t i = 0; i < out->count; i++) {
             const struct senti_span *sp = &out->items[i];
-            if (sp->polarity == lose &&
+            if (sp->polarity == lose && sp->contrast == !any_free &&
                 (best == SIZE_MAX || sp->weight < out->items[best].weight))
                 best = i;
         }
         if (best == SIZE_MAX)
             break;
+        lose_n--;
         memmove(&out->items[best], &out->items[best + 1],
                 (out->count - best - 1) * sizeof out->items[0]);
         out->count--;
