@@ -1738,6 +1738,90 @@ static void tokenize(struct ctx *c)
  * even if the counts then tie. */
 #define NEUTRAL_EPS 0.05f
 
+static uint32_t weight_bits(float w)
+{
+    uint32_t u;
+    memcpy(&u, &w, sizeof u); /* weights are >= 0: the bits order as the values */
+    return u;
+}
+
+/* Number of spans of polarity `pol` and contrast flag `prot` whose weight's
+ * bits are <= `t`. */
+static size_t count_upto(const struct senti_spans *out, int pol, bool prot, uint32_t t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < out->count; i++)
+        n += out->items[i].polarity == pol && out->items[i].contrast == prot &&
+             weight_bits(out->items[i].weight) <= t;
+    return n;
+}
+
+/* Drops the `want` weakest spans of polarity `pol` and contrast flag `prot`
+ * (the earliest first among equal weights) and returns how many went. Many
+ * at once in linear time: a binary search over the weights' bit patterns finds the
+ * cut, then one pass compacts the array; a long entry may drop hundreds of
+ * spans, and dropping them one scan each was quadratic. */
+static size_t drop_weakest(struct senti_spans *out, int pol, bool prot, size_t want)
+{
+    size_t have = count_upto(out, pol, prot, UINT32_MAX);
+    if (want > have)
+        want = have;
+    if (want == 0)
+        return 0;
+    if (want <= 8) {
+        /* The usual case, one or two spans: the weakest, one scan each. */
+        size_t gone[8];
+        for (size_t g = 0; g < want; g++) {
+            size_t best = SIZE_MAX;
+            for (size_t i = 0; i < out->count; i++) {
+                const struct senti_span *sp = &out->items[i];
+                bool taken = false;
+                for (size_t h = 0; h < g && !taken; h++)
+                    taken = gone[h] == i;
+                if (sp->polarity == pol && sp->contrast == prot && !taken &&
+                    (best == SIZE_MAX || sp->weight < out->items[best].weight))
+                    best = i;
+            }
+            gone[g] = best;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < out->count; i++) {
+            bool taken = false;
+            for (size_t h = 0; h < want && !taken; h++)
+                taken = gone[h] == i;
+            if (!taken)
+                out->items[o++] = out->items[i];
+        }
+        out->count = o;
+        return want;
+    }
+    uint32_t lo = 0, hi = UINT32_MAX;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (count_upto(out, pol, prot, mid) >= want)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    size_t ties = want - (lo > 0 ? count_upto(out, pol, prot, lo - 1) : 0);
+    size_t o = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        const struct senti_span *sp = &out->items[i];
+        if (sp->polarity == pol && sp->contrast == prot) {
+            uint32_t b = weight_bits(sp->weight);
+            if (b < lo)
+                continue;
+            if (b == lo && ties > 0) {
+                ties--;
+                continue;
+            }
+        }
+        out->items[o++] = *sp;
+    }
+    out->count = o;
+    return want;
+}
+
 static void reconcile(struct senti_spans *out)
 {
     float sum = 0.0f;
@@ -1766,26 +1850,10 @@ static void reconcile(struct senti_spans *out)
      * walk made me happy" keeps "sad", the stronger, and ties). */
     size_t lose_n = lose == SENTI_POSITIVE ? pos : neg;
     size_t win_n = lose == SENTI_POSITIVE ? neg : pos;
-    while (drop-- > 0) {
-        size_t best = SIZE_MAX;
-        bool any_free = false;
-        for (size_t i = 0; i < out->count; i++)
-            any_free |= out->items[i].polarity == lose && !out->items[i].contrast;
-        if (!any_free && lose_n <= win_n)
-            break;
-        for (size_t i = 0; i < out->count; i++) {
-            const struct senti_span *sp = &out->items[i];
-            if (sp->polarity == lose && sp->contrast == !any_free &&
-                (best == SIZE_MAX || sp->weight < out->items[best].weight))
-                best = i;
-        }
-        if (best == SIZE_MAX)
-            break;
-        lose_n--;
-        memmove(&out->items[best], &out->items[best + 1],
-                (out->count - best - 1) * sizeof out->items[0]);
-        out->count--;
-    }
+    size_t gone = drop_weakest(out, lose, false, drop);
+    if (gone < drop && lose_n - gone > win_n)
+        drop_weakest(out, lose, true, lose_n - gone - win_n < drop - gone
+                                          ? lose_n - gone - win_n : drop - gone);
 }
 
 int senti_analyze(const char *text, size_t len, struct senti_spans *out)
