@@ -705,6 +705,8 @@ static float emoji_valence(uint32_t cp)
 #define TOKW 32         /* folded word bytes kept; longer words never match */
 #define CHUNK 128       /* tokens per sentence processed at once */
 #define MAX_PHRASE 6
+#define NOT_UNIT UINT8_MAX /* span_tok of a span emit() did not make */
+_Static_assert(CHUNK < NOT_UNIT, "span_tok holds a token index");
 
 enum tok_kind { TK_WORD, TK_EMOJI, TK_EMOTICON, TK_BREAK };
 enum tok_role { R_NONE, R_BOOST, R_NEG, R_STOPV, R_UNIT };
@@ -730,7 +732,10 @@ struct ctx {
     size_t n;
     size_t last_end;            /* end of the last emitted span */
     size_t chunk_first;         /* first span of the chunk being processed */
-    bool self_rep[CHUNK];       /* per span of the chunk: self_report() */
+    /* Per span of the chunk: its first token, for self_report() when a
+     * later "but"/"although" overrules it (asked only then: most spans
+     * never are); NOT_UNIT for a dangling negator's span. */
+    uint8_t span_tok[CHUNK];
     int err;
 };
 
@@ -1200,8 +1205,11 @@ static float comparative_valence(const struct ctx *c, size_t i)
  * sad", "I'm so tired"). */
 static bool self_report(const struct ctx *c, size_t first)
 {
-    static const char *const fp[] = {"i", "i'm", "im", "i've", "ive", "i'd",
-                                     "me", "myself", "am"};
+    static const struct {
+        char w[7];
+        uint8_t n;
+    } fp[] = {{"i", 1},   {"i'm", 3}, {"im", 2},     {"i've", 4}, {"ive", 3},
+              {"i'd", 3}, {"me", 2},  {"myself", 6}, {"am", 2}};
     for (size_t k = first, d = 0; k-- > 0 && d < 4; d++) {
         const struct tok *p = &c->t[k];
         if (p->kind == TK_BREAK)
@@ -1210,8 +1218,13 @@ static bool self_report(const struct ctx *c, size_t first)
             continue;
         if (p->e != NULL && (p->e->flags & F_EXPER))
             return true;
+        /* word_is() without its strlen: the lengths are known; and every
+         * one of the words starts with i, m or a. */
+        char f0 = p->flen > 0 ? p->f[0] : 0;
+        if (f0 != 'i' && f0 != 'm' && f0 != 'a')
+            continue;
         for (size_t i = 0; i < sizeof fp / sizeof fp[0]; i++)
-            if (word_is(p, fp[i]))
+            if (p->flen == fp[i].n && memcmp(p->f, fp[i].w, fp[i].n) == 0)
                 return true;
     }
     return false;
@@ -1331,7 +1344,7 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
     size_t start = c->t[first].start;
     size_t end = c->t[last].end;
     if (c->out->count >= c->chunk_first && c->out->count - c->chunk_first < CHUNK)
-        c->self_rep[c->out->count - c->chunk_first] = self_report(c, first);
+        c->span_tok[c->out->count - c->chunk_first] = (uint8_t)first;
     int rc = senti_spans_push(c->out, start, end,
                               val > 0 ? SENTI_POSITIVE : SENTI_NEGATIVE,
                               (val > 0 ? val : -val) * but_mult);
@@ -1366,6 +1379,8 @@ static void flush_negator(struct ctx *c, size_t *pending)
     size_t end = c->t[j].end;
     if (j + 1 < c->n && c->t[j + 1].kind == TK_WORD)
         end = c->t[j + 1].end;
+    if (c->out->count >= c->chunk_first && c->out->count - c->chunk_first < CHUNK)
+        c->span_tok[c->out->count - c->chunk_first] = NOT_UNIT;
     int rc = senti_spans_push(c->out, c->t[j].start, end, SENTI_NEGATIVE,
                               DANGLING_NEG_WEIGHT);
     if (rc != 0 && c->err == 0)
@@ -1446,6 +1461,111 @@ static bool rating_at(const struct ctx *c, size_t i, size_t *last, float *val)
     return true;
 }
 
+/* "but"/"however", or the end of an "although" clause: the spans from
+ * `from` on count half, and each one that reports the writer's own state
+ * (self_report) becomes a contrast candidate (settle_contrast decides).
+ * Returns whether any did. */
+static bool overrule_clause(struct ctx *c, size_t from, size_t sent_first)
+{
+    bool any = false;
+    for (size_t k = from; k < c->out->count; k++) {
+        struct senti_span *sp = &c->out->items[k];
+        size_t s = k - sent_first;
+        sp->contrast = s < CHUNK && c->span_tok[s] != NOT_UNIT &&
+                       self_report(c, c->span_tok[s]);
+        sp->weight *= 0.5f;
+        any |= sp->contrast;
+    }
+    return any;
+}
+
+/* A first-person span before "but"/"although" is protected from
+ * reconciliation only if a later span of the sentence overrules it (the
+ * other polarity): "I love the show but ..." with nothing after "but" is
+ * not a contrast of feelings. */
+static void settle_contrast(struct ctx *c, size_t sent_first)
+{
+    for (size_t k = sent_first; k < c->out->count; k++) {
+        struct senti_span *sp = &c->out->items[k];
+        bool opp = false;
+        for (size_t j = k + 1; sp->contrast && j < c->out->count && !opp; j++)
+            opp = !c->out->items[j].contrast && c->out->items[j].polarity != sp->polarity;
+        sp->contrast = opp;
+    }
+}
+
+/* Whether the word before t[i] licenses a word that needs a subject or a
+ * verb (`flag`: F_SUBJ for "like", F_WELLV for "well"), or negates or
+ * boosts it: "I like it" is praise, "looks like rain" is not. */
+static bool licensed(const struct ctx *c, size_t i, unsigned flag)
+{
+    const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
+    return p != NULL && p->kind == TK_WORD && p->e != NULL &&
+           ((p->e->flags & flag) || p->role == R_NEG || p->role == R_BOOST);
+}
+
+/* The lexicon entry of the unit starting at word t[i] and its length in
+ * words: a phrase if one starts there, a comparative ("better") when a
+ * negator just before gives it a meaning, else the word's own; NULL for
+ * none. */
+static const struct lex_entry *unit_entry(struct ctx *c, size_t i, size_t pending,
+                                          size_t *words)
+{
+    struct tok *t = &c->t[i];
+    const struct lex_entry *e = t->e;
+    *words = 1;
+    if (e == NULL && pending != SIZE_MAX && i - pending <= 3 &&
+        never_negator(c, pending)) {
+        float cv = comparative_valence(c, i);
+        if (cv != 0.0f) {
+            t->dval = cv;
+            t->compar = 1;
+            t->e = e = &g_derived;
+        }
+    }
+    if (e != NULL && (e->flags & F_HEAD)) {
+        const struct lex_entry *p = match_phrase(c, i, words);
+        if (p != NULL)
+            e = p;
+        else
+            *words = 1;
+    }
+    return e;
+}
+
+/* Whether the booster t[i..b] (entry e) boosts what follows, and if so
+ * marks it. A booster that is also a sentiment word ("pretty", "super")
+ * boosts whatever word follows it ("super chewy") and only counts on its
+ * own at the end of a clause. A negative one (profanity: "damn",
+ * "freaking", "bloody") before words that hold no sentiment is anger, not
+ * emphasis: "give me that damn mike" (lexicon-4); "damn good" still
+ * boosts. */
+static bool take_booster(struct ctx *c, size_t i, size_t b, const struct lex_entry *e)
+{
+    unsigned fl = e->flags;
+    bool anger = (fl & F_SENT) && e->valence < 0 &&
+                 !starts_unit(c, b + 1) && !starts_unit(c, b + 2);
+    if (anger || !(!(fl & F_SENT) || starts_unit(c, b + 1) ||
+                   (b + 1 < c->n && c->t[b + 1].kind == TK_WORD)))
+        return false;
+    for (size_t k = i; k <= b; k++) {
+        c->t[k].role = R_BOOST;
+        c->t[k].group = (int16_t)i;
+    }
+    c->t[b].val = e->boost;
+    return true;
+}
+
+/* Whether "at least"/"very least" is not what t[i] ("least") is part of. */
+static bool least_negates(const struct ctx *c, size_t i)
+{
+    return !(i > 0 && c->t[i - 1].kind == TK_WORD &&
+             ((c->t[i - 1].flen == 2 && !memcmp(c->t[i - 1].f, "at", 2)) ||
+              (c->t[i - 1].flen == 4 && !memcmp(c->t[i - 1].f, "very", 4))));
+}
+
+/* One sentence (or CHUNK tokens of one): finds its units and emits their
+ * spans, weighting the clauses around "but"/"although". */
 static void process_chunk(struct ctx *c)
 {
     size_t sent_first = c->out->count; /* first span of this sentence */
@@ -1453,6 +1573,7 @@ static void process_chunk(struct ctx *c)
     float but_mult = 1.0f;
     size_t pending = SIZE_MAX;         /* negator not yet followed by a unit */
     size_t altho_first = SIZE_MAX;     /* first span after "although" */
+    bool contrast = false;             /* a span may be a contrast */
 
     for (size_t i = 0; i < c->n && c->err == 0; i++) {
         struct tok *t = &c->t[i];
@@ -1461,10 +1582,7 @@ static void process_chunk(struct ctx *c)
         if (t->kind == TK_BREAK) {
             /* "Although A, B": A counts half, B like after "but". */
             if (altho_first != SIZE_MAX) {
-                for (size_t k = altho_first; k < c->out->count; k++) {
-                    c->out->items[k].contrast = k - sent_first < CHUNK && c->self_rep[k - sent_first];
-                    c->out->items[k].weight *= 0.5f;
-                }
+                contrast |= overrule_clause(c, altho_first, sent_first);
                 altho_first = SIZE_MAX;
                 but_mult = 1.5f;
             }
@@ -1477,7 +1595,6 @@ static void process_chunk(struct ctx *c)
             }
             continue;
         }
-        const struct lex_entry *e = t->e;
         float rv;
         size_t rb;
         if (t->kind == TK_WORD && rating_at(c, i, &rb, &rv)) {
@@ -1486,26 +1603,10 @@ static void process_chunk(struct ctx *c)
             i = rb;
             continue;
         }
-        if (e == NULL && pending != SIZE_MAX && i - pending <= 3 &&
-            never_negator(c, pending)) {
-            float cv = comparative_valence(c, i);
-            if (cv != 0.0f) {
-                t->dval = cv;
-                t->compar = 1;
-                t->e = e = &g_derived;
-            }
-        }
+        size_t words;
+        const struct lex_entry *e = unit_entry(c, i, pending, &words);
         if (e == NULL)
             continue;
-
-        size_t words = 1;
-        if (e->flags & F_HEAD) {
-            const struct lex_entry *p = match_phrase(c, i, &words);
-            if (p != NULL)
-                e = p;
-            else
-                words = 1;
-        }
         size_t b = i + words - 1;
         unsigned fl = e->flags;
 
@@ -1518,10 +1619,7 @@ static void process_chunk(struct ctx *c)
             continue;
         }
         if (fl & F_BUT) {
-            for (size_t k = sent_first; k < c->out->count; k++)
-                c->out->items[k].contrast = k - sent_first < CHUNK && c->self_rep[k - sent_first];
-            for (size_t k = sent_first; k < c->out->count; k++)
-                c->out->items[k].weight *= 0.5f;
+            contrast |= overrule_clause(c, sent_first, sent_first);
             but_mult = 1.5f;
             continue;
         }
@@ -1532,29 +1630,12 @@ static void process_chunk(struct ctx *c)
             continue;
         }
         if (fl & F_LEAST) {
-            bool at = i > 0 && c->t[i - 1].kind == TK_WORD &&
-                      ((c->t[i - 1].flen == 2 && !memcmp(c->t[i - 1].f, "at", 2)) ||
-                       (c->t[i - 1].flen == 4 && !memcmp(c->t[i - 1].f, "very", 4)));
-            if (!at)
+            if (least_negates(c, i))
                 t->role = R_NEG;
             continue;
         }
         if (fl & F_BOOST) {
-            /* A booster that is also a sentiment word ("pretty", "super")
-             * boosts whatever word follows it ("super chewy") and only
-             * counts on its own at the end of a clause. A negative one
-             * (profanity: "damn", "freaking", "bloody") before words that
-             * hold no sentiment is anger, not emphasis: "give me that damn
-             * mike" (lexicon-4); "damn good" still boosts. */
-            bool anger = (fl & F_SENT) && e->valence < 0 &&
-                         !starts_unit(c, b + 1) && !starts_unit(c, b + 2);
-            if (!anger && (!(fl & F_SENT) || starts_unit(c, b + 1) ||
-                           (b + 1 < c->n && c->t[b + 1].kind == TK_WORD))) {
-                for (size_t k = i; k <= b; k++) {
-                    c->t[k].role = R_BOOST;
-                    c->t[k].group = (int16_t)i;
-                }
-                c->t[b].val = e->boost;
+            if (take_booster(c, i, b, e)) {
                 i = b;
                 continue;
             }
@@ -1564,39 +1645,16 @@ static void process_chunk(struct ctx *c)
                 continue;
             }
         }
-        if (!(fl & F_SENT))
+        if (!(fl & F_SENT) || ((fl & F_LIKE) && !licensed(c, i, F_SUBJ)) ||
+            ((fl & F_WELL) && !licensed(c, i, F_WELLV)))
             continue;
-        if (fl & F_LIKE) {
-            /* "I like it" is praise, "looks like rain" is not. */
-            const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
-            if (p == NULL || p->kind != TK_WORD || p->e == NULL ||
-                !((p->e->flags & F_SUBJ) || p->role == R_NEG ||
-                  p->role == R_BOOST))
-                continue;
-        }
-        if (fl & F_WELL) {
-            const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
-            if (p == NULL || p->kind != TK_WORD || p->e == NULL ||
-                !((p->e->flags & F_WELLV) || p->role == R_BOOST ||
-                  p->role == R_NEG))
-                continue;
-        }
         pending = SIZE_MAX;
         i = emit(c, i, b, e == &g_derived ? t->dval : e->valence, but_mult);
     }
     if (c->err == 0)
         flush_negator(c, &pending);
-    /* A first-person span before "but"/"although" is protected from
-     * reconciliation only if a later span of the sentence overrules it
-     * (the other polarity): "I love the show but ..." with nothing after
-     * "but" is not a contrast of feelings. */
-    for (size_t k = sent_first; k < c->out->count; k++) {
-        struct senti_span *sp = &c->out->items[k];
-        bool opp = false;
-        for (size_t j = k + 1; sp->contrast && j < c->out->count && !opp; j++)
-            opp = !c->out->items[j].contrast && c->out->items[j].polarity != sp->polarity;
-        sp->contrast = opp;
-    }
+    if (contrast) /* else every span's contrast is already false */
+        settle_contrast(c, sent_first);
     c->n = 0;
 }
 
@@ -1745,78 +1803,103 @@ static uint32_t weight_bits(float w)
     return u;
 }
 
-/* Number of spans of polarity `pol` and contrast flag `prot` whose weight's
- * bits are <= `t`. */
-static size_t count_upto(const struct senti_spans *out, int pol, bool prot, uint32_t t)
+/* Drops the `want` weakest spans of polarity `pol` and contrast flag `prot`
+ * (the earliest first among equal weights) and returns how many went, in
+ * linear time: a long entry may drop hundreds of spans (dropping them one
+ * scan and memmove each was quadratic), and a short one a few on every
+ * call, which the bench's own text does. Up to DROP_FEW spans: one pass
+ * keeps the weakest so far in a small sorted list. More: a radix select
+ * over the weights' bit patterns (weights are >= 0, so the bits order as
+ * the values), four passes of one byte each, finds the cut. Either way one
+ * more pass compacts the array. */
+#define DROP_FEW 8
+
+static size_t drop_few(struct senti_spans *out, int pol, bool prot, size_t want)
 {
+    size_t gone[DROP_FEW]; /* by weight, then index: the weakest first */
     size_t n = 0;
-    for (size_t i = 0; i < out->count; i++)
-        n += out->items[i].polarity == pol && out->items[i].contrast == prot &&
-             weight_bits(out->items[i].weight) <= t;
+    if (want == 0)
+        return 0;
+    for (size_t i = 0; i < out->count; i++) {
+        const struct senti_span *sp = &out->items[i];
+        if (sp->polarity != pol || sp->contrast != prot)
+            continue;
+        /* A later span ranks after an equal weight: insert after it. */
+        if (n == want && !(sp->weight < out->items[gone[n - 1]].weight))
+            continue;
+        size_t h = n < want ? n++ : n - 1;
+        for (; h > 0 && sp->weight < out->items[gone[h - 1]].weight; h--)
+            gone[h] = gone[h - 1];
+        gone[h] = i;
+    }
+    /* Back into index order for the compaction. */
+    for (size_t g = 1; g < n; g++)
+        for (size_t h = g; h > 0 && gone[h] < gone[h - 1]; h--) {
+            size_t x = gone[h];
+            gone[h] = gone[h - 1];
+            gone[h - 1] = x;
+        }
+    /* The spans before the first dropped one stay where they are. */
+    size_t o = n > 0 ? gone[0] : out->count, g = 0;
+    for (size_t i = o; i < out->count; i++) {
+        if (g < n && gone[g] == i) {
+            g++;
+            continue;
+        }
+        out->items[o++] = out->items[i];
+    }
+    out->count = o;
     return n;
 }
 
-/* Drops the `want` weakest spans of polarity `pol` and contrast flag `prot`
- * (the earliest first among equal weights) and returns how many went. Many
- * at once in linear time: a binary search over the weights' bit patterns finds the
- * cut, then one pass compacts the array; a long entry may drop hundreds of
- * spans, and dropping them one scan each was quadratic. */
 static size_t drop_weakest(struct senti_spans *out, int pol, bool prot, size_t want)
 {
-    size_t have = count_upto(out, pol, prot, UINT32_MAX);
-    if (want > have)
-        want = have;
     if (want == 0)
         return 0;
-    if (want <= 8) {
-        /* The usual case, one or two spans: the weakest, one scan each. */
-        size_t gone[8];
-        for (size_t g = 0; g < want; g++) {
-            size_t best = SIZE_MAX;
-            for (size_t i = 0; i < out->count; i++) {
-                const struct senti_span *sp = &out->items[i];
-                bool taken = false;
-                for (size_t h = 0; h < g && !taken; h++)
-                    taken = gone[h] == i;
-                if (sp->polarity == pol && sp->contrast == prot && !taken &&
-                    (best == SIZE_MAX || sp->weight < out->items[best].weight))
-                    best = i;
-            }
-            gone[g] = best;
-        }
-        size_t o = 0;
+    if (want <= DROP_FEW)
+        return drop_few(out, pol, prot, want);
+    /* The want-th weakest weight's bits, `cut`, one byte at a time from the
+     * top; `below` counts the spans whose bits are under `cut`'s prefix. */
+    uint32_t cut = 0, mask = 0;
+    size_t below = 0, have = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        size_t hist[256] = {0};
         for (size_t i = 0; i < out->count; i++) {
-            bool taken = false;
-            for (size_t h = 0; h < want && !taken; h++)
-                taken = gone[h] == i;
-            if (!taken)
-                out->items[o++] = out->items[i];
+            const struct senti_span *sp = &out->items[i];
+            uint32_t bits = weight_bits(sp->weight);
+            if (sp->polarity == pol && sp->contrast == prot && (bits & mask) == cut)
+                hist[(bits >> shift) & 0xFF]++;
         }
-        out->count = o;
-        return want;
+        if (shift == 24) {
+            for (size_t v = 0; v < 256; v++)
+                have += hist[v];
+            if (want > have)
+                want = have;
+            if (want <= DROP_FEW)
+                return drop_few(out, pol, prot, want);
+        }
+        size_t v = 0;
+        while (below + hist[v] < want)
+            below += hist[v++];
+        cut |= (uint32_t)v << shift;
+        mask |= (uint32_t)0xFF << shift;
     }
-    uint32_t lo = 0, hi = UINT32_MAX;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (count_upto(out, pol, prot, mid) >= want)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    size_t ties = want - (lo > 0 ? count_upto(out, pol, prot, lo - 1) : 0);
+    size_t ties = want - below; /* spans of exactly `cut` to drop, earliest first */
     size_t o = 0;
     for (size_t i = 0; i < out->count; i++) {
         const struct senti_span *sp = &out->items[i];
         if (sp->polarity == pol && sp->contrast == prot) {
-            uint32_t b = weight_bits(sp->weight);
-            if (b < lo)
+            uint32_t bits = weight_bits(sp->weight);
+            if (bits < cut)
                 continue;
-            if (b == lo && ties > 0) {
+            if (bits == cut && ties > 0) {
                 ties--;
                 continue;
             }
         }
-        out->items[o++] = *sp;
+        if (o != i)
+            out->items[o] = *sp;
+        o++;
     }
     out->count = o;
     return want;

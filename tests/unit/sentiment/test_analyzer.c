@@ -365,6 +365,40 @@ Test(analyzer, contrast_later_clause_still_decides)
     cr_assert_str_eq(render("I love the show but the ending."), "+[love]");
 }
 
+/* A dangling negator's span ("It doesn't") is no feeling of the writer's:
+ * never protected, whatever the sentence or the call before it held (its
+ * flag was once read from an unset array slot). */
+Test(analyzer, contrast_dangling_negator_is_not_a_feeling)
+{
+    cr_assert_str_eq(render("I was sad but it was great. It doesn't, but I love it."),
+                     "-[sad] +[great] +[love]");
+    cr_assert_str_eq(render("It doesn't, but I love it."), "+[love]");
+}
+
+/* Reconciliation drops the weakest spans of the losing side, the earliest
+ * first among equal weights: a few by one path, many by another. */
+Test(analyzer, reconciliation_drops_the_earliest_of_equal_weakest)
+{
+    char text[256] = "";
+    for (int k = 0; k < 12; k++)
+        strcat(text, "ok. ");
+    for (int k = 0; k < 5; k++)
+        strcat(text, "horrible. ");
+    cr_assert_str_eq(render(text), "+[ok] +[ok] +[ok] +[ok] -[horrible] -[horrible] "
+                                   "-[horrible] -[horrible] -[horrible]");
+    cr_assert_eq(g_sp.items[0].start, 32); /* the last four "ok" stay */
+    text[0] = '\0';
+    for (int k = 0; k < 20; k++)
+        strcat(text, "ok. ");
+    for (int k = 0; k < 8; k++)
+        strcat(text, "horrible. ");
+    size_t p, n;
+    render(text);
+    senti_spans_count(&g_sp, &p, &n);
+    cr_assert(p == 7 && n == 8, "%zu/%zu", p, n);
+    cr_assert_eq(g_sp.items[0].start, 52); /* the last seven "ok" stay */
+}
+
 /* ---- lexicon-4 classes ------------------------------------------------ */
 
 Test(analyzer, denied_negative_is_weak_praise)
