@@ -40,6 +40,13 @@
  *    positive), the weakest spans of the losing polarity are dropped until
  *    the counts agree with the sum. The marked phrases are then exactly the
  *    ones that carry the verdict, and counts and class stay consistent.
+ *    One exception (lexicon-4, issue 15): the writer's own state in a
+ *    clause that a later "but"/"although" clause overrules ("I felt
+ *    hopeless this morning but the walk made me happy") is never dropped:
+ *    a first-person word or experience verb stands just before it, and a
+ *    later span of the sentence has the other polarity. Such a line with
+ *    one span each way is a tie under the count rule, so neutral: a mixed
+ *    day, with both feelings marked.
  *
  * Performance: one pass, no allocation except out->items; the lexicon is a
  * static open-addressing table built once under pthread_once.
@@ -90,6 +97,7 @@ int senti_spans_push(struct senti_spans *s, size_t start, size_t end,
     s->items[s->count].end = end;
     s->items[s->count].polarity = polarity;
     s->items[s->count].weight = weight;
+    s->items[s->count].contrast = false;
     s->count++;
     return 0;
 }
@@ -116,7 +124,14 @@ size_t senti_utf8_decode(const char *text, size_t len, size_t i, uint32_t *cp)
 {
     /* Overlong forms, surrogates and code points past U+10FFFF are not
      * characters; treating them as opaque bytes keeps every module's idea
-     * of a boundary identical (td_utf8_is_boundary). */
+     * of a boundary identical (td_utf8_is_boundary). ASCII, nearly every
+     * byte of a diary, is decoded here: td_utf8_decode is a call into
+     * another file for each character (about 5,000 instructions per KB). */
+    unsigned char c0 = (unsigned char)text[i];
+    if (c0 < 0x80) {
+        *cp = c0;
+        return 1;
+    }
     size_t n = td_utf8_decode(text + i, len - i, cp);
     if (n == 0) {
         *cp = SENTI_UTF8_INVALID;
@@ -145,6 +160,7 @@ enum {
     F_WELLV = 1u << 14,     /* licenses F_WELL ("went well") */
     F_ALTHO = 1u << 15,     /* "although": its own clause weighs less */
     F_EXPER = 1u << 16,     /* experience verb: no sentiment, transparent */
+    F_INTERJ = 1u << 17,    /* interjection: like an emoji, never negated */
 };
 
 struct lex_entry {
@@ -161,6 +177,12 @@ struct lex_entry {
 #define B_INCR 0.293f
 #define B_DECR (-0.293f)
 #define N_SCALAR (-0.74f)
+/* A denied negative ("not bad", "wasn't offended", "don't worry") is weak
+ * praise at most: in first-person text it is as often said of a bad
+ * situation ("I don't see anything awful on her") as of a good one, so it
+ * keeps a fifth of VADER's flipped strength and, like a dangling negator,
+ * only decides an entry that has nothing stronger (lexicon-4). */
+#define DENIED_NEG_SCALE 0.2f
 
 static struct lex_entry g_lex[LEX_SLOTS];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -453,6 +475,21 @@ static const struct lex_rule g_rules[] = {
     {"feelin", 0, 0, F_EXPER | F_WELLV}, {"seem", 0, 0, F_EXPER},
     {"seems", 0, 0, F_EXPER}, {"seemed", 0, 0, F_EXPER},
     {"emotional", 0, 0, 0},
+    /* lexicon-4: interjections of laughter, joy and exasperation say how the
+     * writer feels whatever words precede them, like emoji: "I'm glad it
+     * was not lol" is not a negated "lol". */
+    {"lol", KEEP, 0, F_INTERJ}, {"lmao", KEEP, 0, F_INTERJ}, {"lmfao", KEEP, 0, F_INTERJ},
+    {"rofl", KEEP, 0, F_INTERJ}, {"haha", KEEP, 0, F_INTERJ}, {"hahaha", KEEP, 0, F_INTERJ},
+    {"hehe", KEEP, 0, F_INTERJ}, {"yay", KEEP, 0, F_INTERJ}, {"woohoo", KEEP, 0, F_INTERJ},
+    {"ugh", KEEP, 0, F_INTERJ}, {"wtf", KEEP, 0, F_INTERJ}, {"xd", KEEP, 0, F_INTERJ},
+    {"smh", KEEP, 0, F_INTERJ}, {"ffs", KEEP, 0, F_INTERJ}, {"damnit", KEEP, 0, F_INTERJ},
+    /* lexicon-4: apology is remorse in the first person ("my apologies",
+     * "I apologise"), a negative feeling like "sorry"; VADER rates
+     * "apologise" +1.6 and "apologized" +1.3. */
+    {"apologize", -1.2f, 0, 0}, {"apologise", -1.2f, 0, 0},
+    {"apologized", -1.2f, 0, 0}, {"apologised", -1.2f, 0, 0},
+    {"apologizing", -1.2f, 0, 0}, {"apologising", -1.2f, 0, 0},
+    {"apologies", -1.2f, 0, 0}, {"apology", -1.0f, 0, 0},
     /* An experience verb with a mood word that is neutral on its own
      * ("down", "blue", "low" after "feel"), and the idioms of the same
      * family. */
@@ -675,6 +712,8 @@ static float emoji_valence(uint32_t cp)
 #define TOKW 32         /* folded word bytes kept; longer words never match */
 #define CHUNK 128       /* tokens per sentence processed at once */
 #define MAX_PHRASE 6
+#define NOT_UNIT UINT8_MAX /* span_tok of a span emit() did not make */
+_Static_assert(CHUNK < NOT_UNIT, "span_tok holds a token index");
 
 enum tok_kind { TK_WORD, TK_EMOJI, TK_EMOTICON, TK_BREAK };
 enum tok_role { R_NONE, R_BOOST, R_NEG, R_STOPV, R_UNIT };
@@ -699,6 +738,11 @@ struct ctx {
     struct tok t[CHUNK];
     size_t n;
     size_t last_end;            /* end of the last emitted span */
+    size_t chunk_first;         /* first span of the chunk being processed */
+    /* Per span of the chunk: its first token, for self_report() when a
+     * later "but"/"although" overrules it (asked only then: most spans
+     * never are); NOT_UNIT for a dangling negator's span. */
+    uint8_t span_tok[CHUNK];
     int err;
 };
 
@@ -1162,6 +1206,37 @@ static float comparative_valence(const struct ctx *c, size_t i)
     return try_stem(w, n - 1, "");              /* nicer -> nice */
 }
 
+/* Whether the unit starting at t[first] reports the writer's own state:
+ * a first-person word or an experience verb stands within the four tokens
+ * before it, in its clause ("I felt hopeless", "I was nervous", "made me
+ * sad", "I'm so tired"). */
+static bool self_report(const struct ctx *c, size_t first)
+{
+    static const struct {
+        char w[7];
+        uint8_t n;
+    } fp[] = {{"i", 1},   {"i'm", 3}, {"im", 2},     {"i've", 4}, {"ive", 3},
+              {"i'd", 3}, {"me", 2},  {"myself", 6}, {"am", 2}};
+    for (size_t k = first, d = 0; k-- > 0 && d < 4; d++) {
+        const struct tok *p = &c->t[k];
+        if (p->kind == TK_BREAK)
+            return false;
+        if (p->kind != TK_WORD)
+            continue;
+        if (p->e != NULL && (p->e->flags & F_EXPER))
+            return true;
+        /* word_is() without its strlen: the lengths are known; and every
+         * one of the words starts with i, m or a. */
+        char f0 = p->flen > 0 ? p->f[0] : 0;
+        if (f0 != 'i' && f0 != 'm' && f0 != 'a')
+            continue;
+        for (size_t i = 0; i < sizeof fp / sizeof fp[0]; i++)
+            if (p->flen == fp[i].n && memcmp(p->f, fp[i].w, fp[i].n) == 0)
+                return true;
+    }
+    return false;
+}
+
 /* Emits the unit t[a..b] with valence v after the look-back for
  * intensifiers and negators. Returns the last token the span consumed: b,
  * or the "more"/"enough" of an emphatic negation after it. */
@@ -1227,7 +1302,7 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
             chain = false;
         }
     }
-    if (ta->kind != TK_WORD) {
+    if (ta->kind != TK_WORD || (ta->e != NULL && (ta->e->flags & F_INTERJ))) {
         /* Emoji say how the writer feels whatever words precede them. */
         nneg = 0;
         first = a;
@@ -1262,6 +1337,8 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
     if (nneg % 2 == 1 && !stopv) {
         if (emph)
             val += val > 0 ? B_INCR : B_DECR;
+        else if (v < 0)
+            val *= N_SCALAR * DENIED_NEG_SCALE;
         else
             val *= N_SCALAR;
     }
@@ -1273,6 +1350,8 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
         first++;
     size_t start = c->t[first].start;
     size_t end = c->t[last].end;
+    if (c->out->count >= c->chunk_first && c->out->count - c->chunk_first < CHUNK)
+        c->span_tok[c->out->count - c->chunk_first] = (uint8_t)first;
     int rc = senti_spans_push(c->out, start, end,
                               val > 0 ? SENTI_POSITIVE : SENTI_NEGATIVE,
                               (val > 0 ? val : -val) * but_mult);
@@ -1307,6 +1386,8 @@ static void flush_negator(struct ctx *c, size_t *pending)
     size_t end = c->t[j].end;
     if (j + 1 < c->n && c->t[j + 1].kind == TK_WORD)
         end = c->t[j + 1].end;
+    if (c->out->count >= c->chunk_first && c->out->count - c->chunk_first < CHUNK)
+        c->span_tok[c->out->count - c->chunk_first] = NOT_UNIT;
     int rc = senti_spans_push(c->out, c->t[j].start, end, SENTI_NEGATIVE,
                               DANGLING_NEG_WEIGHT);
     if (rc != 0 && c->err == 0)
@@ -1387,12 +1468,119 @@ static bool rating_at(const struct ctx *c, size_t i, size_t *last, float *val)
     return true;
 }
 
+/* "but"/"however", or the end of an "although" clause: the spans from
+ * `from` on count half, and each one that reports the writer's own state
+ * (self_report) becomes a contrast candidate (settle_contrast decides).
+ * Returns whether any did. */
+static bool overrule_clause(struct ctx *c, size_t from, size_t sent_first)
+{
+    bool any = false;
+    for (size_t k = from; k < c->out->count; k++) {
+        struct senti_span *sp = &c->out->items[k];
+        size_t s = k - sent_first;
+        sp->contrast = s < CHUNK && c->span_tok[s] != NOT_UNIT &&
+                       self_report(c, c->span_tok[s]);
+        sp->weight *= 0.5f;
+        any |= sp->contrast;
+    }
+    return any;
+}
+
+/* A first-person span before "but"/"although" is protected from
+ * reconciliation only if a later span of the sentence overrules it (the
+ * other polarity): "I love the show but ..." with nothing after "but" is
+ * not a contrast of feelings. */
+static void settle_contrast(struct ctx *c, size_t sent_first)
+{
+    for (size_t k = sent_first; k < c->out->count; k++) {
+        struct senti_span *sp = &c->out->items[k];
+        bool opp = false;
+        for (size_t j = k + 1; sp->contrast && j < c->out->count && !opp; j++)
+            opp = !c->out->items[j].contrast && c->out->items[j].polarity != sp->polarity;
+        sp->contrast = opp;
+    }
+}
+
+/* Whether the word before t[i] licenses a word that needs a subject or a
+ * verb (`flag`: F_SUBJ for "like", F_WELLV for "well"), or negates or
+ * boosts it: "I like it" is praise, "looks like rain" is not. */
+static bool licensed(const struct ctx *c, size_t i, unsigned flag)
+{
+    const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
+    return p != NULL && p->kind == TK_WORD && p->e != NULL &&
+           ((p->e->flags & flag) || p->role == R_NEG || p->role == R_BOOST);
+}
+
+/* The lexicon entry of the unit starting at word t[i] and its length in
+ * words: a phrase if one starts there, a comparative ("better") when a
+ * negator just before gives it a meaning, else the word's own; NULL for
+ * none. */
+static const struct lex_entry *unit_entry(struct ctx *c, size_t i, size_t pending,
+                                          size_t *words)
+{
+    struct tok *t = &c->t[i];
+    const struct lex_entry *e = t->e;
+    *words = 1;
+    if (e == NULL && pending != SIZE_MAX && i - pending <= 3 &&
+        never_negator(c, pending)) {
+        float cv = comparative_valence(c, i);
+        if (cv != 0.0f) {
+            t->dval = cv;
+            t->compar = 1;
+            t->e = e = &g_derived;
+        }
+    }
+    if (e != NULL && (e->flags & F_HEAD)) {
+        const struct lex_entry *p = match_phrase(c, i, words);
+        if (p != NULL)
+            e = p;
+        else
+            *words = 1;
+    }
+    return e;
+}
+
+/* Whether the booster t[i..b] (entry e) boosts what follows, and if so
+ * marks it. A booster that is also a sentiment word ("pretty", "super")
+ * boosts whatever word follows it ("super chewy") and only counts on its
+ * own at the end of a clause. A negative one (profanity: "damn",
+ * "freaking", "bloody") before words that hold no sentiment is anger, not
+ * emphasis: "give me that damn mike" (lexicon-4); "damn good" still
+ * boosts. */
+static bool take_booster(struct ctx *c, size_t i, size_t b, const struct lex_entry *e)
+{
+    unsigned fl = e->flags;
+    bool anger = (fl & F_SENT) && e->valence < 0 &&
+                 !starts_unit(c, b + 1) && !starts_unit(c, b + 2);
+    if (anger || !(!(fl & F_SENT) || starts_unit(c, b + 1) ||
+                   (b + 1 < c->n && c->t[b + 1].kind == TK_WORD)))
+        return false;
+    for (size_t k = i; k <= b; k++) {
+        c->t[k].role = R_BOOST;
+        c->t[k].group = (int16_t)i;
+    }
+    c->t[b].val = e->boost;
+    return true;
+}
+
+/* Whether "at least"/"very least" is not what t[i] ("least") is part of. */
+static bool least_negates(const struct ctx *c, size_t i)
+{
+    return !(i > 0 && c->t[i - 1].kind == TK_WORD &&
+             ((c->t[i - 1].flen == 2 && !memcmp(c->t[i - 1].f, "at", 2)) ||
+              (c->t[i - 1].flen == 4 && !memcmp(c->t[i - 1].f, "very", 4))));
+}
+
+/* One sentence (or CHUNK tokens of one): finds its units and emits their
+ * spans, weighting the clauses around "but"/"although". */
 static void process_chunk(struct ctx *c)
 {
     size_t sent_first = c->out->count; /* first span of this sentence */
+    c->chunk_first = sent_first;
     float but_mult = 1.0f;
     size_t pending = SIZE_MAX;         /* negator not yet followed by a unit */
     size_t altho_first = SIZE_MAX;     /* first span after "although" */
+    bool contrast = false;             /* a span may be a contrast */
 
     for (size_t i = 0; i < c->n && c->err == 0; i++) {
         struct tok *t = &c->t[i];
@@ -1401,8 +1589,7 @@ static void process_chunk(struct ctx *c)
         if (t->kind == TK_BREAK) {
             /* "Although A, B": A counts half, B like after "but". */
             if (altho_first != SIZE_MAX) {
-                for (size_t k = altho_first; k < c->out->count; k++)
-                    c->out->items[k].weight *= 0.5f;
+                contrast |= overrule_clause(c, altho_first, sent_first);
                 altho_first = SIZE_MAX;
                 but_mult = 1.5f;
             }
@@ -1415,7 +1602,6 @@ static void process_chunk(struct ctx *c)
             }
             continue;
         }
-        const struct lex_entry *e = t->e;
         float rv;
         size_t rb;
         if (t->kind == TK_WORD && rating_at(c, i, &rb, &rv)) {
@@ -1424,26 +1610,10 @@ static void process_chunk(struct ctx *c)
             i = rb;
             continue;
         }
-        if (e == NULL && pending != SIZE_MAX && i - pending <= 3 &&
-            never_negator(c, pending)) {
-            float cv = comparative_valence(c, i);
-            if (cv != 0.0f) {
-                t->dval = cv;
-                t->compar = 1;
-                t->e = e = &g_derived;
-            }
-        }
+        size_t words;
+        const struct lex_entry *e = unit_entry(c, i, pending, &words);
         if (e == NULL)
             continue;
-
-        size_t words = 1;
-        if (e->flags & F_HEAD) {
-            const struct lex_entry *p = match_phrase(c, i, &words);
-            if (p != NULL)
-                e = p;
-            else
-                words = 1;
-        }
         size_t b = i + words - 1;
         unsigned fl = e->flags;
 
@@ -1456,8 +1626,7 @@ static void process_chunk(struct ctx *c)
             continue;
         }
         if (fl & F_BUT) {
-            for (size_t k = sent_first; k < c->out->count; k++)
-                c->out->items[k].weight *= 0.5f;
+            contrast |= overrule_clause(c, sent_first, sent_first);
             but_mult = 1.5f;
             continue;
         }
@@ -1468,24 +1637,12 @@ static void process_chunk(struct ctx *c)
             continue;
         }
         if (fl & F_LEAST) {
-            bool at = i > 0 && c->t[i - 1].kind == TK_WORD &&
-                      ((c->t[i - 1].flen == 2 && !memcmp(c->t[i - 1].f, "at", 2)) ||
-                       (c->t[i - 1].flen == 4 && !memcmp(c->t[i - 1].f, "very", 4)));
-            if (!at)
+            if (least_negates(c, i))
                 t->role = R_NEG;
             continue;
         }
         if (fl & F_BOOST) {
-            /* A booster that is also a sentiment word ("pretty", "super")
-             * boosts whatever word follows it ("super chewy") and only
-             * counts on its own at the end of a clause. */
-            if (!(fl & F_SENT) || starts_unit(c, b + 1) ||
-                (b + 1 < c->n && c->t[b + 1].kind == TK_WORD)) {
-                for (size_t k = i; k <= b; k++) {
-                    c->t[k].role = R_BOOST;
-                    c->t[k].group = (int16_t)i;
-                }
-                c->t[b].val = e->boost;
+            if (take_booster(c, i, b, e)) {
                 i = b;
                 continue;
             }
@@ -1495,28 +1652,16 @@ static void process_chunk(struct ctx *c)
                 continue;
             }
         }
-        if (!(fl & F_SENT))
+        if (!(fl & F_SENT) || ((fl & F_LIKE) && !licensed(c, i, F_SUBJ)) ||
+            ((fl & F_WELL) && !licensed(c, i, F_WELLV)))
             continue;
-        if (fl & F_LIKE) {
-            /* "I like it" is praise, "looks like rain" is not. */
-            const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
-            if (p == NULL || p->kind != TK_WORD || p->e == NULL ||
-                !((p->e->flags & F_SUBJ) || p->role == R_NEG ||
-                  p->role == R_BOOST))
-                continue;
-        }
-        if (fl & F_WELL) {
-            const struct tok *p = i > 0 ? &c->t[i - 1] : NULL;
-            if (p == NULL || p->kind != TK_WORD || p->e == NULL ||
-                !((p->e->flags & F_WELLV) || p->role == R_BOOST ||
-                  p->role == R_NEG))
-                continue;
-        }
         pending = SIZE_MAX;
         i = emit(c, i, b, e == &g_derived ? t->dval : e->valence, but_mult);
     }
     if (c->err == 0)
         flush_negator(c, &pending);
+    if (contrast) /* else every span's contrast is already false */
+        settle_contrast(c, sent_first);
     c->n = 0;
 }
 
@@ -1653,8 +1798,119 @@ static void tokenize(struct ctx *c)
 }
 
 /* Reconciliation (see the file comment): make the count rule agree with the
- * weighted verdict by dropping the weakest spans of the losing side. */
+ * weighted verdict by dropping the weakest spans of the losing side, except
+ * the overruled first-person spans of a contrast (`contrast`), which stay
+ * even if the counts then tie. */
 #define NEUTRAL_EPS 0.05f
+
+static uint32_t weight_bits(float w)
+{
+    uint32_t u;
+    memcpy(&u, &w, sizeof u); /* weights are >= 0: the bits order as the values */
+    return u;
+}
+
+/* Drops the `want` weakest spans of polarity `pol` and contrast flag `prot`
+ * (the earliest first among equal weights) and returns how many went, in
+ * linear time: a long entry may drop hundreds of spans (dropping them one
+ * scan and memmove each was quadratic), and a short one a few on every
+ * call, which the bench's own text does. Up to DROP_FEW spans: one pass
+ * keeps the weakest so far in a small sorted list. More: a radix select
+ * over the weights' bit patterns (weights are >= 0, so the bits order as
+ * the values), four passes of one byte each, finds the cut. Either way one
+ * more pass compacts the array. */
+#define DROP_FEW 8
+
+static size_t drop_few(struct senti_spans *out, int pol, bool prot, size_t want)
+{
+    size_t gone[DROP_FEW]; /* by weight, then index: the weakest first */
+    size_t n = 0;
+    if (want == 0)
+        return 0;
+    for (size_t i = 0; i < out->count; i++) {
+        const struct senti_span *sp = &out->items[i];
+        if (sp->polarity != pol || sp->contrast != prot)
+            continue;
+        /* A later span ranks after an equal weight: insert after it. */
+        if (n == want && !(sp->weight < out->items[gone[n - 1]].weight))
+            continue;
+        size_t h = n < want ? n++ : n - 1;
+        for (; h > 0 && sp->weight < out->items[gone[h - 1]].weight; h--)
+            gone[h] = gone[h - 1];
+        gone[h] = i;
+    }
+    /* Back into index order for the compaction. */
+    for (size_t g = 1; g < n; g++)
+        for (size_t h = g; h > 0 && gone[h] < gone[h - 1]; h--) {
+            size_t x = gone[h];
+            gone[h] = gone[h - 1];
+            gone[h - 1] = x;
+        }
+    /* The spans before the first dropped one stay where they are. */
+    size_t o = n > 0 ? gone[0] : out->count, g = 0;
+    for (size_t i = o; i < out->count; i++) {
+        if (g < n && gone[g] == i) {
+            g++;
+            continue;
+        }
+        out->items[o++] = out->items[i];
+    }
+    out->count = o;
+    return n;
+}
+
+static size_t drop_weakest(struct senti_spans *out, int pol, bool prot, size_t want)
+{
+    if (want == 0)
+        return 0;
+    if (want <= DROP_FEW)
+        return drop_few(out, pol, prot, want);
+    /* The want-th weakest weight's bits, `cut`, one byte at a time from the
+     * top; `below` counts the spans whose bits are under `cut`'s prefix. */
+    uint32_t cut = 0, mask = 0;
+    size_t below = 0, have = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        size_t hist[256] = {0};
+        for (size_t i = 0; i < out->count; i++) {
+            const struct senti_span *sp = &out->items[i];
+            uint32_t bits = weight_bits(sp->weight);
+            if (sp->polarity == pol && sp->contrast == prot && (bits & mask) == cut)
+                hist[(bits >> shift) & 0xFF]++;
+        }
+        if (shift == 24) {
+            for (size_t v = 0; v < 256; v++)
+                have += hist[v];
+            if (want > have)
+                want = have;
+            if (want <= DROP_FEW)
+                return drop_few(out, pol, prot, want);
+        }
+        size_t v = 0;
+        while (below + hist[v] < want)
+            below += hist[v++];
+        cut |= (uint32_t)v << shift;
+        mask |= (uint32_t)0xFF << shift;
+    }
+    size_t ties = want - below; /* spans of exactly `cut` to drop, earliest first */
+    size_t o = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        const struct senti_span *sp = &out->items[i];
+        if (sp->polarity == pol && sp->contrast == prot) {
+            uint32_t bits = weight_bits(sp->weight);
+            if (bits < cut)
+                continue;
+            if (bits == cut && ties > 0) {
+                ties--;
+                continue;
+            }
+        }
+        if (o != i)
+            out->items[o] = *sp;
+        o++;
+    }
+    out->count = o;
+    return want;
+}
 
 static void reconcile(struct senti_spans *out)
 {
@@ -1679,20 +1935,15 @@ static void reconcile(struct senti_spans *out)
     } else {
         return;
     }
-    while (drop-- > 0) {
-        size_t best = SIZE_MAX;
-        for (size_t i = 0; i < out->count; i++) {
-            const struct senti_span *sp = &out->items[i];
-            if (sp->polarity == lose &&
-                (best == SIZE_MAX || sp->weight < out->items[best].weight))
-                best = i;
-        }
-        if (best == SIZE_MAX)
-            break;
-        memmove(&out->items[best], &out->items[best + 1],
-                (out->count - best - 1) * sizeof out->items[0]);
-        out->count--;
-    }
+    /* Unprotected spans go first; protected ones only while the losing
+     * side would still outnumber the winning one ("tired and sad but the
+     * walk made me happy" keeps "sad", the stronger, and ties). */
+    size_t lose_n = lose == SENTI_POSITIVE ? pos : neg;
+    size_t win_n = lose == SENTI_POSITIVE ? neg : pos;
+    size_t gone = drop_weakest(out, lose, false, drop);
+    if (gone < drop && lose_n - gone > win_n)
+        drop_weakest(out, lose, true, lose_n - gone - win_n < drop - gone
+                                          ? lose_n - gone - win_n : drop - gone);
 }
 
 int senti_analyze(const char *text, size_t len, struct senti_spans *out)

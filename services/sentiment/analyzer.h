@@ -37,6 +37,8 @@ struct senti_span {
     int polarity;   /* SENTI_POSITIVE or SENTI_NEGATIVE */
     float weight;   /* strength >= 0 after intensifiers, negation and "but";
                      * informational (spans from the LLM carry 1.0) */
+    bool contrast;  /* the analyzer's: in a clause that a later "but",
+                     * "although"... overrules; false from senti_spans_push */
 };
 
 /* A growable, sorted list of non-overlapping spans. Zero-initialise it
@@ -76,7 +78,7 @@ void senti_spans_count(const struct senti_spans *s, size_t *positive,
 int senti_analyze(const char *text, size_t len, struct senti_spans *out);
 
 /* Version of the rules + lexicon; part of the daemon's cache key. */
-#define SENTI_ANALYZER_VERSION "lexicon-3"
+#define SENTI_ANALYZER_VERSION "lexicon-4"
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 

@@ -333,20 +333,102 @@ Test(analyzer, plain_negation_still_flips)
 
 /* ---- contrast: the later clause decides ------------------------------ */
 
-/* Issue 15 tried keeping the earlier clause's strongest span ("hopeless"
- * below); under the API's count rule (gateway/docs/openapi.json, analyzed entries) that made such lines neutral and cost
- * accuracy, so it was left out (tests/data/sentiment/README.md). Today
- * reconciliation drops the earlier clause's spans when the later, heavier
- * clause carries the verdict. */
-Test(analyzer, contrast_later_clause_decides)
+/* Issue 15 (lexicon-4): the writer's own state in a clause that a later
+ * "but"/"although" clause overrules keeps its span; reconciliation drops
+ * it no more. Under the API's count rule (gateway/docs/openapi.json) one
+ * span each way is a tie, so such a line is neutral, a mixed day; with
+ * more on the later side it keeps that side's tone. */
+Test(analyzer, contrast_keeps_the_overruled_feeling)
 {
+    size_t p, n;
     cr_assert_str_eq(render("I felt hopeless this morning but the walk made me happy"),
-                     "+[happy]");
+                     "-[hopeless] +[happy]");
+    cr_assert_str_eq(render("I felt hopeless this morning but the walk made me happy and calm"),
+                     "-[hopeless] +[happy] +[calm]");
+    senti_spans_count(&g_sp, &p, &n);
+    cr_assert(p > n);
     cr_assert_str_eq(render("I was nervous before the interview, but it went really well!"),
-                     "+[really well]");
-    cr_assert_str_eq(render("Although I was scared, it went well."), "+[well]");
+                     "-[nervous] +[really well]");
+    cr_assert_str_eq(render("Although I was scared, it went well."), "-[scared] +[well]");
+    /* Never more overruled spans than overruling ones: the strongest stays. */
+    cr_assert_str_eq(render("I was tired and sad but the walk made me happy"),
+                     "-[sad] +[happy]");
+}
+
+Test(analyzer, contrast_later_clause_still_decides)
+{
+    /* Not the writer's state: the earlier clause's span still goes. */
     cr_assert_str_eq(render("It was lovely, but I felt anxious all night."), "-[anxious]");
-    cr_assert_str_eq(render("I was tired and sad but the walk made me happy"), "+[happy]");
+    cr_assert_str_eq(render("The day started badly, but dinner made me so happy."),
+                     "+[so happy]");
+    /* Nothing overrules it: no contrast of feelings. */
+    cr_assert_str_eq(render("I love the show but the ending."), "+[love]");
+}
+
+/* A dangling negator's span ("It doesn't") is no feeling of the writer's:
+ * never protected, whatever the sentence or the call before it held (its
+ * flag was once read from an unset array slot). */
+Test(analyzer, contrast_dangling_negator_is_not_a_feeling)
+{
+    cr_assert_str_eq(render("I was sad but it was great. It doesn't, but I love it."),
+                     "-[sad] +[great] +[love]");
+    cr_assert_str_eq(render("It doesn't, but I love it."), "+[love]");
+}
+
+/* Reconciliation drops the weakest spans of the losing side, the earliest
+ * first among equal weights: a few by one path, many by another. */
+Test(analyzer, reconciliation_drops_the_earliest_of_equal_weakest)
+{
+    char text[256] = "";
+    for (int k = 0; k < 12; k++)
+        strcat(text, "ok. ");
+    for (int k = 0; k < 5; k++)
+        strcat(text, "horrible. ");
+    cr_assert_str_eq(render(text), "+[ok] +[ok] +[ok] +[ok] -[horrible] -[horrible] "
+                                   "-[horrible] -[horrible] -[horrible]");
+    cr_assert_eq(g_sp.items[0].start, 32); /* the last four "ok" stay */
+    text[0] = '\0';
+    for (int k = 0; k < 20; k++)
+        strcat(text, "ok. ");
+    for (int k = 0; k < 8; k++)
+        strcat(text, "horrible. ");
+    size_t p, n;
+    render(text);
+    senti_spans_count(&g_sp, &p, &n);
+    cr_assert(p == 7 && n == 8, "%zu/%zu", p, n);
+    cr_assert_eq(g_sp.items[0].start, 52); /* the last seven "ok" stay */
+}
+
+/* ---- lexicon-4 classes ------------------------------------------------ */
+
+Test(analyzer, denied_negative_is_weak_praise)
+{
+    cr_assert_str_eq(render("I wasn't offended at all."), "+[wasn't offended]");
+    float denied = weight(0);
+    cr_assert_str_eq(render("I was pleased."), "+[pleased]");
+    cr_assert(denied < weight(0) / 2, "denied %f", (double)denied);
+    /* It decides nothing against a real feeling word. */
+    cr_assert_str_eq(render("I'm not sad, just tired."), "-[tired]");
+}
+
+Test(analyzer, interjections_are_not_negated)
+{
+    cr_assert_str_eq(render("I'm glad it was not lol"), "+[glad] +[lol]");
+    cr_assert_str_eq(render("No lol, that was fun"), "+[lol] +[fun]");
+    cr_assert_str_eq(render("ugh, not again"), "-[ugh] -[not again]");
+}
+
+Test(analyzer, profanity_without_a_target_is_anger)
+{
+    cr_assert_str_eq(render("Give me that damn mike!"), "-[damn]");
+    cr_assert_str_eq(render("This freaking printer again."), "-[freaking]");
+    cr_assert_str_eq(render("That was damn good."), "+[damn good]");
+}
+
+Test(analyzer, apology_is_remorse)
+{
+    cr_assert_str_eq(render("My apologies, I was wrong."), "-[apologies] -[wrong]");
+    cr_assert_str_eq(render("I apologise for being late."), "-[apologise]");
 }
 
 Test(analyzer, empty_and_whitespace)
