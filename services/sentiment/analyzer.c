@@ -124,15 +124,9 @@ size_t senti_utf8_decode(const char *text, size_t len, size_t i, uint32_t *cp)
 {
     /* Overlong forms, surrogates and code points past U+10FFFF are not
      * characters; treating them as opaque bytes keeps every module's idea
-     * of a boundary identical (td_utf8_is_boundary). ASCII, nearly every
-     * byte of a diary, is decoded here: td_utf8_decode is a call into
-     * another file for each character (about 5,000 instructions per KB). */
-    unsigned char c0 = (unsigned char)text[i];
-    if (c0 < 0x80) {
-        *cp = c0;
-        return 1;
-    }
-    size_t n = td_utf8_decode(text + i, len - i, cp);
+     * of a boundary identical (td_utf8_is_boundary). td_utf8_next reads
+     * ASCII, nearly every byte of a diary, inline (td_utf8.h). */
+    size_t n = td_utf8_next(text + i, len - i, cp);
     if (n == 0) {
         *cp = SENTI_UTF8_INVALID;
         return 1;
