@@ -72,7 +72,7 @@ static void teardown(void)
         auth_app_destroy(&app);
     app_ready = false;
     auth_store_close(&store);
-    cr_assert_eq(td_tempdir_remove(dir), 0, "cannot remove %s", dir);
+    TD_ASSERT_OK(td_tempdir_remove(dir), "cannot remove %s", dir);
 }
 
 TestSuite(handlers, .init = setup, .fini = teardown, .timeout = 60);

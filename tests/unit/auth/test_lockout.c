@@ -7,6 +7,7 @@
 #include "services/auth/store.h"
 #include "../td_tempdir.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/td-auth-lockout-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 1, &store), 0);
+    TD_ASSERT_OK(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 1, &store));
     db = auth_store_conn(store, 0);
 }
 
@@ -35,13 +36,13 @@ TestSuite(lockout, .init = setup, .fini = teardown);
 static bool blocked(int64_t uid, int64_t now)
 {
     bool b = true;
-    cr_assert_eq(auth_store_lockout_blocked(db, uid, now, &b), 0);
+    TD_ASSERT_OK(auth_store_lockout_blocked(db, uid, now, &b));
     return b;
 }
 
 static void failed(int64_t uid, int64_t now)
 {
-    cr_assert_eq(auth_store_lockout_failed(db, uid, now), 0);
+    TD_ASSERT_OK(auth_store_lockout_failed(db, uid, now));
 }
 
 Test(lockout, five_failures_in_the_window_lock_for_a_while)
@@ -68,7 +69,7 @@ Test(lockout, a_right_password_clears_the_count)
 {
     for (int i = 0; i < AUTH_LOCKOUT_FAILURES - 1; i++)
         failed(9, 100);
-    cr_assert_eq(auth_store_lockout_succeeded(db, 9), 0);
+    TD_ASSERT_OK(auth_store_lockout_succeeded(db, 9));
     failed(9, 101);
     cr_assert_not(blocked(9, 102));
 }
@@ -81,6 +82,6 @@ Test(lockout, an_expired_lock_starts_a_new_window)
     int64_t later = 100 + AUTH_LOCKOUT_S + AUTH_LOCKOUT_WINDOW_S;
     failed(5, later);
     cr_assert_not(blocked(5, later), "one failure in a new window does not lock");
-    cr_assert_eq(auth_store_prune(db, later + AUTH_LOCKOUT_WINDOW_S + 1), 0);
+    TD_ASSERT_OK(auth_store_prune(db, later + AUTH_LOCKOUT_WINDOW_S + 1));
     cr_assert_not(blocked(5, later + 1));
 }

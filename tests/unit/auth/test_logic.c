@@ -5,6 +5,7 @@
 #include "services/auth/logic.h"
 #include "services/auth/outbox.h"
 #include "services/auth/tokens.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <jwt.h>
@@ -170,7 +171,7 @@ Test(tokens, claims_are_those_of_api_md)
     struct auth_claims c = {.user_id = 42, .type = AUTH_TOKEN_ACCESS,
                             .iat_us = 1700000000123456LL, .ttl = 900, .fresh = true};
     char *tok = NULL;
-    cr_assert_eq(auth_token_issue(SECRET, &c, &tok), 0);
+    TD_ASSERT_OK(auth_token_issue(SECRET, &c, &tok));
     cr_assert_eq(strlen(c.jti), AUTH_ID_LEN);
     jwt_t *jwt = NULL;
     cr_assert_eq(jwt_decode(&jwt, tok, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
@@ -193,10 +194,10 @@ Test(tokens, refresh_tokens_carry_their_family_and_ids_are_unique)
                             .ttl = 604800};
     auth_random_id(c.family);
     char *a = NULL, *b = NULL;
-    cr_assert_eq(auth_token_issue(SECRET, &c, &a), 0);
+    TD_ASSERT_OK(auth_token_issue(SECRET, &c, &a));
     char first[AUTH_ID_LEN + 1];
     memcpy(first, c.jti, sizeof first);
-    cr_assert_eq(auth_token_issue(SECRET, &c, &b), 0);
+    TD_ASSERT_OK(auth_token_issue(SECRET, &c, &b));
     cr_expect_str_neq(first, c.jti);
     jwt_t *jwt = NULL;
     cr_assert_eq(jwt_decode(&jwt, b, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);

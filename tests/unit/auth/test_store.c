@@ -7,6 +7,7 @@
 #include "services/auth/store.h"
 #include "../td_tempdir.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <sqlite3.h>
 
@@ -23,7 +24,7 @@ static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/td-auth-store-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 2, &store), 0);
+    TD_ASSERT_OK(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 2, &store));
     db = auth_store_conn(store, 0);
 }
 
@@ -39,7 +40,7 @@ TestSuite(store, .init = setup, .fini = teardown);
 static int64_t add_user(const char *email)
 {
     struct auth_user u;
-    cr_assert_eq(auth_store_user_insert(db, email, "$argon2id$fake", 1000, &u), 0);
+    TD_ASSERT_OK(auth_store_user_insert(db, email, "$argon2id$fake", 1000, &u));
     return u.id;
 }
 
@@ -49,14 +50,14 @@ Test(store, users_are_unique_by_email_and_read_back)
     struct auth_user u;
     cr_expect_eq(auth_store_user_insert(auth_store_conn(store, 1), "a@example.com", "h", 2, &u),
                  TD_EEXISTS);
-    cr_assert_eq(auth_store_user_by_email(db, "a@example.com", &u), 0);
+    TD_ASSERT_OK(auth_store_user_by_email(db, "a@example.com", &u));
     cr_expect_eq(u.id, id);
     cr_expect_str_eq(u.hash, "$argon2id$fake");
     cr_expect_eq(u.created_us, 1000);
     cr_expect_eq(u.cutoff_us, 0);
     cr_expect_eq(auth_store_user_by_id(db, id + 1, &u), TD_EUSERNOTFOUND);
     cr_expect_eq(auth_store_user_rehash(db, id, "$argon2id$new"), 0);
-    cr_assert_eq(auth_store_user_by_id(db, id, &u), 0);
+    TD_ASSERT_OK(auth_store_user_by_id(db, id, &u));
     cr_expect_str_eq(u.hash, "$argon2id$new");
     cr_expect_eq(u.updated_us, 1000, "a rehash is not the user's change");
 }
@@ -75,7 +76,7 @@ Test(store, rotation_and_reuse_detection)
 {
     int64_t uid = add_user("r@example.com");
     bool killed;
-    cr_assert_eq(auth_store_family_create(db, "fam1", uid, "$argon2id$fake", "j1", 5000000000), 0);
+    TD_ASSERT_OK(auth_store_family_create(db, "fam1", uid, "$argon2id$fake", "j1", 5000000000));
     cr_expect_eq(auth_store_family_rotate(db, uid, "fam1", "j1", 10, "j2", 5000000001, &killed),
                  0);
     cr_expect_not(killed);
@@ -110,19 +111,19 @@ Test(store, logout_revokes_the_token_and_the_family)
 {
     int64_t uid = add_user("l@example.com");
     bool killed, more;
-    cr_assert_eq(auth_store_family_create(db, "fam", uid, "$argon2id$fake", "r1", 5000000000), 0);
-    cr_assert_eq(auth_store_logout(db, uid, "a1", 1000, "fam"), 0);
-    cr_assert_eq(auth_store_logout(db, uid, "a1", 1000, NULL), 0, "idempotent");
+    TD_ASSERT_OK(auth_store_family_create(db, "fam", uid, "$argon2id$fake", "r1", 5000000000));
+    TD_ASSERT_OK(auth_store_logout(db, uid, "a1", 1000, "fam"));
+    TD_ASSERT_OK(auth_store_logout(db, uid, "a1", 1000, NULL), "idempotent");
     cr_expect_eq(auth_store_family_rotate(db, uid, "fam", "r1", 10, "r2", 1, &killed),
                  TD_EREVOKED);
     int n = 0;
-    cr_assert_eq(auth_store_revoked_page(db, NULL, 10, 900, count_jti, &n, &more), 0);
+    TD_ASSERT_OK(auth_store_revoked_page(db, NULL, 10, 900, count_jti, &n, &more));
     cr_expect_eq(n, 1);
     cr_expect_not(more);
     n = 0;
-    cr_assert_eq(auth_store_revoked_page(db, NULL, 10, 2000, count_jti, &n, &more), 0);
+    TD_ASSERT_OK(auth_store_revoked_page(db, NULL, 10, 2000, count_jti, &n, &more));
     cr_expect_eq(n, 0, "past exp + leeway: no longer sent");
-    cr_assert_eq(auth_store_prune(db, 2000), 0);
+    TD_ASSERT_OK(auth_store_prune(db, 2000));
 }
 
 Test(store, revocation_pages_follow_the_cursor)
@@ -130,14 +131,14 @@ Test(store, revocation_pages_follow_the_cursor)
     char jti[8];
     for (int i = 0; i < 25; i++) {
         snprintf(jti, sizeof jti, "j%02d", i);
-        cr_assert_eq(auth_store_logout(db, 1, jti, 1000, NULL), 0);
+        TD_ASSERT_OK(auth_store_logout(db, 1, jti, 1000, NULL));
     }
     int n = 0;
     bool more;
-    cr_assert_eq(auth_store_revoked_page(db, NULL, 10, 0, count_jti, &n, &more), 0);
+    TD_ASSERT_OK(auth_store_revoked_page(db, NULL, 10, 0, count_jti, &n, &more));
     cr_expect(more);
     n = 0;
-    cr_assert_eq(auth_store_revoked_page(db, "j19", 10, 0, count_jti, &n, &more), 0);
+    TD_ASSERT_OK(auth_store_revoked_page(db, "j19", 10, 0, count_jti, &n, &more));
     cr_expect_eq(n, 5);
     cr_expect_not(more);
 }
@@ -146,10 +147,10 @@ Test(store, password_change_and_deletion_record_cutoffs)
 {
     int64_t uid = add_user("c@example.com");
     bool killed;
-    cr_assert_eq(auth_store_family_create(db, "f", uid, "$argon2id$fake", "r1", 5000000000), 0);
-    cr_assert_eq(auth_store_password_change(db, uid, "$new", 2000, 5000, 99999999999), 0);
+    TD_ASSERT_OK(auth_store_family_create(db, "f", uid, "$argon2id$fake", "r1", 5000000000));
+    TD_ASSERT_OK(auth_store_password_change(db, uid, "$new", 2000, 5000, 99999999999));
     struct auth_user u;
-    cr_assert_eq(auth_store_user_by_id(db, uid, &u), 0);
+    TD_ASSERT_OK(auth_store_user_by_id(db, uid, &u));
     cr_expect_eq(u.cutoff_us, 5000);
     cr_expect_eq(u.updated_us, 2000);
     cr_expect_str_eq(u.hash, "$new");
@@ -157,27 +158,27 @@ Test(store, password_change_and_deletion_record_cutoffs)
                  TD_EREVOKED, "families die with the password");
     cr_expect_eq(auth_store_family_create(db, "g", uid, "$argon2id$fake", "s1", 5000000000),
                  TD_ECREDENTIALS, "a login that checked the old password loses to the change");
-    cr_assert_eq(auth_store_family_create(db, "g", uid, "$new", "s1", 5000000000), 0);
+    TD_ASSERT_OK(auth_store_family_create(db, "g", uid, "$new", "s1", 5000000000));
     cr_expect_eq(auth_store_family_rotate(db, uid, "g", "s1", 4999, "s2", 1, &killed),
                  TD_EREVOKED, "issued before the cut-off");
     cr_expect_eq(auth_store_family_rotate(db, uid, "g", "s1", 5000, "s2", 1, &killed), 0);
 
-    cr_assert_eq(auth_store_user_delete(db, uid, 7000, 99999999999, 10), 0);
+    TD_ASSERT_OK(auth_store_user_delete(db, uid, 7000, 99999999999, 10));
     cr_expect_eq(auth_store_user_delete(db, uid, 7000, 99999999999, 10), TD_EUSERNOTFOUND);
     cr_expect_eq(auth_store_user_by_id(db, uid, &u), TD_EUSERNOTFOUND);
     int n = 0;
-    cr_assert_eq(auth_store_cutoffs(db, 0, count_cutoff, &n), 0);
+    TD_ASSERT_OK(auth_store_cutoffs(db, 0, count_cutoff, &n));
     cr_expect_eq(n, 1, "the cut-off outlives the user");
 
     struct auth_outbox_job jobs[4];
     cr_expect_eq(auth_store_outbox_next(db), 10);
     cr_assert_eq(auth_store_outbox_take(db, "a", 10, 30, jobs, 4), 1);
     cr_expect_eq(jobs[0].user_id, uid);
-    cr_assert_eq(auth_store_outbox_retry(db, jobs[0].id, "a", 50), 0);
+    TD_ASSERT_OK(auth_store_outbox_retry(db, jobs[0].id, "a", 50));
     cr_expect_eq(auth_store_outbox_take(db, "a", 49, 30, jobs, 4), 0);
     cr_assert_eq(auth_store_outbox_take(db, "a", 50, 30, jobs, 4), 1);
     cr_expect_eq(jobs[0].attempts, 1);
-    cr_assert_eq(auth_store_outbox_done(db, jobs[0].id), 0);
+    TD_ASSERT_OK(auth_store_outbox_done(db, jobs[0].id));
     cr_expect_eq(auth_store_outbox_next(db), 0);
 }
 
@@ -185,8 +186,8 @@ Test(store, an_outbox_job_is_leased_to_one_taker_until_the_lease_ends)
 {
     struct td_sql *other = auth_store_conn(store, 1);
     int64_t a = add_user("a@example.com"), b = add_user("b@example.com");
-    cr_assert_eq(auth_store_user_delete(db, a, 7000, 99999999999, 10), 0);
-    cr_assert_eq(auth_store_user_delete(db, b, 7000, 99999999999, 11), 0);
+    TD_ASSERT_OK(auth_store_user_delete(db, a, 7000, 99999999999, 10));
+    TD_ASSERT_OK(auth_store_user_delete(db, b, 7000, 99999999999, 11));
 
     struct auth_outbox_job jobs[4];
     cr_assert_eq(auth_store_outbox_take(db, "one", 20, 30, jobs, 1), 1, "one job asked for");
@@ -200,14 +201,14 @@ Test(store, an_outbox_job_is_leased_to_one_taker_until_the_lease_ends)
     /* "one" stalls past its lease (or died): "two" takes the job over, and
      * the late retry of "one" does not push it back. */
     cr_assert_eq(auth_store_outbox_take(other, "two", 50, 30, jobs, 4), 2);
-    cr_assert_eq(auth_store_outbox_retry(db, held, "one", 1000), 0);
+    TD_ASSERT_OK(auth_store_outbox_retry(db, held, "one", 1000));
     cr_expect_eq(auth_store_outbox_next(db), 80, "the job stays with its new holder");
-    cr_assert_eq(auth_store_outbox_retry(other, held, "two", 60), 0);
+    TD_ASSERT_OK(auth_store_outbox_retry(other, held, "two", 60));
     cr_expect_eq(auth_store_outbox_next(db), 60, "its holder's retry counts");
     cr_assert_eq(auth_store_outbox_take(db, "one", 60, 30, jobs, 4), 1);
     cr_expect_eq(jobs[0].id, held);
     cr_expect_eq(jobs[0].attempts, 1);
-    cr_assert_eq(auth_store_outbox_done(db, held), 0);
+    TD_ASSERT_OK(auth_store_outbox_done(db, held));
 }
 
 /* How many of db's statements have `part` in their SQL; *busy (may be NULL)
@@ -236,7 +237,7 @@ Test(store, statements_are_prepared_once_and_always_reset)
     int64_t uid = add_user("s@example.com");
     struct auth_user u;
     for (int i = 0; i < 100; i++)
-        cr_assert_eq(auth_store_user_by_id(db, uid, &u), 0);
+        TD_ASSERT_OK(auth_store_user_by_id(db, uid, &u));
     for (int i = 0; i < 3; i++)
         cr_assert_eq(auth_store_user_insert(db, "s@example.com", "h", 2, &u), TD_EEXISTS);
     int busy;
@@ -247,8 +248,8 @@ Test(store, statements_are_prepared_once_and_always_reset)
     /* A callback failing on the first row leaves the SELECT mid-run: the
      * error path must reset it too, or its read transaction stays open and
      * no checkpoint can finish. */
-    cr_assert_eq(auth_store_logout(db, uid, "a1", 1000, NULL), 0);
-    cr_assert_eq(auth_store_logout(db, uid, "a2", 1000, NULL), 0);
+    TD_ASSERT_OK(auth_store_logout(db, uid, "a1", 1000, NULL));
+    TD_ASSERT_OK(auth_store_logout(db, uid, "a2", 1000, NULL));
     bool more;
     cr_expect_eq(auth_store_revoked_page(db, NULL, 10, 0, fail_jti, NULL, &more), TD_EINVAL);
     statements("", &busy);
@@ -273,7 +274,7 @@ Test(store, closing_finalizes_the_kept_statements)
     cr_assert_not_null(mkdtemp(dir2));
     sqlite3_int64 before = sqlite3_memory_used();
     struct auth_store *s2 = NULL;
-    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir2}, 2, &s2), 0);
+    TD_ASSERT_OK(auth_store_open(&(struct auth_store_opts){.data_dir = dir2}, 2, &s2));
     struct auth_user u;
     cr_assert_eq(auth_store_user_by_id(auth_store_conn(s2, 0), 1, &u), TD_EUSERNOTFOUND);
     cr_assert_eq(auth_store_user_by_id(auth_store_conn(s2, 1), 1, &u), TD_EUSERNOTFOUND);

@@ -8,6 +8,7 @@
 #include "services/auth/store.h"
 #include "../td_tempdir.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/td-auth-page-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 2, &store), 0);
+    TD_ASSERT_OK(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 2, &store));
     db = auth_store_conn(store, 0);
 }
 
@@ -50,7 +51,7 @@ static int collect(void *arg, const struct auth_user_row *u)
 static int64_t add_user(const char *email, int64_t at)
 {
     struct auth_user u;
-    cr_assert_eq(auth_store_user_insert(db, email, "$argon2id$fake", at, &u), 0);
+    TD_ASSERT_OK(auth_store_user_insert(db, email, "$argon2id$fake", at, &u));
     return u.id;
 }
 
@@ -64,13 +65,13 @@ Test(user_page, pages_follow_id_order_without_gaps_and_say_when_more_is_left)
     }
     struct seen s = {.n = 0};
     bool more = false;
-    cr_assert_eq(auth_store_user_page(db, 0, 2, collect, &s, &more), 0);
+    TD_ASSERT_OK(auth_store_user_page(db, 0, 2, collect, &s, &more));
     cr_assert_eq(s.n, 2);
     cr_assert(more);
-    cr_assert_eq(auth_store_user_page(db, s.rows[1].id, 2, collect, &s, &more), 0);
+    TD_ASSERT_OK(auth_store_user_page(db, s.rows[1].id, 2, collect, &s, &more));
     cr_assert_eq(s.n, 4);
     cr_assert(more);
-    cr_assert_eq(auth_store_user_page(db, s.rows[3].id, 2, collect, &s, &more), 0);
+    TD_ASSERT_OK(auth_store_user_page(db, s.rows[3].id, 2, collect, &s, &more));
     cr_assert_eq(s.n, 5);
     cr_assert_not(more, "nothing is left after the last account");
     for (int i = 0; i < 5; i++) {
@@ -82,7 +83,7 @@ Test(user_page, pages_follow_id_order_without_gaps_and_say_when_more_is_left)
     }
     /* Exactly a page's worth left: no phantom next page. */
     struct seen t = {.n = 0};
-    cr_assert_eq(auth_store_user_page(db, ids[2], 2, collect, &t, &more), 0);
+    TD_ASSERT_OK(auth_store_user_page(db, ids[2], 2, collect, &t, &more));
     cr_assert_eq(t.n, 2);
     cr_assert_not(more);
 }
@@ -93,14 +94,13 @@ Test(user_page, demo_accounts_are_marked_and_deleted_accounts_are_gone)
     struct auth_seed_user demo = {.email = "demo@thoughtdiary.example", .hash = "$argon2id$fake"};
     int64_t cleared[4];
     size_t ncleared = 0;
-    cr_assert_eq(auth_store_seed(db, &demo, 1, false, 2000, 2001, 9999, cleared, 4, &ncleared),
-                 0);
+    TD_ASSERT_OK(auth_store_seed(db, &demo, 1, false, 2000, 2001, 9999, cleared, 4, &ncleared));
     int64_t gone = add_user("gone@example.com", 3000);
-    cr_assert_eq(auth_store_user_delete(db, gone, 4000, 9999, 4), 0);
+    TD_ASSERT_OK(auth_store_user_delete(db, gone, 4000, 9999, 4));
 
     struct seen s = {.n = 0};
     bool more = true;
-    cr_assert_eq(auth_store_user_page(db, 0, 100, collect, &s, &more), 0);
+    TD_ASSERT_OK(auth_store_user_page(db, 0, 100, collect, &s, &more));
     cr_assert_not(more);
     cr_assert_eq(s.n, 2, "the deleted account is still listed");
     cr_expect_eq(s.rows[0].id, real);

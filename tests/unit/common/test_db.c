@@ -39,7 +39,7 @@ static void teardown(void)
 {
     td_db_close(&db);
     cr_assert_null(db);
-    cr_assert_eq(td_tempdir_remove(dir), 0, "cannot remove %s", dir);
+    TD_ASSERT_OK(td_tempdir_remove(dir), "cannot remove %s", dir);
 }
 
 TestSuite(db, .init = setup, .fini = teardown, .timeout = 30);

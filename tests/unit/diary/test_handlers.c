@@ -11,6 +11,7 @@
 #include "services/diary/store.h"
 #include "td_log.h"
 #include "td_time.h"
+#include "../td_assert.h"
 
 static char dir[64];
 static char senti_url[128], diary_url[128];
@@ -27,14 +28,14 @@ static void setup(void)
     atomic_store(&tu_senti_mode, TU_SENTI_GOOD);
     atomic_store(&tu_senti_calls, 0);
     senti = tu_senti_start(senti_url);
-    cr_assert_eq(diary_store_open(dir, 1, &store), 0);
+    TD_ASSERT_OK(diary_store_open(dir, 1, &store));
     app = (struct diary_app){.store = store, .sentiment_timeout_ms = 2000};
     struct td_rpc_client_opts co = {.service = "sentiment", .urls = senti_url, .timeout_ms = 2000};
-    cr_assert_eq(td_rpc_client_open(&co, &app.sentiment), 0);
+    TD_ASSERT_OK(td_rpc_client_open(&co, &app.sentiment));
     struct td_rpc_server_opts so = {.service = "diary", .url = diary_url, .workers = 1,
                                     .routes = diary_routes, .nroutes = diary_nroutes,
                                     .app = &app};
-    cr_assert_eq(td_rpc_server_start(&so, &server), 0);
+    TD_ASSERT_OK(td_rpc_server_start(&so, &server));
     /* Let the client connect before the first call. */
     for (int i = 0; i < 200 && td_rpc_client_peers(app.sentiment) == 0; i++)
         usleep(5000);
@@ -390,7 +391,7 @@ Test(handlers, a_bad_sentiment_answer_is_never_stored)
                                 "&lt;b&gt;happy&lt;/b&gt; &amp; &#39;sad&#39;");
     }
     int64_t pending = 0;
-    cr_assert_eq(diary_store_pending_count(store, 0, &pending), 0);
+    TD_ASSERT_OK(diary_store_pending_count(store, 0, &pending));
     cr_assert_eq(pending, 6);
 }
 
@@ -427,7 +428,7 @@ Test(handlers, sentiment_down_saves_pending_then_the_pass_analyses)
     free(a);
     tu_reply_free(&r);
     int64_t pending = -1;
-    cr_assert_eq(diary_store_pending_count(store, 0, &pending), 0);
+    TD_ASSERT_OK(diary_store_pending_count(store, 0, &pending));
     cr_assert_eq(pending, 0);
 }
 
@@ -438,14 +439,14 @@ Test(handlers, an_entry_whose_analysis_fails_is_deferred_not_retried_at_once)
     struct diary_pending_stats st = {0};
     unsigned bg = diary_store_bg_conn(store);
     int64_t now = td_now_us();
-    cr_assert_eq(diary_pending_run_once(store, bg, app.sentiment, 2000, now, &st), 0);
+    TD_ASSERT_OK(diary_pending_run_once(store, bg, app.sentiment, 2000, now, &st));
     cr_assert_eq(st.deferred, 1);
     atomic_store(&tu_senti_mode, TU_SENTI_GOOD);
     memset(&st, 0, sizeof st);
-    cr_assert_eq(diary_pending_run_once(store, bg, app.sentiment, 2000, now, &st), 0);
+    TD_ASSERT_OK(diary_pending_run_once(store, bg, app.sentiment, 2000, now, &st));
     cr_assert_eq(st.analysed + st.deferred, 0, "not due yet");
     now += (int64_t)DIARY_PENDING_ENTRY_BACKOFF_MAX_MS * 1000;
-    cr_assert_eq(diary_pending_run_once(store, bg, app.sentiment, 2000, now, &st), 0);
+    TD_ASSERT_OK(diary_pending_run_once(store, bg, app.sentiment, 2000, now, &st));
     cr_assert_eq(st.analysed, 1);
 }
 
@@ -455,13 +456,13 @@ Test(handlers, the_background_worker_analyses_pending_entries_by_itself)
     td_rpc_server_stop(&senti, 1000);
     assert_saved_unanalysed("happy days", "happy days");
     struct diary_pending_worker *w = NULL;
-    cr_assert_eq(diary_pending_start(store, app.sentiment, 1000, &w), 0);
+    TD_ASSERT_OK(diary_pending_start(store, app.sentiment, 1000, &w));
     atomic_store(&tu_senti_mode, TU_SENTI_GOOD);
     senti = tu_senti_start(senti_url);
     int64_t pending = 1;
     for (int i = 0; i < 100 && pending != 0; i++) {
         usleep(100000);
-        cr_assert_eq(diary_store_pending_count(store, 0, &pending), 0);
+        TD_ASSERT_OK(diary_store_pending_count(store, 0, &pending));
     }
     diary_pending_stop(&w);
     cr_assert_null(w);
@@ -484,9 +485,9 @@ Test(analysis, parse_checks_the_result_map)
     td_mp_pack_kv_str(&pk, "extra", "ignored for forward compatibility");
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    cr_assert_eq(td_mp_unpack(sb.data, sb.size, &up), 0);
+    TD_ASSERT_OK(td_mp_unpack(sb.data, sb.size, &up));
     struct diary_analysis a;
-    cr_assert_eq(diary_analysis_parse(&up.data, "bad day", 7, &a), 0);
+    TD_ASSERT_OK(diary_analysis_parse(&up.data, "bad day", 7, &a));
     cr_assert_eq(a.negative_count, 1);
     cr_assert_not(a.pending);
     diary_analysis_clear(&a);
@@ -499,12 +500,12 @@ Test(analysis, parse_checks_the_result_map)
 Test(analysis, fallback_is_escaped_and_pending)
 {
     struct diary_analysis a;
-    cr_assert_eq(diary_analysis_fallback("<script>", 8, &a), 0);
+    TD_ASSERT_OK(diary_analysis_fallback("<script>", 8, &a));
     cr_assert_str_eq(a.analyzed, "&lt;script&gt;");
     cr_assert(a.pending);
     cr_assert_eq(a.positive_count + a.negative_count, 0);
     diary_analysis_clear(&a);
-    cr_assert_eq(diary_analysis_get(NULL, 10, "x", 1, &a), 0, "no client: fallback");
+    TD_ASSERT_OK(diary_analysis_get(NULL, 10, "x", 1, &a), "no client: fallback");
     cr_assert(a.pending);
     diary_analysis_clear(&a);
 }

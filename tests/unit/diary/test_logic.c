@@ -5,6 +5,7 @@
 #include "services/diary/logic.h"
 #include "td_utf8.h"
 #include "td_error.h"
+#include "../td_assert.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -162,7 +163,7 @@ Test(escape, escaped_text_passes_the_markup_check_with_no_spans)
     size_t n;
     char *out = diary_html_escape_new(in, strlen(in), &n);
     int64_t pos = -1, neg = -1;
-    cr_assert_eq(diary_markup_check(out, n, in, strlen(in), &pos, &neg), 0);
+    TD_ASSERT_OK(diary_markup_check(out, n, in, strlen(in), &pos, &neg));
     cr_assert_eq(pos, 0);
     cr_assert_eq(neg, 0);
     free(out);

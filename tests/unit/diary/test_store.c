@@ -6,6 +6,7 @@
 #include "diary_test_util.h"
 #include "services/diary/store.h"
 #include "td_log.h"
+#include "../td_assert.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@ static void setup(void)
 {
     td_log_threshold = TD_LOG_WARN;
     tu_tmpdir(dir, sizeof dir);
-    cr_assert_eq(diary_store_open(dir, 2, &store), 0);
+    TD_ASSERT_OK(diary_store_open(dir, 2, &store));
 }
 
 static void teardown(void)
@@ -41,7 +42,7 @@ static int64_t create(int64_t uid, const char *text, int64_t now, int64_t pos, i
     struct diary_write w = plain(text, now, pos, neg);
     struct diary_entry e;
     bool dup;
-    cr_assert_eq(diary_store_create(store, 0, uid, NULL, &w, &e, &dup), 0);
+    TD_ASSERT_OK(diary_store_create(store, 0, uid, NULL, &w, &e, &dup));
     int64_t id = e.id;
     diary_entry_clear(&e);
     return id;
@@ -54,7 +55,7 @@ Test(store, create_then_get_returns_every_field)
     w.analyzed_len = strlen(w.analyzed);
     struct diary_entry e;
     bool dup = true;
-    cr_assert_eq(diary_store_create(store, 0, 7, "cid-1", &w, &e, &dup), 0);
+    TD_ASSERT_OK(diary_store_create(store, 0, 7, "cid-1", &w, &e, &dup));
     cr_assert_not(dup);
     cr_assert_gt(e.id, 0);
     cr_assert_eq(e.user_id, 7);
@@ -69,7 +70,7 @@ Test(store, create_then_get_returns_every_field)
     int64_t id = e.id;
     diary_entry_clear(&e);
 
-    cr_assert_eq(diary_store_get(store, 1, 7, id, &e), 0, "another connection sees it");
+    TD_ASSERT_OK(diary_store_get(store, 1, 7, id, &e), "another connection sees it");
     cr_assert_str_eq(e.content, "hello");
     diary_entry_clear(&e);
 }
@@ -79,7 +80,7 @@ Test(store, content_with_multibyte_characters_round_trips)
     const char *text = "Caf\xc3\xa9 \xf0\x9f\x98\x8a \xe6\x97\xa5\xe8\xa8\x98";
     int64_t id = create(1, text, 1, 0, 0);
     struct diary_entry e;
-    cr_assert_eq(diary_store_get(store, 0, 1, id, &e), 0);
+    TD_ASSERT_OK(diary_store_get(store, 0, 1, id, &e));
     cr_assert_eq(e.content_len, strlen(text));
     cr_assert_str_eq(e.content, text);
     diary_entry_clear(&e);
@@ -98,9 +99,9 @@ Test(store, same_call_id_creates_once)
     struct diary_write w = plain("once", 5, 0, 0);
     struct diary_entry a, b;
     bool dup_a, dup_b;
-    cr_assert_eq(diary_store_create(store, 0, 3, "call-x", &w, &a, &dup_a), 0);
+    TD_ASSERT_OK(diary_store_create(store, 0, 3, "call-x", &w, &a, &dup_a));
     w.now_us = 6;
-    cr_assert_eq(diary_store_create(store, 1, 3, "call-x", &w, &b, &dup_b), 0);
+    TD_ASSERT_OK(diary_store_create(store, 1, 3, "call-x", &w, &b, &dup_b));
     cr_assert_not(dup_a);
     cr_assert(dup_b);
     cr_assert_eq(a.id, b.id);
@@ -113,7 +114,7 @@ Test(store, same_call_id_creates_once)
     struct diary_entry *items;
     size_t n;
     int64_t total;
-    cr_assert_eq(diary_store_find(store, 0, 3, NULL, 10, 0, &items, &n, &total), 0);
+    TD_ASSERT_OK(diary_store_find(store, 0, 3, NULL, 10, 0, &items, &n, &total));
     cr_assert_eq(total, 3);
     diary_entries_free(&items, n);
 }
@@ -123,7 +124,7 @@ Test(store, update_moves_updated_at_and_bumps_version)
     int64_t id = create(1, "before", 100, 0, 0);
     struct diary_write w = plain("after", 50, 1, 0); /* a clock that went backwards */
     struct diary_entry e;
-    cr_assert_eq(diary_store_update(store, 0, 1, id, &w, &e), 0);
+    TD_ASSERT_OK(diary_store_update(store, 0, 1, id, &w, &e));
     cr_assert_str_eq(e.content, "after");
     cr_assert_eq(e.created_at, 100);
     cr_assert_gt(e.updated_at, 100, "updated_at never goes backwards");
@@ -138,7 +139,7 @@ Test(store, delete_checks_the_owner)
 {
     int64_t id = create(1, "bye", 1, 0, 0);
     cr_assert_eq(diary_store_delete(store, 0, 2, id), TD_EFORBIDDEN);
-    cr_assert_eq(diary_store_delete(store, 0, 1, id), 0);
+    TD_ASSERT_OK(diary_store_delete(store, 0, 1, id));
     cr_assert_eq(diary_store_delete(store, 0, 1, id), TD_EDIARYNOTFOUND);
 }
 
@@ -148,19 +149,19 @@ Test(store, delete_user_removes_only_that_user_and_is_idempotent)
     create(1, "b", 2, 0, 0);
     int64_t other = create(2, "c", 3, 0, 0);
     int64_t n = -1;
-    cr_assert_eq(diary_store_delete_user(store, 0, 1, &n), 0);
+    TD_ASSERT_OK(diary_store_delete_user(store, 0, 1, &n));
     cr_assert_eq(n, 2);
-    cr_assert_eq(diary_store_delete_user(store, 0, 1, &n), 0);
+    TD_ASSERT_OK(diary_store_delete_user(store, 0, 1, &n));
     cr_assert_eq(n, 0);
     struct diary_entry e;
-    cr_assert_eq(diary_store_get(store, 0, 2, other, &e), 0);
+    TD_ASSERT_OK(diary_store_get(store, 0, 2, other, &e));
     diary_entry_clear(&e);
 }
 
 Test(store, nothing_is_created_for_a_deleted_account)
 {
     int64_t n = -1;
-    cr_assert_eq(diary_store_delete_user(store, 0, 7, &n), 0);
+    TD_ASSERT_OK(diary_store_delete_user(store, 0, 7, &n));
     struct diary_write w = plain("late write from an old token", 5, 0, 0);
     struct diary_entry e;
     bool dup;
@@ -178,7 +179,7 @@ Test(store, list_is_newest_first_with_id_breaking_ties)
     struct diary_entry *items;
     size_t n;
     int64_t total;
-    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 10, 0, &items, &n, &total), 0);
+    TD_ASSERT_OK(diary_store_find(store, 0, 1, NULL, 10, 0, &items, &n, &total));
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 4);
     int64_t want[] = {d, b, c, a};
@@ -187,17 +188,17 @@ Test(store, list_is_newest_first_with_id_breaking_ties)
     diary_entries_free(&items, n);
     cr_assert_null(items);
 
-    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 3, 3, &items, &n, &total), 0);
+    TD_ASSERT_OK(diary_store_find(store, 0, 1, NULL, 3, 3, &items, &n, &total));
     cr_assert_eq(n, 1);
     cr_assert_eq(items[0].id, a);
     diary_entries_free(&items, n);
 
-    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 3, 100, &items, &n, &total), 0);
+    TD_ASSERT_OK(diary_store_find(store, 0, 1, NULL, 3, 100, &items, &n, &total));
     cr_assert_eq(n, 0, "a page past the end is empty");
     cr_assert_eq(total, 4, "with the true total");
     diary_entries_free(&items, n);
 
-    cr_assert_eq(diary_store_find(store, 0, 1, NULL, 3, INT64_MAX, &items, &n, &total), 0);
+    TD_ASSERT_OK(diary_store_find(store, 0, 1, NULL, 3, INT64_MAX, &items, &n, &total));
     cr_assert_eq(n, 0);
     diary_entries_free(&items, n);
 }
@@ -211,14 +212,14 @@ Test(store, stats_are_computed_over_the_users_entries)
     create(1, "z", 5, 0, 0);  /* neutral */
     create(2, "x", 6, 9, 0);  /* someone else's */
     struct diary_stats s;
-    cr_assert_eq(diary_store_stats(store, 0, 1, &s), 0);
+    TD_ASSERT_OK(diary_store_stats(store, 0, 1, &s));
     cr_assert_eq(s.total_entries, 5);
     cr_assert_eq(s.positive_entries, 2);
     cr_assert_eq(s.negative_entries, 1);
     cr_assert_eq(s.neutral_entries, 2);
     cr_assert_eq(s.positive_count_total, 5);
     cr_assert_eq(s.negative_count_total, 4);
-    cr_assert_eq(diary_store_stats(store, 0, 99, &s), 0);
+    TD_ASSERT_OK(diary_store_stats(store, 0, 99, &s));
     cr_assert_eq(s.total_entries, 0);
     cr_assert_eq(s.positive_count_total, 0);
 }
@@ -229,7 +230,7 @@ static int64_t create_pending(int64_t uid, const char *text, int64_t now)
     w.pending = true;
     struct diary_entry e;
     bool dup;
-    cr_assert_eq(diary_store_create(store, 0, uid, NULL, &w, &e, &dup), 0);
+    TD_ASSERT_OK(diary_store_create(store, 0, uid, NULL, &w, &e, &dup));
     cr_assert(e.pending);
     int64_t id = e.id;
     diary_entry_clear(&e);
@@ -243,7 +244,7 @@ Test(store, pending_entries_come_oldest_first_and_respect_their_schedule)
     int64_t b = create_pending(2, "b", 3);
     struct diary_pending_item *items;
     size_t n;
-    cr_assert_eq(diary_store_pending(store, 0, 1000, 16, &items, &n), 0);
+    TD_ASSERT_OK(diary_store_pending(store, 0, 1000, 16, &items, &n));
     cr_assert_eq(n, 2);
     cr_assert_eq(items[0].id, a);
     cr_assert_eq(items[1].id, b);
@@ -251,19 +252,19 @@ Test(store, pending_entries_come_oldest_first_and_respect_their_schedule)
     cr_assert_eq(items[0].attempts, 0);
     diary_pending_free(&items, n);
 
-    cr_assert_eq(diary_store_defer(store, 0, a, 1, 5000), 0);
-    cr_assert_eq(diary_store_pending(store, 0, 1000, 16, &items, &n), 0);
+    TD_ASSERT_OK(diary_store_defer(store, 0, a, 1, 5000));
+    TD_ASSERT_OK(diary_store_pending(store, 0, 1000, 16, &items, &n));
     cr_assert_eq(n, 1, "a deferred entry waits for its time");
     cr_assert_eq(items[0].id, b);
     diary_pending_free(&items, n);
-    cr_assert_eq(diary_store_pending(store, 0, 5000, 1, &items, &n), 0);
+    TD_ASSERT_OK(diary_store_pending(store, 0, 5000, 1, &items, &n));
     cr_assert_eq(n, 1, "the batch limit holds");
     cr_assert_eq(items[0].id, a);
     cr_assert_eq(items[0].attempts, 1);
     diary_pending_free(&items, n);
 
     int64_t count = -1;
-    cr_assert_eq(diary_store_pending_count(store, 0, &count), 0);
+    TD_ASSERT_OK(diary_store_pending_count(store, 0, &count));
     cr_assert_eq(count, 2);
 }
 
@@ -274,23 +275,23 @@ Test(store, analysis_applies_only_to_the_version_it_was_made_for)
     struct diary_write w = plain("new text", 2, 0, 0);
     w.pending = true;
     struct diary_entry e;
-    cr_assert_eq(diary_store_update(store, 0, 1, id, &w, &e), 0);
+    TD_ASSERT_OK(diary_store_update(store, 0, 1, id, &w, &e));
     cr_assert_eq(e.version, 2);
     int64_t updated_at = e.updated_at;
     diary_entry_clear(&e);
 
     bool applied = true;
-    cr_assert_eq(diary_store_apply_analysis(store, 0, id, 1, "stale", 5, 1, 0, &applied), 0);
+    TD_ASSERT_OK(diary_store_apply_analysis(store, 0, id, 1, "stale", 5, 1, 0, &applied));
     cr_assert_not(applied, "a stale analysis is dropped");
-    cr_assert_eq(diary_store_apply_analysis(store, 0, id, 2, "fresh", 5, 0, 1, &applied), 0);
+    TD_ASSERT_OK(diary_store_apply_analysis(store, 0, id, 2, "fresh", 5, 0, 1, &applied));
     cr_assert(applied);
-    cr_assert_eq(diary_store_get(store, 0, 1, id, &e), 0);
+    TD_ASSERT_OK(diary_store_get(store, 0, 1, id, &e));
     cr_assert_str_eq(e.analyzed, "fresh");
     cr_assert_eq(e.negative_count, 1);
     cr_assert_not(e.pending);
     cr_assert_eq(e.updated_at, updated_at, "analysis is not an edit");
     diary_entry_clear(&e);
-    cr_assert_eq(diary_store_apply_analysis(store, 0, id, 2, "again", 5, 0, 0, &applied), 0);
+    TD_ASSERT_OK(diary_store_apply_analysis(store, 0, id, 2, "again", 5, 0, 0, &applied));
     cr_assert_not(applied, "an entry no longer pending is left alone");
 }
 
@@ -298,9 +299,9 @@ Test(store, reopening_keeps_data_and_schema)
 {
     int64_t id = create(4, "persist", 1, 0, 0);
     diary_store_close(&store);
-    cr_assert_eq(diary_store_open(dir, 1, &store), 0);
+    TD_ASSERT_OK(diary_store_open(dir, 1, &store));
     struct diary_entry e;
-    cr_assert_eq(diary_store_get(store, 0, 4, id, &e), 0);
+    TD_ASSERT_OK(diary_store_get(store, 0, 4, id, &e));
     cr_assert_str_eq(e.content, "persist");
     diary_entry_clear(&e);
 }
@@ -370,7 +371,7 @@ Test(store, concurrent_writers_are_committed_in_groups_and_answered_alone)
 {
     char gdir[64];
     tu_tmpdir(gdir, sizeof gdir);
-    cr_assert_eq(diary_store_open(gdir, GC_THREADS, &gc_store), 0);
+    TD_ASSERT_OK(diary_store_open(gdir, GC_THREADS, &gc_store));
     struct gc_worker g[GC_THREADS];
     memset(g, 0, sizeof g);
     for (unsigned i = 0; i < GC_THREADS; i++) {
@@ -386,7 +387,7 @@ Test(store, concurrent_writers_are_committed_in_groups_and_answered_alone)
     }
     for (int64_t uid = 1; uid <= 3; uid++) {
         struct diary_stats st;
-        cr_assert_eq(diary_store_stats(gc_store, 0, uid, &st), 0);
+        TD_ASSERT_OK(diary_store_stats(gc_store, 0, uid, &st));
         cr_expect_eq(st.total_entries, want[uid], "user %lld", (long long)uid);
         cr_expect_eq(st.negative_entries, want[uid], "every kept entry was edited to negative");
     }
@@ -420,7 +421,7 @@ static void expect_stats_match_entries(const char *db_path, int64_t uid, const c
     sqlite3_bind_int64(st, 1, uid);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     struct diary_stats s;
-    cr_assert_eq(diary_store_stats(store, 0, uid, &s), 0);
+    TD_ASSERT_OK(diary_store_stats(store, 0, uid, &s));
     int64_t got[6] = {s.total_entries, s.positive_entries, s.negative_entries,
                       s.neutral_entries, s.positive_count_total, s.negative_count_total};
     for (int i = 0; i < 6; i++)
@@ -439,29 +440,29 @@ Test(store, stats_follow_every_kind_of_change)
     expect_stats_match_entries(path, 1, "created");
     struct diary_write w = plain("b now positive", 4, 5, 0);
     struct diary_entry e;
-    cr_assert_eq(diary_store_update(store, 0, 1, b, &w, &e), 0);
+    TD_ASSERT_OK(diary_store_update(store, 0, 1, b, &w, &e));
     diary_entry_clear(&e);
     w = plain("a now neutral", 5, 2, 2);
-    cr_assert_eq(diary_store_update(store, 0, 1, a, &w, &e), 0);
+    TD_ASSERT_OK(diary_store_update(store, 0, 1, a, &w, &e));
     diary_entry_clear(&e);
     expect_stats_match_entries(path, 1, "edited");
     int64_t p = create_pending(1, "later", 6);
     bool applied = false;
-    cr_assert_eq(diary_store_apply_analysis(store, 0, p, 1, "later", 5, 0, 4, &applied), 0);
+    TD_ASSERT_OK(diary_store_apply_analysis(store, 0, p, 1, "later", 5, 0, 4, &applied));
     cr_assert(applied);
     expect_stats_match_entries(path, 1, "analysed late");
-    cr_assert_eq(diary_store_delete(store, 0, 1, a), 0);
+    TD_ASSERT_OK(diary_store_delete(store, 0, 1, a));
     expect_stats_match_entries(path, 1, "deleted");
     struct diary_seed_entry seed[] = {{.user_id = 3, .content = "s", .content_len = 1,
                                        .analyzed = "s", .analyzed_len = 1, .created_at = 7}};
     int64_t cleared, inserted;
-    cr_assert_eq(diary_store_seed(store, 0, seed, 1, false, &cleared, &inserted), 0);
+    TD_ASSERT_OK(diary_store_seed(store, 0, seed, 1, false, &cleared, &inserted));
     expect_stats_match_entries(path, 3, "seeded");
-    cr_assert_eq(diary_store_seed(store, 0, seed, 0, true, &cleared, &inserted), 0);
+    TD_ASSERT_OK(diary_store_seed(store, 0, seed, 0, true, &cleared, &inserted));
     cr_assert_eq(cleared, 1);
     expect_stats_match_entries(path, 3, "seed cleared");
     int64_t gone = 0;
-    cr_assert_eq(diary_store_delete_user(store, 0, 1, &gone), 0);
+    TD_ASSERT_OK(diary_store_delete_user(store, 0, 1, &gone));
     expect_stats_match_entries(path, 1, "account deleted");
     expect_stats_match_entries(path, 2, "someone else's, untouched");
 }
