@@ -77,8 +77,8 @@ static const char *const sqlite_migrations[] = {
     ");",
     /* 5: outbox leases, so that of N replicas one at a time delivers a job
      * (auth_store_outbox_take). */
-    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
-    "ALTER TABLE outbox ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
+    ("ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
+     "ALTER TABLE outbox ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"),
 };
 
 static const char *const pg_migrations[] = {
@@ -129,8 +129,8 @@ static const char *const pg_migrations[] = {
     "  locked_until BIGINT NOT NULL"
     ");",
     /* 5 */
-    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT,"
-    "  ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;",
+    ("ALTER TABLE outbox ADD COLUMN lease_owner TEXT,"
+     "  ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"),
 };
 
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
