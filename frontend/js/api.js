@@ -76,6 +76,19 @@ export function onAvailability(fn) {
   listeners.availability.push(fn);
 }
 
+// Requests are numbered as they start; availability follows the newest one
+// that has answered. A slow answer to an older request (a list fetched
+// before the backend went down) must not hide the banner a newer failure
+// raised, nor the reverse.
+let requestsStarted = 0;
+let availabilityFrom = 0;
+
+function reportAvailability(seq, up, err) {
+  if (seq < availabilityFrom) return;
+  availabilityFrom = seq;
+  emit('availability', up, err);
+}
+
 function emit(name, ...args) {
   for (const fn of listeners[name]) fn(...args);
 }
@@ -128,6 +141,7 @@ async function send(method, path, { body, token, raw = false } = {}) {
   const headers = { Accept: raw ? '*/*' : 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const seq = ++requestsStarted;
   let res;
   try {
     res = await fetch(path, {
@@ -144,11 +158,11 @@ async function send(method, path, { body, token, raw = false } = {}) {
       message: "We couldn't reach Thought Diary. Check your connection and try again.",
       unavailable: true,
     });
-    emit('availability', false, err);
+    reportAvailability(seq, false, err);
     throw err;
   }
   if (raw && res.ok) {
-    emit('availability', true);
+    reportAvailability(seq, true);
     return res; // a download: the caller reads the body
   }
   let data = null;
@@ -160,7 +174,7 @@ async function send(method, path, { body, token, raw = false } = {}) {
     }
   }
   const unavailable = res.status === 502 || res.status === 503 || res.status === 504;
-  if (!unavailable) emit('availability', true);
+  if (!unavailable) reportAvailability(seq, true);
   if (res.ok) return data;
   const err = new ApiError({
     status: res.status,
@@ -174,7 +188,7 @@ async function send(method, path, { body, token, raw = false } = {}) {
     retryAfter: parseRetryAfter(res.headers.get('Retry-After')),
     unavailable,
   });
-  if (unavailable) emit('availability', false, err);
+  if (unavailable) reportAvailability(seq, false, err);
   throw err;
 }
 

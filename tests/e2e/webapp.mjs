@@ -450,6 +450,39 @@ tests.entry_markup_is_shown_as_text = async (browser) => {
   await context.close();
 };
 
+// Availability follows the newest request that answered (frontend/js/api.js):
+// an older request's late success must not hide the banner that a newer
+// failure raised (seen in a CI run under ASan: the first list fetch of the
+// session answered after a later one had failed).
+tests.a_late_answer_does_not_hide_the_outage_banner = async (browser) => {
+  const { context, page } = await openPage(browser);
+  const user = await apiUser('late');
+  await logIn(page, user.email);
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route('**/diaries?*', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const listAnswered = page.waitForResponse((res) => new URL(res.url()).pathname === '/diaries');
+  await page.goto(`${BASE}/#/diary?page=2`); // its list request is held
+  await page.route('**/diaries/stats', (route) =>
+    route.fulfill({
+      status: 503,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: 'service_unavailable', message: 'The diary service is unavailable.' }),
+    }),
+  );
+  await page.getByRole('link', { name: 'Insights', exact: true }).click(); // a newer request fails
+  await page.locator('#banner').waitFor({ state: 'visible' });
+  release();
+  assert.equal((await listAnswered).status(), 200);
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100))); // its handlers run
+  assert.equal(await page.locator('#banner').isVisible(), true, 'the late 200 hid the banner');
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await context.close();
+};
+
 tests.errors_retry_and_sessions = async (browser) => {
   const { context, page } = await openPage(browser);
   const user = await apiUser('errors');
