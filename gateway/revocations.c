@@ -350,8 +350,12 @@ static void *sync_main(void *arg)
                 if (!r->synced)
                     TD_LOG(TD_LOG_INFO, "revocations_synced", "revocation set loaded");
                 r->synced = true;
-                if (gen > r->done_gen)
+                if (gen > r->done_gen) {
                     r->done_gen = gen;
+                    TD_LOG(TD_LOG_INFO, "revocations_caught_up",
+                           "revocation set pulled after feed connection %llu",
+                           (unsigned long long)gen);
+                }
                 pthread_cond_broadcast(&r->cond);
                 next_full = td_mono_ms() + RESYNC_EVERY_MS;
             } else {

@@ -183,6 +183,12 @@ Test(pg_auth, postgres_down_answers_503_fast_and_td_auth_heals_after_the_restart
     register_user(&s, "down@example.com", GOOD_PASSWORD);
     struct tokens t;
     login(&s, "down@example.com", GOOD_PASSWORD, &t);
+    /* The gateway's token checks wait (up to 2 s) for a revocation pull
+     * after its feed connects (gateway/revocations.c); let that pull happen
+     * while PostgreSQL is still up, or the first request below would wait
+     * it out (a CI soak run: request 0 took 2002 ms). */
+    cr_assert(th_wait_log(&s, "td-gateway.log", "revocations_caught_up", TH_WAIT_MS),
+              "the gateway never pulled the revocations after its feed connected");
 
     cr_assert_eq(th_pg_stop_server(&s.pg), 0);
     /* Every worker's session is gone: each request fails at once, well
