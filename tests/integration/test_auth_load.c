@@ -5,26 +5,15 @@
  * and correct logins keep succeeding once the burst is over.
  */
 #include "auth_helpers.h"
+#include "suite.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    /* Real argon2id cost (64 MiB, 3 passes) with one hash at a time. */
-    struct th_options opts = {.env = {"PWHASH_OPSLIMIT=3", "PWHASH_MEMLIMIT=67108864",
-                                      "PWHASH_CONCURRENCY=1", "RPC_WORKERS=8"}};
-    cr_assert_eq(th_stack_start(&stack, &opts), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(auth_load, .init = setup, .fini = teardown, .timeout = 120);
+/* Real argon2id cost (64 MiB, 3 passes) with one hash at a time. */
+TH_STACK_SUITE(auth_load, 120,
+               .env = {"PWHASH_OPSLIMIT=3", "PWHASH_MEMLIMIT=67108864", "PWHASH_CONCURRENCY=1",
+                       "RPC_WORKERS=8"});
 
 struct burst {
     atomic_int ok, shed, other;

@@ -5,20 +5,9 @@
  * right password, and nothing changes.
  */
 #include "auth_helpers.h"
+#include "suite.h"
 
-static struct th_stack stack;
-
-static void setup(void)
-{
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(auth_lockout, .init = setup, .fini = teardown, .timeout = 60);
+TH_STACK_SUITE(auth_lockout, 60);
 
 Test(auth_lockout, wrong_passwords_lock_reauthentication)
 {

@@ -7,6 +7,7 @@
  */
 #include "auth_helpers.h"
 #include "edge_raw.h"
+#include "suite.h"
 
 #include <dirent.h>
 #include <sys/types.h>
@@ -15,22 +16,16 @@
 #include <jansson.h>
 #include <string.h>
 
-static struct th_stack stack;
 static struct tokens alice;
 
-static void setup(void)
+static void after_start(void);
+TH_STACK_SUITE_THEN(export_import, 120, after_start);
+
+static void after_start(void)
 {
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
     register_user(&stack, "alice@example.com", GOOD_PASSWORD);
     login(&stack, "alice@example.com", GOOD_PASSWORD, &alice);
 }
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(export_import, .init = setup, .fini = teardown, .timeout = 120);
 
 /* n entries "entry <i>", one a day from 2026-01-01 (28-day months), oldest first. */
 static json_t *doc_of(int n, int first)

@@ -7,29 +7,24 @@
  * with chosen created_at values come in through POST /diaries/import.
  */
 #include "auth_helpers.h"
+#include "suite.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <string.h>
 
-static struct th_stack stack;
 static struct tokens alice, bob;
 
-static void setup(void)
+static void after_start(void);
+TH_STACK_SUITE_THEN(search, 120, after_start);
+
+static void after_start(void)
 {
-    cr_assert_eq(th_stack_start(&stack, NULL), 0, "stack did not start");
     register_user(&stack, "alice@example.com", GOOD_PASSWORD);
     register_user(&stack, "bob@example.com", GOOD_PASSWORD);
     login(&stack, "alice@example.com", GOOD_PASSWORD, &alice);
     login(&stack, "bob@example.com", GOOD_PASSWORD, &bob);
 }
-
-static void teardown(void)
-{
-    cr_expect_eq(th_stack_stop(&stack), 0, "a daemon did not stop cleanly");
-}
-
-TestSuite(search, .init = setup, .fini = teardown, .timeout = 120);
 
 static void create(const struct tokens *t, const char *content)
 {
