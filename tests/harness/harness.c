@@ -184,6 +184,20 @@ static void put_expanded(struct th_stack *s, const char *entry)
     putenv(out);
 }
 
+void th_child_tie(const char *log)
+{
+    /* Dies with the test process, even when the test is killed by a timeout
+     * or fails before its teardown runs, so no child outlives it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+        _exit(126);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+}
+
 static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
                       const char *const *extra_env, int port)
 {
@@ -198,16 +212,7 @@ static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
     if (pid != 0)
         return pid;
 
-    /* child: dies with the test process, even when the test is killed by a
-     * timeout or fails before its teardown runs, so no daemon outlives it. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
-        _exit(126);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-    }
+    th_child_tie(log);
     char data_dir[400], listen[64];
     snprintf(data_dir, sizeof data_dir, "%s/data-%s%s%s", s->dir, name, tag ? "-" : "",
              tag ? tag : "");

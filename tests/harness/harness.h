@@ -76,6 +76,10 @@ int th_stack_start(struct th_stack *s, const struct th_options *opts);
  * problems found (0 is clean). */
 int th_stack_stop(struct th_stack *s);
 
+/* In a forked child, before exec: dies with the test process (after any
+ * change of credentials, which clears that) and writes its output to `log`. */
+void th_child_tie(const char *log);
+
 /* Prints every daemon's log to stderr: for a test that failed in a way the
  * logs may explain (th_stack_stop prints them itself on a bad exit). */
 void th_stack_print_logs(struct th_stack *s);

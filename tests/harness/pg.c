@@ -5,7 +5,6 @@
 #include "harness.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <libpq-fe.h>
@@ -14,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,15 +52,7 @@ static void child_setup(const char *log, bool drop)
             setuid(uid) != 0)
             _exit(126);
     }
-    /* After setuid: a change of credentials clears the death signal. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
-        _exit(126);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-    }
+    th_child_tie(log); /* after setuid, which clears the death signal */
 }
 
 /* Runs argv to completion (as the server's account when `drop`). Returns
@@ -161,16 +152,12 @@ void th_pg_destroy(struct th_pg *pg)
     pg->dir[0] = '\0';
 }
 
+/* 2 * bytes hex digits of libsodium's randomness into out. */
 static void random_hex(char *out, size_t bytes)
 {
     unsigned char b[32];
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd < 0 || read(fd, b, bytes) != (ssize_t)bytes)
-        memset(b, 7, sizeof b);
-    if (fd >= 0)
-        close(fd);
-    for (size_t i = 0; i < bytes; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
+    randombytes_buf(b, bytes);
+    sodium_bin2hex(out, 2 * bytes + 1, b, bytes);
 }
 
 int th_pg_start(struct th_pg *pg)
