@@ -136,7 +136,9 @@ static int ipc_dir_ready(const char *path)
     return 0;
 }
 
-static int listen_now(nng_socket sock, const char *url, unsigned callers, nng_listener *out)
+/* A listener on `url`, configured for `callers` but not started: nothing
+ * connects to it before the caller has noted its id. */
+static int listen_prepare(nng_socket sock, const char *url, unsigned callers, nng_listener *out)
 {
     bool ipc = strncmp(url, "ipc://", 6) == 0;
     if (ipc && ipc_dir_ready(url + 6) != 0)
@@ -156,15 +158,30 @@ static int listen_now(nng_socket sock, const char *url, unsigned callers, nng_li
         if (cfg != NULL)
             nng_tls_config_free(cfg); /* the listener holds its own reference */
     }
-    if (rv == 0)
-        rv = nng_listener_start(l, 0);
     if (rv != 0) {
         nng_listener_close(l);
         return rv;
     }
-    if (out != NULL)
-        *out = l;
+    *out = l;
     return 0;
+}
+
+static int listen_start(nng_listener l)
+{
+    int rv = nng_listener_start(l, 0);
+    if (rv != 0)
+        nng_listener_close(l);
+    return rv;
+}
+
+static int listen_now(nng_socket sock, const char *url, unsigned callers, nng_listener *out)
+{
+    nng_listener l;
+    int rv = listen_prepare(sock, url, callers, &l);
+    rv = rv != 0 ? rv : listen_start(l);
+    if (rv == 0 && out != NULL)
+        *out = l;
+    return rv;
 }
 
 /* ---- TLS listeners that stop accepting ---------------------------------
@@ -244,28 +261,33 @@ static bool ended_accepts(nng_stat *stats, nng_listener l, uint64_t *out)
     return true;
 }
 
-/* Replaces w's listener. Called with watch_lock held. */
+/* Replaces w's listener. Called with watch_lock held. The new listener's
+ * id reaches the owner (`moved`) before it accepts: a request that arrives
+ * on it is judged by the roles of its endpoint, never by none. */
 static void relisten(struct watched *w)
 {
-    uint32_t old_id = w->listening ? (uint32_t)nng_listener_id(w->listener) : 0;
     if (w->listening && nng_listener_close(w->listener) != 0)
         TD_LOG(TD_LOG_WARN, "rpc_relisten", "%s: closing the stopped listener failed", w->url);
     w->listening = false;
     nng_listener l;
-    int rv = listen_now(w->sock, w->url, w->callers, &l);
+    int rv = listen_prepare(w->sock, w->url, w->callers, &l);
+    if (rv == 0) {
+        uint32_t old_id = (uint32_t)nng_listener_id(w->listener);
+        if (w->moved != NULL)
+            w->moved(w->arg, old_id, (uint32_t)nng_listener_id(l));
+        w->listener = l; /* its id is the endpoint's now, started or not */
+        rv = listen_start(l);
+    }
     if (rv != 0) {
         TD_LOG(TD_LOG_ERR, "rpc_relisten_failed", "%s: cannot listen again: %s", w->url,
                nng_strerror(rv));
         return; /* tried again at the next look */
     }
-    w->listener = l;
     w->listening = true;
     w->ended = 0; /* a new listener counts from zero */
     TD_LOG(TD_LOG_WARN, "rpc_relistened",
            "%s: the listener had stopped accepting (a peer left mid-handshake); listening again",
            w->url);
-    if (w->moved != NULL)
-        w->moved(w->arg, old_id, (uint32_t)nng_listener_id(l));
 }
 
 static void *watch_main(void *unused)

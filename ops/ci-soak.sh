@@ -8,7 +8,8 @@
 # The hog is one busy loop per core at normal priority: the "ordinary
 # background load" under which a CI run must still pass. SOAK_HOG=0 runs
 # without it. Each run's full output is kept in $SOAK_DIR (default
-# /var/tmp/td-soak) as run-<i>.log; the clones are removed after each run.
+# /var/tmp/td-soak) as run-<i>.log, and for a red run every test stack's
+# daemon logs in run-<i>-stacks/; the clones are removed after each run.
 set -uo pipefail
 runs=${1:-5}
 ref=${2:-main}
@@ -38,11 +39,15 @@ for i in $(seq "$runs"); do
   git clone -q --branch "$ref" "$repo" "$clone" 2>/dev/null || git clone -q "$repo" "$clone"
   git -C "$clone" checkout -q "$commit"
   start=$SECONDS
-  (cd "$clone" && ./.ci/run) >"$out/run-$i.log" 2>&1
+  # Every test stack's daemon logs (tests/harness/harness.h), kept for a red run.
+  stacks="$out/run-$i-stacks"
+  rm -rf "$stacks"
+  (cd "$clone" && TD_TEST_LOG_DIR="$stacks" ./.ci/run) >"$out/run-$i.log" 2>&1
   rc=$?
   took=$((SECONDS - start))
   if [ $rc -eq 0 ]; then
     passed=$((passed + 1))
+    rm -rf "$stacks"
     echo "soak: run $i: green in ${took} s"
   else
     echo "soak: run $i: RED (exit $rc) in ${took} s; log: $out/run-$i.log"

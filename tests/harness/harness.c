@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,6 +151,55 @@ void th_stack_print_logs(struct th_stack *s)
         while (fgets(line, sizeof line, f))
             fputs(line, stderr);
         fclose(f);
+    }
+}
+
+/* Copies `from` to `to`; false on any failure. */
+static bool copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    if (in == NULL)
+        return false;
+    FILE *out = fopen(to, "wb");
+    bool ok = out != NULL;
+    char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    if (out != NULL && fclose(out) != 0)
+        ok = false;
+    fclose(in);
+    return ok;
+}
+
+/* With TD_TEST_LOG_DIR set (ops/ci-soak.sh sets it), every stack's daemon
+ * logs outlive it, in <dir>/<test binary>-<pid>-<stack dir>/: a test that
+ * fails once in fifty runs is diagnosed from that run, not a re-run. */
+static void keep_logs(struct th_stack *s)
+{
+    const char *dir = getenv("TD_TEST_LOG_DIR");
+    if (dir == NULL || dir[0] == '\0' || s->dir[0] == '\0')
+        return;
+    /* The test binary's name (Criterion renames its workers). */
+    char exe[512] = "test";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 4] = '\0';
+    const char *program = strrchr(exe, '/') != NULL ? strrchr(exe, '/') + 1 : exe;
+    const char *stack = strrchr(s->dir, '/');
+    char dest[1024];
+    snprintf(dest, sizeof dest, "%s/%s-%d-%s", dir, program, (int)getpid(),
+             stack != NULL ? stack + 1 : s->dir);
+    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || mkdir(dest, 0755) != 0) {
+        fprintf(stderr, "harness: cannot keep the logs in %s: %s\n", dest, strerror(errno));
+        return;
+    }
+    for (int d = 0; d < TH_NDAEMONS; d++) {
+        char from[512], to[1100];
+        snprintf(from, sizeof from, "%s/%s.log", s->dir, proc_names[d]);
+        snprintf(to, sizeof to, "%s/%s.log", dest, proc_names[d]);
+        if (access(from, F_OK) == 0 && !copy_file(from, to))
+            fprintf(stderr, "harness: cannot keep %s\n", from);
     }
 }
 
@@ -386,6 +436,7 @@ int th_stack_stop(struct th_stack *s)
     th_pg_destroy(&s->pg);
     if (s->problems || getenv("TD_TEST_VERBOSE"))
         th_stack_print_logs(s);
+    keep_logs(s);
     if (s->dir[0] && !getenv("TD_TEST_KEEP"))
         nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return s->problems;

@@ -5,7 +5,8 @@
  * /ready says 200, speaks HTTP to it with libcurl, and tears everything down
  * with SIGTERM then SIGKILL. Each daemon's output goes to <dir>/<name>.log;
  * the logs are printed when a daemon did not exit cleanly (sanitizer
- * reports included) or when TD_TEST_VERBOSE is set.
+ * reports included) or when TD_TEST_VERBOSE is set, and copied under
+ * TD_TEST_LOG_DIR when that is set (ops/ci-soak.sh).
  */
 #ifndef TD_HARNESS_H
 #define TD_HARNESS_H

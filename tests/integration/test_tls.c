@@ -210,21 +210,31 @@ Test(tls, every_listener_answers_its_role_and_no_other)
     for (int l = 0; l < NLISTENERS; l++) {
         if (l == L_EVENTS)
             continue; /* pub/sub: no ping; its CA is checked like the others */
+        /* The trusted role first: each refused probe leaves mid-handshake,
+         * which stops the listener until the watcher replaces it, and the
+         * good probe is not about that window. */
+        unsigned order[sizeof roles / sizeof roles[0]];
+        size_t n = 0;
+        order[n++] = trusts[l];
         for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++) {
+            if (roles[k] != trusts[l])
+                order[n++] = roles[k];
+        }
+        for (size_t j = 0; j < n; j++) {
+            unsigned role = order[j];
             struct td_rpc_result res;
             /* A handshake on a loaded machine may take a while; a refused
              * one never completes, so the wait is only for the good case. */
-            int rc = ping_as(roles[k], urls[l], served_by(l), roles[k] == trusts[l] ? 15000 : 300,
-                             &res);
-            if (roles[k] == trusts[l]) {
-                cr_assert_eq(rc, 0, "%s refused its own role %s: %s", names[l],
-                             td_role_name(roles[k]), td_error_symbol(rc));
+            int rc = ping_as(role, urls[l], served_by(l), role == trusts[l] ? 15000 : 300, &res);
+            if (role == trusts[l]) {
+                cr_assert_eq(rc, 0, "%s refused its own role %s: %s", names[l], td_role_name(role),
+                             td_error_symbol(rc));
                 td_rpc_result_free(&res);
             } else {
                 if (rc == 0)
                     td_rpc_result_free(&res);
                 cr_assert(rc == TD_EDOWN || rc == TD_ETIMEDOUT, "%s answered %s", names[l],
-                          td_role_name(roles[k]));
+                          td_role_name(role));
             }
         }
     }
@@ -253,12 +263,19 @@ Test(tls, an_operation_is_refused_on_a_listener_whose_role_may_not_call_it)
                  {L_DIARY, TD_ROLE_DIARY, TD_OP_DIARY_DELETE_USER},
                  {L_DIARY, TD_ROLE_DIARY, TD_OP_DIARY_SEED},
                  {L_SENTI_GW, TD_ROLE_SENTIMENT, TD_OP_SENTIMENT_ANALYZE}};
+    /* One client per listener, not per case: closing a client can stop the
+     * listener it used until the watcher replaces it (docs/library-notes.md,
+     * "A TLS listener stops accepting"), and a call made in that window is
+     * not what this test is about. */
+    struct td_rpc_client *c = NULL;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (i > 0 && cases[i].listener != cases[i - 1].listener)
+            td_rpc_client_free(&c);
         struct td_rpc_client_opts o = {.service = "probe", .peer = cases[i].server,
                                        .urls = urls[cases[i].listener], .timeout_ms = 15000,
                                        .connect_grace_ms = 15000, .connections = 1};
-        struct td_rpc_client *c = NULL;
-        cr_assert_eq(td_rpc_client_open(&o, &c), 0);
+        if (c == NULL)
+            cr_assert_eq(td_rpc_client_open(&o, &c), 0);
         struct td_rpc_call call = {.op = cases[i].op, .user_id = 1};
         struct td_rpc_result res;
         int rc = td_rpc_call(c, &call, &res);
@@ -269,8 +286,8 @@ Test(tls, an_operation_is_refused_on_a_listener_whose_role_may_not_call_it)
         cr_assert_eq(rc, 0, "%s: %s", td_op_name(cases[i].op), td_error_symbol(rc));
         cr_assert_eq(res.status, 403, "%s answered %d", td_op_name(cases[i].op), res.status);
         td_rpc_result_free(&res);
-        td_rpc_client_free(&c);
     }
+    td_rpc_client_free(&c);
 }
 
 /* A squatter on td-auth's address: it presents a certificate, but not one
