@@ -124,7 +124,9 @@ bool th_wait_log(struct th_stack *s, const char *file, const char *needle, int t
     return th_wait_log_count(s, file, needle, 1, timeout_ms) >= 1;
 }
 
-int th_free_port(void)
+/* A port the kernel would give a new socket now; the socket is closed, so
+ * the kernel may give the same port again before anyone binds it. */
+static int ephemeral_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -137,6 +139,28 @@ int th_free_port(void)
         port = ntohs(a.sin_port);
     close(fd);
     return port;
+}
+
+int th_free_port(void)
+{
+    /* Never the same port twice in one process: a test that takes nine
+     * ports and then starts a stack (one more, for the gateway) was handed a
+     * port twice, and the daemon that came second could not listen. */
+    static int given[1024];
+    static unsigned ngiven;
+    for (int tries = 0; tries < 100; tries++) {
+        int port = ephemeral_port();
+        if (port < 0)
+            return -1;
+        bool seen = false;
+        for (unsigned i = 0; i < ngiven && i < sizeof given / sizeof given[0]; i++)
+            seen = seen || given[i] == port;
+        if (!seen) {
+            given[ngiven++ % (sizeof given / sizeof given[0])] = port;
+            return port;
+        }
+    }
+    return -1;
 }
 
 void th_stack_print_logs(struct th_stack *s)

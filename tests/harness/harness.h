@@ -146,7 +146,8 @@ void th_response_free(struct th_response *r);
 ssize_t th_raw(struct th_stack *s, const char *req, size_t len, char *out, size_t size,
                int timeout_ms);
 
-/* A free TCP port on 127.0.0.1 (bound and released). */
+/* A free TCP port on 127.0.0.1 (bound and released), never one this
+ * process was given before. */
 int th_free_port(void);
 
 /* ---- waiting for what a test asserts -------------------------------------
