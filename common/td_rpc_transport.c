@@ -12,12 +12,15 @@
  * request.
  */
 #include "td_rpc.h"
+#include "td_accept_watch.h"
 #include "td_error.h"
 #include "td_log.h"
+#include "td_time.h"
 
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -186,18 +189,17 @@ static int listen_now(nng_socket sock, const char *url, unsigned callers, nng_li
 
 /* ---- TLS listeners that stop accepting ---------------------------------
  *
- * In nng 1.5.2 a TLS handshake that ends because the peer hung up fails
+ * In nng 1.5.2 a TLS handshake that ends because the peer hung up can fail
  * with NNG_ECLOSED (MBEDTLS_ERR_SSL_CONN_EOF), the transport hands that error
  * to the listener's pending accept, and the listener takes NNG_ECLOSED for
  * its own closing: it never accepts again (src/sp/transport/tls/tls.c,
  * tlstran_pipe_nego_cb; src/core/listener.c, listener_accept_cb). Every
  * connection after that completes its handshake on the client's side and
  * waits unanswered. Nothing in nng's API tells a listener's accepting has
- * ended, but its statistics count each failed accept by kind: the kinds
- * that end accepting (NNG_ECLOSED, NNG_ECANCELED) land in "other" and
- * "canceled". A watcher thread looks every WATCH_EVERY_MS and replaces a
- * listener whose count grew (a grown "other" can also be a cool-down that
- * nng recovers from; replacing that listener costs one reconnect). */
+ * ended: a watcher thread looks every WATCH_EVERY_MS, decides from the
+ * listener's statistics and the kernel's view of its port
+ * (common/td_accept_watch.h), and closes and replaces a stopped listener on
+ * the same address. */
 
 #define WATCH_EVERY_MS 100
 #define MAX_WATCHED 64
@@ -208,7 +210,7 @@ struct watched {
     bool listening; /* false after a failed replacement: tried again */
     char url[512];
     unsigned callers;
-    uint64_t ended; /* "other" + "canceled" when last seen */
+    struct td_accept_watch state;
     td_rpc_moved_fn moved;
     void *arg;
 };
@@ -251,14 +253,26 @@ static nng_stat *find_listener(nng_stat *stat, uint64_t id)
     return NULL;
 }
 
-/* "other" + "canceled" of listener `l` in `stats`; false when not found. */
-static bool ended_accepts(nng_stat *stats, nng_listener l, uint64_t *out)
+static bool listener_counts(nng_stat *stats, nng_listener l, struct td_listener_counts *out)
 {
     nng_stat *ls = find_listener(stats, (uint64_t)nng_listener_id(l));
     if (ls == NULL)
         return false;
-    *out = child_value(ls, "other") + child_value(ls, "canceled");
+    out->ended = child_value(ls, "other") + child_value(ls, "canceled");
+    out->accepted = child_value(ls, "accept");
+    out->pipes = child_value(ls, "pipes");
     return true;
+}
+
+/* The TCP port a listener is bound to; 0 when it has none. */
+static unsigned listener_port(nng_listener l)
+{
+    nng_sockaddr sa;
+    if (nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa) != 0)
+        return 0;
+    return sa.s_family == NNG_AF_INET    ? ntohs(sa.s_in.sa_port)
+           : sa.s_family == NNG_AF_INET6 ? ntohs(sa.s_in6.sa_port)
+                                         : 0;
 }
 
 /* Replaces w's listener. Called with watch_lock held. The new listener's
@@ -284,9 +298,10 @@ static void relisten(struct watched *w)
         return; /* tried again at the next look */
     }
     w->listening = true;
-    w->ended = 0; /* a new listener counts from zero */
+    w->state = (struct td_accept_watch){0}; /* a new listener counts from zero */
     TD_LOG(TD_LOG_WARN, "rpc_relistened",
-           "%s: the listener had stopped accepting (a peer left mid-handshake); listening again",
+           "%s: the listener had stopped accepting (a peer left mid-handshake) while a caller "
+           "waited; listening again",
            w->url);
 }
 
@@ -299,14 +314,13 @@ static void *watch_main(void *unused)
         if (nng_stats_get(&stats) == 0) {
             for (unsigned i = 0; i < watch_count; i++) {
                 struct watched *w = &watch_list[i];
-                uint64_t ended = 0;
+                struct td_listener_counts c;
                 if (!w->listening)
                     relisten(w);
-                else if (ended_accepts(stats, w->listener, &ended) && ended > w->ended) {
-                    TD_LOG(TD_LOG_DEBUG, "rpc_accept_ended", "%s: %llu -> %llu", w->url,
-                           (unsigned long long)w->ended, (unsigned long long)ended);
+                else if (listener_counts(stats, w->listener, &c) &&
+                         td_accept_watch_look(&w->state, &c, listener_port(w->listener),
+                                              td_mono_ms(), td_established_on_host, NULL))
                     relisten(w);
-                }
             }
             nng_stats_free(stats);
         }
