@@ -376,30 +376,18 @@ static int ping_until_answered(int l)
     return rc;
 }
 
-/* Opens a client of the listener's own role and closes it after `us`,
- * often in the middle of its handshake. */
-static void quit_mid_handshake(int l, int us)
-{
-    cr_assert_eq(td_rpc_tls_setup(certs, trusts[l]), 0);
-    struct td_rpc_client_opts o = {.service = "quitter", .peer = served_by(l), .urls = urls[l],
-                                   .connections = 1};
-    struct td_rpc_client *q = NULL;
-    cr_assert_eq(td_rpc_client_open(&o, &q), 0);
-    usleep((useconds_t)us);
-    td_rpc_client_free(&q);
-}
-
 Test(tls, a_listener_keeps_accepting_after_peers_hang_up_mid_handshake)
 {
     /* In nng 1.5.2 such a hang-up can stop a listener for good, and every
-     * later caller waits unanswered (docs/library-notes.md); which hang-ups
-     * do depends on where the handshake was, so each round makes several
-     * kinds: a bare ClientHello (no certificate needed) and clients of the
-     * right role that leave after 1-5 ms. Every caller after them must be
-     * answered; a stopped listener is replaced by the daemon's watcher
-     * (rpc_relistened, counted below; rare: once in a few hundred hang-ups
-     * here, so the watcher's decision has its own test,
-     * tests/unit/common/test_accept_watch.c). */
+     * later caller waits unanswered (docs/library-notes.md): a bare
+     * ClientHello does it, no certificate needed. Every caller after the
+     * hang-ups must be answered; a stopped listener is replaced by the
+     * daemon's watcher (rpc_relistened, counted below). Which hang-ups stop
+     * a listener depends on where its handshake was, and it is rare here,
+     * so the watcher's decision has its own test
+     * (tests/unit/common/test_accept_watch.c). Our own clients are not used
+     * to cut handshakes: one that closes mid-handshake leaks inside nng,
+     * and LeakSanitizer would report this process. */
     const struct {
         int listener;
         const char *log;
@@ -418,10 +406,8 @@ Test(tls, a_listener_keeps_accepting_after_peers_hang_up_mid_handshake)
                 cut = hang_up_mid_handshake(urls[l]);
             }
             cr_assert(cut, "%s never answered a ClientHello", names[l]);
-            for (int k = 1; k <= 5; k++)
-                quit_mid_handshake(l, 1000 * k);
             int rc = ping_until_answered(l);
-            cr_assert_eq(rc, 0, "%s after hang-ups mid-handshake (round %d): %s", names[l], round,
+            cr_assert_eq(rc, 0, "%s after a hang-up mid-handshake (round %d): %s", names[l], round,
                          td_error_symbol(rc));
         }
         replaced += th_wait_log_count(&stack, cases[i].log, "rpc_relistened", 0, 0) - before;
