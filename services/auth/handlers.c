@@ -534,16 +534,33 @@ static int reauthenticate(struct auth_app *app, const struct td_rpc_request *req
     return auth_store_lockout_succeeded(db, user->id);
 }
 
-/* The account deletion both auth.delete and auth.user_delete make, in one
- * transaction: the user and their refresh families go, a cut-off revokes
- * every token issued so far, and a diary.delete_user job lands in the outbox
- * (retried until td-diary acknowledges). Then the cut-off is published to
- * the gateways and the outbox woken. 0 with *cutoff_us and *until, a
- * replied TD_EUSERNOTFOUND (deleted meanwhile), or a storage error. */
+/* The account deletion both auth.delete and auth.user_delete make. First
+ * td-diary erases the account's entries and tombstones its id, so nothing
+ * is written for it again (diary.delete_user): when this answers 200, no
+ * entry of the account is reachable by anyone, on any replica. If td-diary
+ * does not confirm within half the RPC deadline (the caller's own deadline
+ * must hold the password check too), nothing is deleted here: a replied
+ * 503, and the caller may try again. Then, in one transaction: the user
+ * and their refresh families go, a cut-off revokes every token issued so
+ * far, and a diary.delete_user job lands in the outbox (the record of work
+ * owed to td-diary, kept for every deletion; delivering it again is
+ * harmless). Then the cut-off is published to the gateways and the outbox
+ * woken. 0 with *cutoff_us and *until, a replied TD_EUSERNOTFOUND (deleted
+ * meanwhile) or TD_EDOWN, or a storage error. */
 static int delete_account(struct auth_app *app, const struct td_rpc_request *req,
                           const struct auth_user *user, struct td_rpc_reply *rep,
                           int64_t *cutoff_us, int64_t *until)
 {
+    int drc = auth_diary_delete_user(app->diary, user->id, req->request_id,
+                                     (int)(app->cfg->base.rpc_timeout_ms / 2));
+    if (drc != 0) {
+        TD_LOG(TD_LOG_WARN, "user_delete_refused",
+               "user %lld: td-diary did not confirm erasing the entries (%s); nothing deleted",
+               (long long)user->id, td_error_symbol(drc));
+        return td_rpc_reply_error(rep, TD_EDOWN,
+                                  "The diary service is unavailable; nothing was deleted. Try "
+                                  "again shortly.");
+    }
     /* Every token issued so far has iat_us <= now: a cut-off one microsecond
      * later catches them all. */
     int64_t now_us = td_now_us();

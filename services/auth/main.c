@@ -38,11 +38,16 @@ int main(int argc, char **argv)
         rc = auth_app_init(&app, &cfg);
         app_ready = rc == 0;
         rc = rc ? rc : auth_events_open(cfg.events_url, &app.events);
-        /* The outbox calls td-diary where it listens for td-auth. */
+        /* Account deletion and the outbox call td-diary where it listens
+         * for td-auth. A deletion waits up to a second for a connection,
+         * not the default 100 ms: long enough to ride out td-diary's
+         * restart (a redial comes every 500 ms at most), since a deletion
+         * refused with 503 has to be asked again by a person. */
         struct td_rpc_client_opts copts = {.service = "diary", .peer = TD_ROLE_DIARY,
                                            .urls = cfg.diary_auth_url ? cfg.diary_auth_url
                                                                       : cfg.diary_url,
-                                           .timeout_ms = (int)cfg.base.rpc_timeout_ms};
+                                           .timeout_ms = (int)cfg.base.rpc_timeout_ms,
+                                           .connect_grace_ms = 1000};
         rc = rc ? rc : td_rpc_client_open(&copts, &app.diary);
         rc = rc ? rc : auth_outbox_start(auth_store_conn(app.store, workers), app.diary,
                                          cfg.base.rpc_timeout_ms, &app.outbox);

@@ -42,31 +42,37 @@ int64_t auth_outbox_backoff_s(int64_t attempts)
     return d < 300 ? d : 300;
 }
 
-/* One delivery: 0 when td-diary acknowledged (200). Anything else, 404
- * unknown_operation from a td-diary that predates the operation included,
- * leaves the job queued. */
-static int deliver(struct auth_outbox *ob, const struct auth_outbox_job *job)
+int auth_diary_delete_user(struct td_rpc_client *diary, int64_t user_id, const char *request_id,
+                           int timeout_ms)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rc = msgpack_pack_map(&pk, 1);
-    rc = rc ? rc : td_mp_pack_kv_int(&pk, "user_id", job->user_id);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "user_id", user_id);
     if (rc != 0) {
         msgpack_sbuffer_destroy(&sb);
         return TD_ENOMEM;
     }
-    struct td_rpc_call call = {.op = TD_OP_DIARY_DELETE_USER, .request_id = "auth-outbox",
-                               .args = sb.data, .args_len = sb.size};
+    struct td_rpc_call call = {.op = TD_OP_DIARY_DELETE_USER, .request_id = request_id,
+                               .args = sb.data, .args_len = sb.size, .timeout_ms = timeout_ms};
     struct td_rpc_result res;
-    rc = td_rpc_call(ob->diary, &call, &res);
+    rc = td_rpc_call(diary, &call, &res);
     msgpack_sbuffer_destroy(&sb);
     if (rc != 0)
         return rc;
     int status = res.status;
     td_rpc_result_free(&res);
     return status == 200 ? 0 : TD_EDOWN;
+}
+
+/* One delivery: 0 when td-diary acknowledged (200). Anything else, 404
+ * unknown_operation from a td-diary that predates the operation included,
+ * leaves the job queued. */
+static int deliver(struct auth_outbox *ob, const struct auth_outbox_job *job)
+{
+    return auth_diary_delete_user(ob->diary, job->user_id, "auth-outbox", 0);
 }
 
 static void run_due(struct auth_outbox *ob)

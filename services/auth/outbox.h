@@ -37,6 +37,14 @@ int64_t auth_outbox_lease_s(int64_t rpc_timeout_ms);
 int auth_outbox_start(struct td_sql *db, struct td_rpc_client *diary, int64_t rpc_timeout_ms,
                       struct auth_outbox **out);
 
+/* One diary.delete_user call for `user_id` (td-diary erases the entries
+ * and keeps the account from writing again): 0 when td-diary answered 200,
+ * TD_EDOWN/TD_ETIMEDOUT (or another error) when it did not. timeout_ms 0:
+ * the client's deadline. The outbox's deliveries and the account deletion
+ * itself (handlers.c, delete_account) both call it. */
+int auth_diary_delete_user(struct td_rpc_client *diary, int64_t user_id, const char *request_id,
+                           int timeout_ms);
+
 /* Wakes the thread: a job was just queued. `ob` may be NULL. */
 void auth_outbox_kick(struct auth_outbox *ob);
 

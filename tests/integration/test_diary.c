@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -742,15 +743,10 @@ Test(diary, delete_user_removes_every_entry_of_that_user_only)
     th_response_free(&r);
 }
 
-/* total_entries of user `uid`, asked of td-diary directly. */
-static bool no_entries_left(void *arg)
+/* Registers and logs in `account` (a JSON body); the access token's
+ * Authorization header goes into auth[]. Returns the user id. */
+static int64_t sign_up(const char *account, char *auth, size_t size)
 {
-    return th_diary_total_entries(&stack, *(const int64_t *)arg) == 0;
-}
-
-Test(diary, deleting_the_account_deletes_its_entries)
-{
-    const char *account = "{\"email\":\"cascade@example.com\",\"password\":\"Str0ng!Passw0rd\"}";
     struct th_response r;
     call("POST", "/auth/register", 0, account, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
@@ -758,14 +754,24 @@ Test(diary, deleting_the_account_deletes_its_entries)
     th_response_free(&r);
     call("POST", "/auth/login", 0, account, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    char auth[2048];
-    th_bearer_header(json_string_value(json_object_get(r.json, "access_token")), auth, sizeof auth);
+    th_bearer_header(json_string_value(json_object_get(r.json, "access_token")), auth, size);
     th_response_free(&r);
+    return uid;
+}
+
+Test(diary, deleting_the_account_deletes_its_entries)
+{
+    const char *account = "{\"email\":\"cascade@example.com\",\"password\":\"Str0ng!Passw0rd\"}";
+    char auth[2048];
+    int64_t uid = sign_up(account, auth, sizeof auth);
+    struct th_response r;
 
     const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    int64_t ids[3];
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(th_http(&stack, "POST", "/diaries", headers, "{\"content\":\"mine\"}", &r), 0);
         cr_assert_eq(r.status, 201, "%s", r.body);
+        ids[i] = json_integer_value(json_object_get(r.json, "id"));
         th_response_free(&r);
     }
     create_ok(uid + 1000, "someone else's");
@@ -775,13 +781,70 @@ Test(diary, deleting_the_account_deletes_its_entries)
                          "{\"password\":\"Str0ng!Passw0rd\"}", &r), 0);
     cr_assert_eq(r.status, 200, "%s", r.body);
     th_response_free(&r);
-    /* td-auth hands the deletion to td-diary through its outbox, beside
-     * the request. */
-    cr_assert(th_wait_until(no_entries_left, &uid, TH_WAIT_MS),
-              "the account's entries outlived it: %lld left",
-              (long long)th_diary_total_entries(&stack, uid));
+    /* Right after the 200, with no wait: td-diary erased the entries before
+     * td-auth answered. Another user asking for one of them learns nothing
+     * (404, not 403: it is gone, not someone else's). */
+    cr_assert_eq(th_diary_total_entries(&stack, uid), 0, "the account's entries outlived its 200");
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/diaries/%lld", (long long)ids[i]);
+        call("GET", path, uid + 1000, NULL, &r);
+        assert_error(&r, 404, "diary_not_found");
+        th_response_free(&r);
+    }
     cr_assert_eq(th_diary_total_entries(&stack, uid + 1000), 1);
     cr_assert_eq(th_http(&stack, "GET", "/diaries", headers, NULL, &r), 0);
     cr_assert_eq(r.status, 401, "the old token is revoked: %s", r.body);
     th_response_free(&r);
+}
+
+struct deletion {
+    const char **headers;
+    const char *body;
+    long status; /* the last answer */
+};
+
+/* One DELETE /auth/me; true once it answers anything but 503. */
+static bool deleted(void *arg)
+{
+    struct deletion *d = arg;
+    struct th_response r;
+    cr_assert_eq(th_http(&stack, "DELETE", "/auth/me", d->headers, d->body, &r), 0);
+    d->status = r.status;
+    th_response_free(&r);
+    cr_assert(d->status == 200 || d->status == 503, "DELETE /auth/me answered %ld", d->status);
+    return d->status == 200;
+}
+
+Test(diary, an_account_is_not_deleted_while_td_diary_cannot_erase_its_entries)
+{
+    const char *account = "{\"email\":\"later@example.com\",\"password\":\"Str0ng!Passw0rd\"}";
+    char auth[2048];
+    int64_t uid = sign_up(account, auth, sizeof auth);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    struct th_response r;
+    cr_assert_eq(th_http(&stack, "POST", "/diaries", headers, "{\"content\":\"kept\"}", &r), 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    th_response_free(&r);
+
+    int st = th_daemon_signal(&stack, TH_DIARY, SIGTERM);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "td-diary did not stop cleanly: 0x%x", st);
+    const char *password = "{\"password\":\"Str0ng!Passw0rd\"}";
+    cr_assert_eq(th_http(&stack, "DELETE", "/auth/me", headers, password, &r), 0);
+    assert_error(&r, 503, "service_unavailable");
+    th_response_free(&r);
+    /* Nothing was deleted: the account still signs in. */
+    call("POST", "/auth/login", 0, account, &r);
+    cr_assert_eq(r.status, 200, "the account went without its entries: %s", r.body);
+    th_response_free(&r);
+
+    /* td-diary back: asked again, as the 503 says, the deletion goes
+     * through once td-auth has reconnected. */
+    cr_assert_eq(th_daemon_start(&stack, TH_DIARY), 0);
+    cr_assert_eq(th_wait_ready(&stack, 200, 20000), 0);
+    cr_assert_eq(th_diary_total_entries(&stack, uid), 1);
+    struct deletion d = {headers, password, 0};
+    cr_assert(th_wait_until(deleted, &d, TH_WAIT_MS), "DELETE /auth/me kept answering %ld",
+              d.status);
+    cr_assert_eq(th_diary_total_entries(&stack, uid), 0);
 }

@@ -4,7 +4,7 @@
  * role (docs/operations.md, "Who may call whom"):
  *   - everything works end to end: /ready, register, login, an analysed
  *     entry, logout enforced through the revocation feed, account deletion
- *     through td-auth's outbox, tdctl with the operator's certificate;
+ *     through td-auth's call to td-diary, tdctl with the operator's certificate;
  *   - a process with no certificate, or with another role's, gets nothing
  *     from any listener; an operation is refused (403) on a listener whose
  *     role may not call it;
@@ -155,8 +155,8 @@ Test(tls, the_whole_stack_works_over_mutual_tls)
     struct me_arg m = {.token = t2.access, .want = 401};
     cr_assert(th_wait_until(me_is, &m, TH_WAIT_MS), "a logged-out token still works");
 
-    /* Account deletion: td-auth's outbox reaches td-diary on its own
-     * listener; the entry is gone. */
+    /* Account deletion: td-auth reaches td-diary on its own listener
+     * before it answers; the entry is gone. */
     char body[256];
     snprintf(body, sizeof body, "{\"password\": \"%s\"}", GOOD_PASSWORD);
     req(&stack, "DELETE", "/auth/me", t.access, body, &r);

@@ -8,8 +8,10 @@
  *
  * Left out, as struct auth_app in handlers.h allows: the revocation feed
  * (events NULL: "not published") and the outbox thread (outbox NULL: "jobs
- * wait for the next start"), so no td-diary is needed; the outbox rows a
- * deletion queues are checked in the store instead.
+ * wait for the next start"); the outbox rows a deletion queues are checked
+ * in the store instead. td-diary, which an account deletion calls before
+ * anything is deleted, is a stand-in RPC server answering diary.delete_user
+ * (fake_diary_delete_user), or absent.
  *
  * Hashing runs at libsodium's minimum cost, the cost services/auth/config.c
  * gives APP_ENV=testing (PWHASH_OPSLIMIT 1, PWHASH_MEMLIMIT 8192), so the
@@ -27,6 +29,7 @@
 #include "td_time.h"
 
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,15 +37,45 @@
 #include <unistd.h>
 
 static char secret[] = "unit-test-secret-0123456789abcdef-0123456789";
-static char dir[64], url[128];
+static char dir[64], url[128], diary_url[128];
 static struct auth_config cfg;
 static struct auth_store *store;
 static struct auth_app app;
 static bool app_ready;
 static struct td_rpc_server *server;
+static struct td_rpc_server *diary; /* the stand-in td-diary; NULL: down */
 
 #define PW "Correct-horse-1"
 #define EMAIL "alice@example.com"
+
+/* The users diary.delete_user was called for, in order. */
+static int64_t erased[16];
+static atomic_int nerased;
+
+static int fake_diary_delete_user(void *ctx, const struct td_rpc_request *req,
+                                  struct td_rpc_reply *rep)
+{
+    (void)ctx;
+    int64_t uid = 0;
+    if (req->args == NULL || td_mp_as_int64(td_mp_map_get(req->args, "user_id"), &uid) != 0)
+        return td_rpc_reply_error(rep, TD_EINVAL, "user_id");
+    int n = atomic_fetch_add(&nerased, 1);
+    if (n < 16)
+        erased[n] = uid;
+    msgpack_packer *pk = td_rpc_reply_result(rep, 200);
+    return msgpack_pack_map(pk, 1) == 0 && td_mp_pack_kv_int(pk, "deleted", 0) == 0 ? 0
+                                                                                   : TD_ENOMEM;
+}
+
+static const struct td_rpc_route fake_diary_routes[] = {
+    {TD_OP_DIARY_DELETE_USER, fake_diary_delete_user, false}};
+
+static void fake_diary_start(void)
+{
+    struct td_rpc_server_opts so = {.service = "diary", .url = diary_url, .workers = 1,
+                                    .routes = fake_diary_routes, .nroutes = 1};
+    TD_ASSERT_OK(td_rpc_server_start(&so, &diary));
+}
 
 static void setup(void)
 {
@@ -51,12 +84,21 @@ static void setup(void)
     snprintf(dir, sizeof dir, "/tmp/td-auth-handlers-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(url, sizeof url, "ipc://%s/auth.sock", dir);
+    snprintf(diary_url, sizeof diary_url, "ipc://%s/diary.sock", dir);
+    atomic_store(&nerased, 0);
+    fake_diary_start();
+    /* A short deadline: the test that stops td-diary waits it out. */
+    struct td_rpc_client_opts co = {.service = "diary", .urls = diary_url, .timeout_ms = 2000,
+                                    .connect_grace_ms = 2000};
+    struct td_rpc_client *diary_client = NULL;
+    TD_ASSERT_OK(td_rpc_client_open(&co, &diary_client));
     cfg = (struct auth_config){.jwt_secret = secret, .access_ttl = 900, .refresh_ttl = 604800,
                                .pwhash_ops = crypto_pwhash_OPSLIMIT_MIN,
                                .pwhash_mem = crypto_pwhash_MEMLIMIT_MIN,
                                .pwhash_concurrency = 2};
     TD_ASSERT_OK(auth_store_open(&(struct auth_store_opts){.data_dir = dir}, 1, &store));
-    app = (struct auth_app){.cfg = &cfg, .store = store};
+    cfg.base.rpc_timeout_ms = 2000;
+    app = (struct auth_app){.cfg = &cfg, .store = store, .diary = diary_client};
     TD_ASSERT_OK(auth_app_init(&app, &cfg));
     app_ready = true;
     struct td_rpc_server_opts so = {.service = "auth", .url = url, .workers = 1,
@@ -71,6 +113,9 @@ static void teardown(void)
     if (app_ready)
         auth_app_destroy(&app);
     app_ready = false;
+    td_rpc_client_free(&app.diary);
+    if (diary != NULL)
+        td_rpc_server_stop(&diary, 1000);
     auth_store_close(&store);
     TD_ASSERT_OK(td_tempdir_remove(dir), "cannot remove %s", dir);
 }
@@ -767,9 +812,13 @@ Test(handlers, delete_needs_the_password_then_removes_the_account_and_queues_td_
     cr_expect_eq(r.status, 200, "a refused delete deleted");
     reply_free(&r);
 
+    cr_expect_eq(atomic_load(&nerased), 0, "td-diary was asked to erase on a wrong password");
     call("auth.delete", id, ARGS(S("password", PW)), &r);
     expect_cutoff_reply(&r, "Account deleted", id);
     reply_free(&r);
+    /* td-diary erased the entries before the account went. */
+    cr_assert_eq(atomic_load(&nerased), 1);
+    cr_expect_eq(erased[0], id);
 
     call("auth.me", id, NULL, 0, &r);
     assert_error(&r, 404, "user_not_found");
@@ -792,6 +841,29 @@ Test(handlers, delete_needs_the_password_then_removes_the_account_and_queues_td_
     cr_expect_eq(jobs[0].user_id, id);
     /* and the email is free again */
     register_ok(EMAIL, PW);
+}
+
+Test(handlers, delete_with_td_diary_down_deletes_nothing_and_answers_503)
+{
+    int64_t id = register_ok(EMAIL, PW);
+    td_rpc_server_stop(&diary, 1000);
+    struct reply r;
+    call("auth.delete", id, ARGS(S("password", PW)), &r);
+    assert_error(&r, 503, "service_unavailable");
+    reply_free(&r);
+    call("auth.me", id, NULL, 0, &r);
+    cr_expect_eq(r.status, 200, "the account went without its entries");
+    reply_free(&r);
+    struct auth_outbox_job jobs[4];
+    cr_expect_eq(auth_store_outbox_take(auth_store_conn(store, 0), "test",
+                                        td_now_us() / 1000000 + 3600, 30, jobs, 4),
+                 0, "a refused deletion left work for td-diary");
+    /* td-diary back: the same request deletes. */
+    fake_diary_start();
+    call("auth.delete", id, ARGS(S("password", PW)), &r);
+    expect_cutoff_reply(&r, "Account deleted", id);
+    reply_free(&r);
+    cr_expect_eq(atomic_load(&nerased), 1);
 }
 
 Test(handlers, delete_and_password_refuse_missing_or_mistyped_passwords)
