@@ -81,8 +81,11 @@ long td_established_in(const char *table, unsigned port)
 long td_established_on_host(unsigned port, void *unused)
 {
     (void)unused;
-    long v4 = td_established_in("/proc/net/tcp", port);
-    long v6 = td_established_in("/proc/net/tcp6", port);
+    /* /proc/self/net, not /proc/net: the same table (this process's network
+     * namespace), and still there under systemd's ProcSubset=pid
+     * (ops/systemd/td-auth.service), which hides /proc/net. */
+    long v4 = td_established_in("/proc/self/net/tcp", port);
+    long v6 = td_established_in("/proc/self/net/tcp6", port);
     if (v4 < 0 && v6 < 0)
         return -1;
     return (v4 > 0 ? v4 : 0) + (v6 > 0 ? v6 : 0);

@@ -46,7 +46,7 @@ bool td_accept_watch_look(struct td_accept_watch *w, const struct td_listener_co
  * format of /proc/net/tcp (or tcp6); -1 when it cannot be read. */
 long td_established_in(const char *table, unsigned port);
 
-/* td_established_fn over /proc/net/tcp and /proc/net/tcp6. */
+/* td_established_fn over this process's /proc/self/net/tcp and tcp6. */
 long td_established_on_host(unsigned port, void *unused);
 
 #endif

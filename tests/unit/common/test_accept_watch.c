@@ -2,12 +2,15 @@
  * test_accept_watch.c — the decision that an nng TLS listener stopped
  * accepting (common/td_accept_watch.h), on made-up statistics and a made-up
  * kernel view, looked at every 100 ms like the watcher does; and the
- * /proc/net/tcp reader on a file in that format.
+ * /proc/net/tcp reader on a file in that format and on this host.
  */
 #include "td_accept_watch.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -141,4 +144,30 @@ Test(accept_watch, established_connections_are_counted_from_the_kernel_table)
     cr_assert_eq(td_established_in(path, 1), 0);
     cr_assert_eq(unlink(path), 0);
     cr_assert_eq(td_established_in(path, 40000), -1);
+}
+
+Test(accept_watch, this_hosts_connections_are_seen)
+{
+    /* A listener on a free loopback port, and one connection to it. */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(l, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+    cr_assert_eq(listen(l, 4), 0);
+    unsigned port = ntohs(a.sin_port);
+    cr_assert_eq(td_established_on_host(port, NULL), 0);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(c, 0);
+    cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    /* Established as soon as the kernel finished the handshake, accepted or
+     * not: what a caller waiting on a stopped listener looks like. */
+    cr_assert_eq(td_established_on_host(port, NULL), 1);
+    int s = accept(l, NULL, NULL);
+    cr_assert_geq(s, 0);
+    cr_assert_eq(td_established_on_host(port, NULL), 1);
+    close(c);
+    close(s);
+    close(l);
 }
