@@ -4,8 +4,9 @@
  * schema newer than the binary (refused), the roles of ops/postgres/init.sql
  * (td-auth's cannot read td-diary's schema, nor the reverse), the server
  * going away under a running td-auth (503 at once, served again after the
- * restart without restarting td-auth), and two td-auth replicas racing one
- * refresh token (exactly one wins). A real PostgreSQL 15 per test
+ * restart without restarting td-auth), a query stuck behind a lock (503 at
+ * the statement timeout), and two td-auth replicas racing one refresh token
+ * (exactly one wins). A real PostgreSQL 15 per test
  * (tests/harness/pg.h). The td-auth suites themselves also run on
  * PostgreSQL: the *_pg CTest entries.
  */
@@ -222,6 +223,83 @@ Test(pg_auth, postgres_down_answers_503_fast_and_td_auth_heals_after_the_restart
     }
     login(&s, "down@example.com", GOOD_PASSWORD, &t);
     cr_expect_eq(s.procs[TH_AUTH].starts, 1, "td-auth was not restarted");
+    cr_expect_eq(th_stack_stop(&s), 0);
+}
+
+struct locker {
+    const char *url;
+    int hold_ms;
+    int rc;
+    char out[256];
+};
+
+/* Holds an exclusive lock on td-auth's users table for hold_ms, in one
+ * transaction of td-auth's own role. */
+static void *hold_users_lock(void *arg)
+{
+    struct locker *l = arg;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d.%03d); COMMIT;",
+             l->hold_ms / 1000, l->hold_ms % 1000);
+    l->rc = th_pg_query(l->url, sql, l->out, sizeof l->out);
+    return NULL;
+}
+
+static bool users_locked(void *arg)
+{
+    const struct locker *l = arg;
+    char out[64];
+    return th_pg_query(l->url,
+                       "SELECT count(*) FROM pg_locks WHERE relation = 'users'::regclass"
+                       " AND mode = 'AccessExclusiveLock' AND granted",
+                       out, sizeof out) == 0 &&
+           strcmp(out, "1") == 0;
+}
+
+Test(pg_auth, a_query_stuck_behind_a_lock_fails_at_the_timeout_with_503)
+{
+    /* AUTH_DATABASE_STATEMENT_TIMEOUT_MS bounds every statement and every
+     * lock wait, so one query waiting on a lock (a long migration, an operator's session left
+     * open) holds a worker for that long, not for ever: the request gets a
+     * 503 well inside the RPC deadline (5 s), and the worker serves the next
+     * request once the lock is gone. */
+    struct th_stack s;
+    struct th_options opts = {.postgres = true,
+                              .env = {"AUTH_DATABASE_STATEMENT_TIMEOUT_MS=500", NULL}};
+    cr_assert_eq(th_stack_start(&s, &opts), 0);
+    register_user(&s, "locked@example.com", GOOD_PASSWORD);
+    struct tokens t;
+    login(&s, "locked@example.com", GOOD_PASSWORD, &t);
+    /* As in the test above: the gateway's revocation pull, before the lock. */
+    cr_assert(th_wait_log(&s, "td-gateway.log", "revocations_caught_up", TH_WAIT_MS),
+              "the gateway never pulled the revocations after its feed connected");
+
+    struct locker l = {.url = s.pg.auth_url, .hold_ms = 6000};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, hold_users_lock, &l), 0);
+    cr_assert(th_wait_until(users_locked, &l, TH_WAIT_MS), "the lock was never taken");
+    long long t0 = now_ms();
+    struct th_response r;
+    req(&s, "GET", "/auth/me", t.access, NULL, &r);
+    long long took = now_ms() - t0;
+    cr_expect_eq(r.status, 503, "%ld %s", r.status, r.body);
+    /* 500 ms and the round trips; under the default (2 s) or none (the
+     * lock's 6 s) this fails. */
+    cr_expect_lt(took, 1800, "a query behind the lock held its request %lld ms", took);
+    fprintf(stderr, "pg_auth: a request behind a lock answered %ld after %lld ms\n", r.status, took);
+    th_response_free(&r);
+    /* statement_timeout (57014) or lock_timeout (55P03): both are set to
+     * the same bound (common/td_sql_pg.c). */
+    cr_expect(th_log_has(&s, "td-auth.log", "PostgreSQL 57014") ||
+                  th_log_has(&s, "td-auth.log", "PostgreSQL 55P03"),
+              "no timeout in td-auth's log");
+    pthread_join(th, NULL);
+    cr_assert_eq(l.rc, 0, "%s", l.out);
+
+    struct me_probe p = {&s, t.access, 0};
+    cr_assert(th_wait_until(me_ok, &p, TH_WAIT_MS), "td-auth still answers %ld", p.status);
+    cr_expect_eq(s.procs[TH_AUTH].starts, 1, "td-auth was restarted");
     cr_expect_eq(th_stack_stop(&s), 0);
 }
 
