@@ -238,6 +238,11 @@ struct td_rpc_call {
     const char *args;       /* one packed msgpack object, or NULL for none */
     size_t args_len;
     int timeout_ms; /* 0: the client's default */
+    /* The call id (proto/README.md, `cid`), at most TD_PROTO_CID_MAX bytes;
+     * NULL or "": a fresh random one. A caller that sends one write again
+     * (to another replica) passes the id of the first attempt, so the
+     * server's dedupe makes both one write. */
+    const char *call_id;
 };
 
 struct td_rpc_result {

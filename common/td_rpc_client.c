@@ -239,8 +239,14 @@ int td_rpc_client_peers(struct td_rpc_client *c)
 
 static int encode_request(const struct td_rpc_call *call, msgpack_sbuffer *sb)
 {
-    char cid[33];
-    td_rpc_new_id(cid);
+    char fresh[33];
+    const char *cid = call->call_id;
+    if (cid == NULL || cid[0] == '\0') {
+        td_rpc_new_id(fresh);
+        cid = fresh;
+    } else if (strlen(cid) > TD_PROTO_CID_MAX) {
+        return TD_EINVAL;
+    }
     const char *rid = call->request_id ? call->request_id : td_log_request_id();
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);

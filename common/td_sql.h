@@ -78,6 +78,8 @@ enum td_sql_engine td_sql_engine_of(const struct td_sql *db);
 
 /* Runs one statement that returns no rows. `types` describes the values
  * that follow: 'i' int64_t, 's' const char * (NULL binds NULL); one per `?`.
+ * SQL that only PostgreSQL runs may number its parameters instead ($1, $2,
+ * a number used as often as needed; one value per number).
  * *changes (may be NULL) gets the rows changed. 0, TD_EEXISTS, TD_EDOWN or
  * TD_ESTORAGE. */
 int td_sql_run(struct td_sql *db, int64_t *changes, const char *sql, const char *types, ...);

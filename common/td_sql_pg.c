@@ -247,11 +247,14 @@ int td_sql_pg_exec(struct td_sql *db, const char *sql)
 }
 
 /* Rewrites the `?` placeholders of `sql` as $1, $2, ... (outside quotes).
- * Returns the count, or -1 when `out` is too small. */
+ * A query written for PostgreSQL alone may number its parameters itself
+ * ($1, $2, each usable several times; td_sql.h): then it is copied as it is
+ * and its count is the highest number. Mixing the two is refused. Returns
+ * the count, or -1 when `out` is too small or the placeholders are mixed. */
 static int number_params(const char *sql, char *out, size_t size)
 {
     size_t o = 0;
-    int n = 0;
+    int n = 0, highest = 0;
     char quote = 0;
     for (const char *p = sql; *p; p++) {
         char buf[8];
@@ -265,6 +268,9 @@ static int number_params(const char *sql, char *out, size_t size)
             quote = *p;
         } else if (*p == '?') {
             len = (size_t)snprintf(buf, sizeof buf, "$%d", ++n);
+        } else if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
+            int k = (int)strtol(p + 1, NULL, 10);
+            highest = k > highest ? k : highest;
         }
         if (o + len + 1 > size)
             return -1;
@@ -272,7 +278,9 @@ static int number_params(const char *sql, char *out, size_t size)
         o += len;
     }
     out[o] = '\0';
-    return n;
+    if (n > 0 && highest > 0)
+        return -1;
+    return n > 0 ? n : highest;
 }
 
 /* The name of `sql` prepared on this session, preparing it the first time. */
@@ -292,7 +300,7 @@ static int prepared(struct td_sql *db, const char *sql, int nparams, const char 
         db->prep = grown;
         db->capprep = cap;
     }
-    char text[4096];
+    char text[8192];
     int n = number_params(sql, text, sizeof text);
     if (n < 0 || n != nparams) {
         TD_LOG(TD_LOG_ERR, "db_prepare_failed", "%d placeholders for %d values", n, nparams);

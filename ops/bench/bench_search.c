@@ -297,7 +297,7 @@ int main(int argc, char **argv)
     }
     struct diary_store *store = NULL;
     double t0 = now_ms();
-    if (diary_store_open(given != NULL ? given : dir, 1, &store) != 0) {
+    if (diary_store_open(&(struct diary_store_opts){.data_dir = given != NULL ? given : dir}, 1, &store) != 0) {
         fprintf(stderr, "bench_search: cannot open the store\n");
         if (given == NULL)
             td_tempdir_remove(dir);

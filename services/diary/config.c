@@ -3,6 +3,10 @@
  */
 #include "config.h"
 #include "td_daemon.h"
+#include "td_error.h"
+#include "td_sql.h"
+
+#include <stdio.h>
 
 #include <stddef.h>
 
@@ -18,11 +22,37 @@ static const struct td_cfg_var vars[] = {
      offsetof(struct diary_config, sentiment_url), TD_CFG_RPC_URL},
     {"SENTIMENT_TIMEOUT_MS", TD_CFG_INT, "2000", NULL, 10, 60000,
      offsetof(struct diary_config, sentiment_timeout_ms), 0},
+    /* A libpq URL may carry the role's password: it may come from a file. */
+    {"DIARY_DATABASE_URL", TD_CFG_STRING, NULL, NULL, 1, 4096,
+     offsetof(struct diary_config, database_url), TD_CFG_FILE},
+    {"DIARY_DATABASE_STATEMENT_TIMEOUT_MS", TD_CFG_INT, "2000", NULL, 100, 600000,
+     offsetof(struct diary_config, statement_timeout_ms), 0},
 };
 
 int diary_config_load(struct diary_config *cfg)
 {
-    return td_daemon_configure("td-diary", TD_ROLE_DIARY, vars, sizeof vars / sizeof vars[0], cfg, &cfg->base);
+    int rc = td_daemon_configure("td-diary", TD_ROLE_DIARY, vars, sizeof vars / sizeof vars[0],
+                                 cfg, &cfg->base);
+    if (rc != 0)
+        return rc;
+    /* As td-auth's (services/auth/config.c): a statement ends well inside
+     * the RPC deadline, or the caller would time out while the worker is
+     * still held. */
+    char err[256];
+    enum td_sql_engine engine;
+    if (td_sql_url_engine(cfg->database_url, &engine, err, sizeof err) != 0) {
+        fprintf(stderr, "td-diary: configuration error: DIARY_DATABASE_URL: %s\n", err);
+        rc = TD_ECONFIG;
+    } else if (cfg->statement_timeout_ms >= cfg->base.rpc_timeout_ms) {
+        fprintf(stderr,
+                "td-diary: configuration error: DIARY_DATABASE_STATEMENT_TIMEOUT_MS: must be "
+                "less than RPC_TIMEOUT_MS (%lld)\n",
+                cfg->base.rpc_timeout_ms);
+        rc = TD_ECONFIG;
+    }
+    if (rc != 0)
+        diary_config_free(cfg);
+    return rc;
 }
 
 void diary_config_free(struct diary_config *cfg)

@@ -14,6 +14,9 @@ struct diary_config {
     char *operator_url;             /* DIARY_RPC_OPERATOR_URL: where tdctl calls */
     char *sentiment_url;            /* SENTIMENT_RPC_URL */
     long long sentiment_timeout_ms; /* SENTIMENT_TIMEOUT_MS: how long a write waits for analysis */
+    char *database_url;             /* DIARY_DATABASE_URL: NULL/"sqlite:" SQLite under DATA_DIR,
+                                     * else PostgreSQL (services/diary/store.h) */
+    long long statement_timeout_ms; /* DIARY_DATABASE_STATEMENT_TIMEOUT_MS (PostgreSQL) */
 };
 
 /* Loads and validates; prints the one-line error itself. 0 or TD_ECONFIG. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uchar.h>
+#include <unicode/utf8.h>
 
 /* White space between terms: Unicode White_Space plus the invisible format
  * characters logic.c also counts as blank. */
@@ -41,11 +42,27 @@ static bool is_word_char(uint32_t cp)
     }
 }
 
-int diary_fts_query_new(const char *q, size_t len, char **out, const char **problem)
+/* The two forms a search text becomes: SQLite's FTS5 expression
+ * ("don t"* AND "walk"*: each term a quoted prefix phrase) and PostgreSQL's
+ * tsquery ('don' <-> 't':* & 'walk':*, folded here: the database's own
+ * lower() follows its locale, the contract says Unicode simple folding). */
+enum q_syntax { Q_FTS5, Q_TSQUERY };
+
+/* Appends `cp`, simply case-folded, as UTF-8 at buf + *o. */
+static void put_folded(char *buf, size_t *o, uint32_t cp)
 {
-    /* Trim, check, count. */
-    size_t start = 0, end = 0;
+    UChar32 f = u_foldCase((UChar32)cp, U_FOLD_CASE_DEFAULT);
+    size_t i = *o;
+    U8_APPEND_UNSAFE(buf, i, f);
+    *o = i;
+}
+
+/* Checks and trims q; *start and *end bound its visible part. 0 or TD_EINVAL
+ * with *problem. */
+static int q_check(const char *q, size_t len, size_t *start, size_t *end, const char **problem)
+{
     int64_t chars = 0, first_visible = -1, last_visible = -1;
+    *start = *end = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t n = td_utf8_decode(q + i, len - i, &cp);
@@ -56,10 +73,10 @@ int diary_fts_query_new(const char *q, size_t len, char **out, const char **prob
         if (!is_space(cp)) {
             if (first_visible < 0) {
                 first_visible = chars;
-                start = i;
+                *start = i;
             }
             last_visible = chars;
-            end = i + n;
+            *end = i + n;
         }
         chars++;
         i += n;
@@ -72,9 +89,17 @@ int diary_fts_query_new(const char *q, size_t len, char **out, const char **prob
         *problem = "Length must be between 1 and 200 characters.";
         return TD_EINVAL;
     }
+    return 0;
+}
+
+/* Writes the query of the checked text q[start, end) in `syntax`. */
+static int q_build(const char *q, size_t start, size_t end, enum q_syntax syntax, char **out,
+                   const char **problem)
+{
+    bool ts = syntax == Q_TSQUERY;
     /* Worst case, a one-byte term and its separator (2 bytes) become
-     * "x"* AND  (10 bytes): five times the text, plus the NUL. */
-    size_t cap = (end - start) * 6 + 16;
+     * 'x':* &  (9 bytes), and folding may lengthen a character by half. */
+    size_t cap = (end - start) * 8 + 16;
     char *buf = malloc(cap);
     if (buf == NULL)
         return TD_ENOMEM;
@@ -88,24 +113,33 @@ int diary_fts_query_new(const char *q, size_t len, char **out, const char **prob
         bool space = i == end || is_space(cp);
         bool word = !space && is_word_char(cp);
         if (word) {
+            const char *open = ts ? "'" : "\"";
             if (!in_term) {
                 if (any) {
-                    memcpy(buf + o, " AND ", 5);
-                    o += 5;
+                    const char *and = ts ? " & " : " AND ";
+                    memcpy(buf + o, and, strlen(and));
+                    o += strlen(and);
                 }
-                buf[o++] = '"';
+                buf[o++] = open[0];
                 in_term = any = true;
             } else if (!in_word) {
-                buf[o++] = ' ';
+                const char *next = ts ? "' <-> '" : " "; /* the next word of a phrase */
+                memcpy(buf + o, next, strlen(next));
+                o += strlen(next);
             }
-            memcpy(buf + o, q + i, n);
-            o += n;
+            if (ts) {
+                put_folded(buf, &o, cp);
+            } else {
+                memcpy(buf + o, q + i, n);
+                o += n;
+            }
             in_word = true;
         } else {
             in_word = false;
             if (space && in_term) {
-                memcpy(buf + o, "\"*", 2);
-                o += 2;
+                const char *close = ts ? "':*" : "\"*";
+                memcpy(buf + o, close, strlen(close));
+                o += strlen(close);
                 in_term = false;
             }
         }
@@ -117,6 +151,45 @@ int diary_fts_query_new(const char *q, size_t len, char **out, const char **prob
         *problem = "Must contain a letter or a digit.";
         return TD_EINVAL;
     }
+    *out = buf;
+    return 0;
+}
+
+int diary_fts_query_new(const char *q, size_t len, char **out, const char **problem)
+{
+    size_t start, end;
+    int rc = q_check(q, len, &start, &end, problem);
+    return rc ? rc : q_build(q, start, end, Q_FTS5, out, problem);
+}
+
+int diary_ts_query_new(const char *q, size_t len, char **out, const char **problem)
+{
+    size_t start, end;
+    int rc = q_check(q, len, &start, &end, problem);
+    return rc ? rc : q_build(q, start, end, Q_TSQUERY, out, problem);
+}
+
+int diary_search_words_new(const char *text, size_t len, char **out)
+{
+    /* folding lengthens a character by half at most */
+    char *buf = malloc(len * 2 + 1);
+    if (buf == NULL)
+        return TD_ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t n = td_utf8_decode(text + i, len - i, &cp);
+        if (n == 0) { /* not UTF-8 (never stored): a separator */
+            n = 1;
+            cp = ' ';
+        }
+        if (is_word_char(cp))
+            put_folded(buf, &o, cp);
+        else if (o > 0 && buf[o - 1] != ' ')
+            buf[o++] = ' ';
+        i += n;
+    }
+    buf[o] = '\0';
     *out = buf;
     return 0;
 }
@@ -136,6 +209,8 @@ void diary_filter_clear(struct diary_filter *f)
 {
     free(f->match);
     f->match = NULL;
+    free(f->ts_query);
+    f->ts_query = NULL;
     f->from_us = INT64_MIN;
     f->to_us = INT64_MAX;
     f->tone = DIARY_TONE_ANY;
@@ -151,7 +226,7 @@ int diary_filter_parse(const struct diary_filter_in *in, struct diary_filter *ou
 {
     size_t np = 0;
 #define PROBLEM(f, m) (problems[np].field = (f), problems[np].message = (m), np++)
-    struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
+    struct diary_filter f = DIARY_FILTER_NONE;
     struct td_tz *tz = NULL;
     int rc = 0;
     if (in->tz.s != NULL) {
@@ -195,6 +270,8 @@ int diary_filter_parse(const struct diary_filter_in *in, struct diary_filter *ou
     if (in->q.s != NULL) {
         const char *why = NULL;
         int qrc = diary_fts_query_new(in->q.s, in->q.len, &f.match, &why);
+        if (qrc == 0)
+            qrc = diary_ts_query_new(in->q.s, in->q.len, &f.ts_query, &why);
         if (qrc == TD_EINVAL)
             PROBLEM("q", why);
         else if (qrc != 0)

@@ -14,6 +14,10 @@
  * are joined by AND. User text only ever appears inside double quotes, and
  * contains no quote there, so it is never read as MATCH syntax. Case is
  * folded by the tokenizer itself, on both sides.
+ *
+ * On PostgreSQL (store_pg.c) the same terms become a tsquery over the
+ * folded words of each entry, both made here, so the two engines find the
+ * same entries.
  */
 #ifndef DIARY_FILTER_H
 #define DIARY_FILTER_H
@@ -57,6 +61,18 @@ void diary_filter_clear(struct diary_filter *f);
  * over DIARY_Q_MAX_CHARS code points after trimming, invalid UTF-8 or NUL,
  * no letter or digit), or TD_ENOMEM. */
 int diary_fts_query_new(const char *q, size_t len, char **out, const char **problem);
+
+/* The same search as a PostgreSQL tsquery (store_pg.c): the same terms and
+ * words, each word simply case-folded and quoted ('don' <-> 't':* &
+ * 'walk':*), for to_tsquery('simple', ...) over diary_search_words_new's
+ * text. Words hold letters, digits and marks only, never a quote. Same
+ * returns. */
+int diary_ts_query_new(const char *q, size_t len, char **out, const char **problem);
+
+/* The words of an entry's content as PostgreSQL indexes them: cut as
+ * above, simply case-folded, separated by one space ("i ve been walking").
+ * Returns 0 and a new string in *out, or TD_ENOMEM. */
+int diary_search_words_new(const char *text, size_t len, char **out);
 
 /* A date ("YYYY-MM-DD", the first instant of that local date in tz) or an
  * RFC 3339 timestamp. 0 and *us, or TD_EINVAL. */

@@ -142,7 +142,7 @@ static int op_list(void *ctx, const struct td_rpc_request *req, struct td_rpc_re
     int rc = user_op_args(app, req, rep, args, sizeof args / sizeof args[0]);
     int64_t page = args[0].value ? args[0].i : 1;
     int64_t per_page = args[1].value ? args[1].i : DIARY_PER_PAGE_DEFAULT;
-    struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
+    struct diary_filter f = DIARY_FILTER_NONE;
     struct td_tz *tz = NULL;
     rc = rc ? rc : filter_args(rep, &args[2], &args[3], &args[4], &args[5], &args[6], &f, &tz);
     td_tz_free(&tz);
@@ -287,7 +287,7 @@ static int op_stats(void *ctx, const struct td_rpc_request *req, struct td_rpc_r
     struct diary_app *app = ctx;
     struct diary_stats s = {0};
     struct td_arg args[] = {TEXT_ARG("from"), TEXT_ARG("to"), TEXT_ARG("tz")};
-    struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
+    struct diary_filter f = DIARY_FILTER_NONE;
     struct td_tz *tz = NULL;
     int rc = user_op_args(app, req, rep, args, 3);
     rc = rc ? rc : filter_args(rep, NULL, &args[0], &args[1], NULL, &args[2], &f, &tz);
@@ -476,7 +476,7 @@ static int op_timeline(void *ctx, const struct td_rpc_request *req, struct td_rp
 {
     struct diary_app *app = ctx;
     struct td_arg args[] = {TEXT_ARG("bucket"), TEXT_ARG("from"), TEXT_ARG("to"), TEXT_ARG("tz")};
-    struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
+    struct diary_filter f = DIARY_FILTER_NONE;
     struct td_tz *tz = NULL;
     enum diary_bucket b = DIARY_BUCKET_WEEK;
     int rc = user_op_args(app, req, rep, args, 4);
@@ -667,7 +667,7 @@ static int op_phrases(void *ctx, const struct td_rpc_request *req, struct td_rpc
 {
     struct diary_app *app = ctx;
     struct td_arg args[] = {TEXT_ARG("limit"), TEXT_ARG("from"), TEXT_ARG("to"), TEXT_ARG("tz")};
-    struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
+    struct diary_filter f = DIARY_FILTER_NONE;
     struct td_tz *tz = NULL;
     int64_t limit = DIARY_PHRASES_DEFAULT_LIMIT;
     int rc = user_op_args(app, req, rep, args, 4);
@@ -740,7 +740,7 @@ static int op_export(void *ctx, const struct td_rpc_request *req, struct td_rpc_
     struct diary_app *app = ctx;
     struct td_arg args[] = {TEXT_ARG("q"),    TEXT_ARG("from"), TEXT_ARG("to"),
                             TEXT_ARG("tone"), TEXT_ARG("tz"),   TD_ARG_ANY("after", 0)};
-    struct diary_filter f = {NULL, INT64_MIN, INT64_MAX, DIARY_TONE_ANY};
+    struct diary_filter f = DIARY_FILTER_NONE;
     struct td_tz *tz = NULL;
     int64_t after_created, after_id;
     int rc = user_op_args(app, req, rep, args, 6);

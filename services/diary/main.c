@@ -27,7 +27,10 @@ int main(int argc, char **argv)
 
     struct diary_app app = {.cfg = &cfg, .sentiment_timeout_ms = (int)cfg.sentiment_timeout_ms};
     struct td_rpc_server *server = NULL;
-    rc = diary_store_open(cfg.base.data_dir, (size_t)cfg.base.rpc_workers, &app.store);
+    struct diary_store_opts so = {.data_dir = cfg.base.data_dir,
+                                  .database_url = cfg.database_url,
+                                  .statement_timeout_ms = cfg.statement_timeout_ms};
+    rc = diary_store_open(&so, (size_t)cfg.base.rpc_workers, &app.store);
     if (rc == 0 && !args.migrate_only) {
         struct td_rpc_client_opts copts = {.service = "sentiment", .peer = TD_ROLE_SENTIMENT,
                                            .urls = cfg.sentiment_url,

@@ -25,10 +25,15 @@ int diary_pending_run_once(struct diary_store *store, unsigned conn,
 {
     struct diary_pending_item *items = NULL;
     size_t n = 0;
-    int rc = diary_store_pending(store, conn, now_us, DIARY_PENDING_BATCH, &items, &n);
+    /* The batch's lease (store.h): long enough to try every entry at the
+     * full timeout, twice over, so a live replica never loses its work to
+     * another; a dead one delays its entries by this much at most. */
+    int64_t lease_us = (int64_t)DIARY_PENDING_BATCH * timeout_ms * 2 * 1000;
+    int rc = diary_store_pending(store, conn, now_us, DIARY_PENDING_BATCH, lease_us, &items, &n);
     if (rc != 0)
         return rc;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    size_t i = 0;
+    for (; rc == 0 && i < n; i++) {
         struct diary_pending_item *p = &items[i];
         char rid[48];
         snprintf(rid, sizeof rid, "pending-%lld", (long long)p->id);
@@ -62,6 +67,14 @@ int diary_pending_run_once(struct diary_store *store, unsigned conn,
                    (long long)p->id, (long long)delay);
         }
         diary_analysis_clear(&a);
+    }
+    /* Stopped early: the entries not tried (and the one that failed) are
+     * due again at once rather than when the lease ends. */
+    if (rc != 0 && i > 0) {
+        int rrc = diary_store_release(store, conn, &items[i - 1], n - (i - 1));
+        if (rrc != 0)
+            TD_LOG(TD_LOG_WARN, "analysis_release_failed", "leases left to expire: %s",
+                   td_error_symbol(rrc));
     }
     td_log_set_request_id(NULL);
     diary_pending_free(&items, n);

@@ -14,9 +14,14 @@
  * leads: it runs the queued writes on its own connection in one BEGIN
  * IMMEDIATE ... COMMIT, each inside SAVEPOINT one_write, and wakes their
  * threads.
+ *
+ * A store opened on PostgreSQL has no SQLite connection: every public
+ * function below first hands its call to store_pg.c (ON_PG).
  */
 #include "store.h"
+#include "store_pg.h"
 #include "td_db.h"
+#include "td_sql.h"
 #include "td_error.h"
 #include "td_time.h"
 #include "td_log.h"
@@ -389,6 +394,21 @@ struct diary_conn {
     sqlite3_stmt *st[ST_N];
 };
 
+/* The PostgreSQL engine's connection of the same index, for ON_PG. */
+#define PG_CONN(s, conn) td_sql_pool_conn((s)->pg, (conn))
+#define ON_PG(s, call)                                                                         \
+    do {                                                                                       \
+        if ((s)->pg != NULL)                                                                   \
+            return call;                                                                       \
+    } while (0)
+
+const char *const *diary_sqlite_migrations(size_t *n)
+{
+    if (n != NULL)
+        *n = sizeof migrations / sizeof migrations[0];
+    return migrations;
+}
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static sqlite3_stmt *stmt(struct diary_store *s, unsigned conn, enum st which)
@@ -528,8 +548,15 @@ static int conn_prepare(struct diary_conn *c)
     return 0;
 }
 
-int diary_store_open(const char *data_dir, size_t nworkers, struct diary_store **out)
+int diary_store_open(const struct diary_store_opts *o, size_t nworkers, struct diary_store **out)
 {
+    enum td_sql_engine engine;
+    char err[256];
+    if (td_sql_url_engine(o->database_url, &engine, err, sizeof err) != 0) {
+        TD_LOG(TD_LOG_ERR, "db_url_invalid", "DIARY_DATABASE_URL: %s", err);
+        return TD_ESTORAGE;
+    }
+    const char *data_dir = o->data_dir;
     struct diary_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return TD_ENOMEM;
@@ -539,6 +566,15 @@ int diary_store_open(const char *data_dir, size_t nworkers, struct diary_store *
         free(s->conns);
         free(s);
         return TD_ENOMEM;
+    }
+    if (engine == TD_SQL_PG) {
+        int rc = diary_pg_open(o, s->nconns, &s->pg);
+        if (rc != 0) {
+            diary_store_close(&s);
+            return rc;
+        }
+        *out = s;
+        return 0;
     }
     /* The schema first (statements can only be prepared against it), then the
      * other connections. */
@@ -567,6 +603,7 @@ void diary_store_close(struct diary_store **ps)
             sqlite3_finalize(s->conns[i].st[j]);
         td_db_close(&s->conns[i].db);
     }
+    td_sql_pool_close(&s->pg);
     commits_free(&s->commits);
     free(s->conns);
     free(s);
@@ -850,6 +887,7 @@ void diary_store_commit_counts(struct diary_store *s, int64_t *writes, int64_t *
 int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, const char *call_id,
                        const struct diary_write *w, struct diary_entry *out, bool *deduped)
 {
+    ON_PG(s, diary_pg_create(PG_CONN(s, conn), user_id, call_id, w, out, deduped));
     struct diary_entry e = {0};
     bool dedup = false;
     struct write_job job = {.kind = WRITE_CREATE, .user_id = user_id, .call_id = call_id,
@@ -865,6 +903,7 @@ int diary_store_create(struct diary_store *s, unsigned conn, int64_t user_id, co
 int diary_store_get(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
                     struct diary_entry *out)
 {
+    ON_PG(s, diary_pg_get(PG_CONN(s, conn), user_id, id, out));
     struct diary_entry e = {0};
     int rc = get_by_id(s, conn, id, &e);
     if (rc == 0 && e.user_id != user_id) {
@@ -879,6 +918,7 @@ int diary_store_get(struct diary_store *s, unsigned conn, int64_t user_id, int64
 int diary_store_update(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id,
                        const struct diary_write *w, struct diary_entry *out)
 {
+    ON_PG(s, diary_pg_update(PG_CONN(s, conn), user_id, id, w, out));
     struct diary_entry e = {0};
     struct write_job job = {.kind = WRITE_UPDATE, .user_id = user_id, .id = id, .w = w, .out = &e};
     int rc = submit(s, conn, &job);
@@ -889,6 +929,7 @@ int diary_store_update(struct diary_store *s, unsigned conn, int64_t user_id, in
 
 int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, int64_t id)
 {
+    ON_PG(s, diary_pg_delete(PG_CONN(s, conn), user_id, id));
     struct write_job job = {.kind = WRITE_DELETE, .user_id = user_id, .id = id};
     return submit(s, conn, &job);
 }
@@ -896,6 +937,7 @@ int diary_store_delete(struct diary_store *s, unsigned conn, int64_t user_id, in
 int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_id,
                             int64_t *deleted)
 {
+    ON_PG(s, diary_pg_delete_user(PG_CONN(s, conn), user_id, deleted));
     int rc = begin(s, conn, true);
     if (rc != 0)
         return rc;
@@ -920,6 +962,7 @@ int diary_store_delete_user(struct diary_store *s, unsigned conn, int64_t user_i
 int diary_store_seed(struct diary_store *s, unsigned conn, const struct diary_seed_entry *entries,
                      size_t n, bool clear, int64_t *cleared, int64_t *inserted)
 {
+    ON_PG(s, diary_pg_seed(PG_CONN(s, conn), entries, n, clear, cleared, inserted));
     int rc = begin(s, conn, true);
     if (rc != 0)
         return rc;
@@ -964,6 +1007,7 @@ int diary_store_seed(struct diary_store *s, unsigned conn, const struct diary_se
 int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
                       struct diary_stats *out)
 {
+    ON_PG(s, diary_pg_stats(PG_CONN(s, conn), user_id, out));
     sqlite3_stmt *st = stmt(s, conn, ST_STATS);
     sqlite3_bind_int64(st, 1, user_id);
     int step = sqlite3_step(st);
@@ -984,8 +1028,9 @@ int diary_store_stats(struct diary_store *s, unsigned conn, int64_t user_id,
 /* ---- pending analyses --------------------------------------------------- */
 
 int diary_store_pending(struct diary_store *s, unsigned conn, int64_t now_us, size_t limit,
-                        struct diary_pending_item **items, size_t *count)
+                        int64_t lease_us, struct diary_pending_item **items, size_t *count)
 {
+    ON_PG(s, diary_pg_pending(PG_CONN(s, conn), now_us, limit, lease_us, items, count));
     struct diary_pending_item *arr = calloc(limit ? limit : 1, sizeof *arr);
     if (arr == NULL)
         return TD_ENOMEM;
@@ -1022,6 +1067,7 @@ int diary_store_apply_analysis(struct diary_store *s, unsigned conn, int64_t id,
                                const char *analyzed, size_t analyzed_len, int64_t pos,
                                int64_t neg, bool *applied)
 {
+    ON_PG(s, diary_pg_apply_analysis(PG_CONN(s, conn), id, version, analyzed, analyzed_len, pos, neg, applied));
     sqlite3_stmt *st = stmt(s, conn, ST_APPLY);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, version);
@@ -1038,6 +1084,7 @@ int diary_store_apply_analysis(struct diary_store *s, unsigned conn, int64_t id,
 int diary_store_defer(struct diary_store *s, unsigned conn, int64_t id, int64_t version,
                       int64_t next_at_us)
 {
+    ON_PG(s, diary_pg_defer(PG_CONN(s, conn), id, version, next_at_us));
     sqlite3_stmt *st = stmt(s, conn, ST_DEFER);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, version);
@@ -1047,8 +1094,16 @@ int diary_store_defer(struct diary_store *s, unsigned conn, int64_t id, int64_t 
     return rc;
 }
 
+int diary_store_release(struct diary_store *s, unsigned conn,
+                        const struct diary_pending_item *items, size_t n)
+{
+    ON_PG(s, diary_pg_release(PG_CONN(s, conn), items, n));
+    return 0; /* SQLite: nothing was leased */
+}
+
 int diary_store_pending_count(struct diary_store *s, unsigned conn, int64_t *count)
 {
+    ON_PG(s, diary_pg_pending_count(PG_CONN(s, conn), count));
     return one_int(s, conn, ST_PENDING_COUNT, count);
 }
 
@@ -1172,6 +1227,7 @@ int diary_store_find(struct diary_store *s, unsigned conn, int64_t user_id,
                      const struct diary_filter *f, int64_t limit, int64_t offset,
                      struct diary_entry **items, size_t *count, int64_t *total)
 {
+    ON_PG(s, diary_pg_find(PG_CONN(s, conn), user_id, f, limit, offset, items, count, total));
     if (!diary_filter_active(f))
         return list_all(s, conn, user_id, limit, offset, items, count, total);
     bool q = f->match != NULL;
@@ -1215,6 +1271,7 @@ int diary_store_export_page(struct diary_store *s, unsigned conn, int64_t user_i
                             int64_t after_id, int64_t limit, struct diary_entry **items,
                             size_t *count)
 {
+    ON_PG(s, diary_pg_export_page(PG_CONN(s, conn), user_id, f, after_created, after_id, limit, items, count));
     sqlite3_stmt *st = stmt(s, conn, f->match != NULL ? ST_Q_AFTER : ST_F_AFTER);
     int rc = bind_filter(st, user_id, f, key_at(after_created));
     if (rc == 0 && (sqlite3_bind_int64(st, 6, after_created) != SQLITE_OK ||
@@ -1237,6 +1294,7 @@ static int bind_range(sqlite3_stmt *st, int64_t user_id, int64_t from_us, int64_
 int diary_store_range_stats(struct diary_store *s, unsigned conn, int64_t user_id,
                             int64_t from_us, int64_t to_us, struct diary_stats *out)
 {
+    ON_PG(s, diary_pg_range_stats(PG_CONN(s, conn), user_id, from_us, to_us, out));
     sqlite3_stmt *st = stmt(s, conn, ST_RANGE_STATS);
     int rc = bind_range(st, user_id, from_us, to_us);
     if (rc == 0 && sqlite3_step(st) != SQLITE_ROW)
@@ -1258,6 +1316,7 @@ int diary_store_scan_tones(struct diary_store *s, unsigned conn, int64_t user_id
                            int (*fn)(void *arg, int64_t created_at, int64_t pos, int64_t neg),
                            void *arg)
 {
+    ON_PG(s, diary_pg_scan_tones(PG_CONN(s, conn), user_id, from_us, to_us, fn, arg));
     sqlite3_stmt *st = stmt(s, conn, ST_RANGE_TONES);
     int rc = bind_range(st, user_id, from_us, to_us), step = SQLITE_DONE;
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
@@ -1273,6 +1332,7 @@ int diary_store_scan_markup(struct diary_store *s, unsigned conn, int64_t user_i
                             int64_t from_us, int64_t to_us,
                             int (*fn)(void *arg, const char *markup, size_t len), void *arg)
 {
+    ON_PG(s, diary_pg_scan_markup(PG_CONN(s, conn), user_id, from_us, to_us, fn, arg));
     sqlite3_stmt *st = stmt(s, conn, ST_RANGE_MARKUP);
     int rc = bind_range(st, user_id, from_us, to_us), step = SQLITE_DONE;
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1299,6 +1359,7 @@ int diary_store_import_stage(struct diary_store *s, unsigned conn, int64_t user_
                              const struct diary_import_item *items, size_t n, int64_t now_us,
                              int64_t expire_before_us)
 {
+    ON_PG(s, diary_pg_import_stage(PG_CONN(s, conn), user_id, import_id, offset, items, n, now_us, expire_before_us));
     int rc = begin(s, conn, true);
     if (rc != 0)
         return rc;
@@ -1329,6 +1390,7 @@ int diary_store_import_stage(struct diary_store *s, unsigned conn, int64_t user_
 int diary_store_import_drop(struct diary_store *s, unsigned conn, int64_t user_id,
                             const char *import_id)
 {
+    ON_PG(s, diary_pg_import_drop(PG_CONN(s, conn), user_id, import_id));
     sqlite3_stmt *st = stmt(s, conn, ST_STAGE_DROP);
     int rc = bind_import(st, user_id, import_id);
     if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
@@ -1380,6 +1442,7 @@ int diary_store_import_commit(struct diary_store *s, unsigned conn, int64_t user
                               const char *import_id, int64_t count, int64_t now_us,
                               int64_t *imported, int64_t *skipped)
 {
+    ON_PG(s, diary_pg_import_commit(PG_CONN(s, conn), user_id, import_id, count, now_us, imported, skipped));
     int rc = begin(s, conn, true);
     if (rc != 0)
         return rc;

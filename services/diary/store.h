@@ -1,5 +1,10 @@
 /*
- * store.h — td-diary's storage: all of its SQL lives in store.c.
+ * store.h — td-diary's storage: all of its SQL lives in store.c (SQLite)
+ * and store_pg.c (PostgreSQL). Which engine runs is decided by one setting
+ * (DIARY_DATABASE_URL, diary_store_opts below); store.c hands every call to
+ * store_pg.c when it is PostgreSQL, and nothing above this interface knows.
+ * The rest of this comment describes the SQLite engine; store_pg.c's own
+ * comment says what differs (no group commit, leases, locks for replicas).
  *
  * One SQLite file (DATA_DIR/diary.db) with one connection per RPC worker
  * (indexed by the request's worker) plus one for the pending-analysis worker
@@ -29,10 +34,20 @@
 struct diary_conn;
 struct diary_commits;
 
+struct td_sql_pool;
+
 struct diary_store {
     struct diary_conn *conns; /* nconns: one per RPC worker, then the background one */
     size_t nconns;
     struct diary_commits *commits; /* group commit of create/update/delete (store.c) */
+    struct td_sql_pool *pg;        /* PostgreSQL: every call goes to store_pg.c */
+};
+
+struct diary_store_opts {
+    const char *data_dir;     /* SQLite: DATA_DIR, the file is diary.db */
+    const char *database_url; /* DIARY_DATABASE_URL: NULL, "" or "sqlite:": SQLite; else a
+                                 PostgreSQL URL or conninfo (common/td_sql.h) */
+    long long statement_timeout_ms; /* PostgreSQL (DIARY_DATABASE_STATEMENT_TIMEOUT_MS) */
 };
 
 /* An entry as stored. Strings are owned (malloc'd, NUL-terminated). */
@@ -87,8 +102,13 @@ struct diary_pending_item {
 
 /* Opens the database, runs pending migrations, opens `nworkers` + 1
  * connections (the last is diary_store_bg_conn()) and prepares their
- * statements. Returns 0 and *out, or TD_ESTORAGE / TD_ENOMEM. */
-int diary_store_open(const char *data_dir, size_t nworkers, struct diary_store **out);
+ * statements. Returns 0 and *out, or TD_ESTORAGE / TD_ENOMEM / TD_EDOWN
+ * (PostgreSQL unreachable). */
+int diary_store_open(const struct diary_store_opts *o, size_t nworkers, struct diary_store **out);
+
+/* The SQLite migrations (store.c); *n (may be NULL) gets their count.
+ * store_pg.c keeps the same numbers. */
+const char *const *diary_sqlite_migrations(size_t *n);
 
 /* Finalizes, closes every connection and frees; NULLs *s. */
 void diary_store_close(struct diary_store **s);
@@ -169,7 +189,13 @@ struct diary_filter {
     int64_t from_us; /* INT64_MIN: no lower bound */
     int64_t to_us;   /* INT64_MAX: no upper bound */
     enum diary_tone tone;
+    char *ts_query;  /* the same search as a PostgreSQL tsquery (owned), with match */
 };
+
+/* A filter that narrows nothing. */
+#define DIARY_FILTER_NONE                                                                      \
+    {.match = NULL, .from_us = INT64_MIN, .to_us = INT64_MAX, .tone = DIARY_TONE_ANY,         \
+     .ts_query = NULL}
 
 /* True when `f` narrows anything. */
 bool diary_filter_active(const struct diary_filter *f);
@@ -242,9 +268,17 @@ int diary_store_import_commit(struct diary_store *s, unsigned conn, int64_t user
 
 /* Up to `limit` pending entries whose next attempt is due at `now_us`, oldest
  * first. On 0, *items is a new array of *count (free with
- * diary_pending_free). */
+ * diary_pending_free). On PostgreSQL the entries are leased: no replica
+ * takes them again before now_us + lease_us, unless an analysis, a
+ * deferral or diary_store_release ends the lease first (SQLite: one
+ * process, one pending worker, nothing to lease). */
 int diary_store_pending(struct diary_store *s, unsigned conn, int64_t now_us, size_t limit,
-                        struct diary_pending_item **items, size_t *count);
+                        int64_t lease_us, struct diary_pending_item **items, size_t *count);
+
+/* Ends the leases of entries taken but not tried (the pass stopped early):
+ * they are due again at once. 0 or a storage error. */
+int diary_store_release(struct diary_store *s, unsigned conn,
+                        const struct diary_pending_item *items, size_t n);
 void diary_pending_free(struct diary_pending_item **items, size_t count);
 
 /* Stores an analysis for entry `id` if it is still pending at `version`

@@ -309,6 +309,8 @@ static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
     setenv("LOG_LEVEL", "info", 1);
     if (d == TH_AUTH && s->pg.auth_url[0] != '\0')
         setenv("AUTH_DATABASE_URL", s->pg.auth_url, 1);
+    if (d == TH_DIARY && s->pg.diary_url[0] != '\0')
+        setenv("DIARY_DATABASE_URL", s->pg.diary_url, 1);
     setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23", 0);
     setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=24", 0);
     if (s->opts.tls_cuts)

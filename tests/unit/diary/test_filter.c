@@ -159,7 +159,7 @@ static const struct {
 Test(filter, each_bad_parameter_is_a_validation_error_naming_it)
 {
     for (size_t i = 0; i < sizeof bad_filters / sizeof bad_filters[0]; i++) {
-        struct diary_filter f = {NULL, 0, 0, DIARY_TONE_ANY};
+        struct diary_filter f = {.from_us = 0, .to_us = 0, .tone = DIARY_TONE_ANY};
         struct td_tz *tz = NULL;
         struct diary_problem problems[DIARY_FILTER_MAX_PROBLEMS];
         size_t np = 0;

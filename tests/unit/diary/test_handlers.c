@@ -28,7 +28,7 @@ static void setup(void)
     atomic_store(&tu_senti_mode, TU_SENTI_GOOD);
     atomic_store(&tu_senti_calls, 0);
     senti = tu_senti_start(senti_url);
-    TD_ASSERT_OK(diary_store_open(dir, 1, &store));
+    TD_ASSERT_OK(diary_store_open(&(struct diary_store_opts){.data_dir = dir}, 1, &store));
     app = (struct diary_app){.store = store, .sentiment_timeout_ms = 2000};
     struct td_rpc_client_opts co = {.service = "sentiment", .urls = senti_url, .timeout_ms = 2000};
     TD_ASSERT_OK(td_rpc_client_open(&co, &app.sentiment));

@@ -202,7 +202,7 @@ static void setup(void)
     td_log_threshold = TD_LOG_ERR;
     tu_tmpdir(dir, sizeof dir);
     snprintf(url, sizeof url, "ipc://%s/diary.sock", dir);
-    TD_ASSERT_OK(diary_store_open(dir, 1, &store));
+    TD_ASSERT_OK(diary_store_open(&(struct diary_store_opts){.data_dir = dir}, 1, &store));
     app = (struct diary_app){.store = store};
     struct td_rpc_server_opts so = {.service = "diary", .url = url, .workers = 1,
                                     .routes = diary_routes, .nroutes = diary_nroutes,

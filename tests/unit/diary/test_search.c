@@ -20,7 +20,7 @@ static void setup(void)
 {
     td_log_threshold = TD_LOG_WARN;
     tu_tmpdir(dir, sizeof dir);
-    TD_ASSERT_OK(diary_store_open(dir, 1, &store));
+    TD_ASSERT_OK(diary_store_open(&(struct diary_store_opts){.data_dir = dir}, 1, &store));
 }
 
 static void teardown(void)
@@ -56,7 +56,7 @@ struct query {
 
 static struct diary_filter filter_of(struct query q)
 {
-    struct diary_filter f = {NULL, q.from ? q.from : INT64_MIN, q.to ? q.to : INT64_MAX, q.tone};
+    struct diary_filter f = {.from_us = q.from ? q.from : INT64_MIN, .to_us = q.to ? q.to : INT64_MAX, .tone = q.tone};
     const char *why = NULL;
     if (q.q != NULL)
         TD_ASSERT_OK(diary_fts_query_new(q.q, strlen(q.q), &f.match, &why), "q %s", q.q);
@@ -283,7 +283,7 @@ Test(search, migration_8_indexes_the_entries_already_there)
              "CREATE TRIGGER entries_fts_update AFTER UPDATE ON entries BEGIN SELECT 1; END;"
              "PRAGMA user_version = 7;");
     sqlite3_close(db);
-    TD_ASSERT_OK(diary_store_open(dir, 1, &store));
+    TD_ASSERT_OK(diary_store_open(&(struct diary_store_opts){.data_dir = dir}, 1, &store));
     int64_t ids[8];
     size_t n = find_all(1, (struct query){.q = "plum"}, 2, ids, 8);
     expect_ids(ids, n, (int64_t[]){c, b, a, d}, 4, "after migration");

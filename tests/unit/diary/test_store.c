@@ -18,7 +18,7 @@ static void setup(void)
 {
     td_log_threshold = TD_LOG_WARN;
     tu_tmpdir(dir, sizeof dir);
-    TD_ASSERT_OK(diary_store_open(dir, 2, &store));
+    TD_ASSERT_OK(diary_store_open(&(struct diary_store_opts){.data_dir = dir}, 2, &store));
 }
 
 static void teardown(void)
@@ -244,7 +244,7 @@ Test(store, pending_entries_come_oldest_first_and_respect_their_schedule)
     int64_t b = create_pending(2, "b", 3);
     struct diary_pending_item *items;
     size_t n;
-    TD_ASSERT_OK(diary_store_pending(store, 0, 1000, 16, &items, &n));
+    TD_ASSERT_OK(diary_store_pending(store, 0, 1000, 16, 0, &items, &n));
     cr_assert_eq(n, 2);
     cr_assert_eq(items[0].id, a);
     cr_assert_eq(items[1].id, b);
@@ -253,11 +253,11 @@ Test(store, pending_entries_come_oldest_first_and_respect_their_schedule)
     diary_pending_free(&items, n);
 
     TD_ASSERT_OK(diary_store_defer(store, 0, a, 1, 5000));
-    TD_ASSERT_OK(diary_store_pending(store, 0, 1000, 16, &items, &n));
+    TD_ASSERT_OK(diary_store_pending(store, 0, 1000, 16, 0, &items, &n));
     cr_assert_eq(n, 1, "a deferred entry waits for its time");
     cr_assert_eq(items[0].id, b);
     diary_pending_free(&items, n);
-    TD_ASSERT_OK(diary_store_pending(store, 0, 5000, 1, &items, &n));
+    TD_ASSERT_OK(diary_store_pending(store, 0, 5000, 1, 0, &items, &n));
     cr_assert_eq(n, 1, "the batch limit holds");
     cr_assert_eq(items[0].id, a);
     cr_assert_eq(items[0].attempts, 1);
@@ -299,7 +299,7 @@ Test(store, reopening_keeps_data_and_schema)
 {
     int64_t id = create(4, "persist", 1, 0, 0);
     diary_store_close(&store);
-    TD_ASSERT_OK(diary_store_open(dir, 1, &store));
+    TD_ASSERT_OK(diary_store_open(&(struct diary_store_opts){.data_dir = dir}, 1, &store));
     struct diary_entry e;
     TD_ASSERT_OK(diary_store_get(store, 0, 4, id, &e));
     cr_assert_str_eq(e.content, "persist");
@@ -371,7 +371,7 @@ Test(store, concurrent_writers_are_committed_in_groups_and_answered_alone)
 {
     char gdir[64];
     tu_tmpdir(gdir, sizeof gdir);
-    TD_ASSERT_OK(diary_store_open(gdir, GC_THREADS, &gc_store));
+    TD_ASSERT_OK(diary_store_open(&(struct diary_store_opts){.data_dir = gdir}, GC_THREADS, &gc_store));
     struct gc_worker g[GC_THREADS];
     memset(g, 0, sizeof g);
     for (unsigned i = 0; i < GC_THREADS; i++) {
