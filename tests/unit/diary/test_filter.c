@@ -45,6 +45,59 @@ Test(filter, q_becomes_quoted_prefix_phrases_joined_by_and)
     }
 }
 
+/* The same searches as PostgreSQL tsqueries (store_pg.c): the same terms
+ * and words, folded, each word quoted. */
+static const struct {
+    const char *q, *want;
+} ts_queries[] = {
+    {"walk", "'walk':*"},
+    {"  Walk   SLEEP ", "'walk':* & 'sleep':*"},
+    {"don't", "'don' <-> 't':*"},
+    {"ÉTÉ", "'été':*"},
+    {"ΣΊΣΥΦΟΣ", "'σίσυφοσ':*"}, /* simple folding: final sigma folds to σ */
+    {"it's 3.14", "'it' <-> 's':* & '3' <-> '14':*"},
+    {"walk !!! sleep", "'walk':* & 'sleep':*"},
+};
+
+Test(filter, q_becomes_a_tsquery_of_folded_words_for_postgresql)
+{
+    for (size_t i = 0; i < sizeof ts_queries / sizeof ts_queries[0]; i++) {
+        char *out = NULL;
+        const char *why = NULL;
+        const char *q = ts_queries[i].q;
+        TD_ASSERT_OK(diary_ts_query_new(q, strlen(q), &out, &why), "q [%zu] %s", i, q);
+        cr_assert_str_eq(out, ts_queries[i].want, "q [%zu] %s", i, q);
+        free(out);
+    }
+    char *out = NULL;
+    const char *why = NULL;
+    cr_assert_eq(diary_ts_query_new("!!!", 3, &out, &why), TD_EINVAL);
+    cr_assert_str_eq(why, "Must contain a letter or a digit.");
+}
+
+Test(filter, an_entry_s_words_are_cut_and_folded_as_queries_are)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"I walked. Then I SLEPT!", "i walked then i slept"},
+        {"Don't stop", "don t stop"},
+        {"  ÉTÉ -- straße  ", "été straße"},
+        {"", ""},
+        {"?!", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL;
+        TD_ASSERT_OK(diary_search_words_new(cases[i].text, strlen(cases[i].text), &out));
+        /* a trailing separator is harmless to to_tsvector; compare without */
+        size_t n = strlen(out);
+        if (n > 0 && out[n - 1] == ' ')
+            out[n - 1] = '\0';
+        cr_assert_str_eq(out, cases[i].want, "text [%zu] %s", i, cases[i].text);
+        free(out);
+    }
+}
+
 static const struct {
     const char *q;
     size_t len; /* 0: strlen */
