@@ -53,8 +53,8 @@ int diary_pending_run_once(struct diary_store *store, unsigned conn,
             }
             if (rc == 0)
                 TD_LOG(TD_LOG_INFO, applied ? "analysis_applied" : "analysis_stale",
-                       "entry %lld: %s", (long long)p->id,
-                       applied ? "analysed" : "edited meanwhile, result dropped");
+                       "entry %lld version %lld: %s", (long long)p->id, (long long)p->version,
+                       applied ? "analysed" : "no longer pending, result dropped");
         } else if (frc == TD_ENOMEM) {
             rc = frc;
         } else {

@@ -39,10 +39,11 @@ struct th_options {
     /* The test cuts TLS handshakes short: the daemons' LeakSanitizer
      * ignores what nng 1.5.2 leaks then (tests/lsan-tls-cuts.supp). */
     bool tls_cuts;
-    /* td-auth keeps its data in a PostgreSQL server of the stack's own
-     * (pg.h; AUTH_DATABASE_URL). Also turned on for every stack by
-     * TD_TEST_STORAGE=postgres in the environment: how CTest runs the
-     * td-auth suites a second time (the *_pg tests, label postgres). */
+    /* td-auth and td-diary keep their data in a PostgreSQL server of the
+     * stack's own (pg.h; AUTH_DATABASE_URL, DIARY_DATABASE_URL). Also
+     * turned on for every stack by TD_TEST_STORAGE=postgres in the
+     * environment: how CTest runs the storage suites a second time (the
+     * *_pg tests, label postgres). */
     bool postgres;
 };
 
@@ -61,10 +62,10 @@ struct th_stack {
     struct th_options opts;
     struct th_proc procs[TH_NDAEMONS];
     int problems; /* daemons that exited badly, sanitizer reports seen */
-    struct th_pg pg; /* running when opts.postgres: td-auth's database */
+    struct th_pg pg; /* running when opts.postgres: td-auth's and td-diary's database */
 };
 
-/* Whether stacks run td-auth on PostgreSQL: opts->postgres, or
+/* Whether stacks run td-auth and td-diary on PostgreSQL: opts->postgres, or
  * TD_TEST_STORAGE=postgres in the environment. */
 bool th_want_postgres(const struct th_options *opts);
 

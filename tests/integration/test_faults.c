@@ -249,16 +249,21 @@ Test(faults, diary_killed_mid_burst_loses_no_acknowledged_write)
     stop_load(l, t, WRITERS);
     cr_assert_eq(atomic_load(&l->bad), 0, "a response outside the contract: %s", l->bad_example);
 
-    char path[600];
-    snprintf(path, sizeof path, "%s/data-td-diary/diary.db", stack.dir);
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    /* SQLite: the file a killed writer left is whole. (On PostgreSQL the
+     * server was never touched; what was acknowledged is checked below.) */
+    if (!stack.opts.postgres) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/data-td-diary/diary.db", stack.dir);
+        sqlite3 *db = NULL;
+        cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_stmt *st = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+                     SQLITE_OK);
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
 
     cr_assert_eq(th_daemon_start(&stack, TH_DIARY), 0);
     cr_assert_eq(th_wait_ready(&stack, 200, 15000), 0);
