@@ -20,7 +20,7 @@ TD_LOG_TAG=image
 . "$(dirname "$0")/common.sh"
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gateway auth diary sentiment edge)
+[ ${#targets[@]} -gt 0 ] || targets=(gateway auth diary sentiment edge postgres)
 
 td_podman_env
 td_podman_deps
@@ -30,8 +30,8 @@ cd "$TD_ROOT"
 total=$SECONDS
 for t in "${targets[@]}"; do
   case "$t" in
-    gateway|auth|diary|sentiment|edge) ;;
-    *) td_die "unknown target $t (gateway, auth, diary, sentiment, edge)" ;;
+    gateway|auth|diary|sentiment|edge|postgres) ;;
+    *) td_die "unknown target $t (gateway, auth, diary, sentiment, edge, postgres)" ;;
   esac
   start=$SECONDS
   log=$(mktemp /var/tmp/td-image-build.XXXXXX)

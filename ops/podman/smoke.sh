@@ -19,7 +19,10 @@
 # 6. restarts the stack (down, up) and finds the entry again (named volumes);
 # 7. scales td-sentiment to 2, checks both replicas dialled in to td-diary,
 #    and that entries are analysed with either replica stopped;
-# 8. takes everything down and checks that no container, volume or network
+# 8. runs td-auth and td-diary on PostgreSQL (ops/docker/compose.postgres.yml):
+#    the same API, the rows in PostgreSQL, nothing in SQLite, kept across
+#    down/up;
+# 9. takes everything down and checks that no container, volume or network
 #    of the project is left; a trap does the same on any failure, after
 #    printing the containers' last log lines.
 #
@@ -238,8 +241,43 @@ wait_ready 60
   fail "a healthcheck failed after scaling"
 step "sentiment scaled to 2: both dialled in, entries analysed with either one stopped"
 
-# 8. down -v: nothing of the project is left
+# 8. td-auth and td-diary on PostgreSQL (ops/docker/compose.postgres.yml):
+# a fresh project state (the SQLite volumes go), the postgres service made
+# and prepared on its first start, the same API, the rows in PostgreSQL and
+# no SQLite file written, and the data kept across down/up.
 compose down -v || fail "podman-compose down -v failed"
+pgcompose() { "$TD_PODMAN_DIR/compose.sh" -f "$TD_ROOT/docker-compose.yml" \
+                -f "$TD_ROOT/ops/docker/compose.postgres.yml" "$@" >>"$log" 2>&1; }
+export TD_PG_AUTH_PASSWORD TD_PG_DIARY_PASSWORD
+TD_PG_AUTH_PASSWORD=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+TD_PG_DIARY_PASSWORD=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+pgcompose up -d || fail "podman-compose up with compose.postgres.yml failed"
+wait_ready 180
+[ "$(http POST /auth/register "$creds")" = 201 ] || fail "register on PostgreSQL: $(cat "$work/body")"
+token=$(login)
+text="On PostgreSQL now, and glad it went smoothly."
+id=$(write_analysed "$token" "$text")
+pg="${COMPOSE_PROJECT_NAME}_postgres_1"
+rows=$(podman exec "$pg" psql -h /tmp -U postgres -d thought_diary -tAc \
+        "SELECT (SELECT count(*) FROM auth.users) || '/' || (SELECT count(*) FROM diary.entries)") ||
+  fail "psql in $pg failed"
+[ "$rows" = 1/1 ] || fail "users/entries in PostgreSQL: $rows, want 1/1"
+for svc in auth diary; do
+  files=$(podman exec "${COMPOSE_PROJECT_NAME}_${svc}_1" ls /var/lib/thought-diary) ||
+    fail "ls in $svc failed"
+  [ -z "$files" ] || fail "td-$svc wrote SQLite files on PostgreSQL: $files"
+done
+step "on PostgreSQL: register, login, entry $id analysed; rows in PostgreSQL, no SQLite file"
+pgcompose down || fail "podman-compose down (PostgreSQL) failed"
+pgcompose up -d || fail "podman-compose up (PostgreSQL, again) failed"
+wait_ready 180
+token=$(login)
+[ "$(http GET "/diaries/$id" "" "$token")" = 200 ] && grep -q "$text" "$work/body" ||
+  fail "entry $id lost across down/up on PostgreSQL: $(cat "$work/body")"
+step "down + up on PostgreSQL: entry $id still there"
+
+# 9. down -v: nothing of the project is left
+pgcompose down -v || fail "podman-compose down -v failed"
 cleaned=1
 left="$(podman ps -a -q --filter "label=$label")$(podman volume ls -q --filter "label=$label")$(podman network ls -q --filter "label=$label")"
 [ -z "$left" ] || fail "down -v left: $left"

@@ -58,6 +58,8 @@ DAEMON_PORTS_ENV = {"auth": "AUTH_RPC_URL", "diary": "DIARY_RPC_URL",
 # Variables of docker-compose.yml itself (no binary reads them); .env.example
 # documents them too, since Compose reads .env.
 COMPOSE_ONLY = {"GATEWAY_HOST_PORT"}
+# Variables of the PostgreSQL override only (and of ops/postgres/init.sh).
+PG_OVERRIDE_ONLY = {"TD_PG_AUTH_PASSWORD", "TD_PG_DIARY_PASSWORD"}
 
 failures = []
 
@@ -586,7 +588,7 @@ def main():
     check(source_has(["ops/tdctl/main.c"], '"ping"'), "tdctl has no ping command")
 
     documented = env_example()
-    for var in sorted(set(documented) - real - COMPOSE_ONLY):
+    for var in sorted(set(documented) - real - COMPOSE_ONLY - PG_OVERRIDE_ONLY):
         fail(f".env.example:{documented[var]}: {var} is read by no binary")
     for var in sorted(real - set(documented)):
         fail(f".env.example: {var} (read by the binaries) is not documented")
@@ -595,6 +597,9 @@ def main():
     compose = yaml.safe_load(compose_text) or {}
     for var in sorted(COMPOSE_ONLY - interpolated(compose_text)):
         fail(f"test_compose: {var} is not a variable of docker-compose.yml any more")
+    pg_text = read("ops/docker/compose.postgres.yml")
+    for var in sorted(PG_OVERRIDE_ONLY - interpolated(pg_text)):
+        fail(f"test_compose: {var} is not a variable of compose.postgres.yml any more")
     targets = check_compose(compose, compose_text, documented, real)
 
     stages_by_df = {}
