@@ -27,9 +27,9 @@ What is checked (each failure is printed; any failure exits 1):
   apt-get install exist in Debian (when apt's lists are present).
 - the scale override (ops/docker/compose.scale.yml) names existing services
   and targets.
-- systemd: one unit per daemon running its real binary, --migrate-only before
-  start for the storage daemons, the hardening options, and a target that
-  wants all four.
+- systemd: one unit per daemon running its real binary (and a replica
+  template for td-auth and td-diary), --migrate-only before start for the
+  storage daemons, the hardening options, and a target that wants all four.
 """
 import fnmatch
 import glob
@@ -532,8 +532,12 @@ HARDENING = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome":
 
 def check_systemd(real, executables):
     d = "ops/systemd"
-    for service, binary in DAEMONS.items():
-        rel = f"{d}/{binary}.service"
+    # Each daemon's unit, and the replica templates of the daemons that scale
+    # on PostgreSQL (td-auth@.service, td-diary@.service): the same checks.
+    units = [(service, binary, f"{d}/{binary}.service") for service, binary in DAEMONS.items()]
+    units += [(service, binary, f"{d}/{binary}@.service") for service, binary in DAEMONS.items()
+              if service in ("auth", "diary")]
+    for service, binary, rel in units:
         if not check(exists(rel), f"{rel} is missing"):
             continue
         e = unit_entries(read(rel))
