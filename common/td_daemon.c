@@ -30,6 +30,9 @@ int td_daemon_parse_args(int argc, char **argv, const char *name, const char *ex
         } else if (extra && strcmp(argv[i], extra) == 0 &&
                    strcmp(extra, "--analyze-lines") == 0) {
             out->analyze_lines = true;
+        } else if (extra && strcmp(extra, "--copy-from-sqlite=FILE") == 0 &&
+                   strncmp(argv[i], "--copy-from-sqlite=", 19) == 0 && argv[i][19] != '\0') {
+            out->copy_from = argv[i] + 19;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("%s %s\n", name, TD_VERSION);
             return 1;

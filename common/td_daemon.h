@@ -12,11 +12,13 @@
 struct td_daemon_args {
     bool migrate_only;  /* --migrate-only: run migrations, then exit */
     bool analyze_lines; /* --analyze-lines (td-sentiment only) */
+    const char *copy_from; /* --copy-from-sqlite=FILE (td-auth, td-diary): NULL, or FILE */
 };
 
 /* Parses argv. Prints usage and returns 1 for --help/--version (exit 0),
  * -1 for an unknown flag (exit 2), 0 to go on. `extra` lists the optional
- * flags this daemon accepts beyond --migrate-only ("--analyze-lines" or NULL). */
+ * flag this daemon accepts beyond --migrate-only ("--analyze-lines",
+ * "--copy-from-sqlite=FILE" or NULL). */
 int td_daemon_parse_args(int argc, char **argv, const char *name, const char *extra,
                          struct td_daemon_args *out);
 

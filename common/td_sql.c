@@ -7,9 +7,11 @@
 #include "td_error.h"
 #include "td_log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct td_sql_pool {
     struct td_sql_opts opts;
@@ -254,4 +256,57 @@ int td_sql_finish(struct td_sql *db, int rc)
         (void)td_sql_pg_exec(db, "ROLLBACK"); /* after a failed COMMIT: a no-op or gone */
     db->in_tx = false;
     return rc ? rc : crc;
+}
+
+int td_sql_copy_rows(struct td_sql *from, struct td_sql *to, const char *select_sql,
+                     const char *insert_sql, int ncols, int64_t *copied)
+{
+    if (to->engine != TD_SQL_PG || ncols <= 0 || ncols > 16)
+        return TD_EINVAL;
+    struct td_sql_stmt *rows = NULL;
+    int rc = td_sql_query(from, &rows, select_sql, "");
+    int64_t n = 0;
+    int step = 0;
+    while (rc == 0 && (step = td_sql_next(rows)) == 1) {
+        const char *values[16];
+        for (int i = 0; i < ncols; i++)
+            values[i] = td_sql_text(rows, i); /* NULL for NULL */
+        struct td_sql_stmt *ins = free_slot(to);
+        rc = ins == NULL ? TD_ESTORAGE : td_sql_pg_query_texts(to, ins, insert_sql, ncols, values);
+        if (rc == 0) {
+            ins->in_use = true;
+            td_sql_done(ins);
+            n++;
+        }
+    }
+    if (rc == 0 && step < 0)
+        rc = step;
+    td_sql_done(rows);
+    if (rc == 0 && copied != NULL)
+        *copied = n;
+    return rc;
+}
+
+int td_sql_pool_open_sqlite_file(const struct td_sql_opts *o, const char *path,
+                                 struct td_sql_pool **out)
+{
+    /* td_db would create a missing file: a typo must not copy nothing. */
+    if (access(path, R_OK | W_OK) != 0) {
+        TD_LOG(TD_LOG_ERR, "db_copy_source", "%s: cannot open: %s", path, strerror(errno));
+        return TD_EINVAL;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash == NULL ? 1 : (size_t)(slash - path);
+    if (slash == path)
+        dlen = 1;
+    if (dlen >= sizeof dir)
+        return TD_EINVAL;
+    memcpy(dir, slash == NULL ? "." : path, dlen);
+    dir[dlen] = '\0';
+    struct td_sql_opts lite = *o;
+    lite.url = NULL;
+    lite.data_dir = dir;
+    lite.file = slash == NULL ? path : slash + 1;
+    return td_sql_pool_open(&lite, 1, out);
 }

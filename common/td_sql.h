@@ -114,6 +114,22 @@ void td_sql_done(struct td_sql_stmt *st);
 int td_sql_begin(struct td_sql *db);
 int td_sql_finish(struct td_sql *db, int rc);
 
+/* Moving a SQLite database into PostgreSQL (a daemon's --copy-from-sqlite):
+ * every row `select_sql` returns on `from` is inserted into `to`, which must
+ * be a PostgreSQL connection, by `insert_sql` with one `?` per selected
+ * column, in order, every value passed as text (SQLite gives integers as
+ * their decimal text; NULL stays NULL), inside the caller's transaction.
+ * At most 16 columns. *copied (may be NULL) gets the rows. 0, TD_EINVAL
+ * (`to` is not PostgreSQL), or the first error. */
+int td_sql_copy_rows(struct td_sql *from, struct td_sql *to, const char *select_sql,
+                     const char *insert_sql, int ncols, int64_t *copied);
+
+/* Opens the existing SQLite file `path` as a one-connection pool with
+ * `o`'s migrations (brought up to date, as the daemon would at start), for
+ * td_sql_copy_rows. TD_EINVAL (logged) when the file does not exist. */
+int td_sql_pool_open_sqlite_file(const struct td_sql_opts *o, const char *path,
+                                 struct td_sql_pool **out);
+
 /* The SQLite handle of a SQLite connection (tests look at its statements),
  * NULL for PostgreSQL. */
 struct sqlite3 *td_sql_sqlite_handle(struct td_sql *db);

@@ -55,5 +55,8 @@ void td_sql_pg_close(struct td_sql *db);
 int td_sql_pg_query(struct td_sql *db, struct td_sql_stmt *st, const char *sql,
                     const char *types, va_list ap);
 int td_sql_pg_exec(struct td_sql *db, const char *sql);
+/* td_sql_pg_query with the values given as text (NULL: SQL NULL). */
+int td_sql_pg_query_texts(struct td_sql *db, struct td_sql_stmt *st, const char *sql, int n,
+                          const char *const *values);
 
 #endif

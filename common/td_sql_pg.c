@@ -319,22 +319,11 @@ static int prepared(struct td_sql *db, const char *sql, int nparams, const char 
     return 0;
 }
 
-int td_sql_pg_query(struct td_sql *db, struct td_sql_stmt *st, const char *sql,
-                    const char *types, va_list ap)
+int td_sql_pg_query_texts(struct td_sql *db, struct td_sql_stmt *st, const char *sql, int n,
+                          const char *const *values)
 {
-    int n = (int)strlen(types);
     if (n > MAX_PARAMS)
         return TD_ESTORAGE;
-    char nums[MAX_PARAMS][24];
-    const char *values[MAX_PARAMS];
-    for (int i = 0; i < n; i++) {
-        if (types[i] == 'i') {
-            snprintf(nums[i], sizeof nums[i], "%lld", (long long)va_arg(ap, int64_t));
-            values[i] = nums[i];
-        } else {
-            values[i] = va_arg(ap, const char *);
-        }
-    }
     int rc = ready(db);
     const char *name = NULL;
     rc = rc ? rc : prepared(db, sql, n, &name);
@@ -351,4 +340,23 @@ int td_sql_pg_query(struct td_sql *db, struct td_sql_stmt *st, const char *sql,
     st->row = -1;
     st->nrows = PQntuples(res);
     return 0;
+}
+
+int td_sql_pg_query(struct td_sql *db, struct td_sql_stmt *st, const char *sql,
+                    const char *types, va_list ap)
+{
+    int n = (int)strlen(types);
+    if (n > MAX_PARAMS)
+        return TD_ESTORAGE;
+    char nums[MAX_PARAMS][24];
+    const char *values[MAX_PARAMS];
+    for (int i = 0; i < n; i++) {
+        if (types[i] == 'i') {
+            snprintf(nums[i], sizeof nums[i], "%lld", (long long)va_arg(ap, int64_t));
+            values[i] = nums[i];
+        } else {
+            values[i] = va_arg(ap, const char *);
+        }
+    }
+    return td_sql_pg_query_texts(db, st, sql, n, values);
 }

@@ -17,7 +17,7 @@
 int main(int argc, char **argv)
 {
     struct td_daemon_args args;
-    int rc = td_daemon_parse_args(argc, argv, "td-auth", NULL, &args);
+    int rc = td_daemon_parse_args(argc, argv, "td-auth", "--copy-from-sqlite=FILE", &args);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (td_daemon_prepare() != 0)
@@ -34,7 +34,16 @@ int main(int argc, char **argv)
     struct auth_store_opts so = {.data_dir = cfg.base.data_dir, .database_url = cfg.database_url,
                                  .statement_timeout_ms = cfg.statement_timeout_ms};
     rc = auth_store_open(&so, workers + 1, &app.store);
-    if (rc == 0 && !args.migrate_only) {
+    /* Moving a SQLite install into PostgreSQL (docs/operations.md): copy,
+     * report, exit. */
+    if (rc == 0 && args.copy_from != NULL) {
+        int64_t copied = 0;
+        rc = auth_store_copy_from_sqlite(app.store, args.copy_from, &copied);
+        if (rc == 0)
+            TD_LOG(TD_LOG_NOTICE, "db_copied", "%lld rows copied from %s", (long long)copied,
+                   args.copy_from);
+    }
+    if (rc == 0 && !args.migrate_only && args.copy_from == NULL) {
         rc = auth_app_init(&app, &cfg);
         app_ready = rc == 0;
         rc = rc ? rc : auth_events_open(cfg.events_url, &app.events);

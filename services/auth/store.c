@@ -159,6 +159,102 @@ int auth_store_open(const struct auth_store_opts *o, size_t nconns, struct auth_
     return 0;
 }
 
+/* What --copy-from-sqlite moves, table by table, and the identity
+ * sequences moved past the copied ids (so new rows never reuse one). */
+#define COPY_TABLE(table, cols, marks)                                                         \
+    {"SELECT " cols " FROM " table " ORDER BY 1", "INSERT INTO " table " (" cols ") VALUES (" marks ")"}
+static const struct {
+    const char *select_sql, *insert_sql;
+} copy_tables[] = {
+    COPY_TABLE("users", "id, email, password_hash, created_at, updated_at, seeded", "?, ?, ?, ?, ?, ?"),
+    COPY_TABLE("refresh_families", "family, user_id, current_jti, current_exp, revoked",
+               "?, ?, ?, ?, ?"),
+    COPY_TABLE("revoked_tokens", "jti, exp, keep_until", "?, ?, ?"),
+    COPY_TABLE("user_cutoffs", "user_id, cutoff_us, keep_until", "?, ?, ?"),
+    COPY_TABLE("outbox", "id, op, user_id, created_at, attempts, next_at, lease_owner, lease_until",
+               "?, ?, ?, ?, ?, ?, ?, ?"),
+    COPY_TABLE("reauth_lockout", "user_id, window_start, failures, locked_until", "?, ?, ?, ?"),
+};
+/* Ids are never reused (AUTOINCREMENT; a deleted user's cut-off must never
+ * hit a new user): each sequence moves past the highest id SQLite ever
+ * handed out (sqlite_sequence), not only past the rows that remain. */
+static const struct {
+    const char *sqlite_seq, *pg_setval;
+} copy_sequences[] = {
+    {"SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0)",
+     "SELECT setval(pg_get_serial_sequence('users', 'id'),"
+     " GREATEST((SELECT COALESCE(MAX(id), 0) FROM users), ?) + 1, false)"},
+    {"SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)",
+     "SELECT setval(pg_get_serial_sequence('outbox', 'id'),"
+     " GREATEST((SELECT COALESCE(MAX(id), 0) FROM outbox), ?) + 1, false)"},
+};
+_Static_assert(sizeof sqlite_migrations / sizeof sqlite_migrations[0] == 5,
+               "a migration that adds a table or a column adds it to copy_tables too");
+
+/* The number of `?` in an INSERT of copy_tables: its column count. */
+static int marks(const char *sql)
+{
+    int n = 0;
+    for (; *sql; sql++)
+        n += *sql == '?';
+    return n;
+}
+
+int auth_store_copy_from_sqlite(struct auth_store *s, const char *path, int64_t *rows)
+{
+    struct td_sql *to = td_sql_pool_conn(s->pool, 0);
+    if (td_sql_engine_of(to) != TD_SQL_PG) {
+        TD_LOG(TD_LOG_ERR, "db_copy_target", "--copy-from-sqlite needs AUTH_DATABASE_URL "
+               "(PostgreSQL) to copy into");
+        return TD_EINVAL;
+    }
+    struct td_sql_opts so = {.service = "td-auth", .sqlite_migrations = sqlite_migrations,
+                             .pg_migrations = pg_migrations,
+                             .nmigrations = sizeof sqlite_migrations / sizeof sqlite_migrations[0]};
+    struct td_sql_pool *src = NULL;
+    int rc = td_sql_pool_open_sqlite_file(&so, path, &src);
+    if (rc != 0)
+        return rc;
+    struct td_sql *from = td_sql_pool_conn(src, 0);
+    int64_t total = 0, users = 0;
+    struct td_sql_stmt *st = NULL;
+    rc = td_sql_begin(to);
+    rc = rc ? rc : td_sql_query(to, &st, "SELECT COUNT(*) FROM users", "");
+    if (rc == 0) {
+        int step = td_sql_next(st);
+        users = step == 1 ? td_sql_int(st, 0) : 0;
+        rc = step < 0 ? step : 0;
+        td_sql_done(st);
+    }
+    if (rc == 0 && users > 0) {
+        TD_LOG(TD_LOG_ERR, "db_copy_target", "PostgreSQL already has %lld users: copy into an "
+               "empty database", (long long)users);
+        rc = TD_EEXISTS;
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof copy_tables / sizeof copy_tables[0]; i++) {
+        int64_t n = 0;
+        rc = td_sql_copy_rows(from, to, copy_tables[i].select_sql, copy_tables[i].insert_sql,
+                              marks(copy_tables[i].insert_sql), &n);
+        total += n;
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof copy_sequences / sizeof copy_sequences[0]; i++) {
+        int64_t seq = 0;
+        rc = td_sql_query(from, &st, copy_sequences[i].sqlite_seq, "");
+        if (rc == 0) {
+            int step = td_sql_next(st);
+            seq = step == 1 ? td_sql_int(st, 0) : 0;
+            rc = step < 0 ? step : 0;
+            td_sql_done(st);
+        }
+        rc = rc ? rc : td_sql_run(to, NULL, copy_sequences[i].pg_setval, "i", seq);
+    }
+    rc = td_sql_finish(to, rc);
+    td_sql_pool_close(&src);
+    if (rc == 0)
+        *rows = total;
+    return rc;
+}
+
 void auth_store_close(struct auth_store **ps)
 {
     struct auth_store *s = *ps;

@@ -46,6 +46,14 @@ struct auth_store_opts {
  * newer than this binary included). */
 int auth_store_open(const struct auth_store_opts *o, size_t nconns, struct auth_store **out);
 
+/* td-auth --copy-from-sqlite=FILE: copies every table of the SQLite file
+ * `path` (migrated up to date first) into this store, which must be
+ * PostgreSQL and hold no user yet, in one transaction; identity sequences
+ * move past the copied ids. *rows gets the rows copied. 0, TD_EINVAL (not
+ * PostgreSQL, no such file), TD_EEXISTS (PostgreSQL has users already), or
+ * a storage error (nothing copied). */
+int auth_store_copy_from_sqlite(struct auth_store *s, const char *path, int64_t *rows);
+
 /* Closes every connection and frees; NULLs *s. */
 void auth_store_close(struct auth_store **s);
 

@@ -16,7 +16,7 @@
 int main(int argc, char **argv)
 {
     struct td_daemon_args args;
-    int rc = td_daemon_parse_args(argc, argv, "td-diary", NULL, &args);
+    int rc = td_daemon_parse_args(argc, argv, "td-diary", "--copy-from-sqlite=FILE", &args);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (td_daemon_prepare() != 0)
@@ -31,7 +31,16 @@ int main(int argc, char **argv)
                                   .database_url = cfg.database_url,
                                   .statement_timeout_ms = cfg.statement_timeout_ms};
     rc = diary_store_open(&so, (size_t)cfg.base.rpc_workers, &app.store);
-    if (rc == 0 && !args.migrate_only) {
+    /* Moving a SQLite install into PostgreSQL (docs/operations.md): copy,
+     * report, exit. */
+    if (rc == 0 && args.copy_from != NULL) {
+        int64_t copied = 0;
+        rc = diary_store_copy_from_sqlite(app.store, args.copy_from, &copied);
+        if (rc == 0)
+            TD_LOG(TD_LOG_NOTICE, "db_copied", "%lld rows copied from %s", (long long)copied,
+                   args.copy_from);
+    }
+    if (rc == 0 && !args.migrate_only && args.copy_from == NULL) {
         struct td_rpc_client_opts copts = {.service = "sentiment", .peer = TD_ROLE_SENTIMENT,
                                            .urls = cfg.sentiment_url,
                                            .timeout_ms = (int)cfg.sentiment_timeout_ms};

@@ -610,6 +610,16 @@ void diary_store_close(struct diary_store **ps)
     *ps = NULL;
 }
 
+int diary_store_copy_from_sqlite(struct diary_store *s, const char *path, int64_t *rows)
+{
+    if (s->pg == NULL) {
+        TD_LOG(TD_LOG_ERR, "db_copy_target", "--copy-from-sqlite needs DIARY_DATABASE_URL "
+               "(PostgreSQL) to copy into");
+        return TD_EINVAL;
+    }
+    return diary_pg_copy_from_sqlite(s->pg, path, rows);
+}
+
 unsigned diary_store_bg_conn(const struct diary_store *s)
 {
     return (unsigned)(s->nconns - 1);

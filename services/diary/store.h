@@ -110,6 +110,16 @@ int diary_store_open(const struct diary_store_opts *o, size_t nworkers, struct d
  * store_pg.c keeps the same numbers. */
 const char *const *diary_sqlite_migrations(size_t *n);
 
+/* td-diary --copy-from-sqlite=FILE: copies the entries (their search
+ * words made again) and the deleted accounts of the SQLite file `path`
+ * (migrated up to date first) into this store, which must be PostgreSQL and
+ * hold no entry yet, in one transaction; the stats rows follow by trigger,
+ * the id sequence moves past the copied ids. Staged imports are not copied
+ * (they expire within the hour anyway). *rows gets the rows copied. 0,
+ * TD_EINVAL (SQLite store, no such file), TD_EEXISTS (entries already
+ * there), or a storage error (nothing copied). */
+int diary_store_copy_from_sqlite(struct diary_store *s, const char *path, int64_t *rows);
+
 /* Finalizes, closes every connection and frees; NULLs *s. */
 void diary_store_close(struct diary_store **s);
 

@@ -872,3 +872,89 @@ int diary_pg_pending_count(struct td_sql *db, int64_t *count)
     int rc = td_sql_query(db, &st, SQL_PENDING_COUNT, "");
     return rc ? rc : one_int(st, count);
 }
+
+/* ---- moving a SQLite diary in (--copy-from-sqlite) ----------------------- */
+
+static const char *const COPY_ENTRIES_FROM =
+    "SELECT id, user_id, content, analyzed_content, positive_count, negative_count, created_at,"
+    " updated_at, pending_analysis, version, analysis_attempts, next_analysis_at, call_id,"
+    " seeded FROM entries ORDER BY id";
+static const char *const COPY_ENTRIES_TO =
+    "INSERT INTO entries (id, user_id, content, analyzed_content, positive_count,"
+    " negative_count, created_at, updated_at, pending_analysis, version, analysis_attempts,"
+    " next_analysis_at, call_id, seeded, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+    " $10, $11, $12, $13, $14, to_tsvector('simple', $15))";
+/* Ids are never reused (AUTOINCREMENT): the sequence moves past the
+ * highest id SQLite ever handed out, deleted entries' included. */
+static const char *const COPY_ENTRIES_SQLITE_SEQ =
+    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), 0)";
+static const char *const COPY_ENTRIES_SEQUENCE =
+    "SELECT setval(pg_get_serial_sequence('entries', 'id'),"
+    " GREATEST((SELECT COALESCE(MAX(id), 0) FROM entries), $1) + 1, false)";
+_Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == 8,
+               "a migration that adds a column adds it to the copy too");
+
+/* The entries, with their search words made here as for any write. */
+static int copy_entries(struct td_sql *from, struct td_sql *to, int64_t *copied)
+{
+    struct td_sql_stmt *rows = NULL;
+    int rc = td_sql_query(from, &rows, COPY_ENTRIES_FROM, "");
+    int step = 0;
+    int64_t n = 0;
+    while (rc == 0 && (step = td_sql_next(rows)) == 1) {
+        const char *content = td_sql_text(rows, 2);
+        char *words = NULL;
+        rc = diary_search_words_new(content, strlen(content), &words);
+        rc = rc ? rc
+                : td_sql_run(to, NULL, COPY_ENTRIES_TO, "iissiiiiiiiisis", td_sql_int(rows, 0),
+                             td_sql_int(rows, 1), content, td_sql_text(rows, 3),
+                             td_sql_int(rows, 4), td_sql_int(rows, 5), td_sql_int(rows, 6),
+                             td_sql_int(rows, 7), td_sql_int(rows, 8), td_sql_int(rows, 9),
+                             td_sql_int(rows, 10), td_sql_int(rows, 11), td_sql_text(rows, 12),
+                             td_sql_int(rows, 13), words);
+        free(words);
+        n += rc == 0;
+    }
+    if (rc == 0 && step < 0)
+        rc = step;
+    td_sql_done(rows);
+    *copied = n;
+    return rc;
+}
+
+int diary_pg_copy_from_sqlite(struct td_sql_pool *pool, const char *path, int64_t *rows)
+{
+    size_t nlite = 0;
+    const char *const *lite = diary_sqlite_migrations(&nlite);
+    struct td_sql_opts so = {.service = "td-diary", .sqlite_migrations = lite,
+                             .pg_migrations = pg_migrations, .nmigrations = nlite};
+    struct td_sql_pool *src = NULL;
+    int rc = td_sql_pool_open_sqlite_file(&so, path, &src);
+    if (rc != 0)
+        return rc;
+    struct td_sql *from = td_sql_pool_conn(src, 0), *to = td_sql_pool_conn(pool, 0);
+    int64_t have = 0, entries = 0, tombstones = 0;
+    struct td_sql_stmt *st = NULL;
+    rc = td_sql_begin(to);
+    rc = rc ? rc : td_sql_query(to, &st, "SELECT COUNT(*) FROM entries", "");
+    rc = rc ? rc : one_int(st, &have);
+    if (rc == 0 && have > 0) {
+        TD_LOG(TD_LOG_ERR, "db_copy_target", "PostgreSQL already has %lld entries: copy into "
+               "an empty database", (long long)have);
+        rc = TD_EEXISTS;
+    }
+    rc = rc ? rc : copy_entries(from, to, &entries);
+    rc = rc ? rc
+            : td_sql_copy_rows(from, to, "SELECT user_id, deleted_at FROM deleted_users",
+                               "INSERT INTO deleted_users (user_id, deleted_at) VALUES (?, ?)", 2,
+                               &tombstones);
+    int64_t seq = 0;
+    rc = rc ? rc : td_sql_query(from, &st, COPY_ENTRIES_SQLITE_SEQ, "");
+    rc = rc ? rc : one_int(st, &seq);
+    rc = rc ? rc : td_sql_run(to, NULL, COPY_ENTRIES_SEQUENCE, "i", seq);
+    rc = td_sql_finish(to, rc);
+    td_sql_pool_close(&src);
+    if (rc == 0)
+        *rows = entries + tombstones;
+    return rc;
+}

@@ -50,5 +50,6 @@ int diary_pg_apply_analysis(struct td_sql *db, int64_t id, int64_t version, cons
                             size_t analyzed_len, int64_t pos, int64_t neg, bool *applied);
 int diary_pg_defer(struct td_sql *db, int64_t id, int64_t version, int64_t next_at_us);
 int diary_pg_pending_count(struct td_sql *db, int64_t *count);
+int diary_pg_copy_from_sqlite(struct td_sql_pool *pool, const char *path, int64_t *rows);
 
 #endif
