@@ -162,6 +162,14 @@ static int migrate(struct td_sql *db)
     }
 }
 
+/* The server's notices (a migration's "already exists, skipping") would go
+ * to stderr raw, beside the structured log: they go into it, at debug. */
+static void notice_to_log(void *arg, const char *message)
+{
+    (void)arg;
+    TD_LOG(TD_LOG_DEBUG, "db_notice", "PostgreSQL: %.*s", line_len(message), message);
+}
+
 /* Opens a session and sets its timeouts. 0 or TD_EDOWN/TD_ESTORAGE. */
 static int connect_session(struct td_sql *db)
 {
@@ -179,6 +187,7 @@ static int connect_session(struct td_sql *db)
         db->retry_at_ms = mono_ms() + TD_SQL_RETRY_MS;
         return TD_EDOWN;
     }
+    PQsetNoticeProcessor(db->pg, notice_to_log, NULL);
     char st[24], idle[24];
     snprintf(st, sizeof st, "%lld", o->statement_timeout_ms);
     snprintf(idle, sizeof idle, "%lld", o->statement_timeout_ms * 2);
