@@ -155,6 +155,7 @@ enum {
     F_ALTHO = 1u << 15,     /* "although": its own clause weighs less */
     F_EXPER = 1u << 16,     /* experience verb: no sentiment, transparent */
     F_INTERJ = 1u << 17,    /* interjection: like an emoji, never negated */
+    F_LEARNED = 1u << 18,   /* from learned_data.c: no hand entry had it */
 };
 
 struct lex_entry {
@@ -639,6 +640,28 @@ static struct lex_entry *lex_slot(const char *k, size_t n)
     }
 }
 
+static float derive(const char *w, size_t n);
+
+/* The words learned from labelled text (learned_data.c, lexicon-5) only
+ * speak where the hand lexicon is silent: a word the table or the
+ * morphology already knows keeps the hand meaning (VADER's, the project
+ * list's, the rule table's: "feel" stays neutral, "not" a negator), and a
+ * learned word is no sentiment word of its own (no F_SENT): it only
+ * decides an entry in which nothing else made a span (see "Fallback" at
+ * senti_analyze). It is never a stem for the morphology either. */
+static void learned_init(void)
+{
+    for (size_t i = 0; i < senti_learned_nwords; i++) {
+        const struct senti_lex_word *w = &senti_learned_words[i];
+        size_t n = strlen(w->word);
+        if (lex_find(w->word, n) != NULL || derive(w->word, n) != 0.0f)
+            continue;
+        struct lex_entry *e = lex_slot(w->word, n);
+        e->valence = w->valence;
+        e->flags = F_LEARNED;
+    }
+}
+
 static void lex_init(void)
 {
     for (size_t i = 0; i < senti_lexicon_nwords; i++) {
@@ -684,6 +707,7 @@ static void lex_init(void)
             memcmp(e->key + e->len - 3, "n't", 3) == 0 && !(e->flags & F_PHRASE))
             e->flags |= F_NEG;
     }
+    learned_init();
 }
 
 static int emoji_cmp(const void *a, const void *b)
@@ -737,6 +761,13 @@ struct ctx {
      * later "but"/"although" overrules it (asked only then: most spans
      * never are); NOT_UNIT for a dangling negator's span. */
     uint8_t span_tok[CHUNK];
+    /* Fallback (lexicon-5): the sum of the learned words' valences, and the
+     * strongest learned word of each polarity (0: positive, 1: negative). */
+    float learned_sum;
+    struct {
+        size_t start, end;
+        float val;
+    } learned_best[2];
     int err;
 };
 
@@ -858,7 +889,8 @@ static bool plain_stem(const struct lex_entry *e)
 {
     return e != NULL && (e->flags & F_SENT) && e->valence != 0.0f &&
            !(e->flags & (F_NEG | F_BOOST | F_BUT | F_STOPV | F_LEAST |
-                         F_PHRASE | F_LIKE | F_WELL | F_NEUTRAL | F_ALTHO));
+                         F_PHRASE | F_LIKE | F_WELL | F_NEUTRAL | F_ALTHO |
+                         F_LEARNED));
 }
 
 static float stem_valence(const char *k, size_t n)
@@ -1515,8 +1547,8 @@ static const struct lex_entry *unit_entry(struct ctx *c, size_t i, size_t pendin
     struct tok *t = &c->t[i];
     const struct lex_entry *e = t->e;
     *words = 1;
-    if (e == NULL && pending != SIZE_MAX && i - pending <= 3 &&
-        never_negator(c, pending)) {
+    if ((e == NULL || (e->flags & F_LEARNED)) && pending != SIZE_MAX &&
+        i - pending <= 3 && never_negator(c, pending)) {
         float cv = comparative_valence(c, i);
         if (cv != 0.0f) {
             t->dval = cv;
@@ -1565,6 +1597,21 @@ static bool least_negates(const struct ctx *c, size_t i)
               (c->t[i - 1].flen == 4 && !memcmp(c->t[i - 1].f, "very", 4))));
 }
 
+/* Keeps the learned word t (valence v) for the fallback: adds it to the
+ * sum and remembers it if it is the strongest of its polarity so far (the
+ * earliest among equals). */
+static void note_learned(struct ctx *c, const struct tok *t, float v)
+{
+    c->learned_sum += v;
+    int k = v < 0;
+    float a = v < 0 ? -v : v;
+    if (a > c->learned_best[k].val) {
+        c->learned_best[k].start = t->start;
+        c->learned_best[k].end = t->end;
+        c->learned_best[k].val = a;
+    }
+}
+
 /* One sentence (or CHUNK tokens of one): finds its units and emits their
  * spans, weighting the clauses around "but"/"although". */
 static void process_chunk(struct ctx *c)
@@ -1611,6 +1658,10 @@ static void process_chunk(struct ctx *c)
         size_t b = i + words - 1;
         unsigned fl = e->flags;
 
+        if (fl & F_LEARNED) {
+            note_learned(c, t, e->valence);
+            continue;
+        }
         if (fl & F_NEUTRAL) {
             i = b;
             continue;
@@ -1961,11 +2012,23 @@ int senti_analyze(const char *text, size_t len, struct senti_spans *out)
     c.n = 0;
     c.last_end = 0;
     c.err = 0;
+    c.learned_sum = 0.0f;
+    memset(c.learned_best, 0, sizeof c.learned_best);
     tokenize(&c);
+    if (c.err == 0)
+        reconcile(out);
+    if (c.err == 0 && out->count == 0 && c.learned_sum != 0.0f) {
+        /* Fallback (lexicon-5): an entry in which no hand-lexicon word,
+         * phrase, emoji or negator made a span takes the polarity of the
+         * sum of its learned words, marked on the strongest of them. */
+        int k = c.learned_sum < 0;
+        c.err = senti_spans_push(out, c.learned_best[k].start, c.learned_best[k].end,
+                                 k ? SENTI_NEGATIVE : SENTI_POSITIVE,
+                                 c.learned_best[k].val);
+    }
     if (c.err != 0) {
         senti_spans_clear(out);
         return c.err;
     }
-    reconcile(out);
     return 0;
 }
