@@ -202,9 +202,7 @@ def main(argv):
     print("lexicon_data.c: %s" % ("regenerated from tools/ gives the committed file"
                                   if fresh else "STALE: run services/sentiment/tools/gen_lexicon.py"
                                   " (services/sentiment/LEXICON.md)"))
-    gen = subprocess.run([sys.executable, os.path.join(tools, "gen_learned.py"),
-                          os.path.join(tools, "vader_lexicon.txt"),
-                          os.path.join(tools, "project_lexicon.tsv")],
+    gen = subprocess.run([sys.executable, os.path.join(tools, "gen_learned.py")],
                          capture_output=True, text=True, check=False)
     with open(os.path.join(ROOT, "services", "sentiment", "learned_data.c"),
               encoding="utf-8") as f:

@@ -155,7 +155,7 @@ enum {
     F_ALTHO = 1u << 15,     /* "although": its own clause weighs less */
     F_EXPER = 1u << 16,     /* experience verb: no sentiment, transparent */
     F_INTERJ = 1u << 17,    /* interjection: like an emoji, never negated */
-    F_LEARNED = 1u << 18,   /* from learned_data.c: no hand entry had it */
+    F_LEARNED = 1u << 18,   /* only a learned weight: no hand entry has it */
 };
 
 struct lex_entry {
@@ -165,6 +165,7 @@ struct lex_entry {
     uint8_t max_words;  /* for F_HEAD: longest phrase starting here */
     float valence;
     float boost;
+    float learned;      /* log-odds from learned_data.c, 0 for none */
 };
 
 #define LEX_SLOTS 32768u /* power of two, > 2x entries (about 9,000) */
@@ -641,24 +642,44 @@ static struct lex_entry *lex_slot(const char *k, size_t n)
 }
 
 static float derive(const char *w, size_t n);
+static size_t squeeze(const char *w, size_t n, char *out, size_t keep);
 
-/* The words learned from labelled text (learned_data.c, lexicon-5) only
- * speak where the hand lexicon is silent: a word the table or the
- * morphology already knows keeps the hand meaning (VADER's, the project
- * list's, the rule table's: "feel" stays neutral, "not" a negator), and a
- * learned word is no sentiment word of its own (no F_SENT): it only
- * decides an entry in which nothing else made a span (see "Fallback" at
- * senti_analyze). It is never a stem for the morphology either. */
+#define TOKW 32         /* folded word bytes kept; longer words never match */
+
+/* Whether a learned word can have an entry of its own without changing
+ * how the analyzer reads any word: it is not an inflection or variant the
+ * morphology derives ("recommending", "sooo"), nor a form word_lookup()
+ * handles ("-n't", "'s", hyphens). */
+static bool learned_new_ok(const char *w, size_t n)
+{
+    char sq[TOKW];
+    if (n >= TOKW || memchr(w, '-', n) != NULL || squeeze(w, n, sq, 2) != 0)
+        return false;
+    if (n > 2 && w[n - 2] == '\'' && w[n - 1] == 's')
+        return false;
+    if (n > 3 && memcmp(w + n - 3, "n't", 3) == 0)
+        return false;
+    return derive(w, n) == 0.0f;
+}
+
+/* The words learned from labelled text (learned_data.c, lexicon-5): each
+ * word's weight goes into its entry's `learned`, which only the learned
+ * context reads (see "Learned context" at senti_analyze); the hand entries
+ * keep their meaning (VADER's, the project list's, the rule table's: "feel"
+ * stays neutral, "not" a negator). A word no hand entry has gets an entry
+ * of its own with no other flag than F_LEARNED, which every rule reads as
+ * no entry at all; the morphology never uses one as a stem. */
 static void learned_init(void)
 {
     for (size_t i = 0; i < senti_learned_nwords; i++) {
         const struct senti_lex_word *w = &senti_learned_words[i];
         size_t n = strlen(w->word);
-        if (lex_find(w->word, n) != NULL || derive(w->word, n) != 0.0f)
-            continue;
-        struct lex_entry *e = lex_slot(w->word, n);
-        e->valence = w->valence;
-        e->flags = F_LEARNED;
+        if (lex_find(w->word, n) == NULL) {
+            if (!learned_new_ok(w->word, n))
+                continue;
+            lex_slot(w->word, n)->flags = F_LEARNED;
+        }
+        lex_slot(w->word, n)->learned = w->valence;
     }
 }
 
@@ -727,7 +748,6 @@ static float emoji_valence(uint32_t cp)
 
 /* -------------------------------------------------------------- tokeniser */
 
-#define TOKW 32         /* folded word bytes kept; longer words never match */
 #define CHUNK 128       /* tokens per sentence processed at once */
 #define MAX_PHRASE 6
 #define NOT_UNIT UINT8_MAX /* span_tok of a span emit() did not make */
@@ -761,13 +781,8 @@ struct ctx {
      * later "but"/"although" overrules it (asked only then: most spans
      * never are); NOT_UNIT for a dangling negator's span. */
     uint8_t span_tok[CHUNK];
-    /* Fallback (lexicon-5): the sum of the learned words' valences, and the
-     * strongest learned word of each polarity (0: positive, 1: negative). */
-    float learned_sum;
-    struct {
-        size_t start, end;
-        float val;
-    } learned_best[2];
+    float learned_sum;          /* the entry's words' learned weights */
+    bool overruled;             /* a "but"/"although" halved some span */
     int err;
 };
 
@@ -1096,7 +1111,7 @@ static const struct lex_entry *lookup_derived(struct tok *t)
         if (m == 0)
             break;
         const struct lex_entry *e = lex_find(sq, m);
-        if (e != NULL)
+        if (e != NULL && !(e->flags & F_LEARNED)) /* "sooo": "so", not "soo" */
             return e;
         w = sq;
         n = m;
@@ -1263,6 +1278,17 @@ static bool self_report(const struct ctx *c, size_t first)
     return false;
 }
 
+/* The learned weight of a word counts what the word says by itself: "happy"
+ * is evidence for a positive entry. Negated ("not happy"), it is no longer
+ * that evidence, and its weight is taken back. (Taking it back twice, as
+ * evidence for the opposite, measured the same: README, lexicon-5.) */
+static void unlearn_negated(struct ctx *c, size_t a, size_t b)
+{
+    for (size_t k = a; k <= b; k++)
+        if (c->t[k].kind == TK_WORD && c->t[k].e != NULL)
+            c->learned_sum -= c->t[k].e->learned;
+}
+
 /* Emits the unit t[a..b] with valence v after the look-back for
  * intensifiers and negators. Returns the last token the span consumed: b,
  * or the "more"/"enough" of an emphatic negation after it. */
@@ -1367,6 +1393,8 @@ static size_t emit(struct ctx *c, size_t a, size_t b, float v, float but_mult)
             val *= N_SCALAR * DENIED_NEG_SCALE;
         else
             val *= N_SCALAR;
+        if (!emph)
+            unlearn_negated(c, a, b);
     }
     if (val == 0.0f)
         return b;
@@ -1501,6 +1529,7 @@ static bool rating_at(const struct ctx *c, size_t i, size_t *last, float *val)
 static bool overrule_clause(struct ctx *c, size_t from, size_t sent_first)
 {
     bool any = false;
+    c->overruled |= from < c->out->count;
     for (size_t k = from; k < c->out->count; k++) {
         struct senti_span *sp = &c->out->items[k];
         size_t s = k - sent_first;
@@ -1597,21 +1626,6 @@ static bool least_negates(const struct ctx *c, size_t i)
               (c->t[i - 1].flen == 4 && !memcmp(c->t[i - 1].f, "very", 4))));
 }
 
-/* Keeps the learned word t (valence v) for the fallback: adds it to the
- * sum and remembers it if it is the strongest of its polarity so far (the
- * earliest among equals). */
-static void note_learned(struct ctx *c, const struct tok *t, float v)
-{
-    c->learned_sum += v;
-    int k = v < 0;
-    float a = v < 0 ? -v : v;
-    if (a > c->learned_best[k].val) {
-        c->learned_best[k].start = t->start;
-        c->learned_best[k].end = t->end;
-        c->learned_best[k].val = a;
-    }
-}
-
 /* One sentence (or CHUNK tokens of one): finds its units and emits their
  * spans, weighting the clauses around "but"/"although". */
 static void process_chunk(struct ctx *c)
@@ -1658,10 +1672,6 @@ static void process_chunk(struct ctx *c)
         size_t b = i + words - 1;
         unsigned fl = e->flags;
 
-        if (fl & F_LEARNED) {
-            note_learned(c, t, e->valence);
-            continue;
-        }
         if (fl & F_NEUTRAL) {
             i = b;
             continue;
@@ -1782,6 +1792,8 @@ static void tokenize(struct ctx *c)
             t.end = i;
             t.flen = fl < TOKW ? (uint8_t)fl : 0;
             t.e = word_lookup(&t);
+            if (t.e != NULL)
+                c->learned_sum += t.e->learned;
             push_tok(c, &t);
             continue;
         }
@@ -1957,7 +1969,7 @@ static size_t drop_weakest(struct senti_spans *out, int pol, bool prot, size_t w
     return want;
 }
 
-static void reconcile(struct senti_spans *out)
+static void reconcile(struct senti_spans *out, float bias)
 {
     float sum = 0.0f;
     size_t pos = 0, neg = 0;
@@ -1969,6 +1981,11 @@ static void reconcile(struct senti_spans *out)
         else
             neg++;
     }
+    /* The learned context (lexicon-5, `bias`: see senti_analyze) tips the
+     * verdict only towards a polarity that has a span to show for it. */
+    float tipped = sum + bias;
+    if ((tipped > NEUTRAL_EPS && pos > 0) || (tipped < -NEUTRAL_EPS && neg > 0))
+        sum = tipped;
     int lose;
     size_t drop;
     if (sum > NEUTRAL_EPS && pos <= neg) {
@@ -2013,22 +2030,12 @@ int senti_analyze(const char *text, size_t len, struct senti_spans *out)
     c.last_end = 0;
     c.err = 0;
     c.learned_sum = 0.0f;
-    memset(c.learned_best, 0, sizeof c.learned_best);
+    c.overruled = false;
     tokenize(&c);
-    if (c.err == 0)
-        reconcile(out);
-    if (c.err == 0 && out->count == 0 && c.learned_sum != 0.0f) {
-        /* Fallback (lexicon-5): an entry in which no hand-lexicon word,
-         * phrase, emoji or negator made a span takes the polarity of the
-         * sum of its learned words, marked on the strongest of them. */
-        int k = c.learned_sum < 0;
-        c.err = senti_spans_push(out, c.learned_best[k].start, c.learned_best[k].end,
-                                 k ? SENTI_NEGATIVE : SENTI_POSITIVE,
-                                 c.learned_best[k].val);
-    }
     if (c.err != 0) {
         senti_spans_clear(out);
         return c.err;
     }
+    reconcile(out, c.overruled ? 0.0f : senti_learned_scale * c.learned_sum);
     return 0;
 }
