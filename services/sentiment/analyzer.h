@@ -78,7 +78,7 @@ void senti_spans_count(const struct senti_spans *s, size_t *positive,
 int senti_analyze(const char *text, size_t len, struct senti_spans *out);
 
 /* Version of the rules + lexicon; part of the daemon's cache key. */
-#define SENTI_ANALYZER_VERSION "lexicon-4"
+#define SENTI_ANALYZER_VERSION "lexicon-5"
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
