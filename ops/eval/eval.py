@@ -190,6 +190,9 @@ def main(argv):
                     sys.stderr.write("miss %s->%s\t%s\n" % (label, v, text))
     if not os.path.isdir(UCI_DIR):
         print("(uci_reviews skipped: run ops/eval/run.sh, which installs ops/eval/node_modules)")
+    print("(the learned weights of learned_data.c are trained on the goemotions_fp, "
+          "goemotions_feel and xed_fp tune parts: their figures above are in-sample; "
+          "services/sentiment/tools/cv_learned.py gives the cross-validated ones)")
 
     tools = os.path.join(ROOT, "services", "sentiment", "tools")
     gen = subprocess.run([sys.executable, os.path.join(tools, "gen_lexicon.py"),
