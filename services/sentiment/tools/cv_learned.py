@@ -7,7 +7,8 @@
 For each fold I of gen_learned.py's 5 folds (a SHA-256 hash of the text), it
 generates learned_data.c from the tuning lines outside fold I
 (`gen_learned.py --fold I GEN_OPTIONS`), compiles the analyzer with that
-table into a small line classifier (the C compiler is $CC, else cc), and
+table into a small line classifier (tools/cv_classify.c; the C compiler is
+$CC, else cc), and
 classifies the lines of fold I of each tuning part by the contract's count
 rule. It prints each part's out-of-fold accuracy on its pos/neg lines: the
 honest figure for a table trained on the tuning parts, which `make eval`
@@ -37,37 +38,6 @@ import gen_learned  # noqa: E402  (the script's own directory)
 
 PARTS = ("goemotions_fp", "goemotions_feel", "xed_fp")
 
-CLASSIFIER = r"""
-#define _POSIX_C_SOURCE 200809L
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/types.h>
-#include "analyzer.h"
-int main(void)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    struct senti_spans sp;
-    senti_spans_init(&sp);
-    int rc = 0;
-    while ((n = getline(&line, &cap, stdin)) >= 0) {
-        size_t len = (size_t)n, p, q;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if ((rc = senti_analyze(line, len, &sp)) != 0)
-            break;
-        senti_spans_count(&sp, &p, &q);
-        if (printf("%c\n", p > q ? 'p' : q > p ? 'n' : '0') < 0) {
-            rc = 1;
-            break;
-        }
-    }
-    free(line);
-    senti_spans_free(&sp);
-    return rc != 0 || fflush(stdout) != 0;
-}
-"""
 
 
 def build(tmp, tag, gen_args):
@@ -80,7 +50,7 @@ def build(tmp, tag, gen_args):
     exe = os.path.join(tmp, "classify_%s" % tag)
     cc = os.environ.get("CC", "cc")
     subprocess.run([cc, "-std=c11", "-O1", "-I" + SENTI, "-I" + os.path.join(ROOT, "common"),
-                    os.path.join(tmp, "classify.c"), os.path.join(SENTI, "analyzer.c"),
+                    os.path.join(HERE, "cv_classify.c"), os.path.join(SENTI, "analyzer.c"),
                     os.path.join(SENTI, "lexicon_data.c"), table,
                     os.path.join(ROOT, "common", "td_utf8.c"), "-lpthread", "-o", exe],
                    check=True)
@@ -113,8 +83,6 @@ def main(argv):
              for name in PARTS}
     tmp = tempfile.mkdtemp(prefix="cv_learned.")
     try:
-        with open(os.path.join(tmp, "classify.c"), "w", encoding="utf-8") as f:
-            f.write(CLASSIFIER)
         ok = {name: 0 for name in PARTS}
         for k in range(gen_learned.FOLDS):
             exe = build(tmp, str(k), ["--fold", str(k)] + args)
