@@ -678,11 +678,11 @@ static bool learned_new_ok(const char *w, size_t n)
 
 /* The words learned from labelled text (learned_data.c, lexicon-5): each
  * word's weight goes into its entry's `learned`, which only the learned
- * context reads (see "Learned context" at senti_analyze); the hand entries
- * keep their meaning (VADER's, the project list's, the rule table's: "feel"
- * stays neutral, "not" a negator). A word no hand entry has gets an entry
- * of its own with no other flag than F_LEARNED, which every rule reads as
- * no entry at all; the morphology never uses one as a stem. */
+ * context reads ("Learned context" at the top of this file); the hand
+ * entries keep their meaning (VADER's, the project list's, the rule
+ * table's: "feel" stays neutral, "not" a negator). A word no hand entry has
+ * gets an entry of its own with no other flag than F_LEARNED, which every
+ * rule reads as no entry at all; the morphology never uses one as a stem. */
 static void learned_init(void)
 {
     for (size_t i = 0; i < senti_learned_nwords; i++) {
