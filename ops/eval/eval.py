@@ -10,7 +10,8 @@ positive spans: pos; more negative: neg; as many: neutral) and prints, per set
 and part, the accuracy on the pos/neg lines (a neutral verdict on a pos or
 neg line counts as a miss) beside the baseline recorded in
 tests/data/sentiment/eval_baseline.tsv; then whether the committed
-lexicon_data.c is what its generator makes from services/sentiment/tools/,
+lexicon_data.c and learned_data.c are what their generators make from
+services/sentiment/tools/ (and, for learned_data.c, the tuning parts),
 and the analyzer's speed from BUILD_DIR/bench/bench_analyzer beside its
 recorded baseline.
 
@@ -189,6 +190,9 @@ def main(argv):
                     sys.stderr.write("miss %s->%s\t%s\n" % (label, v, text))
     if not os.path.isdir(UCI_DIR):
         print("(uci_reviews skipped: run ops/eval/run.sh, which installs ops/eval/node_modules)")
+    print("(the learned weights of learned_data.c are trained on the goemotions_fp, "
+          "goemotions_feel and xed_fp tune parts: their figures above are in-sample; "
+          "services/sentiment/tools/cv_learned.py gives the cross-validated ones)")
 
     tools = os.path.join(ROOT, "services", "sentiment", "tools")
     gen = subprocess.run([sys.executable, os.path.join(tools, "gen_lexicon.py"),
@@ -200,6 +204,15 @@ def main(argv):
         fresh = gen.returncode == 0 and gen.stdout == f.read()
     print("lexicon_data.c: %s" % ("regenerated from tools/ gives the committed file"
                                   if fresh else "STALE: run services/sentiment/tools/gen_lexicon.py"
+                                  " (services/sentiment/LEXICON.md)"))
+    gen = subprocess.run([sys.executable, os.path.join(tools, "gen_learned.py")],
+                         capture_output=True, text=True, check=False)
+    with open(os.path.join(ROOT, "services", "sentiment", "learned_data.c"),
+              encoding="utf-8") as f:
+        fresh = gen.returncode == 0 and gen.stdout == f.read()
+    print("learned_data.c: %s" % ("regenerated from tools/ and the tuning parts gives the"
+                                  " committed file" if fresh else
+                                  "STALE: run services/sentiment/tools/gen_learned.py"
                                   " (services/sentiment/LEXICON.md)"))
 
     speed = bench(build)

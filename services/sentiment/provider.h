@@ -41,7 +41,7 @@ int senti_provider_new(const struct senti_provider_opts *opts, struct senti_prov
 /* Frees the provider and its LLM clients (not the store); NULLs *p. */
 void senti_provider_free(struct senti_provider **p);
 
-/* The analyzer this provider prefers: SENTI_ANALYZER_VERSION ("lexicon-4") or "github-models:<model>". */
+/* The analyzer this provider prefers: SENTI_ANALYZER_VERSION ("lexicon-5") or "github-models:<model>". */
 const char *senti_provider_name(const struct senti_provider *p);
 
 struct senti_result {

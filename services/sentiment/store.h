@@ -40,7 +40,7 @@ int senti_store_open(const char *data_dir, size_t nconns, long long max_rows,
 void senti_store_close(struct senti_store **s);
 
 /* The cache key of `len` bytes of `text` analysed by `analyzer_id` (e.g.
- * "lexicon-4"; must not contain NUL). Cannot fail. */
+ * "lexicon-5"; must not contain NUL). Cannot fail. */
 void senti_cache_key(const char *analyzer_id, const char *text, size_t len,
                      unsigned char key[SENTI_CACHE_KEY_BYTES]);
 

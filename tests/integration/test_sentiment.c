@@ -131,7 +131,7 @@ Test(sentiment, a_hanging_llm_falls_back_within_the_diary_timeout)
     analyze("I am so happy today, but also a bit worried.", &a);
     long long took = now_ms() - t0;
     cr_assert(took < 2000, "answered after %lld ms, past td-diary's 2000 ms", took);
-    cr_assert_str_eq(a.analyzer, "lexicon-4");
+    cr_assert_str_eq(a.analyzer, "lexicon-5");
     cr_assert_gt(a.pos + a.neg, 0);
 }
 
@@ -140,7 +140,7 @@ Test(sentiment, garbage_and_injection_attempts_stay_inert)
     fake_llm_set(&fake, FAKE_LLM_GARBAGE, NULL);
     struct analysis a;
     analyze("<script>alert('x')</script> what a great day", &a);
-    cr_assert_str_eq(a.analyzer, "lexicon-4");
+    cr_assert_str_eq(a.analyzer, "lexicon-5");
     cr_assert_null(strstr(a.html, "<script"), "%s", a.html);
 
     fake_llm_set(&fake, FAKE_LLM_OK,
@@ -280,7 +280,7 @@ Test(sentiment, the_token_and_the_text_never_reach_the_log)
     fake_llm_fail_first(&fake, 0, 401, -1);
     struct analysis a;
     analyze(secret_text, &a);
-    cr_assert_str_eq(a.analyzer, "lexicon-4");
+    cr_assert_str_eq(a.analyzer, "lexicon-5");
     fake_llm_set(&fake, FAKE_LLM_GARBAGE, NULL);
     analyze("another zebra-unicorn", &a);
     fake_llm_set(&fake, FAKE_LLM_HANG, NULL);

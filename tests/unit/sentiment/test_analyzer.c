@@ -3,7 +3,8 @@
  * empty and huge input, and arbitrary bytes; and the four classes of
  * issue 15: experience verbs, the fear/anxiety/low-mood family, emphatic
  * negation (its fourth, contrast keeping both clauses, was left out: a
- * contrast is still decided by its later clause). */
+ * contrast is still decided by its later clause); and lexicon-5's learned
+ * context (learned_data.c). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +430,61 @@ Test(analyzer, apology_is_remorse)
 {
     cr_assert_str_eq(render("My apologies, I was wrong."), "-[apologies] -[wrong]");
     cr_assert_str_eq(render("I apologise for being late."), "-[apologise]");
+}
+
+/* lexicon-5: every word's weight learned from the labelled tuning sets
+ * (learned_data.c, tools/gen_learned.py) counts beside the spans' weights
+ * when reconciliation picks the spans that carry the verdict. It settles
+ * close calls the hand weights got wrong... */
+Test(analyzer, learned_context_settles_close_calls)
+{
+    /* lexicon-4: "+[fun]" (VADER's "fun" 2.3 outweighed "sorry" 1.2) */
+    cr_assert_str_eq(render("I am sorry for making fun of my sister."), "-[sorry]");
+    /* lexicon-4: "+[\xf0\x9f\x98\x82]" */
+    cr_assert_str_eq(render("I just don't like him \xf0\x9f\x98\x82"), "-[don't like]");
+}
+
+/* ...but never marks a word of its own: "supposed" and "doctor" are
+ * strongly negative in the tuning sets and "tomorrow" positive, yet none is
+ * a feeling a diary user would see highlighted. And it only tips the verdict
+ * towards a polarity that has a span: a negative context does not empty an
+ * entry whose only span is positive. */
+Test(analyzer, learned_words_are_never_marked)
+{
+    cr_assert_str_eq(render("I'm supposed to see the doctor tomorrow."), "");
+    cr_assert_str_eq(render("I'm supposed to see the doctor, lucky me."), "+[lucky]");
+}
+
+/* A negated word is no evidence of its own polarity: the learned weight of
+ * "happy" is taken back in "not happy" (else "<3" would win). */
+Test(analyzer, learned_weight_of_a_negated_word_is_taken_back)
+{
+    cr_assert_str_eq(render("I am not happy <3"), "-[not happy]");
+}
+
+/* A bag of words cannot see which clause a "but"/"although" makes win: an
+ * entry with an overruled clause keeps the hand verdict. */
+Test(analyzer, learned_context_leaves_contrast_alone)
+{
+    cr_assert_str_eq(render("It was lovely, but I felt anxious all night."), "-[anxious]");
+    cr_assert_str_eq(render("Although I was scared, it went well."), "-[scared] +[well]");
+}
+
+/* The generated table: sorted (the generator's order), plain words the
+ * analyzer can match, finite weights, and a positive scale. */
+Test(analyzer, learned_table_is_well_formed)
+{
+    cr_assert_gt(senti_learned_nwords, 1000);
+    cr_assert_gt(senti_learned_scale, 0.0f);
+    for (size_t i = 0; i < senti_learned_nwords; i++) {
+        const struct senti_lex_word *w = &senti_learned_words[i];
+        size_t n = strlen(w->word);
+        cr_assert(n > 0 && n < 32, "%s", w->word);
+        cr_assert(w->valence != 0.0f && w->valence > -8.0f && w->valence < 8.0f,
+                  "%s %f", w->word, (double)w->valence);
+        if (i > 0)
+            cr_assert_lt(strcmp(senti_learned_words[i - 1].word, w->word), 0);
+    }
 }
 
 Test(analyzer, empty_and_whitespace)
