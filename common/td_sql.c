@@ -47,6 +47,24 @@ int td_sql_url_engine(const char *url, enum td_sql_engine *out, char *err, size_
     return 0;
 }
 
+int td_sql_check_settings(const char *daemon, const char *url_var, const char *url,
+                          const char *timeout_var, long long timeout_ms,
+                          long long rpc_timeout_ms)
+{
+    char err[256];
+    enum td_sql_engine engine;
+    if (td_sql_url_engine(url, &engine, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: configuration error: %s: %s\n", daemon, url_var, err);
+        return TD_ECONFIG;
+    }
+    if (timeout_ms >= rpc_timeout_ms) {
+        fprintf(stderr, "%s: configuration error: %s: must be less than RPC_TIMEOUT_MS (%lld)\n",
+                daemon, timeout_var, rpc_timeout_ms);
+        return TD_ECONFIG;
+    }
+    return 0;
+}
+
 static void close_conn(struct td_sql *db)
 {
     for (int i = 0; i < TD_SQL_MAX_HELD; i++)

@@ -62,6 +62,16 @@ struct td_sql_opts {
  * (never the URL itself, which may hold a password). */
 int td_sql_url_engine(const char *url, enum td_sql_engine *out, char *err, size_t errlen);
 
+/* A daemon's database settings, checked at start (services/auth/config.c,
+ * services/diary/config.c): `url` (the value of `url_var`) names an engine,
+ * and the statement timeout (`timeout_var`) ends well inside the RPC
+ * deadline, or the caller would time out (504) while the worker is still
+ * held. Prints "<daemon>: configuration error: ..." and returns TD_ECONFIG,
+ * or 0. */
+int td_sql_check_settings(const char *daemon, const char *url_var, const char *url,
+                          const char *timeout_var, long long timeout_ms,
+                          long long rpc_timeout_ms);
+
 /* Opens `n` connections and runs the pending migrations (on the first).
  * Returns 0 and *out, TD_EDOWN (PostgreSQL unreachable), TD_ENOMEM or
  * TD_ESTORAGE (logged: a failed or too-new migration included). On failure

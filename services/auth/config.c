@@ -55,20 +55,9 @@ int auth_config_load(struct auth_config *cfg)
                                  cfg, &cfg->base);
     if (rc != 0)
         return rc;
-    /* A statement must end well inside the RPC deadline, or the caller
-     * would time out (504) while the worker is still held. */
-    char err[256];
-    enum td_sql_engine engine;
-    if (td_sql_url_engine(cfg->database_url, &engine, err, sizeof err) != 0) {
-        fprintf(stderr, "td-auth: configuration error: AUTH_DATABASE_URL: %s\n", err);
-        rc = TD_ECONFIG;
-    } else if (cfg->statement_timeout_ms >= cfg->base.rpc_timeout_ms) {
-        fprintf(stderr,
-                "td-auth: configuration error: AUTH_DATABASE_STATEMENT_TIMEOUT_MS: must be less "
-                "than RPC_TIMEOUT_MS (%lld)\n",
-                cfg->base.rpc_timeout_ms);
-        rc = TD_ECONFIG;
-    }
+    rc = td_sql_check_settings("td-auth", "AUTH_DATABASE_URL", cfg->database_url,
+                               "AUTH_DATABASE_STATEMENT_TIMEOUT_MS", cfg->statement_timeout_ms,
+                               cfg->base.rpc_timeout_ms);
     if (rc != 0)
         auth_config_free(cfg);
     return rc;

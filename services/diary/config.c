@@ -3,10 +3,7 @@
  */
 #include "config.h"
 #include "td_daemon.h"
-#include "td_error.h"
 #include "td_sql.h"
-
-#include <stdio.h>
 
 #include <stddef.h>
 
@@ -35,21 +32,9 @@ int diary_config_load(struct diary_config *cfg)
                                  cfg, &cfg->base);
     if (rc != 0)
         return rc;
-    /* As td-auth's (services/auth/config.c): a statement ends well inside
-     * the RPC deadline, or the caller would time out while the worker is
-     * still held. */
-    char err[256];
-    enum td_sql_engine engine;
-    if (td_sql_url_engine(cfg->database_url, &engine, err, sizeof err) != 0) {
-        fprintf(stderr, "td-diary: configuration error: DIARY_DATABASE_URL: %s\n", err);
-        rc = TD_ECONFIG;
-    } else if (cfg->statement_timeout_ms >= cfg->base.rpc_timeout_ms) {
-        fprintf(stderr,
-                "td-diary: configuration error: DIARY_DATABASE_STATEMENT_TIMEOUT_MS: must be "
-                "less than RPC_TIMEOUT_MS (%lld)\n",
-                cfg->base.rpc_timeout_ms);
-        rc = TD_ECONFIG;
-    }
+    rc = td_sql_check_settings("td-diary", "DIARY_DATABASE_URL", cfg->database_url,
+                               "DIARY_DATABASE_STATEMENT_TIMEOUT_MS", cfg->statement_timeout_ms,
+                               cfg->base.rpc_timeout_ms);
     if (rc != 0)
         diary_config_free(cfg);
     return rc;

@@ -39,11 +39,12 @@
 #include <string.h>
 
 #define SCAN_PAGE 1000
-/* The advisory lock class of a user's entries (pg_advisory_xact_lock's
- * two-key form, a space of its own: td_sql's migration lock uses the
- * one-key form). */
-#define USER_LOCK "1685219684" /* "dd" "iary" in no particular sense: just a constant */
-#define USER_LOCK_KEY "(" USER_LOCK ", ($1::bigint % 2147483647)::int)"
+#define SCAN_PAGE_S "1000"
+/* A user's lock: pg_advisory_xact_lock's two-key form, whose key space is
+ * apart from the one-key form td_sql's migration lock uses; the first key
+ * is this file's constant, the second the user id folded into an int4 (two
+ * users sharing a key only wait for each other). */
+#define USER_LOCK_KEY "(1685219684, ($1::bigint % 2147483647)::int)"
 
 /* The same numbers as store.c's SQLite migrations: migration i brings both
  * engines' schemas to the same version. */
@@ -231,10 +232,10 @@ static const char *const SQL_RANGE_STATS =
     " COALESCE(SUM(positive_count), 0), COALESCE(SUM(negative_count), 0)" RANGE;
 static const char *const SQL_RANGE_TONES =
     "SELECT created_at, positive_count, negative_count, created_at, id" RANGE RANGE_AFTER
-    " ORDER BY created_at, id LIMIT " "1000";
+    " ORDER BY created_at, id LIMIT " SCAN_PAGE_S;
 static const char *const SQL_RANGE_MARKUP =
     "SELECT analyzed_content, created_at, id" RANGE RANGE_AFTER
-    " AND (positive_count > 0 OR negative_count > 0) ORDER BY created_at, id LIMIT " "1000";
+    " AND (positive_count > 0 OR negative_count > 0) ORDER BY created_at, id LIMIT " SCAN_PAGE_S;
 static const char *const SQL_STAGE_EXPIRE = "DELETE FROM import_staged WHERE staged_at < $1";
 static const char *const SQL_STAGE_PUT =
     "INSERT INTO import_staged (user_id, import_id, idx, content, analyzed_content,"
@@ -258,8 +259,6 @@ static const char *const SQL_IMPORT =
     "   WHERE s.user_id = $1 AND s.import_id = $2 AND NOT EXISTS (SELECT 1 FROM entries e"
     "     WHERE e.user_id = $1 AND e.created_at = s.created_at AND e.content = s.content)"
     "   ORDER BY created_at, content, idx) d ORDER BY idx";
-
-_Static_assert(SCAN_PAGE == 1000, "the scans' LIMIT says 1000");
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -574,6 +573,17 @@ int diary_pg_seed(struct td_sql *db, const struct diary_seed_entry *entries, siz
     return rc;
 }
 
+/* The six stats figures of the row `st` stands on, in SQL_STATS' order. */
+static void read_stats(struct td_sql_stmt *st, struct diary_stats *out)
+{
+    out->total_entries = td_sql_int(st, 0);
+    out->positive_entries = td_sql_int(st, 1);
+    out->negative_entries = td_sql_int(st, 2);
+    out->neutral_entries = td_sql_int(st, 3);
+    out->positive_count_total = td_sql_int(st, 4);
+    out->negative_count_total = td_sql_int(st, 5);
+}
+
 int diary_pg_stats(struct td_sql *db, int64_t user_id, struct diary_stats *out)
 {
     struct td_sql_stmt *st = NULL;
@@ -582,14 +592,8 @@ int diary_pg_stats(struct td_sql *db, int64_t user_id, struct diary_stats *out)
     if (rc != 0)
         return rc;
     int step = td_sql_next(st);
-    if (step == 1) {
-        out->total_entries = td_sql_int(st, 0);
-        out->positive_entries = td_sql_int(st, 1);
-        out->negative_entries = td_sql_int(st, 2);
-        out->neutral_entries = td_sql_int(st, 3);
-        out->positive_count_total = td_sql_int(st, 4);
-        out->negative_count_total = td_sql_int(st, 5);
-    }
+    if (step == 1)
+        read_stats(st, out);
     td_sql_done(st);
     return step < 0 ? step : 0;
 }
@@ -660,14 +664,8 @@ int diary_pg_range_stats(struct td_sql *db, int64_t user_id, int64_t from_us, in
     if (rc != 0)
         return rc;
     int step = td_sql_next(st);
-    if (step == 1) {
-        out->total_entries = td_sql_int(st, 0);
-        out->positive_entries = td_sql_int(st, 1);
-        out->negative_entries = td_sql_int(st, 2);
-        out->neutral_entries = td_sql_int(st, 3);
-        out->positive_count_total = td_sql_int(st, 4);
-        out->negative_count_total = td_sql_int(st, 5);
-    }
+    if (step == 1)
+        read_stats(st, out);
     td_sql_done(st);
     return step == 1 ? 0 : step == 0 ? TD_ESTORAGE : step;
 }

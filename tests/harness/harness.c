@@ -272,6 +272,35 @@ void th_child_tie(const char *log)
     }
 }
 
+pid_t th_spawn_once(const char *binary, const char *arg, const char *dir, const char *tag,
+                    const char *const *env)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    char log[512], data[512], path[512];
+    snprintf(log, sizeof log, "%s/%s.log", dir, tag);
+    snprintf(data, sizeof data, "%s/data-%s", dir, tag);
+    snprintf(path, sizeof path, "%s/%s", TD_BIN_DIR, binary);
+    th_child_tie(log);
+    setenv("APP_ENV", "testing", 1);
+    setenv("TD_ENV_FILE", "/dev/null", 1);
+    setenv("DATA_DIR", data, 1);
+    setenv("LOG_LEVEL", "info", 1);
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+        putenv((char *)env[i]); /* the child's own copy of the caller's memory */
+    execl(path, binary, arg, (char *)NULL);
+    _exit(127);
+}
+
+int th_exit_code(pid_t pid)
+{
+    int status = 0;
+    if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static pid_t spawn_as(struct th_stack *s, enum th_daemon d, const char *tag,
                       const char *const *extra_env, int port)
 {

@@ -82,6 +82,18 @@ int th_stack_stop(struct th_stack *s);
  * change of credentials, which clears that) and writes its output to `log`. */
 void th_child_tie(const char *log);
 
+/* Starts TD_BIN_DIR/<binary> `arg` (NULL: none) once, outside any stack, as
+ * the tests that run a daemon's one-shot modes do (--migrate-only,
+ * --copy-from-sqlite=): APP_ENV=testing, no environment file, DATA_DIR
+ * `dir`/data-<tag>, LOG_LEVEL=info, then `env` ("NAME=value", NULL-terminated,
+ * may be NULL); output to `dir`/<tag>.log. Returns the child's pid (give it
+ * to th_exit_code), or -1. */
+pid_t th_spawn_once(const char *binary, const char *arg, const char *dir, const char *tag,
+                    const char *const *env);
+
+/* Waits for `pid`: its exit code, or -1 when it did not exit normally. */
+int th_exit_code(pid_t pid);
+
 /* Prints every daemon's log to stderr: for a test that failed in a way the
  * logs may explain (th_stack_stop prints them itself on a bad exit). */
 void th_stack_print_logs(struct th_stack *s);

@@ -79,6 +79,19 @@ static inline void register_user(struct th_stack *s, const char *email, const ch
     th_response_free(&r);
 }
 
+/* POST /diaries with `text` (plain, no quotes to escape): the new entry's id. */
+static inline int64_t create_entry(struct th_stack *s, const char *token, const char *text)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"content\":\"%s\"}", text);
+    struct th_response r;
+    req(s, "POST", "/diaries", token, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    int64_t id = (int64_t)json_integer_value(json_object_get(r.json, "id"));
+    th_response_free(&r);
+    return id;
+}
+
 struct tokens {
     char access[2048];
     char refresh[2048];

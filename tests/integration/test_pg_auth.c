@@ -23,33 +23,17 @@ TestSuite(pg_auth, .timeout = 120);
 /* Starts `td-auth --migrate-only` against `url`, output to <dir>/<tag>.log. */
 static pid_t migrate_only(const char *dir, const char *url, const char *tag)
 {
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    char log[400], data[400], env_url[700];
-    snprintf(log, sizeof log, "%s/%s.log", dir, tag);
-    snprintf(data, sizeof data, "%s/data-%s", dir, tag);
-    snprintf(env_url, sizeof env_url, "%s", url);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-    }
-    setenv("APP_ENV", "testing", 1);
-    setenv("TD_ENV_FILE", "/dev/null", 1);
-    setenv("DATA_DIR", data, 1);
-    setenv("LOG_LEVEL", "info", 1);
-    setenv("AUTH_DATABASE_URL", env_url, 1);
-    execl(TD_BIN_DIR "/td-auth", "td-auth", "--migrate-only", (char *)NULL);
-    _exit(127);
+    char env_url[700];
+    snprintf(env_url, sizeof env_url, "AUTH_DATABASE_URL=%s", url);
+    const char *env[] = {env_url, NULL};
+    return th_spawn_once("td-auth", "--migrate-only", dir, tag, env);
 }
 
 static int exit_code(pid_t pid)
 {
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int code = th_exit_code(pid);
+    cr_assert_neq(pid, -1);
+    return code;
 }
 
 static int count_in(const char *path, const char *needle)

@@ -28,25 +28,13 @@ static int run(const char *cmd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int64_t create_entry(const char *token, const char *text)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"content\":\"%s\"}", text);
-    struct th_response r;
-    req(&stack, "POST", "/diaries", token, body, &r);
-    cr_assert_eq(r.status, 201, "%s", r.body);
-    int64_t id = (int64_t)json_integer_value(json_object_get(r.json, "id"));
-    th_response_free(&r);
-    return id;
-}
-
 Test(pg_backup, a_dump_taken_while_serving_restores_accounts_and_entries)
 {
     register_user(&stack, "kept@example.com", GOOD_PASSWORD);
     struct tokens t;
     login(&stack, "kept@example.com", GOOD_PASSWORD, &t);
-    int64_t first = create_entry(t.access, "before the backup, a calm morning");
-    create_entry(t.access, "before the backup, a long walk");
+    int64_t first = create_entry(&stack, t.access, "before the backup, a calm morning");
+    create_entry(&stack, t.access, "before the backup, a long walk");
 
     /* The dump, as the operator takes it: both schemas, custom format,
      * while the daemons run; as the superuser, in the application's
@@ -60,7 +48,7 @@ Test(pg_backup, a_dump_taken_while_serving_restores_accounts_and_entries)
     cr_assert_eq(run(cmd), 0, "%s", cmd);
 
     /* Written after the dump: lost with the disaster, as it should be. */
-    create_entry(t.access, "after the backup");
+    create_entry(&stack, t.access, "after the backup");
 
     /* The disaster: both daemons stopped, both schemas gone. */
     cr_assert(WIFEXITED(th_daemon_signal(&stack, TH_DIARY, SIGTERM)));
@@ -90,7 +78,7 @@ Test(pg_backup, a_dump_taken_while_serving_restores_accounts_and_entries)
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "total")), 2, "%s", r.body);
     th_response_free(&r);
-    int64_t next = create_entry(again.access, "after the restore");
+    int64_t next = create_entry(&stack, again.access, "after the restore");
     cr_assert_gt(next, first + 1, "ids continue after the restored ones");
     struct th_response s;
     req(&stack, "GET", "/diaries/stats", again.access, NULL, &s);

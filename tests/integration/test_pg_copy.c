@@ -35,43 +35,12 @@ TestSuite(pg_copy, .init = setup, .fini = teardown, .timeout = 180);
 static int copy_from(const char *binary, const char *url_var, const char *url,
                      const char *file)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        char log[400], arg[600], data[400];
-        snprintf(log, sizeof log, "%s/%s-copy.log", stack.dir, binary);
-        snprintf(arg, sizeof arg, "--copy-from-sqlite=%s", file);
-        snprintf(data, sizeof data, "%s/data-copy", stack.dir);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        setenv("APP_ENV", "testing", 1);
-        setenv("TD_ENV_FILE", "/dev/null", 1);
-        setenv("DATA_DIR", data, 1);
-        setenv("LOG_LEVEL", "info", 1);
-        setenv(url_var, url, 1);
-        char path[400];
-        snprintf(path, sizeof path, TD_BIN_DIR "/%s", binary);
-        execl(path, binary, arg, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int64_t create_entry(const char *token, const char *text)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"content\":\"%s\"}", text);
-    struct th_response r;
-    req(&stack, "POST", "/diaries", token, body, &r);
-    cr_assert_eq(r.status, 201, "%s", r.body);
-    int64_t id = (int64_t)json_integer_value(json_object_get(r.json, "id"));
-    th_response_free(&r);
-    return id;
+    char arg[600], env_url[800], tag[64];
+    snprintf(arg, sizeof arg, "--copy-from-sqlite=%s", file);
+    snprintf(env_url, sizeof env_url, "%s=%s", url_var, url);
+    snprintf(tag, sizeof tag, "%s-copy", binary);
+    const char *env[] = {env_url, NULL};
+    return th_exit_code(th_spawn_once(binary, arg, stack.dir, tag, env));
 }
 
 static json_t *get_json(const char *path, const char *token, long want)
@@ -93,9 +62,9 @@ Test(pg_copy, an_install_moved_from_sqlite_serves_the_same_data_on_postgresql)
     login(&stack, "stays@example.com", GOOD_PASSWORD, &t);
     login(&stack, "stays@example.com", GOOD_PASSWORD, &old);
     login(&stack, "leaves@example.com", GOOD_PASSWORD, &gone);
-    create_entry(t.access, "A happy walk along the river");
-    int64_t last = create_entry(t.access, "Worried about the exam, but hopeful");
-    create_entry(gone.access, "soon deleted");
+    create_entry(&stack, t.access, "A happy walk along the river");
+    int64_t last = create_entry(&stack, t.access, "Worried about the exam, but hopeful");
+    create_entry(&stack, gone.access, "soon deleted");
     json_t *me = get_json("/auth/me", gone.access, 200);
     json_int_t gone_id = json_integer_value(json_object_get(me, "id"));
     json_decref(me);
@@ -152,7 +121,7 @@ Test(pg_copy, an_install_moved_from_sqlite_serves_the_same_data_on_postgresql)
     cr_assert(json_equal(stats_before, stats_after), "stats changed in the move");
     json_decref(stats_before);
     json_decref(stats_after);
-    int64_t next = create_entry(again.access, "The first entry on PostgreSQL");
+    int64_t next = create_entry(&stack, again.access, "The first entry on PostgreSQL");
     cr_assert_gt(next, last + 1, "new ids follow the copied ones (the deleted user's too)");
     /* A new account never gets the deleted one's id: its tombstone and
      * cut-off would hit it. */
@@ -162,5 +131,5 @@ Test(pg_copy, an_install_moved_from_sqlite_serves_the_same_data_on_postgresql)
     me = get_json("/auth/me", fresh.access, 200);
     cr_assert_gt(json_integer_value(json_object_get(me, "id")), gone_id);
     json_decref(me);
-    create_entry(fresh.access, "a new account writes on PostgreSQL");
+    create_entry(&stack, fresh.access, "a new account writes on PostgreSQL");
 }

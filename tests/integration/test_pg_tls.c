@@ -83,28 +83,10 @@ TestSuite(pg_tls, .init = setup, .fini = teardown, .timeout = 120);
  * daemon's log goes to <pg dir>/<tag>.log. */
 static int migrate(const char *binary, const char *var, const char *url, const char *tag)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        char log[400], data[400], path[400];
-        snprintf(log, sizeof log, "%s/%s.log", pg.dir, tag);
-        snprintf(data, sizeof data, "%s/data-%s", pg.dir, tag);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        setenv("APP_ENV", "testing", 1);
-        setenv("TD_ENV_FILE", "/dev/null", 1);
-        setenv("DATA_DIR", data, 1);
-        setenv(var, url, 1);
-        snprintf(path, sizeof path, TD_BIN_DIR "/%s", binary);
-        execl(path, binary, "--migrate-only", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char env_url[1400];
+    snprintf(env_url, sizeof env_url, "%s=%s", var, url);
+    const char *env[] = {env_url, NULL};
+    return th_exit_code(th_spawn_once(binary, "--migrate-only", pg.dir, tag, env));
 }
 
 static bool log_has(const char *tag, const char *needle)
