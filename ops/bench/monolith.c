@@ -22,9 +22,17 @@
  *   ST_STATS, the list's read transaction) and services/auth/store.c
  *   (USER_COLUMNS ... WHERE u.id = ?), on DATA_DIR/diary.db and
  *   DATA_DIR/auth.db, prepared once per connection.
- * - JSON: the same shapes (shared API.md, gateway/docs/openapi.json), built
- *   with jansson; timestamps by td_format_timestamp, page arithmetic and
- *   "overall" by td-diary's own logic.c.
+ * - JSON: the same shapes (shared API.md, gateway/docs/openapi.json) and the
+ *   same encoder: a result is packed as td-diary and td-auth pack it
+ *   (services/diary/handlers.c, services/auth/handlers.c) and written by
+ *   td_mp_to_json_text (common/td_json_mp.c), the gateway's writer for
+ *   every forwarded result, jansson taking what it leaves, as
+ *   gateway/forward.c does; /health and errors through jansson, as the
+ *   gateway answers them. A first version built every answer with jansson:
+ *   GET /diaries then cost the monolith as much CPU as the whole stack
+ *   (half of it in jansson's dump), which measured jansson, not the split.
+ *   Timestamps by td_format_timestamp, page arithmetic and "overall" by
+ *   td-diary's own logic.c.
  *
  * What it deliberately does not do (each is a cost the stack pays and this
  * peer does not, listed so nobody reads the gap as the RPC hop alone):
@@ -50,6 +58,8 @@
 #include "gateway/jwt_check.h"
 #include "services/diary/logic.h"
 #include "td_error.h"
+#include "td_json_mp.h"
+#include "td_mp.h"
 #include "td_rpc.h"
 #include "td_time.h"
 
@@ -57,6 +67,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <msgpack.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -271,6 +282,37 @@ static int respond_error(struct mono_req *r, int code, const char *message)
                                        message ? message : td_error_message(code)));
 }
 
+/* A result packed in `sb` (destroyed here), sent as gateway/forward.c's
+ * gw_forward sends a daemon's: td_mp_to_json_text, or the jansson tree and
+ * json_dumps for what that writer leaves. `packed` is the packer's result
+ * (0 when every pack call succeeded). */
+static int respond_packed(struct mono_req *r, int status, int packed, msgpack_sbuffer *sb)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = packed != 0 ? TD_ENOMEM
+             : msgpack_unpack_next(&u, sb->data, sb->size, &off) == MSGPACK_UNPACK_SUCCESS
+                 ? 0
+                 : TD_EINTERNAL;
+    char *text = NULL;
+    size_t len = 0;
+    int sent;
+    if (rc == 0 && (rc = td_mp_to_json_text(&u.data, &text, &len)) == 0) {
+        sent = respond_raw(r, status, text, len);
+        free(text);
+    } else if (rc == TD_EPROTO) {
+        json_t *tree = NULL;
+        rc = td_mp_to_json(&u.data, &tree);
+        sent = rc == 0 ? respond_json_take(r, status, tree) : respond_error(r, rc, NULL);
+    } else {
+        sent = respond_error(r, rc, NULL);
+    }
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(sb);
+    return sent;
+}
+
 /* ---- the routes ------------------------------------------------------------ */
 
 /* The caller's user id from the bearer token, as gateway/auth.c checks it
@@ -304,25 +346,36 @@ static json_t *timestamp_json(int64_t us)
     return td_format_timestamp(us, ts, sizeof ts) == 0 ? json_string(ts) : NULL;
 }
 
-/* The ENTRY_COLS row `st` stands on, shaped as services/diary/handlers.c's
- * pack_entry: a new object, or NULL (out of memory, or text that is not
- * UTF-8, which jansson refuses as the gateway's writer would). */
-static json_t *entry_json(sqlite3_stmt *st)
+static int pack_time(msgpack_packer *pk, const char *key, int64_t us)
+{
+    char ts[TD_TIMESTAMP_LEN + 1];
+    if (td_format_timestamp(us, ts, sizeof ts) != 0)
+        return -1;
+    return td_mp_pack_kv_str(pk, key, ts);
+}
+
+/* The ENTRY_COLS row `st` stands on, packed as services/diary/handlers.c's
+ * pack_entry packs an entry. 0 or non-zero. */
+static int pack_entry(msgpack_packer *pk, sqlite3_stmt *st)
 {
     const char *content = (const char *)sqlite3_column_text(st, 2);
     size_t content_len = (size_t)sqlite3_column_bytes(st, 2);
     const char *analyzed = (const char *)sqlite3_column_text(st, 3);
     size_t analyzed_len = (size_t)sqlite3_column_bytes(st, 3);
     if (content == NULL || analyzed == NULL)
-        return NULL;
-    return json_pack("{s:I, s:I, s:s%, s:s%, s:I, s:I, s:o, s:o}", "id",
-                     (json_int_t)sqlite3_column_int64(st, 0), "user_id",
-                     (json_int_t)sqlite3_column_int64(st, 1), "content", content, content_len,
-                     "analyzed_content", analyzed, analyzed_len, "positive_count",
-                     (json_int_t)sqlite3_column_int64(st, 4), "negative_count",
-                     (json_int_t)sqlite3_column_int64(st, 5), "created_at",
-                     timestamp_json(sqlite3_column_int64(st, 6)), "updated_at",
-                     timestamp_json(sqlite3_column_int64(st, 7)));
+        return -1;
+    int rc = msgpack_pack_map(pk, 8);
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "id", sqlite3_column_int64(st, 0));
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "user_id", sqlite3_column_int64(st, 1));
+    rc = rc ? rc : td_mp_pack_cstr(pk, "content");
+    rc = rc ? rc : td_mp_pack_strn(pk, content, content_len);
+    rc = rc ? rc : td_mp_pack_cstr(pk, "analyzed_content");
+    rc = rc ? rc : td_mp_pack_strn(pk, analyzed, analyzed_len);
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "positive_count", sqlite3_column_int64(st, 4));
+    rc = rc ? rc : td_mp_pack_kv_int(pk, "negative_count", sqlite3_column_int64(st, 5));
+    rc = rc ? rc : pack_time(pk, "created_at", sqlite3_column_int64(st, 6));
+    rc = rc ? rc : pack_time(pk, "updated_at", sqlite3_column_int64(st, 7));
+    return rc;
 }
 
 static int storage_error(struct mono_req *r, sqlite3 *db, const char *what)
@@ -345,14 +398,19 @@ static int me(struct mono_req *r, struct mono_thread *t, int64_t user_id)
         return storage_error(r, t->auth, "bind user");
     int step = sqlite3_step(st);
     int sent;
-    if (step == SQLITE_ROW && sqlite3_column_text(st, 1) != NULL)
-        sent = respond_json_take(
-            r, 200,
-            json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-                      "email", (const char *)sqlite3_column_text(st, 1), "created_at",
-                      timestamp_json(sqlite3_column_int64(st, 3)), "updated_at",
-                      timestamp_json(sqlite3_column_int64(st, 4))));
-    else if (step == SQLITE_DONE)
+    if (step == SQLITE_ROW && sqlite3_column_text(st, 1) != NULL) {
+        /* services/auth/handlers.c, pack_user */
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        int rc = msgpack_pack_map(&pk, 4);
+        rc = rc ? rc : td_mp_pack_kv_int(&pk, "id", sqlite3_column_int64(st, 0));
+        rc = rc ? rc : td_mp_pack_kv_str(&pk, "email", (const char *)sqlite3_column_text(st, 1));
+        rc = rc ? rc : pack_time(&pk, "created_at", sqlite3_column_int64(st, 3));
+        rc = rc ? rc : pack_time(&pk, "updated_at", sqlite3_column_int64(st, 4));
+        sent = respond_packed(r, 200, rc, &sb);
+    } else if (step == SQLITE_DONE)
         sent = respond_error(r, TD_EUSERNOTFOUND, NULL);
     else
         sent = storage_error(r, t->auth, "user by id");
@@ -368,10 +426,14 @@ static int get_one(struct mono_req *r, struct mono_thread *t, int64_t user_id, i
         return storage_error(r, t->diary, "bind entry");
     int step = sqlite3_step(st);
     int sent;
-    if (step == SQLITE_ROW)
-        sent = sqlite3_column_int64(st, 1) == user_id
-                   ? respond_json_take(r, 200, entry_json(st))
-                   : respond_error(r, TD_EFORBIDDEN, NULL);
+    if (step == SQLITE_ROW && sqlite3_column_int64(st, 1) == user_id) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        sent = respond_packed(r, 200, pack_entry(&pk, st), &sb);
+    } else if (step == SQLITE_ROW)
+        sent = respond_error(r, TD_EFORBIDDEN, NULL);
     else if (step == SQLITE_DONE)
         sent = respond_error(r, TD_EDIARYNOTFOUND, NULL);
     else
@@ -399,13 +461,20 @@ static int stats(struct mono_req *r, struct mono_thread *t, int64_t user_id)
     for (int i = 0; step == SQLITE_ROW && i < 6; i++)
         v[i] = sqlite3_column_int64(st, i);
     done(st);
-    return respond_json_take(
-        r, 200,
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "total_entries", (json_int_t)v[0],
-                  "positive_entries", (json_int_t)v[1], "negative_entries", (json_int_t)v[2],
-                  "neutral_entries", (json_int_t)v[3], "positive_count_total", (json_int_t)v[4],
-                  "negative_count_total", (json_int_t)v[5], "overall",
-                  diary_overall(v[4], v[5])));
+    /* services/diary/handlers.c, op_stats */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 7);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "total_entries", v[0]);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "positive_entries", v[1]);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "negative_entries", v[2]);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "neutral_entries", v[3]);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "positive_count_total", v[4]);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "negative_count_total", v[5]);
+    rc = rc ? rc : td_mp_pack_kv_str(&pk, "overall", diary_overall(v[4], v[5]));
+    return respond_packed(r, 200, rc, &sb);
 }
 
 /* page and per_page of a query string (gateway/routes_diary.c's rules:
@@ -458,44 +527,62 @@ static int list(struct mono_req *r, struct mono_thread *t, int64_t user_id)
     if (!diary_page_offset(page, per_page, &offset))
         offset = INT64_MAX;
 
-    json_t *items = json_array();
-    if (items == NULL)
-        return respond_error(r, TD_ENOMEM, NULL);
+    /* The rows are packed as they are read; the array's length goes in
+     * front once they are counted (td-diary reads them into an array first,
+     * then packs). */
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init(&items);
+    msgpack_packer ipk;
+    msgpack_packer_init(&ipk, &items, msgpack_sbuffer_write);
     sqlite3_stmt *begin = t->st[ST_BEGIN], *count = t->st[ST_COUNT], *rows = t->st[ST_PAGE];
     int step = sqlite3_step(begin);
     done(begin);
     if (step != SQLITE_DONE) {
-        json_decref(items);
+        msgpack_sbuffer_destroy(&items);
         return storage_error(r, t->diary, "begin");
     }
     int64_t total = 0;
+    uint32_t n = 0;
     bool ok = sqlite3_bind_int64(count, 1, user_id) == SQLITE_OK &&
               sqlite3_step(count) == SQLITE_ROW;
     if (ok)
         total = sqlite3_column_int64(count, 0);
     done(count);
-    bool nomem = false;
+    int packed = 0;
     if (ok && offset < total) {
         ok = sqlite3_bind_int64(rows, 1, user_id) == SQLITE_OK &&
              sqlite3_bind_int64(rows, 2, per_page) == SQLITE_OK &&
              sqlite3_bind_int64(rows, 3, offset) == SQLITE_OK;
-        while (ok && !nomem && (step = sqlite3_step(rows)) == SQLITE_ROW)
-            nomem = json_array_append_new(items, entry_json(rows)) != 0;
-        ok = ok && (nomem || step == SQLITE_DONE);
+        while (ok && packed == 0 && (step = sqlite3_step(rows)) == SQLITE_ROW) {
+            packed = pack_entry(&ipk, rows);
+            n++;
+        }
+        ok = ok && (packed != 0 || step == SQLITE_DONE);
         done(rows);
     }
     sqlite3_stmt *end = t->st[ok ? ST_COMMIT : ST_ROLLBACK];
     step = sqlite3_step(end);
     done(end);
-    if (!ok || step != SQLITE_DONE || nomem) {
-        json_decref(items);
-        return nomem ? respond_error(r, TD_ENOMEM, NULL) : storage_error(r, t->diary, "list");
+    if (!ok || step != SQLITE_DONE || packed != 0) {
+        msgpack_sbuffer_destroy(&items);
+        return packed != 0 ? respond_error(r, TD_ENOMEM, NULL)
+                           : storage_error(r, t->diary, "list");
     }
-    return respond_json_take(r, 200,
-                             json_pack("{s:o, s:I, s:I, s:I, s:I}", "items", items, "page",
-                                       (json_int_t)page, "per_page", (json_int_t)per_page,
-                                       "total", (json_int_t)total, "pages",
-                                       (json_int_t)diary_page_count(total, per_page)));
+    /* services/diary/handlers.c, op_list */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 5);
+    rc = rc ? rc : td_mp_pack_cstr(&pk, "items");
+    rc = rc ? rc : msgpack_pack_array(&pk, n);
+    rc = rc ? rc : msgpack_sbuffer_write(&sb, items.data, items.size);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "page", page);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "per_page", per_page);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "total", total);
+    rc = rc ? rc : td_mp_pack_kv_int(&pk, "pages", diary_page_count(total, per_page));
+    msgpack_sbuffer_destroy(&items);
+    return respond_packed(r, 200, rc, &sb);
 }
 
 /* The id of /diaries/{id}: [1-9][0-9]* fitting int64, else 0 (no route). */
