@@ -22,7 +22,7 @@
  *   ST_STATS, the list's read transaction) and services/auth/store.c
  *   (USER_COLUMNS ... WHERE u.id = ?), on DATA_DIR/diary.db and
  *   DATA_DIR/auth.db, prepared once per connection.
- * - JSON: the same shapes (shared API.md, gateway/docs/openapi.json) and the
+ * - JSON: the same shapes (the contract, gateway/docs/openapi.json) and the
  *   same encoder: a result is packed as td-diary and td-auth pack it
  *   (services/diary/handlers.c, services/auth/handlers.c) and written by
  *   td_mp_to_json_text (common/td_json_mp.c), the gateway's writer for
@@ -78,6 +78,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- SQL: verbatim from services/diary/store.c and services/auth/store.c -- */
 
@@ -130,6 +131,24 @@ struct mono_thread {
 
 static struct mono g_mono;
 
+/* SQLITE_BUSY retries, over all connections: printed at the end. */
+static _Atomic long long g_busy_retries;
+
+/* common/td_db.c's busy handler (static there): 50 us doubling to 1 ms
+ * apart for 5 s in all, where SQLite's own sleeps 1, 2, 5 ... 100 ms. */
+static int busy_wait(void *arg, int count)
+{
+    (void)arg;
+    long long step = count < 5 ? 50LL << count : 1000;
+    long long slept = count < 5 ? (50LL << count) - 50 : 1550 + (count - 5) * 1000LL;
+    if (slept >= 5000000)
+        return 0;
+    g_busy_retries++;
+    struct timespec ts = {0, (long)step * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 static int open_db(const char *name, sqlite3 **out)
 {
     char path[PATH_MAX];
@@ -143,11 +162,10 @@ static int open_db(const char *name, sqlite3 **out)
         sqlite3_close(db);
         return TD_ESTORAGE;
     }
-    /* The daemons' busy timeout (common/td_db.c); a reader waits only while
-     * a checkpoint restarts the WAL. And the journal must be WAL, or this
-     * reader and td-diary's writers would block each other. */
+    /* The daemons' busy handler (common/td_db.c). And the journal must be
+     * WAL, or this reader and td-diary's writers would block each other. */
     sqlite3_stmt *st = NULL;
-    bool wal = sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+    bool wal = sqlite3_busy_handler(db, busy_wait, NULL) == SQLITE_OK &&
                sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
                sqlite3_step(st) == SQLITE_ROW &&
                strcasecmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
@@ -758,6 +776,7 @@ int main(void)
     mg_stop(mg); /* joins the workers: exit_thread closes their connections */
     mg_exit_library();
     gw_jwt_free(&g_mono.jwt);
-    fprintf(stderr, "monolith: stopped (signal %d)\n", sig);
+    fprintf(stderr, "monolith: stopped (signal %d); SQLITE_BUSY retries: %lld\n", sig,
+            (long long)g_busy_retries);
     return 0;
 }

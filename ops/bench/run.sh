@@ -229,6 +229,8 @@ fi
 kill -TERM "$mono_pid" 2>/dev/null
 wait "$mono_pid" 2>/dev/null
 mono_pid=
+# its last line counts the SQLITE_BUSY retries of its readers (expected 0)
+mono_busy=$(grep -o 'SQLITE_BUSY retries: [0-9]*' "$tmp/monolith.log" | tail -n 1)
 
 # The web app's first visit (issue 19): requests and bytes on the wire with an
 # empty cache, against the budget in tests/e2e/coldload.mjs; needs node,
@@ -334,7 +336,8 @@ PY
   if [ -s "$peer" ]; then
     echo "The peer in the same run (ops/bench/monolith.c: the same read routes, data, token and"
     echo "civetweb, one process, no RPC; measured right after the stack's rows, the stack idle"
-    echo "meanwhile: ${idle_ms} ms of its CPU). stack/monolith = stack req/s over monolith req/s;"
+    echo "meanwhile: ${idle_ms} ms of its CPU; the monolith's ${mono_busy:-SQLITE_BUSY retries: ?})."
+    echo "stack/monolith = stack req/s over monolith req/s;"
     echo "CPU × = the stack's CPU per request over the monolith's."
     echo
     python3 - "$results" "$peer" <<'PY'
