@@ -117,28 +117,41 @@ first_id=${BENCH_IDS%%,*}
 
 # ---- wrk ----------------------------------------------------------------------
 clk_tck=$(getconf CLK_TCK)
-# cpu_ticks <pid>...: utime + stime of those processes (all their threads),
-# in clock ticks. Fields 14 and 15 of /proc/<pid>/stat, counted after the
-# ") " that closes the command name (which may hold spaces).
-cpu_ticks() {
-  local total=0 p stat f
+# cpu_each <pid>...: utime + stime of each process (all its threads), in
+# clock ticks, one number per pid (0 for one that is gone). Fields 14 and 15
+# of /proc/<pid>/stat, counted after the ") " that closes the command name
+# (which may hold spaces).
+cpu_each() {
+  local p stat f out=()
   for p in "$@"; do
-    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    read -ra f <<<"${stat##*) }"
-    total=$((total + f[11] + f[12]))
+    if stat=$(cat "/proc/$p/stat" 2>/dev/null); then
+      read -ra f <<<"${stat##*) }"
+      out+=($((f[11] + f[12])))
+    else
+      out+=(0)
+    fi
   done
+  echo "${out[*]}"
+}
+cpu_ticks() { # <pid>...: their sum
+  local total=0 t
+  for t in $(cpu_each "$@"); do total=$((total + t)); done
   echo "$total"
 }
 # The servers a row runs against and whose CPU it counts: the stack (the
-# four daemons, and redis-server once it runs) or the monolith.
+# four daemons in this order, and redis-server once it runs) or the monolith.
 target=stack
 bench_url=$url
 server_pids() {
-  if [ "$target" = monolith ]; then echo "$mono_pid"; else echo "${pid[@]}" $redis_pid; fi
+  if [ "$target" = monolith ]; then
+    echo "$mono_pid"
+  else
+    echo "${pid[td-gateway]} ${pid[td-auth]} ${pid[td-diary]} ${pid[td-sentiment]}" $redis_pid
+  fi
 }
 # bench <row name> <conns> [VAR=value...]: one wrk run of req.lua; appends
-# name, conns, req/s, p50 us, p99 us, errors and CPU us/request to
-# $bench_out.
+# name, conns, req/s, p50 us, p99 us, errors, CPU us/request and the same
+# per server process ("gateway/auth/diary/sentiment[/redis]") to $bench_out.
 bench_out=$results
 bench() {
   local name=$1 c=$2; shift 2
@@ -151,23 +164,28 @@ bench() {
   local line procs t0 t1
   procs=$(server_pids)
   # shellcheck disable=SC2086
-  t0=$(cpu_ticks $procs)
+  t0=$(cpu_each $procs)
   line=$(env "$@" wrk -t"$(( wrk_threads < c ? wrk_threads : c ))" -c"$c" -d"${dur}s" \
            --timeout "$timeout" -s "$here/req.lua" "$bench_url" 2>&1 | grep '^WRK_RESULT')
   # shellcheck disable=SC2086
-  t1=$(cpu_ticks $procs)
+  t1=$(cpu_each $procs)
   if [ -z "$line" ]; then echo "bench: wrk failed for $name" >&2; return; fi
   # shellcheck disable=SC2086
   local $(echo "${line#WRK_RESULT }")
-  local cpu_us
-  cpu_us=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$requests" \
-             'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rps" "$p50_us" "$p99_us" \
-    "$((status_errors + socket_errors))" "$cpu_us" >>"$bench_out"
-  printf '  %-32s c=%-3s %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %s  cpu %6s us/req\n' \
+  local cpu_us cpu_split
+  read -r cpu_us cpu_split < <(awk -v a="$t0" -v b="$t1" -v hz="$clk_tck" -v n="$requests" 'BEGIN {
+      k = split(a, x, " "); split(b, y, " "); total = 0; split_ = ""
+      for (i = 1; i <= k; i++) {
+        us = (n > 0 ? (y[i] - x[i]) * 1e6 / hz / n : 0); total += us
+        split_ = split_ (i > 1 ? "/" : "") sprintf("%.1f", us)
+      }
+      printf "%.1f %s\n", total, split_ }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rps" "$p50_us" "$p99_us" \
+    "$((status_errors + socket_errors))" "$cpu_us" "$cpu_split" >>"$bench_out"
+  printf '  %-32s c=%-3s %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %s  cpu %6s us/req (%s)\n' \
     "$name" "$c" "$rps" \
     "$(awk -v v="$p50_us" 'BEGIN{print v/1000}')" "$(awk -v v="$p99_us" 'BEGIN{print v/1000}')" \
-    "$((status_errors + socket_errors))" "$cpu_us" >&2
+    "$((status_errors + socket_errors))" "$cpu_us" "$cpu_split" >&2
 }
 A=(BENCH_TOKEN="$BENCH_TOKEN")
 login_body=$(python3 -c 'import json,sys; print(json.dumps({"email":sys.argv[1],"password":sys.argv[2]}))' \
@@ -327,7 +345,7 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 health = {r[1]: float(r[2]) for r in rows if r[0] == "GET /health"}
 print("| route | conns | req/s | p50 ms | p99 ms | errors | vs /health | CPU µs/req |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for name, c, rps, p50, p99, err, cpu in rows:
+for name, c, rps, p50, p99, err, cpu, _split in rows:
     h = health.get(c)
     ratio = f"{float(rps) / h * 100:.0f}%" if h else "-"
     print(f"| {name} | {c} | {float(rps):,.0f} | {int(p50) / 1000:.2f} | {int(p99) / 1000:.2f} | {err} | {ratio} | {cpu} |")
@@ -338,7 +356,8 @@ PY
     echo "civetweb, one process, no RPC; measured right after the stack's rows, the stack idle"
     echo "meanwhile: ${idle_ms} ms of its CPU; the monolith's ${mono_busy:-SQLITE_BUSY retries: ?})."
     echo "stack/monolith = stack req/s over monolith req/s;"
-    echo "CPU × = the stack's CPU per request over the monolith's."
+    echo "CPU × = the stack's CPU per request over the monolith's; stack CPU by daemon = µs per"
+    echo "request in td-gateway/td-auth/td-diary/td-sentiment."
     echo
     python3 - "$results" "$peer" <<'PY'
 import sys
@@ -346,8 +365,8 @@ def load(path):
     return {(r[0], r[1]): r for r in (l.rstrip("\n").split("\t") for l in open(path) if l.strip())}
 stack, mono = load(sys.argv[1]), load(sys.argv[2])
 print("| route | conns | stack req/s | monolith req/s | stack/monolith | stack p99 ms | monolith p99 ms"
-      " | stack CPU µs/req | monolith CPU µs/req | CPU × | errors (stack, monolith) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      " | stack CPU µs/req | monolith CPU µs/req | CPU × | stack CPU by daemon | errors (stack, monolith) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for key, m in mono.items():
     s = stack.get(key)
     if s is None:
@@ -355,7 +374,7 @@ for key, m in mono.items():
     ratio = f"{float(s[2]) / float(m[2]):.2f}" if float(m[2]) > 0 else "-"
     cpu = f"{float(s[6]) / float(m[6]):.1f}" if float(m[6]) > 0 else "-"
     print(f"| {key[0]} | {key[1]} | {float(s[2]):,.0f} | {float(m[2]):,.0f} | {ratio} "
-          f"| {int(s[4]) / 1000:.2f} | {int(m[4]) / 1000:.2f} | {s[6]} | {m[6]} | {cpu} | {s[5]}, {m[5]} |")
+          f"| {int(s[4]) / 1000:.2f} | {int(m[4]) / 1000:.2f} | {s[6]} | {m[6]} | {cpu} | {s[7]} | {s[5]}, {m[5]} |")
 PY
     echo
   fi
