@@ -30,13 +30,15 @@
  *   gateway/forward.c does; /health and errors through jansson, as the
  *   gateway answers them. A first version built every answer with jansson:
  *   GET /diaries then cost the monolith as much CPU as the whole stack
- *   (half of it in jansson's dump), which measured jansson, not the split.
+ *   (half of it inside jansson), which measured jansson, not the split.
  *   Timestamps by td_format_timestamp, page arithmetic and "overall" by
  *   td-diary's own logic.c.
  *
  * What it deliberately does not do (each is a cost the stack pays and this
  * peer does not, listed so nobody reads the gap as the RPC hop alone):
- * - no RPC, no msgpack, no daemons: that is the point;
+ * - no RPC and no daemons: that is the point (a result is still packed,
+ *   as the input of the gateway's writer, but never sent, framed or
+ *   validated);
  * - no revocation feed: a revoked token (logout, password change) is
  *   accepted here until it expires (the gateway's check is an in-memory set
  *   lookup, no I/O);
@@ -45,12 +47,14 @@
  *   so it never migrates a schema and never takes the write lock; the
  *   files must already be in WAL mode (a reader then never blocks td-diary);
  * - no filters on GET /diaries (q, from, to, tone, tz answer 400), page
- *   and per_page only; no other route (404).
+ *   and per_page only, and a bad value is answered with a plain message
+ *   rather than the gateway's per-field details; no other route (404).
  *
  * Threads: each civetweb worker opens its own two connections on its first
  * request (init_thread/exit_thread keep them in the worker's thread
- * pointer), so no connection is ever shared and no lock is taken around
- * SQLite. Environment: DATA_DIR (required), JWT_SECRET_KEY (required, at
+ * pointer), so no connection is ever shared and no lock of ours is taken
+ * around SQLite (its own shared-memory lock, per database, is still shared
+ * by every worker of the process). Environment: DATA_DIR (required), JWT_SECRET_KEY (required, at
  * least 32 bytes), JWT_LEEWAY (0-300, default 30), MONOLITH_LISTEN
  * (default 127.0.0.1:8090), MONOLITH_THREADS (2-4096, default 128). Ready
  * when GET /health answers; SIGTERM or SIGINT stops it.
