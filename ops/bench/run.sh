@@ -10,6 +10,14 @@
 # analyzer alone and search in td-diary's store (bench_search). Prints a table and writes it to <build>/bench/report.md.
 # Figures only, no assertions.
 #
+# Every wrk row also reports the servers' CPU per request: utime + stime of
+# every server process (/proc/<pid>/stat; the four daemons, plus
+# redis-server in the Redis rows) before and after the run, over the
+# requests wrk counted. On a shared machine that figure moves less than
+# req/s. After the stack's rows, the same read routes are measured on a
+# peer in the same run (issue 17): ops/bench/monolith.c, one process
+# serving them from the same SQLite files with the same token, no RPC.
+#
 #   BENCH_DURATION        seconds per wrk run (default 5)
 #   BENCH_CONNS           connection counts (default "16 64")
 #   BENCH_LOGIN_DURATION  seconds per login-burst run (default 10)
@@ -33,21 +41,24 @@ done
 for b in td-auth td-diary td-sentiment td-gateway; do
   [ -x "$bin/$b" ] || { echo "bench: $bin/$b is missing (build first)" >&2; exit 1; }
 done
+[ -x "$build/bench/monolith" ] || { echo "bench: $build/bench/monolith is missing (build first)" >&2; exit 1; }
 
 declare -A pid
 redis_pid=
+mono_pid=
 cleanup() {
   for d in "${!pid[@]}"; do kill -TERM "${pid[$d]}" 2>/dev/null; done
   [ -n "$redis_pid" ] && kill -TERM "$redis_pid" 2>/dev/null
+  [ -n "$mono_pid" ] && kill -TERM "$mono_pid" 2>/dev/null
   wait 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-read -r p_gw p_auth p_diary p_senti p_events p_redis p_rpc < <(python3 - <<'PY'
+read -r p_gw p_auth p_diary p_senti p_events p_redis p_rpc p_mono < <(python3 - <<'PY'
 import socket
-ss = [socket.socket() for _ in range(7)]
+ss = [socket.socket() for _ in range(8)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])
 for s in ss: s.close()
@@ -63,6 +74,10 @@ export APP_ENV=development TD_ENV_FILE=/dev/null DATA_DIR=$tmp/data LOG_LEVEL=wa
        AUTH_RPC_URL=tcp://127.0.0.1:$p_auth DIARY_RPC_URL=tcp://127.0.0.1:$p_diary \
        SENTIMENT_RPC_URL=tcp://127.0.0.1:$p_senti AUTH_EVENTS_URL=tcp://127.0.0.1:$p_events \
        CORS_ORIGINS=http://localhost:5173
+# One secret for td-auth, the gateway and the monolith, so the peer checks
+# the very tokens the stack issued.
+JWT_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+export JWT_SECRET_KEY
 mkdir -p "$DATA_DIR"
 
 start_daemon() { # name [VAR=value...]
@@ -101,7 +116,43 @@ eval "$(python3 "$here/seed.py" "$url" 200)" || { echo "bench: seeding failed" >
 first_id=${BENCH_IDS%%,*}
 
 # ---- wrk ----------------------------------------------------------------------
-# bench <row name> <conns> [VAR=value...]: one wrk run of req.lua
+clk_tck=$(getconf CLK_TCK)
+# cpu_each <pid>...: utime + stime of each process (all its threads), in
+# clock ticks, one number per pid (0 for one that is gone). Fields 14 and 15
+# of /proc/<pid>/stat, counted after the ") " that closes the command name
+# (which may hold spaces).
+cpu_each() {
+  local p stat f out=()
+  for p in "$@"; do
+    if stat=$(cat "/proc/$p/stat" 2>/dev/null); then
+      read -ra f <<<"${stat##*) }"
+      out+=($((f[11] + f[12])))
+    else
+      out+=(0)
+    fi
+  done
+  echo "${out[*]}"
+}
+cpu_ticks() { # <pid>...: their sum
+  local total=0 t
+  for t in $(cpu_each "$@"); do total=$((total + t)); done
+  echo "$total"
+}
+# The servers a row runs against and whose CPU it counts: the stack (the
+# four daemons in this order, and redis-server once it runs) or the monolith.
+target=stack
+bench_url=$url
+server_pids() {
+  if [ "$target" = monolith ]; then
+    echo "$mono_pid"
+  else
+    echo "${pid[td-gateway]} ${pid[td-auth]} ${pid[td-diary]} ${pid[td-sentiment]}" $redis_pid
+  fi
+}
+# bench <row name> <conns> [VAR=value...]: one wrk run of req.lua; appends
+# name, conns, req/s, p50 us, p99 us, errors, CPU us/request and the same
+# per server process ("gateway/auth/diary/sentiment[/redis]") to $bench_out.
+bench_out=$results
 bench() {
   local name=$1 c=$2; shift 2
   local timeout=2s
@@ -110,17 +161,31 @@ bench() {
   # (its per-daemon cap of calls in flight among it).
   sleep 1
   [[ $name == "POST /auth/login" ]] && timeout=10s
-  local line
+  local line procs t0 t1
+  procs=$(server_pids)
+  # shellcheck disable=SC2086
+  t0=$(cpu_each $procs)
   line=$(env "$@" wrk -t"$(( wrk_threads < c ? wrk_threads : c ))" -c"$c" -d"${dur}s" \
-           --timeout "$timeout" -s "$here/req.lua" "$url" 2>&1 | grep '^WRK_RESULT')
+           --timeout "$timeout" -s "$here/req.lua" "$bench_url" 2>&1 | grep '^WRK_RESULT')
+  # shellcheck disable=SC2086
+  t1=$(cpu_each $procs)
   if [ -z "$line" ]; then echo "bench: wrk failed for $name" >&2; return; fi
   # shellcheck disable=SC2086
   local $(echo "${line#WRK_RESULT }")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rps" "$p50_us" "$p99_us" \
-    "$((status_errors + socket_errors))" >>"$results"
-  printf '  %-32s c=%-3s %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %s\n' "$name" "$c" "$rps" \
+  local cpu_us cpu_split
+  read -r cpu_us cpu_split < <(awk -v a="$t0" -v b="$t1" -v hz="$clk_tck" -v n="$requests" 'BEGIN {
+      k = split(a, x, " "); split(b, y, " "); total = 0; split_ = ""
+      for (i = 1; i <= k; i++) {
+        us = (n > 0 ? (y[i] - x[i]) * 1e6 / hz / n : 0); total += us
+        split_ = split_ (i > 1 ? "/" : "") sprintf("%.1f", us)
+      }
+      printf "%.1f %s\n", total, split_ }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rps" "$p50_us" "$p99_us" \
+    "$((status_errors + socket_errors))" "$cpu_us" "$cpu_split" >>"$bench_out"
+  printf '  %-32s c=%-3s %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %s  cpu %6s us/req (%s)\n' \
+    "$name" "$c" "$rps" \
     "$(awk -v v="$p50_us" 'BEGIN{print v/1000}')" "$(awk -v v="$p99_us" 'BEGIN{print v/1000}')" \
-    "$((status_errors + socket_errors))" >&2
+    "$((status_errors + socket_errors))" "$cpu_us" "$cpu_split" >&2
 }
 A=(BENCH_TOKEN="$BENCH_TOKEN")
 login_body=$(python3 -c 'import json,sys; print(json.dumps({"email":sys.argv[1],"password":sys.argv[2]}))' \
@@ -143,6 +208,47 @@ for c in $conns; do
   bench "POST /auth/login 400, no limit" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY='{'
 done
 for d in td-auth td-diary td-sentiment td-gateway; do peak[$d]=$(kb "${pid[$d]}" VmHWM); done
+
+# ---- the peer: the same read routes without the daemon split (issue 17) -------
+# ops/bench/monolith.c on its own port, reading the SQLite files the stack
+# just wrote (read-only, WAL) and checking the same tokens with the same
+# secret. The stack stays up, idle, so its later rows need no restart; the
+# CPU it spends meanwhile (its background timers) is reported, not counted.
+peer=$tmp/peer.tsv
+: >"$peer"
+MONOLITH_LISTEN=127.0.0.1:$p_mono "$build/bench/monolith" >>"$tmp/monolith.log" 2>&1 &
+mono_pid=$!
+mono_url=http://127.0.0.1:$p_mono
+for _ in $(seq 1 1000); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$mono_url/health")" = 200 ] && break
+  sleep 0.005
+done
+if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BENCH_TOKEN" \
+        "$mono_url/diaries")" = 200 ]; then
+  echo "the peer, ops/bench/monolith.c, on the same data:" >&2
+  # shellcheck disable=SC2086
+  idle_t0=$(cpu_ticks ${pid[@]})
+  target=monolith bench_url=$mono_url bench_out=$peer
+  for c in $conns; do
+    bench "GET /health" "$c" BENCH_PATH=/health
+    bench "GET /auth/me" "$c" BENCH_PATH=/auth/me "${A[@]}"
+    bench "GET /diaries" "$c" BENCH_PATH=/diaries "${A[@]}"
+    bench "GET /diaries/{id}" "$c" BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" "${A[@]}"
+    bench "GET /diaries/stats" "$c" BENCH_PATH=/diaries/stats "${A[@]}"
+  done
+  target=stack bench_url=$url bench_out=$results
+  # shellcheck disable=SC2086
+  idle_ms=$(( ($(cpu_ticks ${pid[@]}) - idle_t0) * 1000 / clk_tck ))
+  echo "  (the idle stack meanwhile: ${idle_ms} ms of CPU)" >&2
+else
+  echo "bench: the monolith did not serve GET /diaries; peer rows skipped:" >&2
+  tail -n 20 "$tmp/monolith.log" >&2
+fi
+kill -TERM "$mono_pid" 2>/dev/null
+wait "$mono_pid" 2>/dev/null
+mono_pid=
+# its last line counts the SQLITE_BUSY retries of its readers (expected 0)
+mono_busy=$(grep -o 'SQLITE_BUSY retries: [0-9]*' "$tmp/monolith.log" | tail -n 1)
 
 # The web app's first visit (issue 19): requests and bytes on the wire with an
 # empty cache, against the budget in tests/e2e/coldload.mjs; needs node,
@@ -230,17 +336,48 @@ search_out=$("$build/bench/bench_search" 2>&1)
        "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "wrk ${dur} s per row, $wrk_threads wrk threads on the same machine; errors = non-2xx + socket errors."
   echo
+  echo "CPU µs/req: the servers' CPU time (user + system, /proc/<pid>/stat) over the run, per request"
+  echo "answered; the stack's four daemons (and redis-server in the Redis rows)."
+  echo
   python3 - "$results" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 health = {r[1]: float(r[2]) for r in rows if r[0] == "GET /health"}
-print("| route | conns | req/s | p50 ms | p99 ms | errors | vs /health |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for name, c, rps, p50, p99, err in rows:
+print("| route | conns | req/s | p50 ms | p99 ms | errors | vs /health | CPU µs/req |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for name, c, rps, p50, p99, err, cpu, _split in rows:
     h = health.get(c)
     ratio = f"{float(rps) / h * 100:.0f}%" if h else "-"
-    print(f"| {name} | {c} | {float(rps):,.0f} | {int(p50) / 1000:.2f} | {int(p99) / 1000:.2f} | {err} | {ratio} |")
+    print(f"| {name} | {c} | {float(rps):,.0f} | {int(p50) / 1000:.2f} | {int(p99) / 1000:.2f} | {err} | {ratio} | {cpu} |")
 PY
+  echo
+  if [ -s "$peer" ]; then
+    echo "The peer in the same run (ops/bench/monolith.c: the same read routes, data, token and"
+    echo "civetweb, one process, no RPC; measured right after the stack's rows, the stack idle"
+    echo "meanwhile: ${idle_ms} ms of its CPU; the monolith's ${mono_busy:-SQLITE_BUSY retries: ?})."
+    echo "stack/monolith = stack req/s over monolith req/s;"
+    echo "CPU × = the stack's CPU per request over the monolith's; stack CPU by daemon = µs per"
+    echo "request in td-gateway/td-auth/td-diary/td-sentiment."
+    echo
+    python3 - "$results" "$peer" <<'PY'
+import sys
+def load(path):
+    return {(r[0], r[1]): r for r in (l.rstrip("\n").split("\t") for l in open(path) if l.strip())}
+stack, mono = load(sys.argv[1]), load(sys.argv[2])
+print("| route | conns | stack req/s | monolith req/s | stack/monolith | stack p99 ms | monolith p99 ms"
+      " | stack CPU µs/req | monolith CPU µs/req | CPU × | stack CPU by daemon | errors (stack, monolith) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for key, m in mono.items():
+    s = stack.get(key)
+    if s is None:
+        continue
+    ratio = f"{float(s[2]) / float(m[2]):.2f}" if float(m[2]) > 0 else "-"
+    cpu = f"{float(s[6]) / float(m[6]):.1f}" if float(m[6]) > 0 else "-"
+    print(f"| {key[0]} | {key[1]} | {float(s[2]):,.0f} | {float(m[2]):,.0f} | {ratio} "
+          f"| {int(s[4]) / 1000:.2f} | {int(m[4]) / 1000:.2f} | {s[6]} | {m[6]} | {cpu} | {s[7]} | {s[5]}, {m[5]} |")
+PY
+    echo
+  fi
   echo
   echo "Logins under a burst (${login_dur} s per row, default argon2id cost; logins/s counts 200s;"
   echo "p50/p99 over all answers; shed = 503 with Retry-After):"
