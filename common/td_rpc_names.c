@@ -141,8 +141,12 @@ static void schedule_locked(struct named_url *n)
 
 static void close_dialers(nng_dialer *dialers, int count)
 {
-    for (int k = 0; k < count; k++)
-        nng_dialer_close(dialers[k]); /* fails only for a dialer already closed */
+    for (int k = 0; k < count; k++) {
+        int rv = nng_dialer_close(dialers[k]);
+        if (rv != 0) /* only a dialer closed already, which we never do */
+            TD_LOG(TD_LOG_WARN, "rpc_dialer_close", "closing dialer %d: %s",
+                   nng_dialer_id(dialers[k]), nng_strerror(rv));
+    }
 }
 
 /* Dials `ip` for `n` (connections dialers, the TLS server name n->host).
