@@ -124,7 +124,8 @@ struct td_rpc_server_opts {
     unsigned callers;    /* roles admitted at `url`; 0: every role (tests) */
     const struct td_rpc_endpoint *more; /* further listeners, e.g. the operator's */
     size_t nmore;
-    const char *dial_urls; /* callers' sockets to dial in to (comma-separated), or NULL */
+    const char *dial_urls; /* callers' sockets to dial in to (comma-separated; a
+                            * host name: every address it resolves to), or NULL */
     unsigned dial_callers; /* the role of those callers (one role with TLS) */
     unsigned workers;
     const struct td_rpc_route *routes; /* ping is built in unless routed here */

@@ -77,7 +77,7 @@ void td_rpc_names_forget(nng_socket sock);
 /* ---- tests only ----------------------------------------------------------
  * Real sockets, fake DNS: a test points the resolver at a function of its
  * own (NULL: getaddrinfo again) and shortens the period (0: the default).
- * Set them while no name is dialled; daemons never call these. */
+ * Either takes effect at the next resolution; daemons never call these. */
 void td_rpc_names_set_resolver(td_rpc_resolve_fn fn);
 void td_rpc_names_set_period_ms(int ms);
 
