@@ -407,6 +407,11 @@ int td_rpc_names_dial(nng_socket sock, const char *url, unsigned peer, int conne
         names_quit = true;
         pthread_cond_broadcast(&names_wake);
     }
+    if (nnames == 0) {
+        free(names);
+        names = NULL;
+        names_cap = 0;
+    }
     pthread_mutex_unlock(&names_lock);
     if (join) {
         pthread_join(names_thread, NULL);

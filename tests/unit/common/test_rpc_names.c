@@ -334,6 +334,19 @@ Test(rpc_names, a_server_dialling_in_by_name_reaches_every_caller)
         td_rpc_client_free(&callers[i]);
 }
 
+Test(rpc_names, an_address_that_cannot_be_dialled_fails_the_open)
+{
+    /* tls+tcp without RPC_TLS_DIR: a configuration error, found at start
+     * as with an IP literal, and nothing is left behind. */
+    fake_answer(1, "127.0.0.2", NULL);
+    char url[128];
+    snprintf(url, sizeof url, "tls+tcp://%s:%d", NAME, port);
+    struct td_rpc_client_opts opts = {.service = "names", .peer = TD_ROLE_DIARY, .urls = url};
+    struct td_rpc_client *c = NULL;
+    cr_assert_eq(td_rpc_client_open(&opts, &c), TD_EINVAL);
+    cr_assert_null(c);
+}
+
 /* ---- TLS: the certificate names the service, not the address -------------- */
 
 static char dir[64], certs[96];
