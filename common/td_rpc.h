@@ -10,7 +10,9 @@
  * closes; common/td_rpc_server.c ("Shutdown") lists its steps.
  *
  * Client: one req socket dialled to one or more URLs of a service (nng
- * spreads requests over the connected peers); any number of threads call at
+ * spreads requests over the connected peers); a URL whose host is a name is
+ * dialled at every address the name resolves to, re-resolved as replicas
+ * come and go (td_rpc_dial_replicas). Any number of threads call at
  * once, each call on its own context with its own deadline. A call tells
  * "down" (no peer connected, or the peer went away mid-call: TD_EDOWN) from
  * "slow" (a peer is connected but the deadline passed: TD_ETIMEDOUT).
@@ -122,7 +124,8 @@ struct td_rpc_server_opts {
     unsigned callers;    /* roles admitted at `url`; 0: every role (tests) */
     const struct td_rpc_endpoint *more; /* further listeners, e.g. the operator's */
     size_t nmore;
-    const char *dial_urls; /* callers' sockets to dial in to (comma-separated), or NULL */
+    const char *dial_urls; /* callers' sockets to dial in to (comma-separated; a
+                            * host name: every address it resolves to), or NULL */
     unsigned dial_callers; /* the role of those callers (one role with TLS) */
     unsigned workers;
     const struct td_rpc_route *routes; /* ping is built in unless routed here */
@@ -178,14 +181,36 @@ int td_rpc_listen_watched(nng_socket sock, const char *url, unsigned callers,
                           td_rpc_moved_fn moved, void *arg, nng_listener *out);
 int td_rpc_listen(nng_socket sock, const char *url, unsigned callers, nng_listener *out);
 
-/* Stops watching every listener of `sock`; when it returns, no replacement
- * is being made or will be. Cheap when there are none. */
+/* Stops watching every listener of `sock` and forgets the host names
+ * dialled on it (td_rpc_dial_replicas); when it returns, no listener
+ * replacement and no dialer of `sock` is being made or closed, or will be.
+ * Cheap when there are none. Every owner of a socket that listened or
+ * dialled through this file calls it before nng_close(sock). */
 void td_rpc_unwatch(nng_socket sock);
 
 /* Dials `url` in the background (redialling while the peer is down),
  * expecting a server of role `peer` (checked with TLS). *out may be NULL.
- * Returns nng's result. */
+ * Returns nng's result. A host name in `url` is left to nng, which connects
+ * to one of its addresses per attempt: callers of a service use
+ * td_rpc_dial_replicas. */
 int td_rpc_dial(nng_socket sock, const char *url, unsigned peer, nng_dialer *out);
+
+/* td_rpc_dial with the TLS server name given (NULL: the URL's host), for a
+ * URL whose host is one address of that name (common/td_rpc_names.c). */
+int td_rpc_dial_as(nng_socket sock, const char *url, const char *server_name, unsigned peer,
+                   nng_dialer *out);
+
+/* Dials every replica behind `url` with `connections` connections each:
+ * an ipc:// URL or an IP literal is one peer (td_rpc_dial); a tcp:// or
+ * tls+tcp:// host name is resolved to every address it has, each dialled
+ * (with TLS, the certificate must still name the host name), and resolved
+ * again every TD_RPC_RESOLVE_MS so replicas that come and go are dialled
+ * and dropped (common/td_rpc_names.h). A name that does not resolve yet is
+ * not an error: calls find no peer (TD_EDOWN) until it does. `service`
+ * names the logs. td_rpc_unwatch(sock) must come before nng_close(sock).
+ * Returns 0 or nng's error. */
+int td_rpc_dial_replicas(nng_socket sock, const char *url, unsigned peer, int connections,
+                         const char *service);
 
 /* The roles to admit where a daemon listens for callers of role `role`:
  * that role alone on tls+tcp (the listener trusts its CA), the stack's
@@ -207,7 +232,8 @@ struct td_rpc_client_opts {
                           * prefixed "listen+" is listened on instead, for
                           * replicas that dial in */
     int timeout_ms;      /* default per-call deadline */
-    int connections;      /* connections per dialled URL (0: TD_RPC_CONNECTIONS);
+    int connections;      /* connections per dialled URL, or per address of a
+                           * URL's host name (0: TD_RPC_CONNECTIONS);
                            * a one-shot tool wants 1: it closes right after its
                            * call, and closing while other dials are still in
                            * their handshake leaks them in nng 1.5.2
@@ -221,14 +247,16 @@ struct td_rpc_client_opts {
 struct td_rpc_client;
 
 /* Opens the socket and starts dialling every URL in the background (a peer
- * that is down is retried with backoff). Returns 0 and *out, or TD_EINVAL
- * (bad URL list), TD_ENOMEM. */
+ * that is down is retried with backoff; a host name that does not resolve
+ * yet is asked again, see td_rpc_dial_replicas). Returns 0 and *out, or
+ * TD_EINVAL (bad URL list), TD_ENOMEM. */
 int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_client **out);
 
 /* Closes the socket (calls in flight fail with TD_EDOWN) and frees; NULLs *c. */
 void td_rpc_client_free(struct td_rpc_client **c);
 
-/* Connections open right now: TD_RPC_CONNECTIONS per reachable peer. */
+/* Connections open right now: `connections` per reachable peer (each
+ * address of a host name is a peer). */
 int td_rpc_client_peers(struct td_rpc_client *c);
 
 struct td_rpc_call {

@@ -146,10 +146,9 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
             /* Replicas dial in to us (see td_rpc.h). */
             rv = td_rpc_listen(c->sock, u + 7, peer, NULL);
         } else {
-            rv = 0;
+            /* Every replica: each address of a host name (td_rpc.h). */
             int n = opts->connections > 0 ? opts->connections : TD_RPC_CONNECTIONS;
-            for (int k = 0; rv == 0 && k < n; k++)
-                rv = td_rpc_dial(c->sock, u, peer, NULL);
+            rv = td_rpc_dial_replicas(c->sock, u, peer, n, c->service);
         }
         if (rv != 0) {
             TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "%s: cannot use %s: %s", c->service, u,

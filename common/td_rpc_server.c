@@ -72,11 +72,10 @@ struct decoded {
     unsigned callers; /* roles admitted where it arrived (td_proto.h) */
 };
 
-/* A listener or dialer of the server's socket and the roles it admits. */
+/* A listener of the server's socket and the roles it admits. */
 struct endpoint {
-    _Atomic uint32_t id; /* nng_listener_id or nng_dialer_id; a replaced TLS
-                          * listener's new id is stored by the watcher */
-    bool listener;
+    _Atomic uint32_t id; /* nng_listener_id; a replaced TLS listener's new
+                          * id is stored by the watcher */
     unsigned callers;
 };
 #define MAX_ENDPOINTS 32
@@ -105,6 +104,11 @@ struct td_rpc_server {
     pthread_cond_t finished; /* a slot reached SLOT_FINISHED, or in_nng fell to 0 */
     struct endpoint endpoints[MAX_ENDPOINTS]; /* written before the first receive */
     unsigned nendpoints;
+    /* The roles admitted on the connections this server dialled out (dial+
+     * mode). Every dialer of the socket is made for them, and dialers come
+     * and go as the callers' host names resolve (td_rpc_dial_replicas), so
+     * a connection is judged by having a dialer, not by its id. */
+    unsigned dial_callers;
     struct {                 /* the ipc socket files we listen on, and their */
         char path[256];      /* identity, so stopping removes our files, */
         dev_t dev;           /* never one a successor has bound since */
@@ -501,13 +505,12 @@ static void sent(void *arg)
 static unsigned callers_of(const struct td_rpc_server *srv, nng_msg *msg)
 {
     nng_pipe p = nng_msg_get_pipe(msg);
+    if (nng_dialer_id(nng_pipe_dialer(p)) > 0)
+        return srv->dial_callers;
     int lid = nng_listener_id(nng_pipe_listener(p));
-    int did = nng_dialer_id(nng_pipe_dialer(p));
-    for (unsigned i = 0; i < srv->nendpoints; i++) {
+    for (unsigned i = 0; lid > 0 && i < srv->nendpoints; i++) {
         const struct endpoint *e = &srv->endpoints[i];
-        uint32_t id = atomic_load(&e->id);
-        if ((e->listener && lid > 0 && (uint32_t)lid == id) ||
-            (!e->listener && did > 0 && (uint32_t)did == id))
+        if ((uint32_t)lid == atomic_load(&e->id))
             return e->callers;
     }
     return 0;
@@ -713,7 +716,7 @@ static void listener_moved(void *arg, uint32_t old_id, uint32_t new_id)
     struct td_rpc_server *srv = arg;
     for (unsigned i = 0; i < srv->nendpoints; i++) {
         struct endpoint *e = &srv->endpoints[i];
-        if (e->listener && atomic_load(&e->id) == old_id)
+        if (atomic_load(&e->id) == old_id)
             atomic_store(&e->id, new_id);
     }
 }
@@ -729,7 +732,7 @@ static int listen_on(struct td_rpc_server *srv, const char *url, unsigned caller
         TD_LOG(TD_LOG_ERR, "rpc_listen_failed", "cannot listen on %s: %s", url, nng_strerror(rv));
         return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL ? TD_EINVAL : TD_EDOWN;
     }
-    srv->endpoints[srv->nendpoints++] = (struct endpoint){(uint32_t)nng_listener_id(l), true, callers};
+    srv->endpoints[srv->nendpoints++] = (struct endpoint){(uint32_t)nng_listener_id(l), callers};
     remember_ipc_path(srv, url);
     return 0;
 }
@@ -745,10 +748,13 @@ static void dialled_in(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 /* Dials every URL of a comma-separated list in the background: the callers
- * may not be up yet, and nng redials whenever a connection drops. */
+ * may not be up yet, and nng redials whenever a connection drops. A caller
+ * named by a host name is dialled at every address it has (several
+ * gateways behind one name). */
 static int dial_all(struct td_rpc_server *srv, const char *list, unsigned callers)
 {
     nng_socket sock = srv->sock;
+    srv->dial_callers = callers; /* before the first connection */
     if (nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 20) != 0 ||
         nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500) != 0 ||
         nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, dialled_in, NULL) != 0 ||
@@ -763,15 +769,7 @@ static int dial_all(struct td_rpc_server *srv, const char *list, unsigned caller
             return TD_EINVAL;
         memcpy(u, item, len);
         u[len] = '\0';
-        int rv = 0;
-        for (int k = 0; rv == 0 && k < TD_RPC_CONNECTIONS; k++) {
-            nng_dialer d;
-            if (srv->nendpoints >= MAX_ENDPOINTS)
-                rv = NNG_ENOMEM;
-            else if ((rv = td_rpc_dial(sock, u, callers, &d)) == 0)
-                srv->endpoints[srv->nendpoints++] =
-                    (struct endpoint){(uint32_t)nng_dialer_id(d), false, callers};
-        }
+        int rv = td_rpc_dial_replicas(sock, u, callers, TD_RPC_CONNECTIONS, srv->service);
         if (rv != 0) {
             TD_LOG(TD_LOG_ERR, "rpc_dial_failed", "cannot dial in to %s: %s", u, nng_strerror(rv));
             rc = TD_EINVAL;

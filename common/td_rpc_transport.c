@@ -13,6 +13,7 @@
  */
 #include "td_rpc.h"
 #include "td_accept_watch.h"
+#include "td_rpc_names.h"
 #include "td_error.h"
 #include "td_log.h"
 #include "td_time.h"
@@ -379,6 +380,7 @@ int td_rpc_listen(nng_socket sock, const char *url, unsigned callers, nng_listen
 
 void td_rpc_unwatch(nng_socket sock)
 {
+    td_rpc_names_forget(sock); /* no dialer is added or closed from here on */
     pthread_mutex_lock(&watch_life);
     pthread_mutex_lock(&watch_lock);
     for (unsigned i = 0; i < watch_count;) {
@@ -401,7 +403,8 @@ void td_rpc_unwatch(nng_socket sock)
     pthread_mutex_unlock(&watch_life);
 }
 
-int td_rpc_dial(nng_socket sock, const char *url, unsigned peer, nng_dialer *out)
+int td_rpc_dial_as(nng_socket sock, const char *url, const char *server_name, unsigned peer,
+                   nng_dialer *out)
 {
     nng_dialer d;
     int rv = nng_dialer_create(&d, sock, url);
@@ -410,9 +413,9 @@ int td_rpc_dial(nng_socket sock, const char *url, unsigned peer, nng_dialer *out
     if (is_tls(url)) {
         nng_url *u = NULL;
         nng_tls_config *cfg = NULL;
-        rv = nng_url_parse(&u, url);
+        rv = server_name != NULL ? 0 : nng_url_parse(&u, url);
         if (rv == 0)
-            cfg = tls_config(NNG_TLS_MODE_CLIENT, peer, u->u_hostname);
+            cfg = tls_config(NNG_TLS_MODE_CLIENT, peer, server_name ? server_name : u->u_hostname);
         rv = rv != 0 ? rv : cfg == NULL ? NNG_EINVAL : nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
         if (cfg != NULL)
             nng_tls_config_free(cfg);
@@ -430,6 +433,11 @@ int td_rpc_dial(nng_socket sock, const char *url, unsigned peer, nng_dialer *out
     if (out != NULL)
         *out = d;
     return 0;
+}
+
+int td_rpc_dial(nng_socket sock, const char *url, unsigned peer, nng_dialer *out)
+{
+    return td_rpc_dial_as(sock, url, NULL, peer, out);
 }
 
 unsigned td_rpc_url_callers(const char *url, unsigned role)

@@ -423,7 +423,10 @@ static int feed_open(struct gw_revocations *r, const char *url)
         return TD_ENOMEM;
     }
     /* One dialer per td-auth replica: each publishes only the revocations
-     * it made, and one sub socket receives from all of its connections.
+     * it made, and one sub socket receives from all of its connections. A
+     * host name is dialled at every address it resolves to, re-resolved as
+     * replicas come and go (td_rpc_dial_replicas): a replica behind the
+     * name that we did not subscribe to would revoke tokens unseen.
      * Non-blocking: a replica may not be up yet; nng keeps redialling. */
     const char *cursor = url, *item;
     size_t len;
@@ -436,7 +439,7 @@ static int feed_open(struct gw_revocations *r, const char *url)
         }
         memcpy(u, item, len);
         u[len] = '\0';
-        rv = td_rpc_dial(r->sock, u, TD_ROLE_AUTH, NULL);
+        rv = td_rpc_dial_replicas(r->sock, u, TD_ROLE_AUTH, 1, "auth-events");
         if (rv != 0)
             TD_LOG(TD_LOG_ERR, "revocations_feed_failed", "cannot subscribe to %s: %s", u,
                    nng_strerror(rv));
@@ -445,6 +448,7 @@ static int feed_open(struct gw_revocations *r, const char *url)
     if (rv != 0 || n == 0) {
         if (n == 0)
             TD_LOG(TD_LOG_ERR, "revocations_feed_failed", "AUTH_EVENTS_URL names no address");
+        td_rpc_unwatch(r->sock); /* forgets the names dialled so far */
         nng_close(r->sock);
         return TD_EINVAL;
     }
@@ -494,11 +498,13 @@ int gw_revocations_new(const char *events_url, struct td_rpc_client *auth, long 
         } else if (pthread_create(&r->sync_thread, NULL, sync_main, r) != 0) {
             atomic_store(&r->stopping, true);
             pthread_join(r->recv_thread, NULL); /* before the close: see _free */
+            td_rpc_unwatch(r->sock);
             nng_close(r->sock);
             r->has_feed = false;
             rc = TD_ENOMEM;
         }
         if (rc != 0 && r->has_feed) {
+            td_rpc_unwatch(r->sock);
             nng_close(r->sock);
             r->has_feed = false;
         }
@@ -567,6 +573,7 @@ void gw_revocations_free(struct gw_revocations **pr)
          * argument" (docs/library-notes.md). */
         pthread_join(r->recv_thread, NULL);
         pthread_join(r->sync_thread, NULL);
+        td_rpc_unwatch(r->sock); /* no feed dialer is added or closed after this */
         nng_close(r->sock);
     }
     for (size_t i = 0; i < r->nbuckets; i++) {
