@@ -22,7 +22,9 @@
 # 8. runs td-auth and td-diary on PostgreSQL (ops/docker/compose.postgres.yml):
 #    the same API, the rows in PostgreSQL, nothing in SQLite, kept across
 #    down/up;
-# 9. takes everything down and checks that no container, volume or network
+# 9. scales td-auth and td-diary to 2 there: the gateway dials every replica
+#    behind each service name, writes land on both, one can stop;
+# 10. takes everything down and checks that no container, volume or network
 #    of the project is left; a trap does the same on any failure, after
 #    printing the containers' last log lines.
 #
@@ -276,7 +278,35 @@ token=$(login)
   fail "entry $id lost across down/up on PostgreSQL: $(cat "$work/body")"
 step "down + up on PostgreSQL: entry $id still there"
 
-# 9. down -v: nothing of the project is left
+# 9. scaled out on PostgreSQL: two td-auth and two td-diary replicas, which
+# every caller reaches through the one service name (common/td_rpc_names.c).
+pgcompose up -d --scale auth=2 --scale diary=2 || fail "up --scale auth=2 --scale diary=2 failed"
+gw="${COMPOSE_PROJECT_NAME}_gateway_1"
+d1="${COMPOSE_PROJECT_NAME}_diary_1" d2="${COMPOSE_PROJECT_NAME}_diary_2"
+# How many addresses of a name a container dialled: "(diary)" at the end.
+dialled() { local l; l=$(podman logs "$1" 2>&1) || return 1
+            grep rpc_peer_address_added <<<"$l" | grep -c "($2)" || true; }
+deadline=$((SECONDS + 60))
+# the gateway: both td-diary replicas, both td-auth replicas' RPC and feeds
+until [ "$(dialled "$gw" diary)" -ge 2 ] && [ "$(dialled "$gw" auth)" -ge 4 ]; do
+  [ $SECONDS -lt $deadline ] ||
+    fail "the gateway did not reach both replicas within 60 s (diary $(dialled "$gw" diary), auth $(dialled "$gw" auth))"
+  sleep 1
+done
+wait_ready 120
+token=$(login)
+for i in $(seq 1 16); do write_analysed "$token" "Scaled out and happy, entry $i." >/dev/null; done
+created() { local l; l=$(podman logs "$1" 2>&1) || return 1; grep -c diary_created <<<"$l" || true; }
+[ "$(created "$d1")" -ge 1 ] && [ "$(created "$d2")" -ge 1 ] ||
+  fail "writes did not spread over both td-diary replicas ($(created "$d1") / $(created "$d2"))"
+podman stop -t 5 "$d1" >/dev/null 2>>"$log"
+write_analysed "$token" "Calm: replica two wrote this alone." >/dev/null
+podman start "$d1" >/dev/null 2>>"$log"
+[ "$(http GET /diaries "" "$token")" = 200 ] && [ "$(json total)" = 18 ] ||
+  fail "after scaling, GET /diaries: $(cat "$work/body")"
+step "auth and diary scaled to 2 on PostgreSQL: reached by name, writes on both, one stopped"
+
+# 10. down -v: nothing of the project is left
 pgcompose down -v || fail "podman-compose down -v failed"
 cleaned=1
 left="$(podman ps -a -q --filter "label=$label")$(podman volume ls -q --filter "label=$label")$(podman network ls -q --filter "label=$label")"
