@@ -300,7 +300,7 @@ created() { local l; l=$(podman logs "$1" 2>&1) || return 1; grep -c diary_creat
 [ "$(created "$d1")" -ge 1 ] && [ "$(created "$d2")" -ge 1 ] ||
   fail "writes did not spread over both td-diary replicas ($(created "$d1") / $(created "$d2"))"
 podman stop -t 5 "$d1" >/dev/null 2>>"$log"
-write_analysed "$token" "Calm: replica two wrote this alone." >/dev/null
+write_analysed "$token" "Glad: replica two wrote this one by itself." >/dev/null
 podman start "$d1" >/dev/null 2>>"$log"
 [ "$(http GET /diaries "" "$token")" = 200 ] && [ "$(json total)" = 18 ] ||
   fail "after scaling, GET /diaries: $(cat "$work/body")"
