@@ -407,6 +407,12 @@ pg_rows() {
   local seed
   seed=$(python3 "$here/seed.py" "$url" 200) || { pg_note="seeding on PostgreSQL failed"; return 1; }
   eval "$(sed 's/^BENCH_/PG_/' <<<"$seed")"
+  # The planner's statistics, as autovacuum would gather them within its
+  # naptime (a minute) after 200 inserts: without them it takes the user's
+  # 200 entries for a handful and reads them all to sort a page of ten
+  # (bitmap scan + sort instead of entries_user_newest; docs/performance.md).
+  psql -X -q -h "$pg_dir" -p "$p_pg" -U postgres -d thought_diary -c ANALYZE >>"$tmp/pg-init.log" 2>&1 ||
+    { pg_note="ANALYZE failed"; return 1; }
   local pg_login
   pg_login=$(python3 -c 'import json,sys; print(json.dumps({"email":sys.argv[1],"password":sys.argv[2]}))' \
                "$PG_EMAIL" "$PG_PASSWORD") || return 1
@@ -582,7 +588,7 @@ PY
     echo "td-auth and td-diary on PostgreSQL in the same run (issue 12): a PostgreSQL the script"
     echo "started in a temp dir on the same disk as the SQLite files, durable like SQLite's"
     echo "synchronous=FULL (${pg_settings:-settings not read}); the same 200 entries seeded"
-    echo "through the API, the same wrk settings; measured right after the monolith's rows."
+    echo "through the API, then ANALYZE; the same wrk settings; measured right after the monolith's rows."
     echo "Replicas: two td-auth and two td-diary on that database behind the one gateway, which"
     echo "lists both of each. PG/SQLite = PostgreSQL req/s over SQLite req/s (the issue asks"
     echo "for 0.50 or more); CPU µs/req counts every server process, PostgreSQL's included"
