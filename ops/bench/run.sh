@@ -60,8 +60,11 @@ cleanup() {
   for d in "${!pid[@]}"; do kill -TERM "${pid[$d]}" 2>/dev/null; done
   [ -n "$redis_pid" ] && kill -TERM "$redis_pid" 2>/dev/null
   [ -n "$mono_pid" ] && kill -TERM "$mono_pid" 2>/dev/null
-  # PostgreSQL after its clients: SIGINT is its fast shutdown
+  # PostgreSQL after its clients: SIGINT is its fast shutdown (the pid from
+  # its postmaster.pid when we stopped before reading it)
+  [ -z "$pg_master" ] && [ -n "$pg_dir" ] && pg_master=$(head -n 1 "$pg_dir/data/postmaster.pid" 2>/dev/null)
   [ -n "$pg_master" ] && kill -INT "$pg_master" 2>/dev/null
+  [ -n "$pg_runner" ] && kill -TERM "$pg_runner" 2>/dev/null
   wait 2>/dev/null
   if [ -n "$pg_master" ]; then # not our child when runuser started it
     for _ in $(seq 1 200); do kill -0 "$pg_master" 2>/dev/null || break; sleep 0.05; done
@@ -376,8 +379,9 @@ pg_stop() {
   kill -INT "$pg_master" 2>/dev/null
   wait "$pg_runner" 2>/dev/null
   for _ in $(seq 1 200); do kill -0 "$pg_master" 2>/dev/null || break; sleep 0.05; done
-  pg_master= pg_runner=
-  rm -rf "$pg_dir" && pg_dir=
+  pg_master=''
+  pg_runner=''
+  rm -rf "$pg_dir" && pg_dir=''
 }
 # stack_up <what> <tcp port>...: waits for /ready == 200 and each port (a
 # replica's RPC listener) to accept; 1 with the logs when not within 20 s.
