@@ -224,6 +224,21 @@ static const char *const migrations[] = {
     "  INSERT INTO entries_fts(rowid, content, tags)"
     "    VALUES (NEW.search_key, NEW.content, " TAGS("NEW") ");"
     "END;",
+    /* 9: an edit that keeps the entry's counts (most edits of a few words)
+     * leaves the stats row alone: migration 5's trigger moved it out and
+     * back in for every edit. On PostgreSQL that also held the user's stats
+     * row locked until the edit's commit reached the disk, so one user's
+     * edits queued one flush each (docs/performance.md). */
+    "DROP TRIGGER entries_stats_update;"
+    "CREATE TRIGGER entries_stats_update AFTER UPDATE OF user_id, positive_count, negative_count"
+    "  ON entries WHEN OLD.user_id IS NOT NEW.user_id"
+    "    OR OLD.positive_count IS NOT NEW.positive_count"
+    "    OR OLD.negative_count IS NOT NEW.negative_count BEGIN"
+    STATS_MOVE("-", "OLD")
+    "  INSERT OR IGNORE INTO user_stats VALUES (NEW.user_id, 0, 0, 0, 0, 0, 0);"
+    STATS_MOVE("+", "NEW")
+    "  DELETE FROM user_stats WHERE user_id = OLD.user_id AND total_entries = 0;"
+    "END;",
 };
 
 #define ENTRY_COLS                                                                             \

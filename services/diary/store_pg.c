@@ -139,6 +139,16 @@ static const char *const pg_migrations[] = {
     /* 8: SQLite's search keys (store.c); the GIN index of 6 already serves
      * PostgreSQL's searches, so nothing changes here. */
     "SELECT 1;",
+    /* 9: as store.c's: an edit that keeps the counts does not touch the
+     * stats row (nor lock it until its commit is on disk). */
+    "DROP TRIGGER entries_stats ON entries;"
+    "CREATE TRIGGER entries_stats AFTER INSERT OR DELETE ON entries"
+    "  FOR EACH ROW EXECUTE FUNCTION entries_stats_move();"
+    "CREATE TRIGGER entries_stats_update AFTER UPDATE OF user_id, positive_count, negative_count"
+    "  ON entries FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id"
+    "    OR OLD.positive_count IS DISTINCT FROM NEW.positive_count"
+    "    OR OLD.negative_count IS DISTINCT FROM NEW.negative_count)"
+    "  EXECUTE FUNCTION entries_stats_move();",
 };
 
 #define ENTRY_COLS                                                                             \
@@ -195,10 +205,6 @@ static const char *const SQL_SEED_INSERT =
     "INSERT INTO entries (user_id, content, analyzed_content, created_at, updated_at,"
     " pending_analysis, seeded, search) VALUES ($1, $2, $3, $4, $4, 1, 1,"
     " to_tsvector('simple', $5))";
-static const char *const SQL_COUNT =
-    "SELECT COALESCE((SELECT total_entries FROM user_stats WHERE user_id = $1), 0)";
-static const char *const SQL_PAGE = "SELECT " ENTRY_COLS " FROM entries WHERE user_id = $1"
-                                    " ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3";
 static const char *const SQL_STATS =
     "SELECT total_entries, positive_entries, negative_entries, neutral_entries,"
     " positive_count_total, negative_count_total FROM user_stats WHERE user_id = $1";
@@ -219,10 +225,23 @@ static const char *const SQL_DEFER =
     " WHERE id = $1 AND version = $2 AND pending_analysis = 1";
 static const char *const SQL_PENDING_COUNT =
     "SELECT COUNT(*) FROM entries WHERE pending_analysis = 1";
-static const char *const SQL_F_COUNT = "SELECT COUNT(*)" FILTER;
-static const char *const SQL_Q_COUNT = "SELECT COUNT(*)" FILTER SEARCH;
-static const char *const SQL_F_PAGE = "SELECT " ENTRY_COLS FILTER NEWEST("$5", "$6");
-static const char *const SQL_Q_PAGE = "SELECT " ENTRY_COLS FILTER SEARCH NEWEST("$6", "$7");
+/* A page of the list and its total in one statement: one snapshot and one
+ * round trip (a transaction of BEGIN, total, page, COMMIT made four, and
+ * GET /diaries cost 2-4x SQLite's CPU: docs/performance.md). Every row has
+ * the total in column 0 and an entry (ENTRY_COLS) after it; a page past
+ * the end is one row whose entry columns are NULL. */
+#define WITH_TOTAL(total_sql, page_sql)                                                        \
+    "SELECT t.total, p.* FROM (" total_sql ") t(total) LEFT JOIN LATERAL (" page_sql           \
+    ") p ON true"
+/* All of a user's entries: the total is the stats row. */
+static const char *const SQL_LIST =
+    WITH_TOTAL("SELECT COALESCE((SELECT total_entries FROM user_stats WHERE user_id = $1), 0)",
+               "SELECT " ENTRY_COLS " FROM entries WHERE user_id = $1"
+               " ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3");
+static const char *const SQL_F_LIST =
+    WITH_TOTAL("SELECT COUNT(*)" FILTER, "SELECT " ENTRY_COLS FILTER NEWEST("$5", "$6"));
+static const char *const SQL_Q_LIST = WITH_TOTAL(
+    "SELECT COUNT(*)" FILTER SEARCH, "SELECT " ENTRY_COLS FILTER SEARCH NEWEST("$6", "$7"));
 static const char *const SQL_F_AFTER = "SELECT " ENTRY_COLS FILTER AFTER("$5", "$6", "$7");
 static const char *const SQL_Q_AFTER = "SELECT " ENTRY_COLS FILTER SEARCH AFTER("$6", "$7", "$8");
 static const char *const SQL_RANGE_STATS =
@@ -276,27 +295,33 @@ static char *dup_text(const char *s, size_t *len)
     return out;
 }
 
-/* Copies the ENTRY_COLS row `st` stands on into *e. 0 or TD_ENOMEM. */
-static int read_entry(struct td_sql_stmt *st, struct diary_entry *e)
+/* Copies the ENTRY_COLS of the row `st` stands on, from column `c`, into
+ * *e. 0 or TD_ENOMEM. */
+static int read_entry_at(struct td_sql_stmt *st, int c, struct diary_entry *e)
 {
     struct diary_entry r = {
-        .id = td_sql_int(st, 0),
-        .user_id = td_sql_int(st, 1),
-        .positive_count = td_sql_int(st, 4),
-        .negative_count = td_sql_int(st, 5),
-        .created_at = td_sql_int(st, 6),
-        .updated_at = td_sql_int(st, 7),
-        .version = td_sql_int(st, 8),
-        .pending = td_sql_int(st, 9) != 0,
+        .id = td_sql_int(st, c),
+        .user_id = td_sql_int(st, c + 1),
+        .positive_count = td_sql_int(st, c + 4),
+        .negative_count = td_sql_int(st, c + 5),
+        .created_at = td_sql_int(st, c + 6),
+        .updated_at = td_sql_int(st, c + 7),
+        .version = td_sql_int(st, c + 8),
+        .pending = td_sql_int(st, c + 9) != 0,
     };
-    r.content = dup_text(td_sql_text(st, 2), &r.content_len);
-    r.analyzed = dup_text(td_sql_text(st, 3), &r.analyzed_len);
+    r.content = dup_text(td_sql_text(st, c + 2), &r.content_len);
+    r.analyzed = dup_text(td_sql_text(st, c + 3), &r.analyzed_len);
     if (r.content == NULL || r.analyzed == NULL) {
         diary_entry_clear(&r);
         return TD_ENOMEM;
     }
     *e = r;
     return 0;
+}
+
+static int read_entry(struct td_sql_stmt *st, struct diary_entry *e)
+{
+    return read_entry_at(st, 0, e);
 }
 
 /* The first row of a query that returns entries, into *out; `none` when it
@@ -604,35 +629,34 @@ int diary_pg_find(struct td_sql *db, int64_t user_id, const struct diary_filter 
                   int64_t offset, struct diary_entry **items, size_t *count, int64_t *total)
 {
     bool active = diary_filter_active(f);
-    bool q = active && f->ts_query != NULL;
-    /* The total and the page from one snapshot. */
-    int rc = td_sql_begin(db);
     struct td_sql_stmt *st = NULL;
-    int64_t n = 0;
-    if (rc == 0 && !active)
-        rc = td_sql_query(db, &st, SQL_COUNT, "i", user_id);
-    else if (rc == 0 && q)
-        rc = td_sql_query(db, &st, SQL_Q_COUNT, "iiiis", user_id, f->from_us, f->to_us,
-                          (int64_t)f->tone, f->ts_query);
-    else if (rc == 0)
-        rc = td_sql_query(db, &st, SQL_F_COUNT, "iiii", user_id, f->from_us, f->to_us,
-                          (int64_t)f->tone);
-    rc = rc ? rc : one_int(st, &n);
-    struct diary_entry *arr = NULL;
+    int rc;
+    if (!active)
+        rc = td_sql_query(db, &st, SQL_LIST, "iii", user_id, limit, offset);
+    else if (f->ts_query != NULL)
+        rc = td_sql_query(db, &st, SQL_Q_LIST, "iiiisii", user_id, f->from_us, f->to_us,
+                          (int64_t)f->tone, f->ts_query, limit, offset);
+    else
+        rc = td_sql_query(db, &st, SQL_F_LIST, "iiiiii", user_id, f->from_us, f->to_us,
+                          (int64_t)f->tone, limit, offset);
+    if (rc != 0)
+        return rc;
+    size_t cap = limit > 0 ? (size_t)limit : 1;
+    struct diary_entry *arr = calloc(cap, sizeof *arr);
     size_t got = 0;
-    int64_t want = rc == 0 && offset < n ? (n - offset < limit ? n - offset : limit) : 0;
-    if (rc == 0 && want > 0) {
-        if (!active)
-            rc = td_sql_query(db, &st, SQL_PAGE, "iii", user_id, limit, offset);
-        else if (q)
-            rc = td_sql_query(db, &st, SQL_Q_PAGE, "iiiisii", user_id, f->from_us, f->to_us,
-                              (int64_t)f->tone, f->ts_query, limit, offset);
-        else
-            rc = td_sql_query(db, &st, SQL_F_PAGE, "iiiiii", user_id, f->from_us, f->to_us,
-                              (int64_t)f->tone, limit, offset);
-        rc = rc ? rc : read_entries(st, (size_t)want, &arr, &got);
+    int64_t n = 0;
+    int step = 0;
+    rc = arr == NULL ? TD_ENOMEM : 0;
+    while (rc == 0 && (step = td_sql_next(st)) == 1) {
+        n = td_sql_int(st, 0);
+        if (!td_sql_null(st, 1) && got < cap) { /* NULL: a page past the end */
+            rc = read_entry_at(st, 1, &arr[got]);
+            got += rc == 0;
+        }
     }
-    rc = td_sql_finish(db, rc);
+    if (rc == 0 && step < 0)
+        rc = step;
+    td_sql_done(st);
     if (rc != 0) {
         diary_entries_free(&arr, got);
         return rc;
@@ -889,7 +913,7 @@ static const char *const COPY_ENTRIES_SQLITE_SEQ =
 static const char *const COPY_ENTRIES_SEQUENCE =
     "SELECT setval(pg_get_serial_sequence('entries', 'id'),"
     " GREATEST((SELECT COALESCE(MAX(id), 0) FROM entries), $1) + 1, false)";
-_Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == 8,
+_Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == 9,
                "a migration that adds a column adds it to the copy too");
 
 /* The entries, with their search words made here as for any write. */

@@ -210,3 +210,35 @@ Test(pg_store, search_finds_what_the_sqlite_engine_finds)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* The stats row follows edits that change an entry's counts, and is left
+ * alone (not even locked) by edits that keep them (migration 9). */
+Test(pg_store, the_stats_follow_edits_that_change_the_counts)
+{
+    struct diary_write w = {.content = "a good day", .content_len = 10, .analyzed = "a good day",
+                            .analyzed_len = 10, .positive_count = 1, .now_us = td_now_us()};
+    struct diary_entry e;
+    bool dup;
+    cr_assert_eq(diary_store_create(a, 0, 21, NULL, &w, &e, &dup), 0);
+    int64_t id = e.id;
+    diary_entry_clear(&e);
+    w.content = w.analyzed = "a good day!";
+    w.content_len = w.analyzed_len = 11;
+    cr_assert_eq(diary_store_update(b, 0, 21, id, &w, &e), 0); /* same counts */
+    diary_entry_clear(&e);
+    struct diary_stats st;
+    cr_assert_eq(diary_store_stats(a, 0, 21, &st), 0);
+    cr_assert_eq(st.total_entries, 1);
+    cr_assert_eq(st.positive_entries, 1);
+    cr_assert_eq(st.positive_count_total, 1);
+    w.positive_count = 0;
+    w.negative_count = 2;
+    cr_assert_eq(diary_store_update(b, 0, 21, id, &w, &e), 0);
+    diary_entry_clear(&e);
+    cr_assert_eq(diary_store_stats(a, 0, 21, &st), 0);
+    cr_assert_eq(st.total_entries, 1);
+    cr_assert_eq(st.positive_entries, 0);
+    cr_assert_eq(st.negative_entries, 1);
+    cr_assert_eq(st.positive_count_total, 0);
+    cr_assert_eq(st.negative_count_total, 2);
+}
