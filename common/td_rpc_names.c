@@ -354,6 +354,30 @@ static struct named_url *named_new(nng_socket sock, const char *url, unsigned pe
     return n;
 }
 
+
+/* Called holding names_life and names_lock, releases both; when no record
+ * is left, stops the thread (joined once names_lock is released, since it
+ * takes that lock) and frees the array. */
+static void unlock_stopping_when_idle(void)
+{
+    bool join = names_running && nnames == 0;
+    if (join) {
+        names_quit = true;
+        pthread_cond_broadcast(&names_wake);
+    }
+    if (nnames == 0) {
+        free(names);
+        names = NULL;
+        names_cap = 0;
+    }
+    pthread_mutex_unlock(&names_lock);
+    if (join) {
+        pthread_join(names_thread, NULL);
+        names_running = false; /* both under names_life */
+    }
+    pthread_mutex_unlock(&names_life);
+}
+
 int td_rpc_names_dial(nng_socket sock, const char *url, unsigned peer, int connections,
                       const char *service)
 {
@@ -400,24 +424,9 @@ int td_rpc_names_dial(nng_socket sock, const char *url, unsigned peer, int conne
         names[nnames++] = n;
         pthread_cond_broadcast(&names_wake); /* a sooner due time, maybe */
     }
-    /* A thread started for nobody is joined below, by td_rpc_names_forget's
-     * rule: it runs while some record exists. */
-    bool join = rc != 0 && names_running && nnames == 0;
-    if (join) {
-        names_quit = true;
-        pthread_cond_broadcast(&names_wake);
-    }
-    if (nnames == 0) {
-        free(names);
-        names = NULL;
-        names_cap = 0;
-    }
-    pthread_mutex_unlock(&names_lock);
-    if (join) {
-        pthread_join(names_thread, NULL);
-        names_running = false; /* both under names_life */
-    }
-    pthread_mutex_unlock(&names_life);
+    /* A thread started for nobody is joined: it runs while some record
+     * exists. */
+    unlock_stopping_when_idle();
     if (rc != 0) {
         for (size_t i = 0; i < n->naddresses; i++)
             close_dialers(n->addresses[i].dialers, n->connections);
@@ -438,22 +447,7 @@ void td_rpc_names_forget(nng_socket sock)
             i++;
         }
     }
-    bool join = names_running && nnames == 0;
-    if (join) {
-        names_quit = true;
-        pthread_cond_broadcast(&names_wake);
-    }
-    if (nnames == 0) {
-        free(names);
-        names = NULL;
-        names_cap = 0;
-    }
-    pthread_mutex_unlock(&names_lock);
-    if (join) {
-        pthread_join(names_thread, NULL);
-        names_running = false; /* both under names_life */
-    }
-    pthread_mutex_unlock(&names_life);
+    unlock_stopping_when_idle();
 }
 
 int td_rpc_dial_replicas(nng_socket sock, const char *url, unsigned peer, int connections,

@@ -344,16 +344,24 @@ static int one_int(struct td_sql_stmt *st, int64_t *out)
     return step == 1 ? 0 : step == 0 ? TD_ESTORAGE : step;
 }
 
-/* Reads every row of an entries query into a new array of at most `want`. */
-static int read_entries(struct td_sql_stmt *st, size_t want, struct diary_entry **items,
-                        size_t *count)
+/* Reads the entries of a query into a new array of at most `want`, each
+ * from column `c` of its row (ENTRY_COLS). With `total` (the list's
+ * statements, WITH_TOTAL), column 0 holds the total, and a row whose entry
+ * is NULL (a page past the end) adds none. */
+static int read_entries_at(struct td_sql_stmt *st, int c, size_t want,
+                           struct diary_entry **items, size_t *count, int64_t *total)
 {
-    struct diary_entry *arr = calloc(want ? want : 1, sizeof *arr);
+    size_t cap = want ? want : 1;
+    struct diary_entry *arr = calloc(cap, sizeof *arr);
     size_t got = 0;
     int rc = arr == NULL ? TD_ENOMEM : 0, step = 0;
-    while (rc == 0 && got < want && (step = td_sql_next(st)) == 1) {
-        rc = read_entry(st, &arr[got]);
-        got += rc == 0;
+    while (rc == 0 && (step = td_sql_next(st)) == 1) {
+        if (total != NULL)
+            *total = td_sql_int(st, 0);
+        if (got < want && !td_sql_null(st, c)) {
+            rc = read_entry_at(st, c, &arr[got]);
+            got += rc == 0;
+        }
     }
     if (rc == 0 && step < 0)
         rc = step;
@@ -365,6 +373,12 @@ static int read_entries(struct td_sql_stmt *st, size_t want, struct diary_entry 
     *items = arr;
     *count = got;
     return 0;
+}
+
+static int read_entries(struct td_sql_stmt *st, size_t want, struct diary_entry **items,
+                        size_t *count)
+{
+    return read_entries_at(st, 0, want, items, count, NULL);
 }
 
 /* A borrowed string with a length (store.h) as the NUL-terminated copy
@@ -641,30 +655,11 @@ int diary_pg_find(struct td_sql *db, int64_t user_id, const struct diary_filter 
                           (int64_t)f->tone, limit, offset);
     if (rc != 0)
         return rc;
-    size_t cap = limit > 0 ? (size_t)limit : 1;
-    struct diary_entry *arr = calloc(cap, sizeof *arr);
-    size_t got = 0;
     int64_t n = 0;
-    int step = 0;
-    rc = arr == NULL ? TD_ENOMEM : 0;
-    while (rc == 0 && (step = td_sql_next(st)) == 1) {
-        n = td_sql_int(st, 0);
-        if (!td_sql_null(st, 1) && got < cap) { /* NULL: a page past the end */
-            rc = read_entry_at(st, 1, &arr[got]);
-            got += rc == 0;
-        }
-    }
-    if (rc == 0 && step < 0)
-        rc = step;
-    td_sql_done(st);
-    if (rc != 0) {
-        diary_entries_free(&arr, got);
-        return rc;
-    }
-    *items = arr;
-    *count = got;
-    *total = n;
-    return 0;
+    rc = read_entries_at(st, 1, limit > 0 ? (size_t)limit : 0, items, count, &n);
+    if (rc == 0)
+        *total = n;
+    return rc;
 }
 
 int diary_pg_export_page(struct td_sql *db, int64_t user_id, const struct diary_filter *f,

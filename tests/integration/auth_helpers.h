@@ -18,9 +18,11 @@
 
 #define GOOD_PASSWORD "Str0ng!Passw0rd"
 
-/* One request to base_url; token may be NULL, body may be NULL. */
-static inline void req_url(const char *base, const char *method, const char *path,
-                           const char *token, const char *body, struct th_response *r)
+/* One request to base_url; token may be NULL, body may be NULL. Returns
+ * th_http_url's result (0: *r holds the answer), for callers that count a
+ * failed request rather than fail the test (worker threads). */
+static inline int try_req_url(const char *base, const char *method, const char *path,
+                              const char *token, const char *body, struct th_response *r)
 {
     char auth[8192];
     const char *headers[3] = {NULL, NULL, NULL};
@@ -31,7 +33,14 @@ static inline void req_url(const char *base, const char *method, const char *pat
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         headers[n++] = auth;
     }
-    cr_assert_eq(th_http_url(base, method, path, headers, body, r), 0, "%s %s failed", method,
+    return th_http_url(base, method, path, headers, body, r);
+}
+
+/* The same, failing the test when the request itself fails. */
+static inline void req_url(const char *base, const char *method, const char *path,
+                           const char *token, const char *body, struct th_response *r)
+{
+    cr_assert_eq(try_req_url(base, method, path, token, body, r), 0, "%s %s failed", method,
                  path);
 }
 
@@ -77,6 +86,41 @@ static inline void register_user(struct th_stack *s, const char *email, const ch
     req(s, "POST", "/auth/register", NULL, body, &r);
     cr_assert_eq(r.status, 201, "register %s: %ld %s", email, r.status, r.body);
     th_response_free(&r);
+}
+
+/* For th_wait_until: GET /auth/me at `base` with `token` answers `status`. */
+struct me_probe {
+    const char *base, *token;
+    long status;
+};
+
+static inline bool me_answers(void *arg)
+{
+    const struct me_probe *p = arg;
+    struct th_response r;
+    req_url(p->base, "GET", "/auth/me", p->token, NULL, &r);
+    long got = r.status;
+    th_response_free(&r);
+    return got == p->status;
+}
+
+/* Polls until GET /auth/me at `base` answers `status`, for at most
+ * timeout_ms; prints and returns the ms it took, or -1. A revocation
+ * reaches another gateway beside the request that made it: the time is
+ * printed, and a generous deadline is what tests assert, as a loaded CI
+ * machine can stretch any latency. */
+static inline long long wait_me_status(const char *base, const char *token, long status,
+                                       int timeout_ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct me_probe p = {base, token, status};
+    if (!th_wait_until(me_answers, &p, timeout_ms))
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long took = (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    fprintf(stderr, "/auth/me at %s answered %ld after %lld ms\n", base, status, took);
+    return took;
 }
 
 /* POST /diaries with `text` (plain, no quotes to escape): the new entry's id. */

@@ -34,45 +34,6 @@ static void stop_extra(pid_t pid)
               status);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-struct me_probe {
-    const char *base, *token;
-    long status;
-};
-
-static bool me_answers(void *arg)
-{
-    const struct me_probe *p = arg;
-    struct th_response r;
-    req_url(p->base, "GET", "/auth/me", p->token, NULL, &r);
-    long got = r.status;
-    th_response_free(&r);
-    return got == p->status;
-}
-
-/* Waits until GET /auth/me at `base` answers `status`; returns the ms it
- * took, or -1 after timeout_ms. A revocation reaches another gateway through
- * td-auth's feed (or its re-sync), beside the request that made it: the
- * time it took is printed, and a generous deadline is what is asserted, as a
- * loaded CI machine can stretch any latency. */
-static long long wait_me_status(const char *base, const char *token, long status,
-                                int timeout_ms)
-{
-    struct me_probe p = {base, token, status};
-    long long t0 = now_ms();
-    if (!th_wait_until(me_answers, &p, timeout_ms))
-        return -1;
-    long long took = now_ms() - t0;
-    fprintf(stderr, "cluster: /auth/me at %s answered %ld after %lld ms\n", base, status, took);
-    return took;
-}
-
 TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(cluster, logout_through_one_gateway_is_refused_at_another_within_a_second)

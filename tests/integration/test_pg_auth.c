@@ -144,7 +144,7 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct me_probe {
+struct status_probe {
     struct th_stack *s;
     const char *token;
     long status;
@@ -152,7 +152,7 @@ struct me_probe {
 
 static bool me_ok(void *arg)
 {
-    struct me_probe *p = arg;
+    struct status_probe *p = arg;
     struct th_response r;
     req(p->s, "GET", "/auth/me", p->token, NULL, &r);
     p->status = r.status;
@@ -198,7 +198,7 @@ Test(pg_auth, postgres_down_answers_503_fast_and_td_auth_heals_after_the_restart
     cr_expect(th_log_has(&s, "td-auth.log", "db_connect_failed"));
 
     cr_assert_eq(th_pg_start_server(&s.pg), 0);
-    struct me_probe p = {&s, t.access, 0};
+    struct status_probe p = {&s, t.access, 0};
     cr_assert(th_wait_until(me_ok, &p, TH_WAIT_MS), "td-auth still answers %ld", p.status);
     /* Sessions the restart ended are replaced before use: from now on no
      * request fails, whichever worker takes it. */
@@ -281,7 +281,7 @@ Test(pg_auth, a_query_stuck_behind_a_lock_fails_at_the_timeout_with_503)
     pthread_join(th, NULL);
     cr_assert_eq(l.rc, 0, "%s", l.out);
 
-    struct me_probe p = {&s, t.access, 0};
+    struct status_probe p = {&s, t.access, 0};
     cr_assert(th_wait_until(me_ok, &p, TH_WAIT_MS), "td-auth still answers %ld", p.status);
     cr_expect_eq(s.procs[TH_AUTH].starts, 1, "td-auth was restarted");
     cr_expect_eq(th_stack_stop(&s), 0);

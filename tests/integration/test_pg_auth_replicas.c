@@ -102,34 +102,6 @@ static void pinned_gateway(const char *rpc_url, pid_t *pid, char base[64])
     snprintf(base, 64, "http://127.0.0.1:%d", port);
 }
 
-struct me_probe {
-    const char *base, *token;
-    long status;
-};
-
-static bool me_answers(void *arg)
-{
-    const struct me_probe *p = arg;
-    struct th_response r;
-    req_url(p->base, "GET", "/auth/me", p->token, NULL, &r);
-    long got = r.status;
-    th_response_free(&r);
-    return got == p->status;
-}
-
-/* Polls until GET /auth/me at `base` answers `status`, for at most
- * timeout_ms; returns the ms it took, or -1. */
-static long long wait_me(const char *base, const char *token, long status, int timeout_ms)
-{
-    struct me_probe p = {base, token, status};
-    long long t0 = now_ms();
-    if (!th_wait_until(me_answers, &p, timeout_ms))
-        return -1;
-    long long took = now_ms() - t0;
-    fprintf(stderr, "replicas: /auth/me at %s answered %ld after %lld ms\n", base, status, took);
-    return took;
-}
-
 static int64_t user_id(const char *base, const char *token)
 {
     struct th_response r;
@@ -165,8 +137,8 @@ Test(replicas, a_revocation_on_any_replica_is_refused_at_every_gateway_within_a_
     /* Logout through replica b: the other gateways hear it from b's feed. */
     struct tokens t;
     login_url(base_b, "rev@example.com", GOOD_PASSWORD, &t);
-    cr_assert_geq(wait_me(stack.base_url, t.access, 200, TH_WAIT_MS), 0);
-    cr_assert_geq(wait_me(base_c, t.access, 200, TH_WAIT_MS), 0);
+    cr_assert_geq(wait_me_status(stack.base_url, t.access, 200, TH_WAIT_MS), 0);
+    cr_assert_geq(wait_me_status(base_c, t.access, 200, TH_WAIT_MS), 0);
     int before_b = th_log_count(&stack, "td-auth-b.log", "logged out");
     struct th_response r;
     req_url(base_b, "POST", "/auth/logout", t.access, NULL, &r);
@@ -174,23 +146,23 @@ Test(replicas, a_revocation_on_any_replica_is_refused_at_every_gateway_within_a_
     th_response_free(&r);
     cr_expect_gt(th_log_count(&stack, "td-auth-b.log", "logout"), before_b,
                  "replica b did not handle the logout");
-    cr_expect_geq(wait_me(stack.base_url, t.access, 401, REVOKE_DEADLINE_MS), 0,
+    cr_expect_geq(wait_me_status(stack.base_url, t.access, 401, REVOKE_DEADLINE_MS), 0,
                   "the stack's gateway accepts a token replica b revoked");
-    cr_expect_geq(wait_me(base_c, t.access, 401, REVOKE_DEADLINE_MS), 0,
+    cr_expect_geq(wait_me_status(base_c, t.access, 401, REVOKE_DEADLINE_MS), 0,
                   "gateway c accepts a token replica b revoked");
 
     /* Password change through replica c: every earlier token is cut off at
      * the gateways that did not carry the change. */
     struct tokens u;
     login(&stack, "rev@example.com", GOOD_PASSWORD, &u);
-    cr_assert_geq(wait_me(base_b, u.access, 200, TH_WAIT_MS), 0);
+    cr_assert_geq(wait_me_status(base_b, u.access, 200, TH_WAIT_MS), 0);
     req_url(base_c, "PUT", "/auth/password", u.access,
             "{\"current_password\":\"" GOOD_PASSWORD "\",\"new_password\":\"New1!password\"}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     th_response_free(&r);
-    cr_expect_geq(wait_me(stack.base_url, u.access, 401, REVOKE_DEADLINE_MS), 0,
+    cr_expect_geq(wait_me_status(stack.base_url, u.access, 401, REVOKE_DEADLINE_MS), 0,
                   "the stack's gateway accepts a token cut off on replica c");
-    cr_expect_geq(wait_me(base_b, u.access, 401, REVOKE_DEADLINE_MS), 0,
+    cr_expect_geq(wait_me_status(base_b, u.access, 401, REVOKE_DEADLINE_MS), 0,
                   "gateway b accepts a token cut off on replica c");
 
     /* A gateway started now catches up from the shared database before it

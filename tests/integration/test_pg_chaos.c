@@ -157,18 +157,9 @@ static void text_of(const struct client *c, int k, char *out, size_t len)
 static long call(int g, const char *method, const char *path, const char *token,
                  const char *body, struct th_response *r)
 {
-    char auth[2100];
-    const char *headers[3] = {NULL, NULL, NULL};
-    int n = 0;
-    if (body != NULL)
-        headers[n++] = "Content-Type: application/json";
-    if (token != NULL) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
-    if (th_http_url(g == 0 ? stack.base_url : gw2, method, path, headers, body, r) != 0)
-        return 0;
-    return r->status;
+    return try_req_url(g == 0 ? stack.base_url : gw2, method, path, token, body, r) == 0
+               ? r->status
+               : 0;
 }
 
 static void note_bad(struct client *c, const char *what, long status, const char *body)

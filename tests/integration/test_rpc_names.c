@@ -51,21 +51,6 @@ static void teardown(void)
 
 TestSuite(rpc_names, .init = setup, .fini = teardown, .timeout = 120);
 
-struct me_arg {
-    const char *token;
-    long want;
-};
-
-static bool me_is(void *arg)
-{
-    struct me_arg *m = arg;
-    struct th_response r;
-    req(&stack, "GET", "/auth/me", m->token, NULL, &r);
-    bool ok = r.status == m->want;
-    th_response_free(&r);
-    return ok;
-}
-
 struct entry_arg {
     const char *token;
     char path[64];
@@ -110,6 +95,6 @@ Test(rpc_names, every_hop_dials_the_addresses_of_its_name)
     req(&stack, "POST", "/auth/logout", t.access, "{}", &r);
     cr_assert(r.status == 200 || r.status == 204, "logout: %ld %s", r.status, r.body);
     th_response_free(&r);
-    struct me_arg m = {.token = t.access, .want = 401};
-    cr_assert(th_wait_until(me_is, &m, TH_WAIT_MS), "a logged-out token still works");
+    struct me_probe m = {stack.base_url, t.access, 401};
+    cr_assert(th_wait_until(me_answers, &m, TH_WAIT_MS), "a logged-out token still works");
 }

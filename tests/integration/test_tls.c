@@ -74,21 +74,6 @@ static void teardown(void)
 
 TestSuite(tls, .init = setup, .fini = teardown, .timeout = 120);
 
-struct me_arg {
-    const char *token;
-    long want;
-};
-
-static bool me_is(void *arg)
-{
-    struct me_arg *m = arg;
-    struct th_response r;
-    req(&stack, "GET", "/auth/me", m->token, NULL, &r);
-    bool ok = r.status == m->want;
-    th_response_free(&r);
-    return ok;
-}
-
 struct entry_arg {
     const char *token;
     char path[64];
@@ -152,8 +137,8 @@ Test(tls, the_whole_stack_works_over_mutual_tls)
     req(&stack, "POST", "/auth/logout", t2.access, "{}", &r);
     cr_assert(r.status == 200 || r.status == 204, "logout: %ld %s", r.status, r.body);
     th_response_free(&r);
-    struct me_arg m = {.token = t2.access, .want = 401};
-    cr_assert(th_wait_until(me_is, &m, TH_WAIT_MS), "a logged-out token still works");
+    struct me_probe m = {stack.base_url, t2.access, 401};
+    cr_assert(th_wait_until(me_answers, &m, TH_WAIT_MS), "a logged-out token still works");
 
     /* Account deletion: td-auth reaches td-diary on its own listener
      * before it answers; the entry is gone. */

@@ -13,6 +13,7 @@
 #include "td_rpc_names.h"
 #include "td_time.h"
 #include "../td_assert.h"
+#include "../td_port.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -92,19 +93,6 @@ static void wait_resolutions(int more)
 
 static int port;
 
-/* A TCP port free on every local address right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void setup(void)
 {
     cr_assert_geq(sodium_init(), 0);
@@ -112,7 +100,7 @@ static void setup(void)
     td_rpc_names_set_period_ms(PERIOD_MS);
     fake_answer(0, NULL, NULL);
     atomic_store(&fake_calls, 0);
-    port = free_port();
+    port = tu_free_port();
 }
 
 static void teardown(void)

@@ -6,6 +6,7 @@
  * name with both, and an event published by either reaches the set.
  * Freeing the set stops the resolver's work on its socket (ASan checks).
  */
+#include "../td_port.h"
 #include "gateway/revocations.h"
 #include "td_mp.h"
 #include "td_rpc.h"
@@ -36,19 +37,6 @@ static int fake_resolve(const char *host, struct td_rpc_addresses *out)
     snprintf(out->ip[0], sizeof out->ip[0], "127.0.0.2");
     snprintf(out->ip[1], sizeof out->ip[1], "127.0.0.3");
     return 0;
-}
-
-/* A TCP port free on every local address right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void setup(void)
@@ -95,7 +83,7 @@ static bool publish_until_revoked(nng_socket pub, struct gw_revocations *r, cons
 
 Test(revocations_feed, every_replica_behind_the_feed_name_is_heard)
 {
-    int port = free_port();
+    int port = tu_free_port();
     nng_socket pubs[2];
     for (int i = 0; i < 2; i++) {
         char url[64];
@@ -106,7 +94,7 @@ Test(revocations_feed, every_replica_behind_the_feed_name_is_heard)
     }
     /* td-auth for the pulls: down here, so only the feed can revoke. */
     char auth_url[64];
-    snprintf(auth_url, sizeof auth_url, "tcp://127.0.0.1:%d", free_port());
+    snprintf(auth_url, sizeof auth_url, "tcp://127.0.0.1:%d", tu_free_port());
     struct td_rpc_client_opts opts = {.service = "auth", .urls = auth_url, .timeout_ms = 200};
     struct td_rpc_client *auth = NULL;
     TD_ASSERT_OK(td_rpc_client_open(&opts, &auth));
