@@ -162,8 +162,10 @@ static const char *const pg_migrations[] = {
     " AND ($4 = 0 OR ($4 = 1 AND positive_count > negative_count)"                            \
     "  OR ($4 = 2 AND positive_count < negative_count)"                                       \
     "  OR ($4 = 3 AND positive_count = negative_count))"
-/* ... and the search ($5, filter.c's tsquery) */
-#define SEARCH " AND search @@ to_tsquery('simple', $5)"
+/* ... and the search ($5, filter.c's tsquery), parsed once per statement
+ * (an InitPlan): in the generic plan td_sql_pg.c asks for, a bare
+ * to_tsquery($5) is called again for every row the index scan visits. */
+#define SEARCH " AND search @@ (SELECT to_tsquery('simple', $5))"
 /* A page, newest first: limit and offset are the next two parameters
  * (after $4 without a search, after $5 with one). */
 #define NEWEST(lim, off) " ORDER BY created_at DESC, id DESC LIMIT " lim " OFFSET " off
