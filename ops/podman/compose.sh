@@ -21,6 +21,9 @@
 #   (For the few ${VAR} of the file, 1.0.3 itself lets .env win.)
 # - `up --scale SERVICE=N`: 1.0.3 accepts and ignores it; here it becomes
 #   deploy.replicas in a generated override file.
+# - Compose v2's `!reset` and `!override` tags (ops/docker/compose.scale.yml
+#   takes the gateway's published port away with one): 1.0.3 refuses to load
+#   them; ops/podman/compose_tags.py applies them first.
 # - `down`: also removes what 1.0.3 leaves behind: replicas started with
 #   --scale, and the project's network (with -v, its volumes as 1.0.3 does).
 # - `health`: `podman healthcheck run` on each of the project's containers
@@ -76,6 +79,22 @@ if [ -f "$envfile" ]; then
   done < "$envfile"
 fi
 
+# Files made here for this run only (the tags' copies, the --scale override).
+made=()
+trap 'rm -f ${made[@]+"${made[@]}"}' EXIT
+
+# Compose v2's `!reset` and `!override` (ops/docker/compose.scale.yml): 1.0.3
+# cannot load them; ops/podman/compose_tags.py rewrites the files concerned.
+if grep -qE '!(reset|override)([[:space:]]|$)' "${files[@]}"; then
+  mapfile -t resolved < <(python3 "$TD_PODMAN_DIR/compose_tags.py" "${files[@]}") ||
+    td_die "compose_tags.py could not read ${files[*]}"
+  [ ${#resolved[@]} -eq ${#files[@]} ] || td_die "compose_tags.py failed on ${files[*]}"
+  for i in "${!files[@]}"; do
+    [ "${resolved[$i]}" = "${files[$i]}" ] || made+=("${resolved[$i]}")
+  done
+  files=("${resolved[@]}")
+fi
+
 label="io.podman.compose.project=$project"
 pc=(podman-compose -p "$project")
 for f in "${files[@]}"; do pc+=(-f "$f"); done
@@ -92,7 +111,7 @@ case "$cmd" in
     done
     if [ ${#scales[@]} -gt 0 ]; then
       override=$(mktemp /tmp/td-compose-scale.XXXXXX.yml)
-      trap 'rm -f "$override"' EXIT
+      made+=("$override")
       echo "services:" > "$override"
       for s in "${scales[@]}"; do
         [[ "$s" =~ ^([A-Za-z0-9_.-]+)=([0-9]+)$ ]] || td_die "--scale $s: expected SERVICE=NUMBER"

@@ -22,8 +22,10 @@
 # 8. runs td-auth and td-diary on PostgreSQL (ops/docker/compose.postgres.yml):
 #    the same API, the rows in PostgreSQL, nothing in SQLite, kept across
 #    down/up;
-# 9. scales td-auth and td-diary to 2 there: the gateway dials every replica
-#    behind each service name, writes land on both, one can stop;
+# 9. scales it out there (auth=3 diary=3 sentiment=2, and gateway=2 behind
+#    the edge of ops/docker/compose.scale.yml): every gateway dials every
+#    replica by name, writes spread over all of them, a logout through one
+#    gateway is enforced by both, one of each can stop;
 # 10. takes everything down and checks that no container, volume or network
 #    of the project is left; a trap does the same on any failure, after
 #    printing the containers' last log lines.
@@ -278,36 +280,88 @@ token=$(login)
   fail "entry $id lost across down/up on PostgreSQL: $(cat "$work/body")"
 step "down + up on PostgreSQL: entry $id still there"
 
-# 9. scaled out on PostgreSQL: two td-auth and two td-diary replicas, which
-# every caller reaches through the one service name (common/td_rpc_names.c).
-pgcompose up -d --scale auth=2 --scale diary=2 || fail "up --scale auth=2 --scale diary=2 failed"
-gw="${COMPOSE_PROJECT_NAME}_gateway_1"
-d1="${COMPOSE_PROJECT_NAME}_diary_1" d2="${COMPOSE_PROJECT_NAME}_diary_2"
+# 9. scaled out on PostgreSQL as docs/operations.md scales it: three td-auth,
+# three td-diary, two td-sentiment, and two gateways behind the edge
+# (ops/docker/compose.scale.yml, which takes the published port from the
+# gateways; ops/podman/compose.sh applies its `!reset`). Every caller reaches
+# every replica through the one service name (common/td_rpc_names.c). The
+# single gateway of step 8 holds the port: down first (the volume stays).
+pgcompose down || fail "podman-compose down (PostgreSQL, before scaling) failed"
+scaled() { "$TD_PODMAN_DIR/compose.sh" -f "$TD_ROOT/docker-compose.yml" \
+             -f "$TD_ROOT/ops/docker/compose.postgres.yml" \
+             -f "$TD_ROOT/ops/docker/compose.scale.yml" "$@" >>"$log" 2>&1; }
+scaled up -d --scale auth=3 --scale diary=3 --scale sentiment=2 --scale gateway=2 ||
+  fail "up --scale auth=3 --scale diary=3 --scale sentiment=2 --scale gateway=2 failed"
+name() { echo "${COMPOSE_PROJECT_NAME}_$1_$2"; }
 # How many addresses of a name a container dialled: "(diary)" at the end.
 dialled() { local l; l=$(podman logs "$1" 2>&1) || return 1
             grep rpc_peer_address_added <<<"$l" | grep -c "($2)" || true; }
-deadline=$((SECONDS + 60))
-# the gateway: both td-diary replicas, both td-auth replicas' RPC and feeds
-until [ "$(dialled "$gw" diary)" -ge 2 ] && [ "$(dialled "$gw" auth)" -ge 4 ]; do
-  [ $SECONDS -lt $deadline ] ||
-    fail "the gateway did not reach both replicas within 60 s (diary $(dialled "$gw" diary), auth $(dialled "$gw" auth))"
-  sleep 1
+deadline=$((SECONDS + 90))
+# each gateway: the three td-diary replicas, the three td-auth replicas' RPC
+# and their three revocation feeds
+for g in 1 2; do
+  until [ "$(dialled "$(name gateway $g)" diary)" -ge 3 ] &&
+        [ "$(dialled "$(name gateway $g)" auth)" -ge 6 ]; do
+    [ $SECONDS -lt $deadline ] ||
+      fail "gateway $g did not reach every replica within 90 s (diary $(dialled "$(name gateway $g)" diary), auth $(dialled "$(name gateway $g)" auth))"
+    sleep 1
+  done
 done
 wait_ready 120
+step "scaled to auth=3 diary=3 sentiment=2 gateway=2 on PostgreSQL: every gateway dialled every replica"
+
 token=$(login)
-for i in $(seq 1 16); do write_analysed "$token" "Scaled out and happy, entry $i." >/dev/null; done
+for i in $(seq 1 24); do write_analysed "$token" "Scaled out and happy, entry $i." >/dev/null; done
 created() { local l; l=$(podman logs "$1" 2>&1) || return 1; grep -c diary_created <<<"$l" || true; }
-[ "$(created "$d1")" -ge 1 ] && [ "$(created "$d2")" -ge 1 ] ||
-  fail "writes did not spread over both td-diary replicas ($(created "$d1") / $(created "$d2"))"
-podman stop -t 5 "$d1" >/dev/null 2>>"$log"
-write_analysed "$token" "Glad: replica two wrote this one by itself." >/dev/null
-podman start "$d1" >/dev/null 2>>"$log"
-[ "$(http GET /diaries "" "$token")" = 200 ] && [ "$(json total)" = 18 ] ||
-  fail "after scaling, GET /diaries: $(cat "$work/body")"
-step "auth and diary scaled to 2 on PostgreSQL: reached by name, writes on both, one stopped"
+for r in 1 2 3; do
+  [ "$(created "$(name diary $r)")" -ge 1 ] ||
+    fail "no write reached td-diary replica $r ($(for x in 1 2 3; do printf '%s ' "$(created "$(name diary $x)")"; done))"
+done
+# The edge spreads requests over both gateways: each one counted creates.
+# (podman exec: the gateways publish no port; curl is in their image.)
+on_gateway() { # N PATH [TOKEN]: status code of GET PATH asked of gateway N directly
+  podman exec "$(name gateway "$1")" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    ${3:+-H "Authorization: Bearer $3"} "http://127.0.0.1:8080$2" 2>>"$log" || true
+}
+creates_on() {
+  podman exec "$(name gateway "$1")" curl -s --max-time 5 http://127.0.0.1:8080/metrics 2>>"$log" |
+    awk '/^td_http_requests_total\{route="\/diaries",method="POST",status="201"\}/ { n += $2 } END { print n + 0 }'
+}
+for g in 1 2; do
+  [ "$(creates_on $g)" -ge 1 ] || fail "the edge sent no write to gateway $g ($(creates_on 1) / $(creates_on 2))"
+done
+step "24 entries written through the edge: analysed, spread over both gateways and every td-diary"
+
+# A logout through the edge (so through one gateway) is enforced by both
+# (td-auth's revocation feed; docs/operations.md, "Revocations").
+doomed=$(login)
+for g in 1 2; do
+  [ "$(on_gateway $g /auth/me "$doomed")" = 200 ] || fail "gateway $g refused a fresh token"
+done
+[ "$(http POST /auth/logout "" "$doomed")" = 200 ] || fail "logout: $(cat "$work/body")"
+deadline=$((SECONDS + 5))
+for g in 1 2; do
+  until [ "$(on_gateway $g /auth/me "$doomed")" = 401 ]; do
+    [ $SECONDS -lt $deadline ] || fail "gateway $g still accepts a logged-out token after 5 s"
+    sleep 0.2
+  done
+done
+step "a logout through the edge is enforced by both gateways"
+
+# One of each stopped: the rest serve (the edge drops a stopped gateway;
+# callers drop a stopped replica).
+podman stop -t 5 "$(name diary 1)" "$(name auth 1)" "$(name gateway 1)" >/dev/null 2>>"$log" ||
+  fail "podman stop failed"
+write_analysed "$token" "Glad: the others wrote this one without replica one." >/dev/null
+token=$(login)
+[ "$(http GET /diaries "" "$token")" = 200 ] && [ "$(json total)" = 26 ] ||
+  fail "with one of each stopped, GET /diaries: $(cat "$work/body")"
+podman start "$(name diary 1)" "$(name auth 1)" "$(name gateway 1)" >/dev/null 2>>"$log" ||
+  fail "podman start failed"
+step "gateway, td-auth and td-diary replica 1 stopped: writes, logins and reads still served"
 
 # 10. down -v: nothing of the project is left
-pgcompose down -v || fail "podman-compose down -v failed"
+scaled down -v || fail "podman-compose down -v failed"
 cleaned=1
 left="$(podman ps -a -q --filter "label=$label")$(podman volume ls -q --filter "label=$label")$(podman network ls -q --filter "label=$label")"
 [ -z "$left" ] || fail "down -v left: $left"

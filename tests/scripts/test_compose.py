@@ -26,7 +26,8 @@ What is checked (each failure is printed; any failure exits 1):
   every shared library its binary needs (readelf + dpkg); packages named in
   apt-get install exist in Debian (when apt's lists are present).
 - the scale override (ops/docker/compose.scale.yml) names existing services
-  and targets.
+  and targets, and ops/podman/compose_tags.py applies its `!reset` for
+  podman-compose as Compose v2 would.
 - systemd: one unit per daemon running its real binary (and a replica
   template for td-auth and td-diary), --migrate-only before start for the
   storage daemons, the hardening options, and a target that wants all four.
@@ -38,6 +39,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 import sys
 
 try:
@@ -508,6 +510,45 @@ def check_scale_override(compose, stages_by_df):
             check(dep in services or dep in osvc, f"{rel}: {name} depends on unknown {dep!r}")
 
 
+def check_podman_tags():
+    """ops/podman/compose_tags.py applies compose.scale.yml's `!reset` the way
+    Compose v2 does, for podman-compose 1.0.3: run on copies of the real files
+    (it writes its results next to them), the gateway has no published port
+    left, the edge has one, nothing else changed, no tag is left, and a file
+    without tags is passed through as it is."""
+    tool = os.path.join(SRC, "ops/podman/compose_tags.py")
+    rels = ["docker-compose.yml", "ops/docker/compose.postgres.yml", "ops/docker/compose.scale.yml"]
+    if not all(exists(r) for r in rels + ["ops/podman/compose_tags.py"]):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = []
+        for rel in rels:
+            os.makedirs(os.path.join(tmp, os.path.dirname(rel)), exist_ok=True)
+            shutil.copy(os.path.join(SRC, rel), os.path.join(tmp, rel))
+            copies.append(os.path.join(tmp, rel))
+        r = subprocess.run([sys.executable, tool] + copies, capture_output=True, text=True)
+        out = r.stdout.split()
+        if not check(r.returncode == 0 and len(out) == 3,
+                     f"compose_tags.py failed: {r.returncode} {r.stderr.strip()}"):
+            return
+        check(out[1] == copies[1], "compose_tags.py rewrote compose.postgres.yml, which has no tag")
+        for made, copy in ((out[0], copies[0]), (out[2], copies[2])):
+            check(made != copy and os.path.dirname(made) == os.path.dirname(copy),
+                  f"compose_tags.py: {copy} should be rewritten next to itself, got {made}")
+        base = yaml.safe_load(open(out[0], encoding="utf-8"))
+        orig = yaml.safe_load(read("docker-compose.yml"))
+        check("ports" in orig["services"]["gateway"] and "ports" not in base["services"]["gateway"],
+              "compose_tags.py: the gateway still publishes a port after !reset")
+        del orig["services"]["gateway"]["ports"]
+        check(base == orig, "compose_tags.py changed more of docker-compose.yml than the reset port")
+        scale_text = open(out[2], encoding="utf-8").read()
+        check("!reset" not in scale_text, "compose_tags.py left a !reset tag")
+        scale = yaml.safe_load(scale_text)
+        check(scale["services"]["edge"].get("ports"), "compose_tags.py lost the edge's port")
+        check("ports" not in scale["services"]["gateway"],
+              "compose_tags.py kept the reset key in compose.scale.yml")
+
+
 # ---- systemd --------------------------------------------------------------------------
 
 def unit_entries(text):
@@ -616,6 +657,7 @@ def main():
             check_stage(df, stages, service, target, executables)
         check_packages_exist(df, stages)
     check_scale_override(compose, stages_by_df)
+    check_podman_tags()
     check_systemd(real, executables)
 
     if failures:
