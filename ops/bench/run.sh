@@ -375,13 +375,7 @@ if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BENCH_
   # shellcheck disable=SC2086
   idle_t0=$(cpu_ticks ${pid[@]})
   target=monolith bench_url=$mono_url bench_out=$peer
-  for c in $conns; do
-    bench "GET /health" "$c" BENCH_PATH=/health
-    bench "GET /auth/me" "$c" BENCH_PATH=/auth/me "${A[@]}"
-    bench "GET /diaries" "$c" BENCH_PATH=/diaries "${A[@]}"
-    bench "GET /diaries/{id}" "$c" BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" "${A[@]}"
-    bench "GET /diaries/stats" "$c" BENCH_PATH=/diaries/stats "${A[@]}"
-  done
+  for c in $conns; do read_routes "$c"; done
   target=stack bench_url=$url bench_out=$results
   # shellcheck disable=SC2086
   idle_ms=$(( ($(cpu_ticks ${pid[@]}) - idle_t0) * 1000 / clk_tck ))

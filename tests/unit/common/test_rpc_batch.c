@@ -137,21 +137,29 @@ static void *hammer_main(void *arg)
     return NULL;
 }
 
+/* `threads` callers of 20 calls each on one client; asserts each got its
+ * own replies. */
+static void hammer(struct td_rpc_client *c, int threads)
+{
+    pthread_t t[32];
+    struct hammer h[32];
+    cr_assert_leq(threads, 32);
+    atomic_int wrong = 0;
+    for (int i = 0; i < threads; i++) {
+        h[i] = (struct hammer){.c = c, .base = (i + 1) * 1000, .wrong = &wrong};
+        cr_assert_eq(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(atomic_load(&wrong), 0);
+}
+
 Test(rpc_batch, concurrent_calls_travel_in_batches_and_each_gets_its_own_reply)
 {
     struct td_rpc_server *srv = start_server(8, 0);
     struct td_rpc_client *c = open_client(1);
     enum { THREADS = 32 };
-    pthread_t t[THREADS];
-    struct hammer h[THREADS];
-    atomic_int wrong = 0;
-    for (int i = 0; i < THREADS; i++) {
-        h[i] = (struct hammer){.c = c, .base = (i + 1) * 1000, .wrong = &wrong};
-        cr_assert_eq(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
-    }
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(t[i], NULL);
-    cr_assert_eq(atomic_load(&wrong), 0);
+    hammer(c, THREADS);
     cr_assert_eq(atomic_load(&handled), THREADS * 20, "each call ran exactly once");
 
     struct td_rpc_client_stats cs;
@@ -196,16 +204,7 @@ Test(rpc_batch, with_coalescing_off_no_batch_forms)
     struct td_rpc_server *srv = start_server(8, 0);
     struct td_rpc_client *c = open_client(-1);
     enum { THREADS = 16 };
-    pthread_t t[THREADS];
-    struct hammer h[THREADS];
-    atomic_int wrong = 0;
-    for (int i = 0; i < THREADS; i++) {
-        h[i] = (struct hammer){.c = c, .base = (i + 1) * 1000, .wrong = &wrong};
-        cr_assert_eq(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
-    }
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(t[i], NULL);
-    cr_assert_eq(atomic_load(&wrong), 0);
+    hammer(c, THREADS);
     struct td_rpc_client_stats cs;
     td_rpc_client_stats(c, &cs);
     cr_assert_eq(cs.batches, 0);
