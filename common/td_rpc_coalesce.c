@@ -365,8 +365,8 @@ static bool split_reply(struct flight *f, nng_msg *reply, nng_msg **each, int *r
         } else if (e == NULL) {
             rcs[i] = rc;
         } else if (e->type == MSGPACK_OBJECT_BIN) {
-            each[i] = td_rpc_request_msg(0); /* any message will do; this one is not sent */
-            rcs[i] = each[i] != NULL && nng_msg_append(each[i], e->via.bin.ptr, e->via.bin.size) == 0
+            rcs[i] = nng_msg_alloc(&each[i], 0) == 0 &&
+                             nng_msg_append(each[i], e->via.bin.ptr, e->via.bin.size) == 0
                          ? 0
                          : TD_ENOMEM;
             if (rcs[i] != 0 && each[i] != NULL) {

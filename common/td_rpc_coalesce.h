@@ -56,7 +56,9 @@ void td_rpc_coalesce_stats(struct td_rpc_coalescer *q, struct td_rpc_coalesce_st
 int td_rpc_nng_error(int rv, int peers);
 
 /* The request message handed to nng's req0 socket, empty, with room for
- * `cap` bytes. Its own, never inlined frame (td_rpc_client.c says why). */
+ * `cap` bytes: every request, alone or batched, is made here, in a frame of
+ * its own that leak reports of peer-death tests name
+ * (tests/lsan-peer-death.supp; td_rpc_coalesce.c says why). */
 nng_msg *td_rpc_request_msg(size_t cap);
 
 #endif
