@@ -4,6 +4,7 @@
 #include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
+#include "td_rpc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -296,5 +297,6 @@ int td_base_config_apply(const struct td_base_config *base, const char *service,
         return TD_ECONFIG;
     }
     td_log_init(service, level, format);
+    td_rpc_coalesce_setup(base->rpc_coalesce);
     return 0;
 }

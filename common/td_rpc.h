@@ -58,7 +58,8 @@ struct td_rpc_request {
     const char *call_id;        /* unique per call; "" when none (dedupe key for writes) */
     int64_t user_id;            /* authenticated user, 0 when none */
     const msgpack_object *args; /* NULL when the request carried no args */
-    unsigned worker;            /* index of the serving worker, in [0, workers) */
+    unsigned worker;            /* connection index, in [0, workers): no other
+                                 * running handler holds it meanwhile */
 };
 
 #define TD_RPC_MAX_DETAILS 16
@@ -144,6 +145,15 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
  * short settle time so those replies leave, closes the socket and frees the
  * server. Sets *srv to NULL. */
 void td_rpc_server_stop(struct td_rpc_server **srv, int drain_ms);
+
+/* What a server has received since it started (tests, benchmarks). */
+struct td_rpc_server_stats {
+    uint64_t messages;      /* messages received, batches counted once */
+    uint64_t batches;       /* well-formed batches among them */
+    uint64_t batched_calls; /* calls those batches carried */
+    uint64_t late_calls;    /* batched calls answered TD_PROTO_BATCH_LATE */
+};
+void td_rpc_server_stats(struct td_rpc_server *srv, struct td_rpc_server_stats *out);
 
 /* Serves one raw request (decode, dispatch, encode) without any socket; the
  * same code path the workers run. Used by tests and fuzz targets.
@@ -242,9 +252,39 @@ struct td_rpc_client_opts {
                            * none is up (0: 100 ms, right for daemons that stay
                            * connected; a one-shot tool connecting anew, over
                            * TLS, needs longer) */
+    int coalesce;         /* batch calls (see "Coalescing" below): 0 as
+                           * td_rpc_coalesce_setup says (on by default), 1 on,
+                           * -1 off */
+    int max_in_flight;    /* coalescing: messages of one batch class in flight
+                           * before calls wait to share one (0: the default) */
 };
 
 struct td_rpc_client;
+
+/* Coalescing (proto/README.md, "Batches"): a call of a batchable operation
+ * (td_op_batch_class) that finds fewer than `max_in_flight` messages of its
+ * class in flight goes out at once, alone, exactly as without coalescing.
+ * Otherwise it waits for one of them to come back, and the calls waiting
+ * then leave together as one batch message (at most TD_PROTO_BATCH_MAX calls
+ * and TD_PROTO_BATCH_BYTES), each with its own ids, user, deadline and
+ * reply. No timer: at low load nothing waits. Errors per call are those of a
+ * call sent alone; each caller still waits only until its own deadline. */
+#define TD_RPC_MAX_IN_FLIGHT 2
+
+/* The process's default for clients opened with coalesce 0 (RPC_COALESCE,
+ * common/td_config.h). Call before opening clients. */
+void td_rpc_coalesce_setup(bool on);
+
+/* What a client has sent since it was opened (tests, benchmarks). */
+struct td_rpc_client_stats {
+    uint64_t messages;      /* messages sent, a batch counted once */
+    uint64_t batches;       /* messages carrying more than one call */
+    uint64_t batched_calls; /* calls those carried */
+    uint64_t largest_batch; /* most calls in one message */
+    uint64_t alone_again;   /* batched calls sent again alone: the peer
+                             * refused batches, or their reply did not fit */
+};
+void td_rpc_client_stats(struct td_rpc_client *c, struct td_rpc_client_stats *out);
 
 /* Opens the socket and starts dialling every URL in the background (a peer
  * that is down is retried with backoff; a host name that does not resolve

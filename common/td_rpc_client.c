@@ -14,8 +14,14 @@
  * out is closed instead, so no reply to an abandoned request can ever be
  * read by a later call. The pool holds at most as many contexts as calls
  * were ever in flight at once.
+ *
+ * With coalescing on (td_rpc.h, "Coalescing"), a call of a batchable
+ * operation asks td_rpc_coalesce.c first: it goes out alone from here when
+ * its class's line is free, or comes back with its own reply from a batch.
  */
 #include "td_rpc.h"
+#include "td_rpc_batch.h"
+#include "td_rpc_coalesce.h"
 #include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
@@ -59,7 +65,16 @@ struct td_rpc_client {
     int npipes;
     pthread_mutex_t idle_lock;
     struct call_slot *idle; /* contexts ready for the next call */
+    struct td_rpc_coalescer *coalescer; /* NULL: coalescing off */
+    atomic_uint_fast64_t messages_alone; /* messages sent from here */
 };
+
+static atomic_bool coalesce_default = true;
+
+void td_rpc_coalesce_setup(bool on)
+{
+    atomic_store(&coalesce_default, on);
+}
 
 static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -129,6 +144,12 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c) != 0 ||
         nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c) != 0))
         rc = TD_EINTERNAL;
+    bool coalesce = opts->coalesce > 0 || (opts->coalesce == 0 && atomic_load(&coalesce_default));
+    if (rc == 0 && coalesce)
+        rc = td_rpc_coalescer_new(c->sock, &c->peers, c->service,
+                                  opts->max_in_flight > 0 ? opts->max_in_flight
+                                                          : TD_RPC_MAX_IN_FLIGHT,
+                                  &c->coalescer);
 
     const char *cursor = opts->urls, *item;
     size_t len;
@@ -157,10 +178,13 @@ int td_rpc_client_open(const struct td_rpc_client_opts *opts, struct td_rpc_clie
         }
     }
     if (rc != 0) {
+        if (c->coalescer != NULL)
+            td_rpc_coalescer_close(c->coalescer);
         if (sock_open) {
             td_rpc_unwatch(c->sock);
             nng_close(c->sock);
         }
+        td_rpc_coalescer_free(&c->coalescer);
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->idle_lock);
         free(c);
@@ -175,8 +199,11 @@ void td_rpc_client_free(struct td_rpc_client **pc)
     struct td_rpc_client *c = *pc;
     if (c == NULL)
         return;
+    if (c->coalescer != NULL)
+        td_rpc_coalescer_close(c->coalescer); /* queued calls fail: TD_EDOWN */
     td_rpc_unwatch(c->sock);
     nng_close(c->sock); /* closes every context too */
+    td_rpc_coalescer_free(&c->coalescer); /* once its batches have ended */
     for (struct call_slot *s = c->idle, *next; s != NULL; s = next) {
         next = s->next;
         nng_aio_free(s->aio);
@@ -236,6 +263,8 @@ int td_rpc_client_peers(struct td_rpc_client *c)
     return atomic_load(&c->peers);
 }
 
+/* The request envelope's six key-value pairs, without the map's header
+ * (a batch adds a seventh, td_rpc_coalesce.c). */
 static int encode_request(const struct td_rpc_call *call, msgpack_sbuffer *sb)
 {
     char fresh[33];
@@ -249,8 +278,7 @@ static int encode_request(const struct td_rpc_call *call, msgpack_sbuffer *sb)
     const char *rid = call->request_id ? call->request_id : td_log_request_id();
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 6);
-    rc = rc ? rc : td_mp_pack_kv_int(&pk, TD_KEY_VERSION, TD_PROTO_VERSION);
+    int rc = td_mp_pack_kv_int(&pk, TD_KEY_VERSION, TD_PROTO_VERSION);
     rc = rc ? rc : td_mp_pack_kv_str(&pk, TD_KEY_OP, td_op_name(call->op));
     rc = rc ? rc : td_mp_pack_kv_str(&pk, TD_KEY_REQUEST_ID, rid);
     rc = rc ? rc : td_mp_pack_kv_str(&pk, TD_KEY_CALL_ID, cid);
@@ -297,24 +325,6 @@ static int decode_reply(nng_msg *msg, struct td_rpc_result *out)
     return rc;
 }
 
-/* The request message handed to nng's req0 socket. Its own, never inlined
- * frame, because nng 1.5.2 leaks such a message when the connection it was
- * being sent on closes at that moment (docs/library-notes.md, "A request
- * sent as its connection closes is leaked"): tests that kill a daemon under
- * traffic suppress exactly this frame (tests/lsan-peer-death.supp), and every
- * other test still catches a request message that our own code loses. */
-static __attribute__((noinline)) nng_msg *request_msg(const void *body, size_t len)
-{
-    nng_msg *msg = NULL;
-    if (nng_msg_alloc(&msg, 0) != 0)
-        return NULL;
-    if (nng_msg_append(msg, body, len) != 0) {
-        nng_msg_free(msg);
-        return NULL;
-    }
-    return msg;
-}
-
 /* Waits up to `ms` for a first peer; true when one is connected. */
 static bool wait_for_peer(struct td_rpc_client *c, int ms)
 {
@@ -329,14 +339,58 @@ static bool wait_for_peer(struct td_rpc_client *c, int ms)
 
 static int map_nng_error(struct td_rpc_client *c, int rv)
 {
-    switch (rv) {
-    case NNG_ETIMEDOUT:
-        return atomic_load(&c->peers) > 0 ? TD_ETIMEDOUT : TD_EDOWN;
-    case NNG_ENOMEM:
-        return TD_ENOMEM;
-    default: /* ECONNRESET, ECLOSED, ECONNREFUSED, ...: the peer is gone */
-        return TD_EDOWN;
+    return td_rpc_nng_error(rv, atomic_load(&c->peers));
+}
+
+/* Sends one request alone, `kv` (encode_request) under its map header, and
+ * waits for its reply, up to `deadline`. */
+static int call_alone(struct td_rpc_client *c, const msgpack_sbuffer *kv, int64_t deadline,
+                      nng_msg **reply)
+{
+    nng_msg *msg = td_rpc_request_msg(1 + kv->size);
+    int rc = msg ? 0 : TD_ENOMEM;
+    if (rc == 0) {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, msg, td_rpc_msg_write);
+        if (msgpack_pack_map(&pk, 6) != 0 || nng_msg_append(msg, kv->data, kv->size) != 0)
+            rc = TD_ENOMEM;
     }
+    struct call_slot *slot = NULL;
+    if (rc == 0 && (slot = slot_take(c)) == NULL)
+        rc = TD_EDOWN; /* the socket is closing (or memory ran out) */
+    if (rc == 0) {
+        int64_t left = deadline - td_mono_ms();
+        nng_aio_set_timeout(slot->aio, left > 0 ? (nng_duration)left : 1);
+        nng_aio_set_msg(slot->aio, msg);
+        nng_ctx_send(slot->ctx, slot->aio);
+        nng_aio_wait(slot->aio);
+        int rv = nng_aio_result(slot->aio);
+        if (rv != 0)
+            rc = map_nng_error(c, rv); /* msg is still ours, freed below */
+        else
+            msg = NULL; /* nng owns it now */
+        atomic_fetch_add(&c->messages_alone, 1);
+    }
+    if (rc == 0) {
+        int64_t left = deadline - td_mono_ms();
+        nng_aio_set_timeout(slot->aio, left > 0 ? (nng_duration)left : 1);
+        nng_ctx_recv(slot->ctx, slot->aio);
+        nng_aio_wait(slot->aio);
+        int rv = nng_aio_result(slot->aio);
+        if (rv != 0)
+            rc = map_nng_error(c, rv);
+        else
+            *reply = nng_aio_get_msg(slot->aio);
+    }
+    if (msg != NULL)
+        nng_msg_free(msg);
+    if (slot != NULL) {
+        if (rc == 0)
+            slot_put(c, slot);
+        else
+            slot_drop(slot);
+    }
+    return rc;
 }
 
 int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
@@ -347,59 +401,52 @@ int td_rpc_call(struct td_rpc_client *c, const struct td_rpc_call *call,
     if (!wait_for_peer(c, timeout < c->connect_grace_ms ? timeout : c->connect_grace_ms))
         return TD_EDOWN;
 
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    int rc = encode_request(call, &sb);
-    nng_msg *msg = NULL;
-    if (rc == 0 && (msg = request_msg(sb.data, sb.size)) == NULL)
-        rc = TD_ENOMEM;
-    msgpack_sbuffer_destroy(&sb);
-    struct call_slot *slot = NULL;
-    if (rc == 0 && (slot = slot_take(c)) == NULL)
-        rc = TD_EDOWN; /* the socket is closing (or memory ran out) */
-    if (rc == 0) {
-        nng_aio_set_timeout(slot->aio, timeout);
-        nng_aio_set_msg(slot->aio, msg);
-        nng_ctx_send(slot->ctx, slot->aio);
-        nng_aio_wait(slot->aio);
-        int rv = nng_aio_result(slot->aio);
-        if (rv != 0)
-            rc = map_nng_error(c, rv); /* msg is still ours, freed below */
-        else
-            msg = NULL; /* nng owns it now */
+    msgpack_sbuffer kv;
+    msgpack_sbuffer_init(&kv);
+    int rc = encode_request(call, &kv);
+    nng_msg *reply = NULL;
+    enum td_batch_class cls = td_op_batch_class(call->op);
+    int how = TD_RPC_AGAIN_ALONE;
+    if (rc == 0 && c->coalescer != NULL)
+        how = td_rpc_coalesce_enter(c->coalescer, cls, kv.data, kv.size, deadline, &reply);
+    if (rc == 0 && (how == TD_RPC_GO_ALONE || how == TD_RPC_AGAIN_ALONE)) {
+        rc = call_alone(c, &kv, deadline, &reply);
+        if (how == TD_RPC_GO_ALONE)
+            td_rpc_coalesce_leave(c->coalescer, cls);
+    } else if (rc == 0) {
+        rc = how; /* 0 with the reply, or the batch's error for this call */
     }
+    msgpack_sbuffer_destroy(&kv);
     if (rc == 0) {
-        int64_t left = deadline - td_mono_ms();
-        nng_aio_set_timeout(slot->aio, left > 0 ? (nng_duration)left : 1);
-        nng_ctx_recv(slot->ctx, slot->aio);
-        nng_aio_wait(slot->aio);
-        int rv = nng_aio_result(slot->aio);
-        if (rv != 0) {
-            rc = map_nng_error(c, rv);
+        rc = decode_reply(reply, out);
+        if (rc == 0) {
+            out->msg = reply; /* decoded strings point into it */
         } else {
-            nng_msg *reply = nng_aio_get_msg(slot->aio);
-            rc = decode_reply(reply, out);
-            if (rc == 0)
-                out->msg = reply; /* decoded strings point into it */
-            else
-                nng_msg_free(reply);
-            if (rc != 0)
-                TD_LOG(TD_LOG_ERR, "rpc_bad_reply", "%s: malformed reply to %s", c->service,
-                       td_op_name(call->op));
+            nng_msg_free(reply);
+            TD_LOG(TD_LOG_ERR, "rpc_bad_reply", "%s: malformed reply to %s", c->service,
+                   td_op_name(call->op));
         }
     }
     if (rc == TD_ETIMEDOUT || rc == TD_EDOWN)
         TD_LOG(TD_LOG_WARN, "rpc_call_failed", "%s: %s %s", c->service, td_op_name(call->op),
                rc == TD_ETIMEDOUT ? "timed out" : "service down");
-    if (msg != NULL)
-        nng_msg_free(msg);
-    if (slot != NULL) {
-        if (rc == 0)
-            slot_put(c, slot);
-        else
-            slot_drop(slot);
-    }
     return rc;
+}
+
+void td_rpc_client_stats(struct td_rpc_client *c, struct td_rpc_client_stats *out)
+{
+    struct td_rpc_coalesce_stats q = {0};
+    if (c->coalescer != NULL)
+        td_rpc_coalesce_stats(c->coalescer, &q);
+    *out = (struct td_rpc_client_stats){
+        .messages = atomic_load(&c->messages_alone) + q.messages,
+        .batches = q.batches,
+        .batched_calls = q.batched_calls,
+        .largest_batch = q.largest_batch,
+        .alone_again = q.alone_again,
+    };
+    if (out->largest_batch == 0 && out->messages > 0)
+        out->largest_batch = 1;
 }
 
 void td_rpc_result_free(struct td_rpc_result *r)

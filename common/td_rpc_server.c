@@ -2,9 +2,11 @@
  * td_rpc_server.c — the rep side of td_rpc.h.
  *
  * Requests arrive on a fixed set of slots, one nng context each, driven by
- * aio callbacks: receive -> serve -> send -> receive. A slot's connection
- * index (td_rpc_request.worker) is its own, so no two requests in service
- * share one. Serving happens in one of two places:
+ * aio callbacks: receive -> serve -> send -> receive. A handler runs holding
+ * a connection index (td_rpc_request.worker) from a pool of as many as
+ * there are slots, so no two running handlers share one, also when the
+ * calls of one batch (proto/README.md, "Batches"; "batches: serving one"
+ * below) run side by side. Serving happens in one of two places:
  *
  * - routes marked `inline_ok` (short reads that never wait on another
  *   daemon) run in the callback itself, on nng's task thread: no other
@@ -36,6 +38,7 @@
  * report at exit).
  */
 #include "td_rpc.h"
+#include "td_rpc_batch.h"
 #include "td_config.h"
 #include "td_error.h"
 #include "td_log.h"
@@ -68,8 +71,48 @@ struct decoded {
     msgpack_unpacked up;
     struct td_rpc_request req;
     char rid[TD_PROTO_RID_MAX + 1], cid[TD_PROTO_CID_MAX + 1];
-    int rc;           /* 0, or why the envelope was refused */
+    int rc;           /* 0, BATCH_FRAME, or why the envelope was refused */
     unsigned callers; /* roles admitted where it arrived (td_proto.h) */
+    size_t in_len;    /* bytes of the envelope */
+    int64_t ttl_ms;   /* a batched call's "ttl"; 0: none */
+};
+
+/* decode: the message is a well-formed batch frame, held in `up`. */
+#define BATCH_FRAME 1
+
+struct slot;
+struct bcall;
+
+/* Work for the worker pool: a slot's request, or one call of its batch. */
+struct job {
+    struct job *next;
+    struct slot *sl;
+    struct bcall *call; /* NULL: the slot's own request */
+};
+
+/* One call of a batch (proto/README.md, "Batches"). */
+struct bcall {
+    struct job job;
+    struct decoded in;
+    int64_t deadline_ms; /* td_mono_ms by which its reply must leave; 0: none */
+    bool done;           /* served (under srv->lock) */
+    bool in_reply;       /* done when the batch was answered */
+    char *out;           /* its encoded reply; NULL: none (out of memory) */
+    size_t out_len;
+};
+
+/* A batch in service on a slot. The slot moves on to its next request only
+ * when every hold is gone: each call until served, the reply until sent,
+ * the timer while armed, and the dispatch in received(). Holds, `pending`,
+ * `answered` and the calls' `done` change under srv->lock. */
+struct batch {
+    nng_msg *msg;           /* the request: every call's bytes point into it */
+    msgpack_unpacked frame; /* the array of bins */
+    unsigned n, pending;    /* calls; calls not served yet */
+    unsigned holds;
+    bool answered;          /* the reply is made of the calls done by then */
+    bool timer_armed;
+    struct bcall calls[];
 };
 
 /* A listener of the server's socket and the roles it admits. */
@@ -86,9 +129,11 @@ struct slot {
     nng_ctx ctx;
     nng_aio *recv_aio;     /* waits for a request; callback received */
     nng_aio *send_aio;     /* carries the reply; callback sent */
+    nng_aio *timer_aio;    /* a batch's next deadline; callback batch_timer */
     enum slot_state state; /* changed under srv->lock */
-    struct decoded in;     /* SLOT_SERVING */
-    struct slot *next;     /* in the worker queue */
+    struct decoded in;     /* SLOT_SERVING a request alone */
+    struct batch *batch;   /* SLOT_SERVING a batch, else NULL */
+    struct job job;        /* the request alone, in the worker queue */
 };
 
 struct td_rpc_server {
@@ -100,7 +145,7 @@ struct td_rpc_server {
     atomic_bool stopping;
     _Atomic int64_t last_send_ms; /* td_mono_ms of the last reply sent */
     pthread_mutex_t lock;
-    pthread_cond_t work;     /* the queue gained a slot, or workers_exit */
+    pthread_cond_t work;     /* the queue gained a job, an index came back, or workers_exit */
     pthread_cond_t finished; /* a slot reached SLOT_FINISHED, or in_nng fell to 0 */
     struct endpoint endpoints[MAX_ENDPOINTS]; /* written before the first receive */
     unsigned nendpoints;
@@ -115,7 +160,13 @@ struct td_rpc_server {
         ino_t ino;
     } ipc[4];
     unsigned nipc;
-    struct slot *queue, **queue_tail;
+    struct job *queue, **queue_tail;
+    /* The connection indices (td_rpc_request.worker) not in use: a handler
+     * holds one while it runs, so no two running handlers share one, also
+     * when the calls of one batch run at once. */
+    unsigned *free_index;
+    unsigned nfree;
+    atomic_uint_fast64_t n_messages, n_batches, n_batched_calls, n_late_calls;
     unsigned nfinished;
     unsigned in_nng;         /* threads inside an nng call on a slot */
     bool closing;            /* nng_close is next: no new nng calls */
@@ -269,7 +320,7 @@ static int handle_ping(struct td_rpc_server *srv, struct td_rpc_reply *rep)
 
 /* Decodes the envelope of a request; fills req and returns 0, or TD_EPROTO. */
 static int decode_request(const msgpack_object *root, struct td_rpc_request *req, char *rid,
-                          char *cid)
+                          char *cid, int64_t *ttl_ms)
 {
     if (root->type != MSGPACK_OBJECT_MAP)
         return TD_EPROTO;
@@ -294,6 +345,9 @@ static int decode_request(const msgpack_object *root, struct td_rpc_request *req
     o = td_mp_map_get(root, TD_KEY_USER_ID);
     if (o != NULL && (td_mp_as_int64(o, &uid) != 0 || uid < 0))
         return TD_EPROTO;
+    o = td_mp_map_get(root, TD_KEY_TTL);
+    if (o != NULL && (td_mp_as_int64(o, ttl_ms) != 0 || *ttl_ms < 1 || *ttl_ms > TD_PROTO_TTL_MAX))
+        return TD_EPROTO;
     o = td_mp_map_get(root, TD_KEY_ARGS);
     if (o != NULL && o->type != MSGPACK_OBJECT_MAP && o->type != MSGPACK_OBJECT_NIL)
         return TD_EPROTO;
@@ -304,18 +358,25 @@ static int decode_request(const msgpack_object *root, struct td_rpc_request *req
     return 0;
 }
 
-/* Decodes the envelope of `msg` (kept in d, which must not move after). */
-static void decode(unsigned worker, nng_msg *msg, const char *in, size_t in_len,
-                   unsigned callers, struct decoded *d)
+/* Decodes the envelope of `msg` (kept in d, which must not move after). A
+ * whole message (`whole`) may instead be a batch: d->rc is BATCH_FRAME for
+ * a well-formed one, and any other array is malformed; an envelope inside a
+ * batch must be a map. */
+static void decode(nng_msg *msg, const char *in, size_t in_len, unsigned callers, bool whole,
+                   struct decoded *d)
 {
     d->msg = msg;
     d->callers = callers;
+    d->in_len = in_len;
+    d->ttl_ms = 0;
     d->rid[0] = d->cid[0] = '\0';
-    d->req = (struct td_rpc_request){.worker = worker, .request_id = d->rid, .call_id = d->cid};
+    d->req = (struct td_rpc_request){.request_id = d->rid, .call_id = d->cid};
     msgpack_unpacked_init(&d->up);
     d->rc = td_mp_unpack(in, in_len, &d->up);
-    if (d->rc == 0)
-        d->rc = decode_request(&d->up.data, &d->req, d->rid, d->cid);
+    if (d->rc == 0 && whole && d->up.data.type == MSGPACK_OBJECT_ARRAY)
+        d->rc = td_rpc_batch_request_ok(&d->up.data) ? BATCH_FRAME : TD_EPROTO;
+    else if (d->rc == 0)
+        d->rc = decode_request(&d->up.data, &d->req, d->rid, d->cid, &d->ttl_ms);
 }
 
 static void decoded_destroy(struct decoded *d)
@@ -326,18 +387,21 @@ static void decoded_destroy(struct decoded *d)
     d->msg = NULL;
 }
 
-/* Runs the handler of a decoded request and encodes the reply. */
-static int serve_decoded(struct td_rpc_server *srv, struct decoded *d, size_t in_len, char **out,
-                         size_t *out_len)
+/* Runs the handler of a decoded request, holding connection index `worker`,
+ * and encodes the reply. */
+static int serve_decoded(struct td_rpc_server *srv, struct decoded *d, unsigned worker,
+                         char **out, size_t *out_len)
 {
     int64_t started_us = td_log_threshold >= TD_LOG_DEBUG ? td_now_us() : 0;
     struct td_rpc_reply rep;
     reply_init(&rep);
     struct td_rpc_request req = d->req;
+    req.worker = worker;
     int rc = d->rc;
     td_log_set_request_id(d->rid);
     if (rc != 0) {
-        TD_LOG(TD_LOG_WARN, "rpc_bad_request", "malformed request of %zu bytes refused", in_len);
+        TD_LOG(TD_LOG_WARN, "rpc_bad_request", "malformed request of %zu bytes refused",
+               d->in_len);
         td_rpc_reply_error(&rep, rc == TD_ENOMEM ? TD_ENOMEM : TD_EPROTO, NULL);
     } else if (req.op < TD_OP_COUNT && (td_op_callers(req.op) & d->callers) == 0) {
         /* A caller that reached this endpoint may not run this operation
@@ -381,14 +445,104 @@ static int serve_decoded(struct td_rpc_server *srv, struct decoded *d, size_t in
     return 0;
 }
 
+/* ---- batches: the frame of their reply ---------------------------------- */
+
+/* How long before a batched call's deadline its batch is answered without
+ * it: a tenth of its time, 1 to 50 ms, so the reply reaches the caller
+ * before the caller's own deadline does. */
+static int64_t reply_margin_ms(int64_t ttl_ms)
+{
+    int64_t m = ttl_ms / 10;
+    return m < 1 ? 1 : m > 50 ? 50 : m;
+}
+
+/* Packs the reply of a batch: for each call, its reply envelope as a bin
+ * when it was served by the time the batch was answered, else
+ * TD_PROTO_BATCH_LATE; a reply that would take the whole past
+ * TD_PROTO_MAX_REPLY is TD_PROTO_BATCH_ALONE instead (the caller asks for it
+ * alone). Returns 0 or msgpack's error. */
+static int pack_batch_reply(msgpack_packer *pk, const struct bcall *calls, unsigned n)
+{
+    size_t total = 5 + (size_t)n * 5; /* the array's header, each element's header */
+    int rc = msgpack_pack_array(pk, n);
+    for (unsigned i = 0; rc == 0 && i < n; i++) {
+        const struct bcall *c = &calls[i];
+        if (!c->in_reply || c->out == NULL) {
+            rc = msgpack_pack_unsigned_int(pk, TD_PROTO_BATCH_LATE);
+        } else if (total + c->out_len > TD_PROTO_MAX_REPLY) {
+            rc = msgpack_pack_unsigned_int(pk, TD_PROTO_BATCH_ALONE);
+        } else {
+            total += c->out_len;
+            rc = td_rpc_batch_pack_bin(pk, c->out, c->out_len);
+        }
+    }
+    return rc;
+}
+
+static size_t batch_reply_size(const struct bcall *calls, unsigned n)
+{
+    size_t total = 5 + (size_t)n * 5;
+    for (unsigned i = 0; i < n; i++) {
+        if (calls[i].in_reply && calls[i].out != NULL && total + calls[i].out_len <= TD_PROTO_MAX_REPLY)
+            total += calls[i].out_len;
+    }
+    return total;
+}
+
+/* A batch served in turn, without sockets or deadlines (handle_bytes). */
+static int handle_batch_bytes(struct td_rpc_server *srv, unsigned worker, const msgpack_object *frame,
+                              char **out, size_t *out_len)
+{
+    unsigned n = frame->via.array.size;
+    struct bcall *calls = calloc(n, sizeof *calls);
+    if (calls == NULL)
+        return TD_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        const msgpack_object *e = &frame->via.array.ptr[i];
+        struct bcall *c = &calls[i];
+        decode(NULL, e->via.bin.ptr, e->via.bin.size, TD_ROLES_ALL, false, &c->in);
+        if (serve_decoded(srv, &c->in, worker, &c->out, &c->out_len) != 0)
+            c->out = NULL;
+        c->in_reply = true;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = pack_batch_reply(&pk, calls, n) == 0 ? 0 : TD_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        decoded_destroy(&calls[i].in);
+        free(calls[i].out);
+    }
+    free(calls);
+    if (rc != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return rc;
+    }
+    *out_len = sb.size;
+    *out = msgpack_sbuffer_release(&sb);
+    return 0;
+}
+
 int td_rpc_server_handle_bytes(struct td_rpc_server *srv, unsigned worker, const char *in,
                                size_t in_len, char **out, size_t *out_len)
 {
     struct decoded d;
-    decode(worker, NULL, in, in_len, TD_ROLES_ALL, &d);
-    int rc = serve_decoded(srv, &d, in_len, out, out_len);
+    decode(NULL, in, in_len, TD_ROLES_ALL, true, &d);
+    int rc = d.rc == BATCH_FRAME ? handle_batch_bytes(srv, worker, &d.up.data, out, out_len)
+                                 : serve_decoded(srv, &d, worker, out, out_len);
     decoded_destroy(&d);
     return rc;
+}
+
+void td_rpc_server_stats(struct td_rpc_server *srv, struct td_rpc_server_stats *out)
+{
+    *out = (struct td_rpc_server_stats){
+        .messages = atomic_load(&srv->n_messages),
+        .batches = atomic_load(&srv->n_batches),
+        .batched_calls = atomic_load(&srv->n_batched_calls),
+        .late_calls = atomic_load(&srv->n_late_calls),
+    };
 }
 
 /* ---- slots and workers -------------------------------------------------- */
@@ -412,6 +566,46 @@ static void finish_locked(struct slot *sl)
     sl->state = SLOT_FINISHED;
     sl->srv->nfinished++;
     pthread_cond_broadcast(&sl->srv->finished);
+}
+
+/* A free connection index, or false when every one is in use. The caller
+ * holds srv->lock. */
+static bool take_index_locked(struct td_rpc_server *srv, unsigned *out)
+{
+    if (srv->nfree == 0)
+        return false;
+    *out = srv->free_index[--srv->nfree];
+    return true;
+}
+
+static void put_index_locked(struct td_rpc_server *srv, unsigned index)
+{
+    srv->free_index[srv->nfree++] = index;
+    if (srv->queue != NULL)
+        pthread_cond_signal(&srv->work); /* a job waited for an index */
+}
+
+static void put_index(struct td_rpc_server *srv, unsigned index)
+{
+    pthread_mutex_lock(&srv->lock);
+    put_index_locked(srv, index);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static void enqueue_locked(struct td_rpc_server *srv, struct job *job)
+{
+    job->next = NULL;
+    *srv->queue_tail = job;
+    srv->queue_tail = &job->next;
+    pthread_cond_signal(&srv->work);
+}
+
+/* Served on nng's task thread rather than by a worker: pings and routes
+ * marked inline_ok. */
+static bool runs_inline(const struct td_rpc_server *srv, const struct decoded *d)
+{
+    enum td_op op = d->rc == 0 ? d->req.op : TD_OP_COUNT;
+    return op == TD_OP_PING || (op < TD_OP_COUNT && srv->inline_ok[op]);
 }
 
 /* A thread is about to call nng on a slot's context: false once shut_down
@@ -453,14 +647,41 @@ static void receive_next(struct slot *sl)
     }
 }
 
-/* Serves the slot's decoded request and posts the reply (the send's
- * completion comes back to sent). */
-static void serve(struct slot *sl)
+static void batch_release(struct slot *sl);
+
+/* Posts a reply on the slot (the send's completion comes back to sent).
+ * When the socket is already closing, the reply is dropped and the slot
+ * finishes (a batch: when its last hold goes). */
+static void send_reply(struct slot *sl, nng_msg *reply)
+{
+    struct td_rpc_server *srv = sl->srv;
+    bool batch = sl->batch != NULL;
+    pthread_mutex_lock(&srv->lock);
+    bool go = enter_nng_locked(srv);
+    if (go)
+        sl->state = SLOT_SENDING;
+    else if (!batch)
+        finish_locked(sl); /* the drain time ran out: the socket is closed */
+    pthread_mutex_unlock(&srv->lock);
+    if (!go) {
+        nng_msg_free(reply);
+        if (batch)
+            batch_release(sl);
+        return;
+    }
+    nng_aio_set_msg(sl->send_aio, reply);
+    nng_ctx_send(sl->ctx, sl->send_aio);
+    leave_nng(srv);
+}
+
+/* Serves the slot's decoded request, holding connection index `index`, and
+ * posts the reply. */
+static void serve(struct slot *sl, unsigned index)
 {
     char *out = NULL;
     size_t out_len = 0;
-    size_t in_len = nng_msg_len(sl->in.msg);
-    int rc = serve_decoded(sl->srv, &sl->in, in_len, &out, &out_len);
+    int rc = serve_decoded(sl->srv, &sl->in, index, &out, &out_len);
+    put_index(sl->srv, index);
     decoded_destroy(&sl->in);
     nng_msg *reply = NULL;
     if (rc == 0 && (nng_msg_alloc(&reply, 0) != 0 || nng_msg_append(reply, out, out_len) != 0)) {
@@ -473,21 +694,7 @@ static void serve(struct slot *sl)
         receive_next(sl);
         return;
     }
-    struct td_rpc_server *srv = sl->srv;
-    pthread_mutex_lock(&srv->lock);
-    bool go = enter_nng_locked(srv);
-    if (go)
-        sl->state = SLOT_SENDING;
-    else
-        finish_locked(sl); /* the drain time ran out: the socket is closed */
-    pthread_mutex_unlock(&srv->lock);
-    if (!go) {
-        nng_msg_free(reply);
-        return;
-    }
-    nng_aio_set_msg(sl->send_aio, reply);
-    nng_ctx_send(sl->ctx, sl->send_aio);
-    leave_nng(srv);
+    send_reply(sl, reply);
 }
 
 /* The reply has been taken by the pipe (or failed): on to the next request. */
@@ -497,7 +704,252 @@ static void sent(void *arg)
     if (nng_aio_result(sl->send_aio) != 0)
         nng_msg_free(nng_aio_get_msg(sl->send_aio)); /* a failed send leaves it ours */
     atomic_store(&sl->srv->last_send_ms, td_mono_ms());
+    if (sl->batch != NULL)
+        batch_release(sl);
+    else
+        receive_next(sl);
+}
+
+/* ---- batches: serving one ------------------------------------------------
+ *
+ * req/rep allows one reply per request, so a batch is answered once: when
+ * its last call is served, or when the earliest deadline ("ttl") of a call
+ * not yet served is near (reply_margin_ms), whichever comes first; a call
+ * not served by then is answered TD_PROTO_BATCH_LATE, and its caller sees
+ * the timeout it would have seen alone. Calls of inline routes run one after
+ * the other on the thread that received the batch; the others go to the
+ * worker pool at once, so they run side by side. A call served after the
+ * reply left is dropped, as a reply to a caller that gave up is today, and
+ * the slot takes its next request only when every call has ended, so drain
+ * and shutdown wait for batched calls exactly as for single ones. Clients
+ * batch only calls of one class of similar cost (td_proto.h,
+ * td_batch_class), so the wait for the slowest of a batch stays short. */
+
+static void batch_free(struct batch *b)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        decoded_destroy(&b->calls[i].in);
+        free(b->calls[i].out);
+    }
+    msgpack_unpacked_destroy(&b->frame);
+    nng_msg_free(b->msg);
+    free(b);
+}
+
+/* Drops one hold; the last one frees the batch and lets the slot move on. */
+static void batch_release(struct slot *sl)
+{
+    struct td_rpc_server *srv = sl->srv;
+    struct batch *b = sl->batch;
+    pthread_mutex_lock(&srv->lock);
+    bool last = --b->holds == 0;
+    pthread_mutex_unlock(&srv->lock);
+    if (!last)
+        return;
+    sl->batch = NULL;
+    batch_free(b);
     receive_next(sl);
+}
+
+/* Fixes which calls the reply carries. The caller holds srv->lock. */
+static void batch_answer_locked(struct td_rpc_server *srv, struct batch *b)
+{
+    b->answered = true;
+    for (unsigned i = 0; i < b->n; i++) {
+        b->calls[i].in_reply = b->calls[i].done;
+        if (!b->calls[i].done)
+            atomic_fetch_add(&srv->n_late_calls, 1);
+    }
+}
+
+/* The earliest deadline of a call not yet served, 0 when none has one. The
+ * caller holds srv->lock. */
+static int64_t batch_next_deadline_locked(const struct batch *b)
+{
+    int64_t next = 0;
+    for (unsigned i = 0; i < b->n; i++) {
+        const struct bcall *c = &b->calls[i];
+        if (!c->done && c->deadline_ms > 0 && (next == 0 || c->deadline_ms < next))
+            next = c->deadline_ms;
+    }
+    return next;
+}
+
+/* Builds and sends the reply of an answered batch. Its reply hold goes when
+ * the send completes (sent), or here when it cannot be sent. */
+static void batch_reply(struct slot *sl)
+{
+    struct batch *b = sl->batch;
+    nng_msg *reply = NULL;
+    int rc = nng_msg_alloc(&reply, 0);
+    rc = rc ? rc : nng_msg_reserve(reply, batch_reply_size(b->calls, b->n));
+    if (rc == 0) {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, reply, td_rpc_msg_write);
+        rc = pack_batch_reply(&pk, b->calls, b->n);
+    }
+    if (rc != 0) {
+        /* out of memory: the callers time out, which is all we can offer */
+        if (reply != NULL)
+            nng_msg_free(reply);
+        batch_release(sl);
+        return;
+    }
+    send_reply(sl, reply);
+}
+
+/* Arms the timer for the earliest deadline of a call not yet served, if
+ * none is armed and the batch is not answered. The caller holds srv->lock;
+ * returns the wait to pass to nng_sleep_aio after unlocking, or -1. */
+static nng_duration batch_arm_locked(struct batch *b)
+{
+    if (b->answered || b->timer_armed || b->pending == 0)
+        return -1;
+    int64_t next = batch_next_deadline_locked(b);
+    if (next == 0)
+        return -1;
+    int64_t wait = next - td_mono_ms();
+    b->timer_armed = true;
+    b->holds++;
+    return wait > 0 ? (nng_duration)wait : 0;
+}
+
+/* A batched call has been served: keep its reply, or drop it when the batch
+ * was answered without it; answer the batch when it was the last. */
+static void batch_call_done(struct slot *sl, struct bcall *c, char *out, size_t out_len)
+{
+    struct td_rpc_server *srv = sl->srv;
+    struct batch *b = sl->batch;
+    pthread_mutex_lock(&srv->lock);
+    bool keep = !b->answered;
+    if (keep) {
+        c->out = out;
+        c->out_len = out_len;
+    }
+    c->done = true;
+    b->pending--;
+    bool reply = !b->answered && b->pending == 0;
+    if (reply)
+        batch_answer_locked(srv, b);
+    bool cancel = reply && b->timer_armed;
+    pthread_mutex_unlock(&srv->lock);
+    if (!keep) {
+        TD_LOG(TD_LOG_DEBUG, "rpc_batch_late", "a batched call ended after its batch was answered");
+        free(out);
+    }
+    if (cancel)
+        nng_aio_cancel(sl->timer_aio);
+    if (reply)
+        batch_reply(sl);
+    batch_release(sl);
+}
+
+/* Serves one call of the slot's batch holding connection index `index`,
+ * given back after the handler when `put`. */
+static void batch_serve_call(struct slot *sl, struct bcall *c, unsigned index, bool put)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+    if (serve_decoded(sl->srv, &c->in, index, &out, &out_len) != 0)
+        out = NULL; /* out of memory: answered TD_PROTO_BATCH_LATE */
+    if (put)
+        put_index(sl->srv, index);
+    batch_call_done(sl, c, out, out_len);
+}
+
+/* The earliest deadline came (or the timer was cancelled): answer the batch
+ * if a call not yet served is due, else wait for the next deadline. */
+static void batch_timer(void *arg)
+{
+    struct slot *sl = arg;
+    struct td_rpc_server *srv = sl->srv;
+    struct batch *b = sl->batch;
+    pthread_mutex_lock(&srv->lock);
+    b->timer_armed = false;
+    bool reply = false;
+    nng_duration wait = -1;
+    if (!b->answered && b->pending > 0) {
+        int64_t next = batch_next_deadline_locked(b);
+        if (next > 0 && next <= td_mono_ms()) {
+            batch_answer_locked(srv, b);
+            reply = true;
+        } else if (next > 0) {
+            b->holds--; /* batch_arm_locked takes it again */
+            wait = batch_arm_locked(b);
+        }
+    }
+    pthread_mutex_unlock(&srv->lock);
+    if (wait >= 0) {
+        nng_sleep_aio(wait, sl->timer_aio);
+        return;
+    }
+    if (reply) {
+        TD_LOG(TD_LOG_WARN, "rpc_batch_deadline",
+               "a batch was answered at a call's deadline, before all its calls were served");
+        batch_reply(sl);
+    }
+    batch_release(sl);
+}
+
+/* Takes the batch frame the slot received and sets its calls going. */
+static void batch_start(struct slot *sl)
+{
+    struct td_rpc_server *srv = sl->srv;
+    const msgpack_object *frame = &sl->in.up.data;
+    unsigned n = frame->via.array.size;
+    struct batch *b = calloc(1, sizeof *b + n * sizeof b->calls[0]);
+    if (b == NULL) {
+        /* out of memory: the callers time out, which is all we can offer */
+        decoded_destroy(&sl->in);
+        receive_next(sl);
+        return;
+    }
+    b->msg = sl->in.msg;
+    b->frame = sl->in.up; /* the bins point into msg */
+    sl->in.msg = NULL;
+    msgpack_unpacked_init(&sl->in.up);
+    b->n = b->pending = n;
+    b->holds = n + 2; /* the calls, the reply, this dispatch */
+    int64_t now = td_mono_ms();
+    bool any_inline = false;
+    for (unsigned i = 0; i < n; i++) {
+        const msgpack_object *e = &b->frame.data.via.array.ptr[i];
+        struct bcall *c = &b->calls[i];
+        decode(NULL, e->via.bin.ptr, e->via.bin.size, sl->in.callers, false, &c->in);
+        c->job = (struct job){.sl = sl, .call = c};
+        if (c->in.ttl_ms > 0)
+            c->deadline_ms = now + c->in.ttl_ms - reply_margin_ms(c->in.ttl_ms);
+        any_inline = any_inline || runs_inline(srv, &c->in);
+    }
+    sl->batch = b;
+    atomic_fetch_add(&srv->n_batches, 1);
+    atomic_fetch_add(&srv->n_batched_calls, n);
+
+    /* The workers' calls first, so they run while the inline ones do. The
+     * inline ones share one index, one after the other; with none free they
+     * go to the workers too. */
+    unsigned index = 0;
+    pthread_mutex_lock(&srv->lock);
+    sl->state = SLOT_SERVING;
+    bool have_index = any_inline && take_index_locked(srv, &index);
+    for (unsigned i = 0; i < n; i++) {
+        if (!have_index || !runs_inline(srv, &b->calls[i].in))
+            enqueue_locked(srv, &b->calls[i].job);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    if (have_index) {
+        for (unsigned i = 0; i < n; i++) {
+            if (runs_inline(srv, &b->calls[i].in))
+                batch_serve_call(sl, &b->calls[i], index, false);
+        }
+        put_index(srv, index);
+    }
+    pthread_mutex_lock(&srv->lock);
+    nng_duration wait = batch_arm_locked(b);
+    pthread_mutex_unlock(&srv->lock);
+    if (wait >= 0)
+        nng_sleep_aio(wait, sl->timer_aio);
+    batch_release(sl); /* the dispatch */
 }
 
 /* The roles admitted by the endpoint a message arrived on; none when the
@@ -531,22 +983,26 @@ static void received(void *arg)
         return;
     }
     nng_msg *msg = nng_aio_get_msg(sl->recv_aio);
-    decode(sl->index, msg, nng_msg_body(msg), nng_msg_len(msg), callers_of(srv, msg), &sl->in);
-    enum td_op op = sl->in.rc == 0 ? sl->in.req.op : TD_OP_COUNT;
-    if (op == TD_OP_PING || (op < TD_OP_COUNT && srv->inline_ok[op])) {
-        set_state(sl, SLOT_SERVING);
-        serve(sl);
+    atomic_fetch_add(&srv->n_messages, 1);
+    decode(msg, nng_msg_body(msg), nng_msg_len(msg), callers_of(srv, msg), true, &sl->in);
+    if (sl->in.rc == BATCH_FRAME) {
+        batch_start(sl);
         return;
     }
-    /* A worker serves it: writes, hashing and calls to other daemons must
-     * not hold nng's task threads. */
+    /* Inline when an index is free; otherwise a worker serves it: writes,
+     * hashing and calls to other daemons must not hold nng's task threads. */
+    bool inline_ok = runs_inline(srv, &sl->in);
+    unsigned index = 0;
     pthread_mutex_lock(&srv->lock);
     sl->state = SLOT_SERVING;
-    sl->next = NULL;
-    *srv->queue_tail = sl;
-    srv->queue_tail = &sl->next;
-    pthread_cond_signal(&srv->work);
+    bool now = inline_ok && take_index_locked(srv, &index);
+    if (!now) {
+        sl->job = (struct job){.sl = sl, .call = NULL};
+        enqueue_locked(srv, &sl->job);
+    }
     pthread_mutex_unlock(&srv->lock);
+    if (now)
+        serve(sl, index);
 }
 
 static void *worker_main(void *arg)
@@ -555,18 +1011,24 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), "rpc-worker"); /* as top -H shows it */
     for (;;) {
         pthread_mutex_lock(&srv->lock);
-        while (srv->queue == NULL && !srv->workers_exit)
+        while ((srv->queue == NULL || srv->nfree == 0) &&
+               !(srv->workers_exit && srv->queue == NULL))
             pthread_cond_wait(&srv->work, &srv->lock);
-        struct slot *sl = srv->queue;
-        if (sl != NULL) {
-            srv->queue = sl->next;
+        struct job *job = srv->queue;
+        unsigned index = 0;
+        if (job != NULL) {
+            srv->queue = job->next;
             if (srv->queue == NULL)
                 srv->queue_tail = &srv->queue;
+            take_index_locked(srv, &index); /* there is one: see the wait */
         }
         pthread_mutex_unlock(&srv->lock);
-        if (sl == NULL)
+        if (job == NULL)
             return NULL; /* workers_exit, and nothing left to serve */
-        serve(sl);
+        if (job->call == NULL)
+            serve(job->sl, index);
+        else
+            batch_serve_call(job->sl, job->call, index, true);
     }
 }
 
@@ -577,7 +1039,10 @@ static void server_free(struct td_rpc_server *srv)
             nng_aio_free(srv->slots[i].recv_aio);
         if (srv->slots[i].send_aio != NULL)
             nng_aio_free(srv->slots[i].send_aio);
+        if (srv->slots[i].timer_aio != NULL)
+            nng_aio_free(srv->slots[i].timer_aio);
     }
+    free(srv->free_index);
     pthread_cond_destroy(&srv->work);
     pthread_cond_destroy(&srv->finished);
     pthread_mutex_destroy(&srv->lock);
@@ -801,11 +1266,14 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
     srv->queue_tail = &srv->queue;
     srv->slots = calloc(opts->workers, sizeof *srv->slots);
     srv->threads = calloc(opts->workers, sizeof *srv->threads);
-    if (srv->slots == NULL || srv->threads == NULL) {
+    srv->free_index = calloc(opts->workers, sizeof *srv->free_index);
+    if (srv->slots == NULL || srv->threads == NULL || srv->free_index == NULL) {
         server_free(srv);
         return TD_ENOMEM;
     }
     srv->nslots = opts->workers;
+    for (unsigned i = 0; i < opts->workers; i++) /* index 0 is taken first */
+        srv->free_index[srv->nfree++] = opts->workers - 1 - i;
 
     int rv = nng_rep0_open(&srv->sock);
     if (rv != 0) {
@@ -821,7 +1289,8 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
         sl->index = i;
         if (nng_ctx_open(&sl->ctx, srv->sock) != 0 ||
             nng_aio_alloc(&sl->recv_aio, received, sl) != 0 ||
-            nng_aio_alloc(&sl->send_aio, sent, sl) != 0) {
+            nng_aio_alloc(&sl->send_aio, sent, sl) != 0 ||
+            nng_aio_alloc(&sl->timer_aio, batch_timer, sl) != 0) {
             rc = TD_ENOMEM;
         } else {
             nng_aio_set_timeout(sl->recv_aio, NNG_DURATION_INFINITE);

@@ -6,15 +6,21 @@
 #include <string.h>
 
 static const char *const op_names[TD_OP_COUNT] = {
-#define TD_OP_NAME(id, name, svc, callers) [id] = name,
+#define TD_OP_NAME(id, name, svc, callers, batch) [id] = name,
     TD_OPS(TD_OP_NAME)
 #undef TD_OP_NAME
 };
 
 static const unsigned op_callers[TD_OP_COUNT] = {
-#define TD_OP_CALLERS(id, name, svc, callers) [id] = (callers),
+#define TD_OP_CALLERS(id, name, svc, callers, batch) [id] = (callers),
     TD_OPS(TD_OP_CALLERS)
 #undef TD_OP_CALLERS
+};
+
+static const enum td_batch_class op_batch[TD_OP_COUNT] = {
+#define TD_OP_BATCH(id, name, svc, callers, batch) [id] = (batch),
+    TD_OPS(TD_OP_BATCH)
+#undef TD_OP_BATCH
 };
 
 static const struct {
@@ -43,6 +49,11 @@ int td_op_from_name(const char *name, size_t len)
 unsigned td_op_callers(enum td_op op)
 {
     return (unsigned)op < TD_OP_COUNT ? op_callers[op] : 0;
+}
+
+enum td_batch_class td_op_batch_class(enum td_op op)
+{
+    return (unsigned)op < TD_OP_COUNT ? op_batch[op] : TD_B_ALONE;
 }
 
 const char *td_role_name(unsigned role)

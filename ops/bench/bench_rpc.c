@@ -9,6 +9,11 @@
  *                          reused, callback-driven echo, the same number of
  *                          connections — the most this transport gives here
  *
+ * Every td_rpc row runs twice, with coalescing off and on (td_rpc.h,
+ * "Coalescing": at 16 threads calls queue and travel in batches; with one
+ * thread nothing is ever batched), and the coalesced row says how many
+ * calls a message carried on average (calls/msg).
+ *
  * Each row also prints the process's CPU time per round trip (both sides and
  * the kernel's share for them): on a machine whose cores are all busy, a
  * route that makes one call can never cost less than that row. Server and
@@ -16,6 +21,9 @@
  * host. Wired into `make bench`; not a test (timings depend on the machine).
  *
  *   bench_rpc [seconds-per-case]   (default 2)
+ *
+ * BENCH_RPC_IN_FLIGHT: messages in flight before calls wait to share one
+ * (td_rpc_client_opts.max_in_flight; default TD_RPC_MAX_IN_FLIGHT).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "td_mp.h"
@@ -74,8 +82,11 @@ struct worker {
 static void measure(const char *name, void *(*fn)(void *), struct worker *proto, int nthreads,
                     double seconds)
 {
+    struct td_rpc_client_stats s0 = {0}, s1 = {0};
     struct worker ws[MAX_THREADS];
     for (int pass = 0; pass < 2; pass++) {
+        if (proto->c != NULL)
+            td_rpc_client_stats(proto->c, &s0);
         int64_t start = td_now_us(), cpu0 = cpu_us();
         int64_t len = pass == 0 ? 200000 : (int64_t)(seconds * 1e6);
         for (int i = 0; i < nthreads; i++) {
@@ -93,10 +104,17 @@ static void measure(const char *name, void *(*fn)(void *), struct worker *proto,
             continue; /* warm-up */
         double el = (double)(td_now_us() - start) / 1e6;
         double n = calls ? (double)calls : 1.0;
-        printf("rpc %-26s threads=%-2d round_trips/s=%-6.0f us/call=%-6.1f cpu_us/call=%-5.1f "
-               "errors=%ld\n",
-               name, nthreads, (double)calls / el, el * 1e6 * nthreads / n,
-               (double)(cpu_us() - cpu0) / n, errors);
+        int64_t cpu = cpu_us() - cpu0;
+        char per_msg[32] = "";
+        if (proto->c != NULL) {
+            td_rpc_client_stats(proto->c, &s1);
+            uint64_t msgs = s1.messages - s0.messages;
+            snprintf(per_msg, sizeof per_msg, " calls/msg=%.1f", msgs ? n / (double)msgs : 0.0);
+        }
+        printf("rpc %-36s threads=%-2d round_trips/s=%-6.0f us/call=%-6.1f cpu_us/call=%-5.1f "
+               "errors=%ld%s\n",
+               name, nthreads, (double)calls / el, el * 1e6 * nthreads / n, (double)cpu / n, errors,
+               per_msg);
         fflush(stdout);
     }
 }
@@ -127,7 +145,7 @@ static void *run_td(void *arg)
 }
 
 static int bench_td(const char *name, const char *url, const struct td_rpc_route *routes,
-                    double seconds)
+                    double seconds, int coalesce)
 {
     /* With TLS both ends are the gateway role (one identity per process). */
     struct td_rpc_server_opts so = {.service = "bench", .url = url, .callers = TD_ROLE_GATEWAY,
@@ -138,8 +156,10 @@ static int bench_td(const char *name, const char *url, const struct td_rpc_route
         fprintf(stderr, "bench_rpc: cannot listen on %s\n", url);
         return 1;
     }
+    const char *in_flight = getenv("BENCH_RPC_IN_FLIGHT");
     struct td_rpc_client_opts co = {.service = "bench", .peer = TD_ROLE_GATEWAY, .urls = url,
-                                    .timeout_ms = 5000};
+                                    .timeout_ms = 5000, .coalesce = coalesce,
+                                    .max_in_flight = in_flight ? atoi(in_flight) : 0};
     struct td_rpc_client *c = NULL;
     if (td_rpc_client_open(&co, &c) != 0) {
         fprintf(stderr, "bench_rpc: cannot dial %s\n", url);
@@ -149,8 +169,10 @@ static int bench_td(const char *name, const char *url, const struct td_rpc_route
     for (int i = 0; i < 500 && td_rpc_client_peers(c) < TD_RPC_CONNECTIONS; i++)
         usleep(2000);
     struct worker proto = {.c = c};
-    measure(name, run_td, &proto, 1, seconds);
-    measure(name, run_td, &proto, MAX_THREADS, seconds);
+    char row[64];
+    snprintf(row, sizeof row, "%s%s", name, coalesce > 0 ? ", coalesced" : "");
+    measure(row, run_td, &proto, 1, seconds);
+    measure(row, run_td, &proto, MAX_THREADS, seconds);
     td_rpc_client_free(&c);
     td_rpc_server_stop(&srv, 1000);
     return 0;
@@ -280,14 +302,16 @@ int main(int argc, char **argv)
     const char *certs = getenv("BENCH_RPC_TLS_DIR");
     bool with_tls = certs && *certs && td_rpc_tls_setup(certs, TD_ROLE_GATEWAY) == 0;
     int rc = 0;
-    rc |= bench_td("td_rpc worker route (tcp)", tcp, worker_routes, seconds);
-    rc |= bench_td("td_rpc worker route (ipc)", ipc, worker_routes, seconds);
-    if (with_tls)
-        rc |= bench_td("td_rpc worker route (tls+tcp)", tls, worker_routes, seconds);
-    rc |= bench_td("td_rpc inline route (tcp)", tcp, inline_routes, seconds);
-    rc |= bench_td("td_rpc inline route (ipc)", ipc, inline_routes, seconds);
-    if (with_tls)
-        rc |= bench_td("td_rpc inline route (tls+tcp)", tls, inline_routes, seconds);
+    for (int co = -1; co <= 1; co += 2) { /* coalescing off, then on */
+        rc |= bench_td("td_rpc worker route (tcp)", tcp, worker_routes, seconds, co);
+        rc |= bench_td("td_rpc worker route (ipc)", ipc, worker_routes, seconds, co);
+        if (with_tls)
+            rc |= bench_td("td_rpc worker route (tls+tcp)", tls, worker_routes, seconds, co);
+        rc |= bench_td("td_rpc inline route (tcp)", tcp, inline_routes, seconds, co);
+        rc |= bench_td("td_rpc inline route (ipc)", ipc, inline_routes, seconds, co);
+        if (with_tls)
+            rc |= bench_td("td_rpc inline route (tls+tcp)", tls, inline_routes, seconds, co);
+    }
     rc |= bench_raw(tcp, seconds);
     rmdir(dir);
     return rc;

@@ -26,6 +26,9 @@
 #   BENCH_DURATION        seconds per wrk run (default 5)
 #   BENCH_CONNS           connection counts (default "16 64")
 #   BENCH_LOGIN_DURATION  seconds per login-burst run (default 10)
+#   BENCH_ONLY            "coalesce": only the read routes, with RPC coalescing on
+#                         (the default) and then off (RPC_COALESCE=false), and
+#                         their table; a few minutes instead of ten
 #   TD_PG_BINDIR          PostgreSQL's initdb and postgres (default
 #                         /usr/lib/postgresql/15/bin, ops/install-deps.sh)
 set -uo pipefail
@@ -126,6 +129,22 @@ wait_ready() { # prints seconds waited
     sleep 0.005
   done
   echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+# stack_up <what> <tcp port>...: waits for /ready == 200 and each port (a
+# replica's RPC listener) to accept; 1 with the logs when not within 20 s.
+stack_up() {
+  local what=$1 p ok; shift
+  for _ in $(seq 1 2000); do
+    ok=1
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/ready")" = 200 ] || ok=
+    for p in "$@"; do
+      [ -n "$ok" ] && { (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ok=; }
+    done
+    [ -n "$ok" ] && return 0
+    sleep 0.01
+  done
+  echo "bench: $what did not become ready:" >&2; tail -n 20 "$tmp"/*.log >&2
+  return 1
 }
 kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null; }
 mb() { awk -v v="${1:-0}" 'BEGIN {printf "%.1f", v / 1024}'; }
@@ -269,6 +288,63 @@ db_routes() {
     BENCH_BODY="$BENCH_ENTRY" BENCH_TOKEN="$tok"
   bench "POST /auth/login" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY="$lbody"
 }
+# The read routes with RPC coalescing off (issue 17): every daemon restarted
+# with RPC_COALESCE=false, the same rows, then the default back. Its table
+# puts each route beside its coalesced row of the same run.
+nocoal=$tmp/nocoalesce.tsv
+: >"$nocoal"
+read_routes() { # <conns>
+  local c=$1
+  bench "GET /health" "$c" BENCH_PATH=/health
+  bench "GET /auth/me" "$c" BENCH_PATH=/auth/me "${A[@]}"
+  bench "GET /diaries" "$c" BENCH_PATH=/diaries "${A[@]}"
+  bench "GET /diaries/{id}" "$c" BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" "${A[@]}"
+  bench "GET /diaries/stats" "$c" BENCH_PATH=/diaries/stats "${A[@]}"
+}
+coalesce_rows() {
+  stop_daemons td-gateway td-auth td-diary td-sentiment
+  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d RPC_COALESCE=false; done
+  stack_up "the stack without coalescing" || return 1
+  echo "the read routes with RPC_COALESCE=false:" >&2
+  bench_out=$nocoal
+  for c in $conns; do read_routes "$c"; done
+  bench_out=$results
+  stop_daemons td-gateway td-auth td-diary td-sentiment
+  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d; done
+  stack_up "the stack, coalescing again" || return 1
+}
+coalesce_table() {
+  [ -s "$nocoal" ] || return 0
+  echo "RPC coalescing (issue 17): the read routes with coalescing on (the rows above) and off"
+  echo "(every daemon restarted with RPC_COALESCE=false), each as % of /health at its setting."
+  echo
+  python3 - "$results" "$nocoal" <<'PY'
+import sys
+def load(path):
+    return {(r[0], r[1]): r for r in (l.rstrip("\n").split("\t") for l in open(path) if l.strip())}
+on, off = load(sys.argv[1]), load(sys.argv[2])
+print("| route | conns | on req/s | off req/s | on/off | on vs /health | off vs /health"
+      " | on p99 ms | off p99 ms | on CPU µs/req | off CPU µs/req |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for key, f in off.items():
+    n = on.get(key)
+    if n is None:
+        continue
+    hn, hf = on.get(("GET /health", key[1])), off.get(("GET /health", key[1]))
+    pct = lambda r, h: f"{float(r[2]) / float(h[2]) * 100:.0f}%" if h and float(h[2]) > 0 else "-"
+    ratio = f"{float(n[2]) / float(f[2]):.2f}" if float(f[2]) > 0 else "-"
+    print(f"| {key[0]} | {key[1]} | {float(n[2]):,.0f} | {float(f[2]):,.0f} | {ratio} | {pct(n, hn)} "
+          f"| {pct(f, hf)} | {int(n[4]) / 1000:.2f} | {int(f[4]) / 1000:.2f} | {n[6]} | {f[6]} |")
+PY
+  echo
+}
+if [ "${BENCH_ONLY:-}" = coalesce ]; then
+  for c in $conns; do read_routes "$c"; done
+  coalesce_rows || exit 1
+  coalesce_table | tee "$out/report.md"
+  exit 0
+fi
+
 for c in $conns; do
   db_routes "$c" "$BENCH_TOKEN" "$BENCH_WRITER_TOKEN" "$BENCH_IDS" "$login_body"
   # the edge (issue 5): CORS processing, and the limiter's route answered
@@ -277,6 +353,7 @@ for c in $conns; do
   bench "POST /auth/login 400, no limit" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY='{'
 done
 for d in td-auth td-diary td-sentiment td-gateway; do peak[$d]=$(kb "${pid[$d]}" VmHWM); done
+coalesce_rows || echo "bench: the rows without coalescing are incomplete" >&2
 
 # ---- the peer: the same read routes without the daemon split (issue 17) -------
 # ops/bench/monolith.c on its own port, reading the SQLite files the stack
@@ -298,13 +375,7 @@ if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BENCH_
   # shellcheck disable=SC2086
   idle_t0=$(cpu_ticks ${pid[@]})
   target=monolith bench_url=$mono_url bench_out=$peer
-  for c in $conns; do
-    bench "GET /health" "$c" BENCH_PATH=/health
-    bench "GET /auth/me" "$c" BENCH_PATH=/auth/me "${A[@]}"
-    bench "GET /diaries" "$c" BENCH_PATH=/diaries "${A[@]}"
-    bench "GET /diaries/{id}" "$c" BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" "${A[@]}"
-    bench "GET /diaries/stats" "$c" BENCH_PATH=/diaries/stats "${A[@]}"
-  done
+  for c in $conns; do read_routes "$c"; done
   target=stack bench_url=$url bench_out=$results
   # shellcheck disable=SC2086
   idle_ms=$(( ($(cpu_ticks ${pid[@]}) - idle_t0) * 1000 / clk_tck ))
@@ -382,22 +453,6 @@ pg_stop() {
   pg_master=''
   pg_runner=''
   rm -rf "$pg_dir" && pg_dir=''
-}
-# stack_up <what> <tcp port>...: waits for /ready == 200 and each port (a
-# replica's RPC listener) to accept; 1 with the logs when not within 20 s.
-stack_up() {
-  local what=$1 p ok; shift
-  for _ in $(seq 1 2000); do
-    ok=1
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/ready")" = 200 ] || ok=
-    for p in "$@"; do
-      [ -n "$ok" ] && { (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ok=; }
-    done
-    [ -n "$ok" ] && return 0
-    sleep 0.01
-  done
-  echo "bench: $what did not become ready:" >&2; tail -n 20 "$tmp"/*.log >&2
-  return 1
 }
 pg_rows() {
   command -v psql >/dev/null && [ -x "$pg_bin/initdb" ] && [ -x "$pg_bin/postgres" ] ||
@@ -561,6 +616,7 @@ for name, c, rps, p50, p99, err, cpu, _split in rows:
     print(f"| {name} | {c} | {float(rps):,.0f} | {int(p50) / 1000:.2f} | {int(p99) / 1000:.2f} | {err} | {ratio} | {cpu} |")
 PY
   echo
+  coalesce_table
   if [ -s "$peer" ]; then
     echo "The peer in the same run (ops/bench/monolith.c: the same read routes, data, token and"
     echo "civetweb, one process, no RPC; measured right after the stack's rows, the stack idle"

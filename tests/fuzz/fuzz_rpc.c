@@ -99,6 +99,21 @@ static bool analyze_text(const msgpack_object *root, const char **text, size_t *
     return true;
 }
 
+static void check_reply(const char *out, size_t out_len, const char *in, size_t in_len);
+
+/* A batch (proto/README.md, "Batches") is answered element by element:
+ * each a reply envelope in a bin that passes the checks of a reply alone. */
+static void check_batch_reply(const msgpack_object *r, const msgpack_object *req)
+{
+    FUZZ_CHECK(r->via.array.size == req->via.array.size, "a batch reply of another length");
+    for (uint32_t i = 0; i < r->via.array.size; i++) {
+        const msgpack_object *e = &r->via.array.ptr[i], *q = &req->via.array.ptr[i];
+        FUZZ_CHECK(e->type == MSGPACK_OBJECT_BIN && q->type == MSGPACK_OBJECT_BIN,
+                   "a batch reply element is not a bin");
+        check_reply(e->via.bin.ptr, e->via.bin.size, q->via.bin.ptr, q->via.bin.size);
+    }
+}
+
 static void check_reply(const char *out, size_t out_len, const char *in, size_t in_len)
 {
     msgpack_unpacked up;
@@ -106,6 +121,16 @@ static void check_reply(const char *out, size_t out_len, const char *in, size_t 
     int rc = td_mp_unpack(out, out_len, &up);
     FUZZ_CHECK(rc == 0, "reply does not unpack: %s", td_error_symbol(rc));
     const msgpack_object *r = &up.data;
+    if (r->type == MSGPACK_OBJECT_ARRAY) {
+        msgpack_unpacked req;
+        msgpack_unpacked_init(&req);
+        FUZZ_CHECK(td_mp_unpack(in, in_len, &req) == 0 && req.data.type == MSGPACK_OBJECT_ARRAY,
+                   "a batch reply to a request that is no batch");
+        check_batch_reply(r, &req.data);
+        msgpack_unpacked_destroy(&req);
+        msgpack_unpacked_destroy(&up);
+        return;
+    }
     FUZZ_CHECK(r->type == MSGPACK_OBJECT_MAP && r->via.map.size == 3, "reply is not a 3-key map");
     int64_t v = 0, status = 0;
     FUZZ_CHECK(td_mp_as_int64(td_mp_map_get(r, TD_KEY_VERSION), &v) == 0 && v == 1, "version");
