@@ -28,7 +28,9 @@
 #   BENCH_LOGIN_DURATION  seconds per login-burst run (default 10)
 #   BENCH_ONLY            "coalesce": only the read routes, with RPC coalescing on
 #                         (the default) and then off (RPC_COALESCE=false), and
-#                         their table; a few minutes instead of ten
+#                         their table; a few minutes instead of ten; "tls":
+#                         only the read routes on plain tcp and then with every
+#                         RPC hop on mutual TLS, and their table
 #   TD_PG_BINDIR          PostgreSQL's initdb and postgres (default
 #                         /usr/lib/postgresql/15/bin, ops/install-deps.sh)
 set -uo pipefail
@@ -79,9 +81,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 read -r p_gw p_auth p_diary p_senti p_events p_redis p_rpc p_mono p_pg p_auth2 p_events2 p_diary2 \
+  p_tls_auth p_tls_events p_tls_diary p_tls_diary_auth p_tls_senti p_tls_senti_gw \
   < <(python3 - <<'PY'
 import socket
-ss = [socket.socket() for _ in range(12)]
+ss = [socket.socket() for _ in range(18)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])
 for s in ss: s.close()
@@ -313,6 +316,57 @@ coalesce_rows() {
   for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d; done
   stack_up "the stack, coalescing again" || return 1
 }
+# The read routes with every RPC hop on mutual TLS (issue 17: "no read
+# route loses more than 15% against plain tcp"): every daemon restarted
+# with tls+tcp:// listeners and the certificates of ops/tls/make-dev-certs.sh
+# (as docker-compose.yml runs them, docs/operations.md "Who may call
+# whom"), the same rows, then plain tcp back. Its table puts each route
+# beside its tcp row of the same run.
+tlsrows=$tmp/tls.tsv
+: >"$tlsrows"
+tls_rows() {
+  local certs=$tmp/certs
+  mkdir -p "$certs" && "$here/../tls/make-dev-certs.sh" "$certs" >/dev/null || return 1
+  local tls=(RPC_TLS_DIR="$certs"
+    AUTH_RPC_URL=tls+tcp://127.0.0.1:$p_tls_auth AUTH_EVENTS_URL=tls+tcp://127.0.0.1:$p_tls_events
+    DIARY_RPC_URL=tls+tcp://127.0.0.1:$p_tls_diary
+    DIARY_RPC_AUTH_URL=tls+tcp://127.0.0.1:$p_tls_diary_auth
+    SENTIMENT_RPC_URL=listen+tls+tcp://127.0.0.1:$p_tls_senti
+    SENTIMENT_DIAL_URLS=tls+tcp://127.0.0.1:$p_tls_senti
+    SENTIMENT_RPC_GATEWAY_URL=tls+tcp://127.0.0.1:$p_tls_senti_gw)
+  stop_daemons td-gateway td-auth td-diary td-sentiment
+  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d "${tls[@]}"; done
+  stack_up "the stack on mutual TLS" || return 1
+  echo "the read routes with every RPC hop on mutual TLS:" >&2
+  bench_out=$tlsrows
+  for c in $conns; do read_routes "$c"; done
+  bench_out=$results
+  stop_daemons td-gateway td-auth td-diary td-sentiment
+  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d; done
+  stack_up "the stack, plain tcp again" || return 1
+}
+tls_table() {
+  [ -s "$tlsrows" ] || return 0
+  echo "Mutual TLS between the daemons (issue 17): the read routes with every RPC hop on"
+  echo "tls+tcp:// (the rows above are plain tcp://), coalescing on in both."
+  echo
+  python3 - "$results" "$tlsrows" <<'PY'
+import sys
+def load(path):
+    return {(r[0], r[1]): r for r in (l.rstrip("\n").split("\t") for l in open(path) if l.strip())}
+tcp, tls = load(sys.argv[1]), load(sys.argv[2])
+print("| route | conns | tcp req/s | TLS req/s | TLS/tcp | tcp p99 ms | TLS p99 ms | tcp CPU µs/req | TLS CPU µs/req |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for key, t in tls.items():
+    p = tcp.get(key)
+    if p is None:
+        continue
+    ratio = f"{float(t[2]) / float(p[2]):.2f}" if float(p[2]) > 0 else "-"
+    print(f"| {key[0]} | {key[1]} | {float(p[2]):,.0f} | {float(t[2]):,.0f} | {ratio} "
+          f"| {int(p[4]) / 1000:.2f} | {int(t[4]) / 1000:.2f} | {p[6]} | {t[6]} |")
+PY
+  echo
+}
 coalesce_table() {
   [ -s "$nocoal" ] || return 0
   echo "RPC coalescing (issue 17): the read routes with coalescing on (the rows above) and off"
@@ -344,6 +398,12 @@ if [ "${BENCH_ONLY:-}" = coalesce ]; then
   coalesce_table | tee "$out/report.md"
   exit 0
 fi
+if [ "${BENCH_ONLY:-}" = tls ]; then
+  for c in $conns; do read_routes "$c"; done
+  tls_rows || exit 1
+  tls_table | tee "$out/report.md"
+  exit 0
+fi
 
 for c in $conns; do
   db_routes "$c" "$BENCH_TOKEN" "$BENCH_WRITER_TOKEN" "$BENCH_IDS" "$login_body"
@@ -354,6 +414,7 @@ for c in $conns; do
 done
 for d in td-auth td-diary td-sentiment td-gateway; do peak[$d]=$(kb "${pid[$d]}" VmHWM); done
 coalesce_rows || echo "bench: the rows without coalescing are incomplete" >&2
+tls_rows || echo "bench: the rows on mutual TLS are incomplete" >&2
 
 # ---- the peer: the same read routes without the daemon split (issue 17) -------
 # ops/bench/monolith.c on its own port, reading the SQLite files the stack
@@ -617,6 +678,7 @@ for name, c, rps, p50, p99, err, cpu, _split in rows:
 PY
   echo
   coalesce_table
+  tls_table
   if [ -s "$peer" ]; then
     echo "The peer in the same run (ops/bench/monolith.c: the same read routes, data, token and"
     echo "civetweb, one process, no RPC; measured right after the stack's rows, the stack idle"

@@ -4,13 +4,15 @@
  * lone call still travels alone; the server refuses a malformed batch as a
  * whole, answers a bad envelope inside a good batch on its own, applies the
  * callers check to every call, and answers a batch by its earliest deadline
- * when one call is slow.
+ * when one call is slow; batches travel over mutual TLS and spread over
+ * every replica a client dials.
  */
 #include "td_error.h"
 #include "td_mp.h"
 #include "td_rpc.h"
 #include "td_time.h"
 #include "../td_assert.h"
+#include "../td_port.h"
 
 #include <criterion/criterion.h>
 #include <nng/nng.h>
@@ -72,22 +74,34 @@ static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply
  * served here by the workers, so a batch's calls run side by side. */
 static const struct td_rpc_route routes[] = {{TD_OP_DIARY_LIST, echo, false}};
 
-static struct td_rpc_server *start_server(unsigned workers, unsigned callers)
+static struct td_rpc_server *start_server_at(const char *at, unsigned workers, unsigned callers)
 {
-    struct td_rpc_server_opts opts = {.service = "test", .url = url, .callers = callers,
+    struct td_rpc_server_opts opts = {.service = "test", .url = at, .callers = callers,
                                       .workers = workers, .routes = routes, .nroutes = 1};
     struct td_rpc_server *srv = NULL;
     TD_ASSERT_OK(td_rpc_server_start(&opts, &srv));
     return srv;
 }
 
-static struct td_rpc_client *open_client(int coalesce)
+static struct td_rpc_server *start_server(unsigned workers, unsigned callers)
 {
-    struct td_rpc_client_opts opts = {.service = "test", .urls = url, .timeout_ms = 5000,
-                                      .coalesce = coalesce};
+    return start_server_at(url, workers, callers);
+}
+
+/* A client of `urls` (a comma list: every one is dialled) that expects a
+ * server of role `peer` (0: any, as over ipc). */
+static struct td_rpc_client *open_client_of(const char *urls, unsigned peer, int coalesce)
+{
+    struct td_rpc_client_opts opts = {.service = "test", .urls = urls, .peer = peer,
+                                      .timeout_ms = 5000, .coalesce = coalesce};
     struct td_rpc_client *c = NULL;
     TD_ASSERT_OK(td_rpc_client_open(&opts, &c));
     return c;
+}
+
+static struct td_rpc_client *open_client(int coalesce)
+{
+    return open_client_of(url, 0, coalesce);
 }
 
 static void pack_args(msgpack_sbuffer *sb, int64_t n, int64_t sleep_ms)
@@ -211,6 +225,90 @@ Test(rpc_batch, with_coalescing_off_no_batch_forms)
     cr_assert_eq(cs.messages, THREADS * 20);
     td_rpc_client_free(&c);
     td_rpc_server_stop(&srv, 1000);
+}
+
+/* ---- batches over TLS and over replicas -------------------------------- */
+
+/* Calls until one is answered: a tls+tcp handshake, or a second replica's
+ * connection, takes a moment. */
+static void wait_served(struct td_rpc_client *c)
+{
+    int rc = TD_EDOWN;
+    for (int i = 0; i < 100 && rc != 0; i++) {
+        struct td_rpc_result res;
+        rc = call_n(c, 1, 1, 0, &res);
+        if (rc == 0)
+            td_rpc_result_free(&res);
+        else
+            usleep(20000);
+    }
+    TD_ASSERT_OK(rc);
+}
+
+Test(rpc_batch, batches_travel_over_mutual_tls)
+{
+    char certs[128], cmd[384], tls_url[64];
+    snprintf(certs, sizeof certs, "%s/certs", dir);
+    snprintf(cmd, sizeof cmd, "%s/ops/tls/make-dev-certs.sh %s >/dev/null", TD_SOURCE_DIR, certs);
+    cr_assert_eq(system(cmd), 0);
+    /* one identity per process: both ends are gateways */
+    TD_ASSERT_OK(td_rpc_tls_setup(certs, TD_ROLE_GATEWAY));
+    snprintf(tls_url, sizeof tls_url, "tls+tcp://127.0.0.1:%d", tu_free_port());
+    struct td_rpc_server *srv = start_server_at(tls_url, 8, TD_ROLE_GATEWAY);
+    struct td_rpc_client *c = open_client_of(tls_url, TD_ROLE_GATEWAY, 1);
+    wait_served(c);
+    enum { THREADS = 32 };
+    hammer(c, THREADS);
+    cr_assert_eq(atomic_load(&handled), THREADS * 20 + 1, "each call ran exactly once");
+    struct td_rpc_client_stats cs;
+    td_rpc_client_stats(c, &cs);
+    struct td_rpc_server_stats ss;
+    td_rpc_server_stats(srv, &ss);
+    cr_assert_gt(cs.batches, 0, "no batch formed over TLS under 32 concurrent callers");
+    cr_assert_eq(ss.batches, cs.batches);
+    cr_assert_eq(ss.batched_calls, cs.batched_calls);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&srv, 1000);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(rpc_batch, batches_spread_over_every_replica)
+{
+    char second[128], both[260];
+    snprintf(second, sizeof second, "ipc://%s/rpc-2.sock", dir);
+    snprintf(both, sizeof both, "%s,%s", url, second);
+    struct td_rpc_server *a = start_server_at(url, 8, 0);
+    struct td_rpc_server *b = start_server_at(second, 8, 0);
+    struct td_rpc_client *c = open_client_of(both, 0, 1);
+    /* until each replica has answered a call alone: both are connected */
+    struct td_rpc_server_stats sa, sb;
+    int warm = 0;
+    do {
+        wait_served(c);
+        warm++;
+        td_rpc_server_stats(a, &sa);
+        td_rpc_server_stats(b, &sb);
+    } while ((sa.messages == 0 || sb.messages == 0) && warm < 200);
+    cr_assert(sa.messages > 0 && sb.messages > 0, "the client did not reach both replicas");
+    enum { THREADS = 32 };
+    hammer(c, THREADS);
+    cr_assert_eq(atomic_load(&handled), THREADS * 20 + warm, "each call ran exactly once");
+    struct td_rpc_client_stats cs;
+    td_rpc_client_stats(c, &cs);
+    td_rpc_server_stats(a, &sa);
+    td_rpc_server_stats(b, &sb);
+    cr_assert(sa.batches > 0 && sb.batches > 0,
+              "batches reached one replica only (%llu / %llu)", (unsigned long long)sa.batches,
+              (unsigned long long)sb.batches);
+    cr_assert_eq(sa.batches + sb.batches, cs.batches);
+    cr_assert_eq(sa.batched_calls + sb.batched_calls, cs.batched_calls);
+    td_rpc_client_free(&c);
+    td_rpc_server_stop(&a, 1000);
+    td_rpc_server_stop(&b, 1000);
+    char path[160];
+    snprintf(path, sizeof path, "%s/rpc-2.sock", dir);
+    unlink(path);
 }
 
 /* ---- batches sent by hand --------------------------------------------- */
