@@ -66,7 +66,7 @@ struct td_base_config {
         {"STOP_DEADLINE_MS", TD_CFG_INT, "15000", NULL, 1000, 600000,                           \
          offsetof(type, base.stop_deadline_ms), 0},                                             \
         {"RPC_TLS_DIR", TD_CFG_STRING, NULL, NULL, 1, 3800, offsetof(type, base.rpc_tls_dir), 0}, \
-        {"RPC_COALESCE", TD_CFG_BOOL, "true", NULL, 0, 0, offsetof(type, base.rpc_coalesce), 0}
+        {"RPC_COALESCE", TD_CFG_BOOL, "false", NULL, 0, 0, offsetof(type, base.rpc_coalesce), 0}
 
 /* Loads the .env file named by TD_ENV_FILE, or ./.env when that exists.
  * Existing environment variables win. Must run before threads start.

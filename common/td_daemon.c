@@ -121,7 +121,8 @@ int td_daemon_configure(const char *name, unsigned role, const struct td_cfg_var
 
 void td_daemon_finish(void)
 {
-    nng_fini();
+    if (!td_rpc_close_stuck()) /* else it would wait for that socket for ever */
+        nng_fini();
 }
 
 void td_daemon_stop_step(const char *step)

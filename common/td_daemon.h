@@ -48,7 +48,9 @@ void td_daemon_finish(void);
  * TimeoutStopSec, so a wedged shutdown is logged by the daemon itself before
  * systemd kills it), a watchdog logs the last step recorded with
  * td_daemon_stop_step and ends the process with exit status 1. What can
- * wedge: nng 1.5.2's reaper inside nng_close (docs/library-notes.md), or a
+ * wedge: nng 1.5.2's reaper inside nng_close (docs/library-notes.md, "nng's
+ * reaper can wedge"; a listening socket's close is bounded,
+ * td_rpc_close_listening), or a
  * request in flight that waits on a peer that stopped answering. */
 int td_daemon_wait(int stop_deadline_ms);
 

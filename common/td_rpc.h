@@ -146,6 +146,16 @@ int td_rpc_server_start(const struct td_rpc_server_opts *opts, struct td_rpc_ser
  * server. Sets *srv to NULL. */
 void td_rpc_server_stop(struct td_rpc_server **srv, int drain_ms);
 
+/* nng_close(sock) for a socket that listens, waiting 2 s at most: nng 1.5.2
+ * can wait for ever once its reaper is stuck (td_rpc_transport.c, "closing a
+ * listening socket, bounded"). Past that it logs rpc_close_stuck and
+ * returns with the socket's contexts closed. */
+void td_rpc_close_listening(const char *service, nng_socket sock);
+
+/* True once td_rpc_close_listening gave up on a socket: nng_fini would then
+ * wait for ever, and td_daemon_finish skips it. */
+bool td_rpc_close_stuck(void);
+
 /* What a server has received since it started (tests, benchmarks). */
 struct td_rpc_server_stats {
     uint64_t messages;      /* messages received, batches counted once */

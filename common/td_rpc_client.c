@@ -69,7 +69,10 @@ struct td_rpc_client {
     atomic_uint_fast64_t messages_alone; /* messages sent from here */
 };
 
-static atomic_bool coalesce_default = true;
+/* Off unless RPC_COALESCE=true (td_config.c): with batches on, a stopped
+ * peer could leave nng's reaper waiting for ever (docs/library-notes.md,
+ * "nng's reaper can wedge"), which is not understood yet. */
+static atomic_bool coalesce_default = false;
 
 void td_rpc_coalesce_setup(bool on)
 {

@@ -814,6 +814,22 @@ static nng_duration batch_arm_locked(struct batch *b)
     return wait > 0 ? (nng_duration)wait : 0;
 }
 
+/* Starts the timer batch_arm_locked armed. The batch may be answered between
+ * the arming and this (a worker serving its last call), and that cancel
+ * found no timer running yet: so look again once it runs, and cancel it now,
+ * or it would hold the slot until the deadline for nothing. The caller keeps
+ * a hold of its own across this, so the batch cannot go meanwhile. */
+static void batch_start_timer(struct slot *sl, nng_duration wait)
+{
+    struct td_rpc_server *srv = sl->srv;
+    nng_sleep_aio(wait, sl->timer_aio);
+    pthread_mutex_lock(&srv->lock);
+    bool answered = sl->batch->answered;
+    pthread_mutex_unlock(&srv->lock);
+    if (answered)
+        nng_aio_cancel(sl->timer_aio);
+}
+
 /* A batched call has been served: keep its reply, or drop it when the batch
  * was answered without it; answer the batch when it was the last. */
 static void batch_call_done(struct slot *sl, struct bcall *c, char *out, size_t out_len)
@@ -876,11 +892,14 @@ static void batch_timer(void *arg)
         } else if (next > 0) {
             b->holds--; /* batch_arm_locked takes it again */
             wait = batch_arm_locked(b);
+            if (wait >= 0)
+                b->holds++; /* this callback's own, across batch_start_timer */
         }
     }
     pthread_mutex_unlock(&srv->lock);
     if (wait >= 0) {
-        nng_sleep_aio(wait, sl->timer_aio);
+        batch_start_timer(sl, wait);
+        batch_release(sl);
         return;
     }
     if (reply) {
@@ -948,7 +967,7 @@ static void batch_start(struct slot *sl)
     nng_duration wait = batch_arm_locked(b);
     pthread_mutex_unlock(&srv->lock);
     if (wait >= 0)
-        nng_sleep_aio(wait, sl->timer_aio);
+        batch_start_timer(sl, wait);
     batch_release(sl); /* the dispatch */
 }
 
@@ -1151,7 +1170,8 @@ static void shut_down(struct td_rpc_server *srv, unsigned started, int drain_ms)
     while (srv->in_nng > 0)
         pthread_cond_wait(&srv->finished, &srv->lock);
     pthread_mutex_unlock(&srv->lock);
-    nng_close(srv->sock);
+    /* bounded: nng 1.5.2 can wait for ever here (td_rpc.h) */
+    td_rpc_close_listening(srv->service, srv->sock);
     wait_slots(srv, started, NULL);
     pthread_mutex_lock(&srv->lock);
     srv->workers_exit = true;

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,4 +485,88 @@ int td_rpc_url_check(const char *url, bool production, char *err, size_t errlen)
     }
     nng_url_free(u);
     return rc;
+}
+
+/* ---- closing a listening socket, bounded ------------------------------------
+ *
+ * nng 1.5.2's reaper can block for good (docs/library-notes.md, "nng's
+ * reaper can wedge"); nng_close then waits for ever for the socket's pipes
+ * and endpoints. So the close runs on a thread of its own, waited for
+ * CLOSE_WAIT_MS at most: every context of the socket is closed by then (nng
+ * closes them before it waits for pipes and endpoints), so a server's slots
+ * finish and the daemon can exit; td_rpc_close_stuck() then tells
+ * td_daemon_finish not to call nng_fini, which would wait for the same
+ * socket. The closing thread and its record are left to the process's
+ * exit. */
+#define CLOSE_WAIT_MS 2000
+
+struct closing {
+    nng_socket sock;
+    pthread_mutex_t lock;
+    pthread_cond_t done_cv;
+    bool done;
+};
+
+static atomic_bool close_stuck;
+
+bool td_rpc_close_stuck(void)
+{
+    return atomic_load(&close_stuck);
+}
+
+static void *close_main(void *arg)
+{
+    struct closing *c = arg;
+    nng_close(c->sock);
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    pthread_cond_signal(&c->done_cv);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+void td_rpc_close_listening(const char *service, nng_socket sock)
+{
+    struct closing *c = calloc(1, sizeof *c);
+    pthread_t t;
+    if (c == NULL || pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        nng_close(sock); /* no memory for a thread: close in place */
+        return;
+    }
+    c->sock = sock;
+    if (pthread_cond_init(&c->done_cv, NULL) != 0 ||
+        pthread_create(&t, NULL, close_main, c) != 0) {
+        nng_close(sock);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += CLOSE_WAIT_MS / 1000;
+    deadline.tv_nsec += (long)(CLOSE_WAIT_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    while (!c->done && rc == 0)
+        rc = pthread_cond_timedwait(&c->done_cv, &c->lock, &deadline);
+    bool done = c->done;
+    pthread_mutex_unlock(&c->lock);
+    if (!done) {
+        atomic_store(&close_stuck, true);
+        TD_LOG(TD_LOG_WARN, "rpc_close_stuck",
+               "%s: nng did not close the socket within %d ms (its reaper is stuck); "
+               "going on without it",
+               service, CLOSE_WAIT_MS);
+        pthread_detach(t);
+        return;
+    }
+    pthread_join(t, NULL);
+    pthread_cond_destroy(&c->done_cv);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
 }

@@ -53,7 +53,7 @@ void auth_events_close(struct auth_events **pev)
     if (ev == NULL)
         return;
     td_rpc_unwatch(ev->sock);
-    nng_close(ev->sock);
+    td_rpc_close_listening("auth events", ev->sock);
     free(ev);
     *pev = NULL;
 }
