@@ -276,16 +276,7 @@ static void named_free(struct named_url *n)
 
 static void timespec_at_mono(struct timespec *ts, int64_t due_ms)
 {
-    int64_t wait = due_ms - td_mono_ms();
-    clock_gettime(CLOCK_REALTIME, ts);
-    if (wait <= 0)
-        return;
-    ts->tv_sec += (time_t)(wait / 1000);
-    ts->tv_nsec += (long)(wait % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    *ts = td_realtime_in(due_ms - td_mono_ms());
 }
 
 static void *names_main(void *unused)

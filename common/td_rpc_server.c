@@ -1085,19 +1085,6 @@ static bool wait_slots(struct td_rpc_server *srv, unsigned started, const struct
     return all;
 }
 
-static struct timespec realtime_in(int ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 static void sleep_ms(int64_t ms)
 {
     if (ms <= 0)
@@ -1146,7 +1133,7 @@ static void shut_down(struct td_rpc_server *srv, unsigned started, int drain_ms)
         nng_aio_cancel(srv->slots[i].recv_aio); /* a no-op unless it waits */
 
     /* 3. Slots serving a request finish it and send the reply. */
-    struct timespec deadline = realtime_in(drain_ms);
+    struct timespec deadline = td_realtime_in(drain_ms);
     if (!wait_slots(srv, started, &deadline)) {
         pthread_mutex_lock(&srv->lock);
         unsigned held = started - srv->nfinished;

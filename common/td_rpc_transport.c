@@ -326,13 +326,7 @@ static void *watch_main(void *unused)
             }
             nng_stats_free(stats);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += WATCH_EVERY_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = td_realtime_in(WATCH_EVERY_MS);
         pthread_cond_timedwait(&watch_wake, &watch_lock, &ts);
     }
     pthread_mutex_unlock(&watch_lock);
@@ -542,14 +536,7 @@ void td_rpc_close_listening(const char *service, nng_socket sock)
         free(c);
         return;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += CLOSE_WAIT_MS / 1000;
-    deadline.tv_nsec += (long)(CLOSE_WAIT_MS % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = td_realtime_in(CLOSE_WAIT_MS);
     pthread_mutex_lock(&c->lock);
     int rc = 0;
     while (!c->done && rc == 0)

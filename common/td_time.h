@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TD_TIMESTAMP_LEN 27 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" without NUL */
 
@@ -20,6 +21,10 @@ int64_t td_now_us(void);
 
 /* Milliseconds from an arbitrary fixed point (CLOCK_MONOTONIC), for timeouts. */
 int64_t td_mono_ms(void);
+
+/* The CLOCK_REALTIME moment `ms` milliseconds from now (now when `ms` <= 0):
+ * the absolute deadline pthread_cond_timedwait takes. */
+struct timespec td_realtime_in(int64_t ms);
 
 /* Formats `us` into buf (at least TD_TIMESTAMP_LEN + 1 bytes). Returns 0, or
  * TD_EINVAL when the time cannot be represented. */

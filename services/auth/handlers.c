@@ -139,14 +139,7 @@ static int slot_take(struct auth_app *app)
         TD_LOG(TD_LOG_WARN, "pwhash_busy", "every hashing slot busy and the queue full: shed");
         return TD_EDOWN;
     }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += PWHASH_SLOT_WAIT_MS / 1000;
-    until.tv_nsec += (long)(PWHASH_SLOT_WAIT_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = td_realtime_in(PWHASH_SLOT_WAIT_MS);
     int rc = TD_EDOWN;
     for (;;) {
         if (sem_timedwait(&app->pwhash_slots, &until) == 0) {

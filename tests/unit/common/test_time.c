@@ -60,3 +60,27 @@ Test(time, refuses_what_it_cannot_write)
     cr_assert_eq(td_format_timestamp(253402300800LL * 1000000, buf, sizeof buf), TD_EINVAL);
     cr_assert_eq(td_format_timestamp(0, buf, TD_TIMESTAMP_LEN), TD_EINVAL);
 }
+
+static int64_t realtime_ms(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+Test(time, a_deadline_in_ms_is_that_far_ahead_and_normalised)
+{
+    const int64_t waits[] = {1, 999, 1000, 1500, 2000, 61001};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        struct timespec t = td_realtime_in(waits[i]);
+        int64_t ahead = realtime_ms(t) - realtime_ms(now);
+        cr_assert(ahead >= waits[i] && ahead <= waits[i] + 50, "%lld ms ahead for %lld",
+                  (long long)ahead, (long long)waits[i]);
+        cr_assert(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+    }
+    /* none left: now */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t late = realtime_ms(td_realtime_in(-5)) - realtime_ms(now);
+    cr_assert(late >= 0 && late <= 50, "%lld", (long long)late);
+}
