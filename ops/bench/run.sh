@@ -305,17 +305,28 @@ read_routes() { # <conns>
   bench "GET /diaries/{id}" "$c" BENCH_PATH='/diaries/{id}' BENCH_IDS="$BENCH_IDS" "${A[@]}"
   bench "GET /diaries/stats" "$c" BENCH_PATH=/diaries/stats "${A[@]}"
 }
-coalesce_rows() {
-  stop_daemons td-gateway td-auth td-diary td-sentiment
-  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d RPC_COALESCE=true; done
-  stack_up "the stack with coalescing" || return 1
-  echo "the read routes with RPC_COALESCE=true:" >&2
-  bench_out=$coal
-  for c in $conns; do read_routes "$c"; done
-  bench_out=$results
+# The default stack back, as the rows after expect it.
+default_stack() {
   stop_daemons td-gateway td-auth td-diary td-sentiment
   for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d; done
-  stack_up "the stack, coalescing off again" || return 1
+  stack_up "the stack, default settings again"
+}
+# restarted_rows <file> <what> [VAR=value...]: every daemon restarted with
+# the settings, the read routes into <file>, then the default stack back
+# (also when the restarted one does not come up).
+restarted_rows() {
+  local file=$1 what=$2; shift 2
+  stop_daemons td-gateway td-auth td-diary td-sentiment
+  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d "$@"; done
+  if ! stack_up "the stack $what"; then default_stack; return 1; fi
+  echo "the read routes $what:" >&2
+  bench_out=$file
+  for c in $conns; do read_routes "$c"; done
+  bench_out=$results
+  default_stack
+}
+coalesce_rows() {
+  restarted_rows "$coal" "with RPC_COALESCE=true" RPC_COALESCE=true
 }
 # The read routes with every RPC hop on mutual TLS (issue 17: "no read
 # route loses more than 15% against plain tcp"): every daemon restarted
@@ -328,63 +339,23 @@ tlsrows=$tmp/tls.tsv
 tls_rows() {
   local certs=$tmp/certs
   mkdir -p "$certs" && "$here/../tls/make-dev-certs.sh" "$certs" >/dev/null || return 1
-  local tls=(RPC_TLS_DIR="$certs"
-    AUTH_RPC_URL=tls+tcp://127.0.0.1:$p_tls_auth AUTH_EVENTS_URL=tls+tcp://127.0.0.1:$p_tls_events
-    DIARY_RPC_URL=tls+tcp://127.0.0.1:$p_tls_diary
-    DIARY_RPC_AUTH_URL=tls+tcp://127.0.0.1:$p_tls_diary_auth
-    SENTIMENT_RPC_URL=tls+tcp://127.0.0.1:$p_tls_senti
-    SENTIMENT_RPC_GATEWAY_URL=tls+tcp://127.0.0.1:$p_tls_senti_gw)
-  stop_daemons td-gateway td-auth td-diary td-sentiment
-  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d "${tls[@]}"; done
-  if ! stack_up "the stack on mutual TLS"; then # the plain stack back for the rows after
-    stop_daemons td-gateway td-auth td-diary td-sentiment
-    for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d; done
-    stack_up "the stack, plain tcp again"
-    return 1
-  fi
-  echo "the read routes with every RPC hop on mutual TLS:" >&2
-  bench_out=$tlsrows
-  for c in $conns; do read_routes "$c"; done
-  bench_out=$results
-  stop_daemons td-gateway td-auth td-diary td-sentiment
-  for d in td-auth td-diary td-sentiment td-gateway; do start_daemon $d; done
-  stack_up "the stack, plain tcp again" || return 1
+  restarted_rows "$tlsrows" "with every RPC hop on mutual TLS" RPC_TLS_DIR="$certs" \
+    AUTH_RPC_URL=tls+tcp://127.0.0.1:$p_tls_auth AUTH_EVENTS_URL=tls+tcp://127.0.0.1:$p_tls_events \
+    DIARY_RPC_URL=tls+tcp://127.0.0.1:$p_tls_diary \
+    DIARY_RPC_AUTH_URL=tls+tcp://127.0.0.1:$p_tls_diary_auth \
+    SENTIMENT_RPC_URL=tls+tcp://127.0.0.1:$p_tls_senti \
+    SENTIMENT_RPC_GATEWAY_URL=tls+tcp://127.0.0.1:$p_tls_senti_gw
 }
-tls_table() {
-  [ -s "$tlsrows" ] || return 0
-  echo "Mutual TLS between the daemons (issue 17): the read routes with every RPC hop on"
-  echo "tls+tcp:// (the rows above are plain tcp://), every other setting the same."
-  echo
-  python3 - "$results" "$tlsrows" <<'PY'
+# side_by_side <file> <label> <base file> <base label>: each read route of
+# <file> beside its row in <base file> (same run), both as % of /health.
+side_by_side() {
+  python3 - "$@" <<'PY'
 import sys
 def load(path):
     return {(r[0], r[1]): r for r in (l.rstrip("\n").split("\t") for l in open(path) if l.strip())}
-tcp, tls = load(sys.argv[1]), load(sys.argv[2])
-print("| route | conns | tcp req/s | TLS req/s | TLS/tcp | tcp p99 ms | TLS p99 ms | tcp CPU µs/req | TLS CPU µs/req |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for key, t in tls.items():
-    p = tcp.get(key)
-    if p is None:
-        continue
-    ratio = f"{float(t[2]) / float(p[2]):.2f}" if float(p[2]) > 0 else "-"
-    print(f"| {key[0]} | {key[1]} | {float(p[2]):,.0f} | {float(t[2]):,.0f} | {ratio} "
-          f"| {int(p[4]) / 1000:.2f} | {int(t[4]) / 1000:.2f} | {p[6]} | {t[6]} |")
-PY
-  echo
-}
-coalesce_table() {
-  [ -s "$coal" ] || return 0
-  echo "RPC coalescing (issue 17): the read routes with coalescing off (the default: the rows"
-  echo "above) and on (every daemon restarted with RPC_COALESCE=true), each as % of /health"
-  echo "at its setting."
-  echo
-  python3 - "$coal" "$results" <<'PY'
-import sys
-def load(path):
-    return {(r[0], r[1]): r for r in (l.rstrip("\n").split("\t") for l in open(path) if l.strip())}
-on, off = load(sys.argv[1]), load(sys.argv[2])
-print("| route | conns | on req/s | off req/s | on/off | on vs /health | off vs /health"
-      " | on p99 ms | off p99 ms | on CPU µs/req | off CPU µs/req |")
+on, a, off, b = load(sys.argv[1]), sys.argv[2], load(sys.argv[3]), sys.argv[4]
+print(f"| route | conns | {a} req/s | {b} req/s | {a}/{b} | {a} vs /health | {b} vs /health"
+      f" | {a} p99 ms | {b} p99 ms | {a} CPU µs/req | {b} CPU µs/req |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for key, f in off.items():
     n = on.get(key)
@@ -397,6 +368,21 @@ for key, f in off.items():
           f"| {pct(f, hf)} | {int(n[4]) / 1000:.2f} | {int(f[4]) / 1000:.2f} | {n[6]} | {f[6]} |")
 PY
   echo
+}
+tls_table() {
+  [ -s "$tlsrows" ] || return 0
+  echo "Mutual TLS between the daemons (issue 17): the read routes with every RPC hop on"
+  echo "tls+tcp:// beside plain tcp:// (the rows above), every other setting the same."
+  echo
+  side_by_side "$tlsrows" TLS "$results" tcp
+}
+coalesce_table() {
+  [ -s "$coal" ] || return 0
+  echo "RPC coalescing (issue 17): the read routes with coalescing off (the default: the rows"
+  echo "above) and on (every daemon restarted with RPC_COALESCE=true), each as % of /health"
+  echo "at its setting."
+  echo
+  side_by_side "$coal" on "$results" off
 }
 if [ "${BENCH_ONLY:-}" = coalesce ]; then
   for c in $conns; do read_routes "$c"; done
@@ -419,7 +405,7 @@ for c in $conns; do
   bench "POST /auth/login 400, no limit" "$c" BENCH_METHOD=POST BENCH_PATH=/auth/login BENCH_BODY='{'
 done
 for d in td-auth td-diary td-sentiment td-gateway; do peak[$d]=$(kb "${pid[$d]}" VmHWM); done
-coalesce_rows || echo "bench: the rows without coalescing are incomplete" >&2
+coalesce_rows || echo "bench: the rows with coalescing are incomplete" >&2
 tls_rows || echo "bench: the rows on mutual TLS are incomplete" >&2
 
 # ---- the peer: the same read routes without the daemon split (issue 17) -------
