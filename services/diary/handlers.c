@@ -529,12 +529,12 @@ static int op_timeline(void *ctx, const struct td_rpc_request *req, struct td_rp
     msgpack_packer *pk = rc == 0 ? td_rpc_reply_result(rep, 200) : NULL;
     int prc = rc;
     if (pk != NULL) {
-        char tzname[TD_TZ_NAME_MAX + 1] = "UTC";
+        char tz_name[TD_TZ_NAME_MAX + 1] = "UTC";
         if (args[3].value != NULL)
-            td_mp_copy_str(args[3].value, tzname, sizeof tzname);
+            td_mp_copy_str(args[3].value, tz_name, sizeof tz_name);
         prc = msgpack_pack_map(pk, 5);
         prc = prc ? prc : td_mp_pack_kv_str(pk, "bucket", diary_bucket_name(b));
-        prc = prc ? prc : td_mp_pack_kv_str(pk, "tz", tzname);
+        prc = prc ? prc : td_mp_pack_kv_str(pk, "tz", tz_name);
         prc = prc ? prc : pack_date(pk, "from", first);
         prc = prc ? prc : pack_date(pk, "to", n > 0 ? last : first);
         prc = prc ? prc : td_mp_pack_cstr(pk, "points");
