@@ -20,6 +20,12 @@
 
 static _Atomic(const char *) stop_step = "stopping";
 
+/* The reaper watch (td_rpc.h): a canary teardown every second; ten seconds
+ * without one is far beyond any healthy teardown (they wait only for
+ * callbacks already running) and short beside a peer that stays unreachable. */
+#define TD_REAPER_WATCH_PERIOD_MS 1000
+#define TD_REAPER_STUCK_MS 10000
+
 int td_daemon_parse_args(int argc, char **argv, const char *name, const char *extra,
                          struct td_daemon_args *out)
 {
@@ -119,10 +125,16 @@ int td_daemon_configure(const char *name, unsigned role, const struct td_cfg_var
     return 0;
 }
 
-void td_daemon_finish(void)
+int td_daemon_finish(int status)
 {
-    if (!td_rpc_close_stuck()) /* else it would wait for that socket for ever */
+    /* Either way nng_fini would wait for ever for a socket's teardown. */
+    bool reaper_stuck = td_rpc_close_stuck() || td_rpc_reaper_wedged();
+    if (!reaper_stuck)
         nng_fini();
+    /* A wedged reaper never dials a dead peer again: exit non-zero so the
+     * supervisor (systemd's Restart=on-failure, Compose's restart policy)
+     * starts a fresh process. */
+    return td_rpc_reaper_wedged() ? 1 : status;
 }
 
 void td_daemon_stop_step(const char *step)
@@ -143,8 +155,19 @@ static void *stop_watchdog(void *arg)
     _exit(1);
 }
 
+/* The reaper watch's answer to a wedged reaper: the daemon's own graceful
+ * stop, as for SIGTERM; td_daemon_finish then makes the exit status 1. */
+static void stop_for_wedged_reaper(void)
+{
+    kill(getpid(), SIGTERM);
+}
+
 int td_daemon_wait(int stop_deadline_ms)
 {
+    const struct td_rpc_reaper_watch_opts watch = {.period_ms = TD_REAPER_WATCH_PERIOD_MS,
+                                                   .stuck_ms = TD_REAPER_STUCK_MS,
+                                                   .on_wedged = stop_for_wedged_reaper};
+    bool watching = td_rpc_reaper_watch_start(&watch) == 0; /* else logged, and served on */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -152,6 +175,8 @@ int td_daemon_wait(int stop_deadline_ms)
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
         ;
+    if (watching)
+        td_rpc_reaper_watch_stop();
     pthread_t t;
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0 ||

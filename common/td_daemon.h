@@ -38,10 +38,14 @@ int td_daemon_configure(const char *name, unsigned role, const struct td_cfg_var
                         unsigned n, void *cfg, struct td_base_config *base);
 
 /* Releases library-global state (nng's threads and pools) once every socket
- * is closed, so a leak checker sees a clean exit on every path. Call last. */
-void td_daemon_finish(void);
+ * is closed, so a leak checker sees a clean exit on every path. Call last;
+ * returns the exit status: `status`, or 1 when nng's reaper wedged while
+ * the daemon served (td_daemon_wait), so its supervisor restarts it. */
+int td_daemon_finish(int status);
 
-/* Blocks until SIGTERM or SIGINT; returns the signal number. Before
+/* Blocks until SIGTERM or SIGINT; returns the signal number. Meanwhile it
+ * runs the reaper watch (td_rpc.h): a wedged nng reaper stops the daemon as
+ * SIGTERM would, and td_daemon_finish then returns 1. Before
  * returning it arms the stop deadline: if the process has not exited
  * `stop_deadline_ms` later (STOP_DEADLINE_MS, 15 s by default: the RPC
  * drain's 10 s plus time to close, and below the systemd units' 20 s

@@ -156,6 +156,34 @@ void td_rpc_close_listening(const char *service, nng_socket sock);
  * wait for ever, and td_daemon_finish skips it. */
 bool td_rpc_close_stuck(void);
 
+/* ---- the reaper watch (td_rpc_reaper.c) ------------------------------
+ *
+ * nng 1.5.2's reaper can block for good, after which a dialer whose peer
+ * dies never dials it again (docs/library-notes.md, "nng's reaper can
+ * wedge"). The watch closes a canary connection inside the process every
+ * period_ms; if nng has not torn it down stuck_ms later, it logs
+ * nng_reaper_wedged, calls on_wedged once (on the watch's thread) and stops.
+ * td_daemon_wait runs it while a daemon serves. */
+struct td_rpc_reaper_watch_opts {
+    int period_ms;
+    int stuck_ms;
+    void (*on_wedged)(void); /* may be NULL */
+};
+
+/* Starts the watch (one per process). Returns 0, TD_EINVAL (bad options, or
+ * already running) or TD_EINTERNAL (logged: nng could not make the canary). */
+int td_rpc_reaper_watch_start(const struct td_rpc_reaper_watch_opts *opts);
+
+/* Stops the watch and closes its canary, unless the reaper is wedged (the
+ * close would wait for ever; the process's exit takes it). */
+void td_rpc_reaper_watch_stop(void);
+
+/* True once the watch has seen the reaper wedged. */
+bool td_rpc_reaper_wedged(void);
+
+/* Canary teardowns the watch has seen (tests). */
+uint64_t td_rpc_reaper_teardowns(void);
+
 /* What a server has received since it started (tests, benchmarks). */
 struct td_rpc_server_stats {
     uint64_t messages;      /* messages received, batches counted once */

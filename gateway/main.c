@@ -98,6 +98,5 @@ int main(int argc, char **argv)
     if (rc == 0)
         TD_LOG(TD_LOG_NOTICE, "stopped", "td-gateway stopped");
     td_daemon_stop_step("releasing nng");
-    td_daemon_finish();
-    return rc == 0 ? 0 : 1;
+    return td_daemon_finish(rc == 0 ? 0 : 1);
 }

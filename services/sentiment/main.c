@@ -107,6 +107,5 @@ int main(int argc, char **argv)
     if (rc != 0)
         fprintf(stderr, "td-sentiment: failed to start: %s\n", td_error_symbol(rc));
     td_daemon_stop_step("releasing nng");
-    td_daemon_finish();
-    return rc == 0 ? 0 : 1;
+    return td_daemon_finish(rc == 0 ? 0 : 1);
 }
