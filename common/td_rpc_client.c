@@ -69,9 +69,10 @@ struct td_rpc_client {
     atomic_uint_fast64_t messages_alone; /* messages sent from here */
 };
 
-/* Off unless RPC_COALESCE=true (td_config.c): with batches on, a stopped
- * peer could leave nng's reaper waiting for ever (docs/library-notes.md,
- * "nng's reaper can wedge"), which is not understood yet. */
+/* Off unless RPC_COALESCE=true (td_config.c): batches keep requests and
+ * replies crossing on a busy connection, which is when nng 1.5.2's reaper
+ * can wedge as a peer dies (docs/library-notes.md, "nng's reaper can
+ * wedge"; the daemon is then replaced). */
 static atomic_bool coalesce_default = false;
 
 void td_rpc_coalesce_setup(bool on)

@@ -5,7 +5,7 @@
  * nng 1.5.2 tears every connection down on one thread per process, and that
  * thread blocks for ever when a connection is closed while a read on it has
  * just completed (docs/library-notes.md, "nng's reaper can wedge";
- * tests/repro/nng_peer_death.c shows it happen). Nothing fails at once: calls
+ * tests/library/nng_reaper_wedge.c shows it happen). Nothing fails at once: calls
  * go on over the live connections. But a dialer dials again only once its
  * dead connection has been torn down, so from then on a peer that dies is
  * never dialled again, and every closed connection keeps its file
