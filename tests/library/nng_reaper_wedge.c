@@ -6,6 +6,7 @@
  *
  *     build/bin/nng-reaper-wedge wedge  [contexts] [trials]   # 8, 10
  *     build/bin/nng-reaper-wedge redial [contexts] [trials]
+ *     build/bin/nng-reaper-wedge client <url> <contexts>   # requests for ever
  *
  * `wedge`: each trial is a rep0 echo server in a process of its own that
  * sees 20 clients (req0, `contexts` requests in flight each) SIGKILLed one
