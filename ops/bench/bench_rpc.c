@@ -15,13 +15,15 @@
  * calls a message carried on average (calls/msg).
  *
  * Each row also prints the process's CPU time per round trip (both sides and
- * the kernel's share for them): on a machine whose cores are all busy, a
+ * the kernel's share for them) and its context switches per round trip (a
+ * hand-off between threads is one: the cost beyond the bytes moved): on a machine whose cores are all busy, a
  * route that makes one call can never cost less than that row. Server and
  * client run in this one process, as td-gateway and a daemon would on one
  * host. Wired into `make bench`; not a test (timings depend on the machine).
  *
  *   bench_rpc [seconds-per-case]   (default 2)
  *
+ * BENCH_RPC_ONLY: run only the rows whose name holds this text.
  * BENCH_RPC_IN_FLIGHT: messages in flight before calls wait to share one
  * (td_rpc_client_opts.max_in_flight; default TD_RPC_MAX_IN_FLIGHT).
  */
@@ -69,6 +71,17 @@ static int64_t cpu_us(void)
            ru.ru_stime.tv_usec;
 }
 
+/* Context switches of the whole process so far, voluntary (a thread
+ * waited) and not: each hand-off between nng's threads is one, which is
+ * what separates the transports beyond the bytes they move. */
+static int64_t switches(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (int64_t)ru.ru_nvcsw + (int64_t)ru.ru_nivcsw;
+}
+
 struct worker {
     pthread_t th;
     struct td_rpc_client *c; /* td_rpc rows */
@@ -87,7 +100,7 @@ static void measure(const char *name, void *(*fn)(void *), struct worker *proto,
     for (int pass = 0; pass < 2; pass++) {
         if (proto->c != NULL)
             td_rpc_client_stats(proto->c, &s0);
-        int64_t start = td_now_us(), cpu0 = cpu_us();
+        int64_t start = td_now_us(), cpu0 = cpu_us(), sw0 = switches();
         int64_t len = pass == 0 ? 200000 : (int64_t)(seconds * 1e6);
         for (int i = 0; i < nthreads; i++) {
             ws[i] = *proto;
@@ -104,7 +117,7 @@ static void measure(const char *name, void *(*fn)(void *), struct worker *proto,
             continue; /* warm-up */
         double el = (double)(td_now_us() - start) / 1e6;
         double n = calls ? (double)calls : 1.0;
-        int64_t cpu = cpu_us() - cpu0;
+        int64_t cpu = cpu_us() - cpu0, sw = switches() - sw0;
         char per_msg[32] = "";
         if (proto->c != NULL) {
             td_rpc_client_stats(proto->c, &s1);
@@ -112,9 +125,9 @@ static void measure(const char *name, void *(*fn)(void *), struct worker *proto,
             snprintf(per_msg, sizeof per_msg, " calls/msg=%.1f", msgs ? n / (double)msgs : 0.0);
         }
         printf("rpc %-36s threads=%-2d round_trips/s=%-6.0f us/call=%-6.1f cpu_us/call=%-5.1f "
-               "errors=%ld%s\n",
-               name, nthreads, (double)calls / el, el * 1e6 * nthreads / n, (double)cpu / n, errors,
-               per_msg);
+               "switches/call=%-4.1f errors=%ld%s\n",
+               name, nthreads, (double)calls / el, el * 1e6 * nthreads / n, (double)cpu / n,
+               (double)sw / n, errors, per_msg);
         fflush(stdout);
     }
 }
@@ -144,9 +157,21 @@ static void *run_td(void *arg)
     return NULL;
 }
 
+/* BENCH_RPC_ONLY: only the rows whose name holds this text (a profile of
+ * one transport, say "inline route (tls"); unset: every row. */
+static bool row_wanted(const char *name)
+{
+    const char *only = getenv("BENCH_RPC_ONLY");
+    return only == NULL || *only == '\0' || strstr(name, only) != NULL;
+}
+
 static int bench_td(const char *name, const char *url, const struct td_rpc_route *routes,
                     double seconds, int coalesce)
 {
+    char row[64];
+    snprintf(row, sizeof row, "%s%s", name, coalesce > 0 ? ", coalesced" : "");
+    if (!row_wanted(row))
+        return 0;
     /* With TLS both ends are the gateway role (one identity per process). */
     struct td_rpc_server_opts so = {.service = "bench", .url = url, .callers = TD_ROLE_GATEWAY,
                                     .workers = 8,
@@ -169,8 +194,6 @@ static int bench_td(const char *name, const char *url, const struct td_rpc_route
     for (int i = 0; i < 500 && td_rpc_client_peers(c) < TD_RPC_CONNECTIONS; i++)
         usleep(2000);
     struct worker proto = {.c = c};
-    char row[64];
-    snprintf(row, sizeof row, "%s%s", name, coalesce > 0 ? ", coalesced" : "");
     measure(row, run_td, &proto, 1, seconds);
     measure(row, run_td, &proto, MAX_THREADS, seconds);
     td_rpc_client_free(&c);
@@ -248,6 +271,8 @@ static void *run_raw(void *arg)
 
 static int bench_raw(const char *url, double seconds)
 {
+    if (!row_wanted("raw nng floor (tcp)"))
+        return 0;
     nng_socket rep, req;
     struct echo_slot slots[8];
     memset(slots, 0, sizeof slots);
