@@ -39,8 +39,9 @@ static struct td_rpc_reaper_watch_opts watch_opts;
 static bool watch_running, watch_quit;
 static pthread_t watch_thread;
 static nng_socket canary_listen, canary_dial;
-static uint32_t canary_pipe;    /* the dialer's live canary connection; 0: none */
-static uint32_t canary_removed; /* the last connection the reaper tore down */
+static uint32_t canary_pipe;  /* the dialer's live canary connection; 0: none */
+static uint32_t awaited_pipe; /* the one closed last, whose teardown is awaited */
+static bool awaited_gone;     /* the reaper has torn awaited_pipe down */
 static atomic_bool reaper_wedged;
 static atomic_uint_fast64_t teardowns_seen;
 
@@ -62,22 +63,23 @@ static void canary_event(nng_pipe p, nng_pipe_ev ev, void *arg)
     if (ev == NNG_PIPE_EV_ADD_POST) {
         canary_pipe = nng_pipe_id(p);
     } else {
-        canary_removed = nng_pipe_id(p);
-        if (canary_pipe == canary_removed)
+        uint32_t id = nng_pipe_id(p);
+        if (canary_pipe == id)
             canary_pipe = 0;
+        if (awaited_pipe == id)
+            awaited_gone = true;
         atomic_fetch_add(&teardowns_seen, 1);
     }
     pthread_cond_broadcast(&watch_wake);
     pthread_mutex_unlock(&watch_lock);
 }
 
-/* Waits on watch_wake until `due` (td_mono_ms) or a wake-up; false once
- * the watch is told to quit. Called with watch_lock held. */
-static bool wait_until_locked(int64_t due)
+/* Waits on watch_wake until `due` (td_mono_ms) or a wake-up. Called with
+ * watch_lock held. */
+static void wait_until_locked(int64_t due)
 {
     struct timespec ts = td_realtime_in(due - td_mono_ms());
     pthread_cond_timedwait(&watch_wake, &watch_lock, &ts);
-    return !watch_quit;
 }
 
 static void *watch_main(void *unused)
@@ -86,14 +88,16 @@ static void *watch_main(void *unused)
     pthread_setname_np(pthread_self(), "reaper-watch");
     pthread_mutex_lock(&watch_lock);
     while (!watch_quit) {
-        /* Between checks: sleep a period, or less when the canary is gone
-         * (the last close's redial is still under way). */
+        /* A period between checks; another while the canary has not come
+         * back (the dialer redials it after each teardown). */
         int64_t next = td_mono_ms() + watch_opts.period_ms;
         while (!watch_quit && td_mono_ms() < next)
-            (void)wait_until_locked(next);
+            wait_until_locked(next);
         if (watch_quit || canary_pipe == 0)
             continue;
         uint32_t closing = canary_pipe;
+        awaited_pipe = closing;
+        awaited_gone = false;
         pthread_mutex_unlock(&watch_lock);
         nng_pipe p = {.id = closing};
         /* Only the watch closes the canary, so this cannot fail but with
@@ -102,9 +106,9 @@ static void *watch_main(void *unused)
         (void)nng_pipe_close(p);
         pthread_mutex_lock(&watch_lock);
         int64_t due = td_mono_ms() + watch_opts.stuck_ms;
-        while (!watch_quit && canary_removed != closing && td_mono_ms() < due)
-            (void)wait_until_locked(due);
-        if (watch_quit || canary_removed == closing)
+        while (!watch_quit && !awaited_gone && td_mono_ms() < due)
+            wait_until_locked(due);
+        if (watch_quit || awaited_gone)
             continue;
         atomic_store(&reaper_wedged, true);
         pthread_mutex_unlock(&watch_lock);
@@ -134,7 +138,8 @@ int td_rpc_reaper_watch_start(const struct td_rpc_reaper_watch_opts *opts)
     pthread_mutex_lock(&watch_lock);
     watch_opts = *opts;
     watch_quit = false;
-    canary_pipe = canary_removed = 0; /* before the dial: its ADD_POST may come at once */
+    canary_pipe = awaited_pipe = 0; /* before the dial: its ADD_POST may come at once */
+    awaited_gone = false;
     atomic_store(&reaper_wedged, false);
     pthread_mutex_unlock(&watch_lock);
     char url[64];
