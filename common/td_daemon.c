@@ -127,14 +127,14 @@ int td_daemon_configure(const char *name, unsigned role, const struct td_cfg_var
 
 int td_daemon_finish(int status)
 {
+    bool wedged = td_rpc_reaper_wedged();
     /* Either way nng_fini would wait for ever for a socket's teardown. */
-    bool reaper_stuck = td_rpc_close_stuck() || td_rpc_reaper_wedged();
-    if (!reaper_stuck)
+    if (!td_rpc_close_stuck() && !wedged)
         nng_fini();
     /* A wedged reaper never dials a dead peer again: exit non-zero so the
      * supervisor (systemd's Restart=on-failure, Compose's restart policy)
      * starts a fresh process. */
-    return td_rpc_reaper_wedged() ? 1 : status;
+    return wedged ? 1 : status;
 }
 
 void td_daemon_stop_step(const char *step)

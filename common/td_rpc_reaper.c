@@ -5,8 +5,8 @@
  * nng 1.5.2 tears every connection down on one thread per process, and that
  * thread blocks for ever when a connection is closed while a read on it has
  * just completed (docs/library-notes.md, "nng's reaper can wedge";
- * tests/library/nng_reaper_wedge.c shows it happen). Nothing fails at once: calls
- * go on over the live connections. But a dialer dials again only once its
+ * tests/library/nng_reaper_wedge.c shows it happen). Nothing fails at
+ * once: calls go on over the live connections. But a dialer dials again only once its
  * dead connection has been torn down, so from then on a peer that dies is
  * never dialled again, and every closed connection keeps its file
  * descriptor. This process cannot recover; a new one can.
@@ -131,11 +131,10 @@ int td_rpc_reaper_watch_start(const struct td_rpc_reaper_watch_opts *opts)
     if (opts->period_ms <= 0 || opts->stuck_ms <= 0)
         return TD_EINVAL;
     pthread_mutex_lock(&watch_lock);
-    bool running = watch_running;
-    pthread_mutex_unlock(&watch_lock);
-    if (running)
+    if (watch_running) {
+        pthread_mutex_unlock(&watch_lock);
         return TD_EINVAL;
-    pthread_mutex_lock(&watch_lock);
+    }
     watch_opts = *opts;
     watch_quit = false;
     canary_pipe = awaited_pipe = 0; /* before the dial: its ADD_POST may come at once */

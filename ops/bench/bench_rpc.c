@@ -16,8 +16,9 @@
  *
  * Each row also prints the process's CPU time per round trip (both sides and
  * the kernel's share for them) and its context switches per round trip (a
- * hand-off between threads is one: the cost beyond the bytes moved): on a machine whose cores are all busy, a
- * route that makes one call can never cost less than that row. Server and
+ * hand-off between threads is one: the cost beyond the bytes moved). On a
+ * machine whose cores are all busy, a route that makes one call can never
+ * cost less than that row's CPU. Server and
  * client run in this one process, as td-gateway and a daemon would on one
  * host. Wired into `make bench`; not a test (timings depend on the machine).
  *
@@ -61,25 +62,22 @@ static int echo(void *app, const struct td_rpc_request *req, struct td_rpc_reply
 static const struct td_rpc_route worker_routes[] = {{TD_OP_DIARY_LIST, echo, false}};
 static const struct td_rpc_route inline_routes[] = {{TD_OP_DIARY_LIST, echo, true}};
 
-/* CPU time of the whole process, user + system, in microseconds. */
-static int64_t cpu_us(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
-           ru.ru_stime.tv_usec;
-}
+/* What the whole process has used so far, from one getrusage: CPU time
+ * (user + system, microseconds) and context switches, voluntary (a thread
+ * waited) and not; each hand-off between nng's threads is one. */
+struct usage {
+    int64_t cpu_us, switches;
+};
 
-/* Context switches of the whole process so far, voluntary (a thread
- * waited) and not: each hand-off between nng's threads is one, which is
- * what separates the transports beyond the bytes they move. */
-static int64_t switches(void)
+static struct usage usage_now(void)
 {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (int64_t)ru.ru_nvcsw + (int64_t)ru.ru_nivcsw;
+        return (struct usage){0, 0};
+    return (struct usage){
+        .cpu_us = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+                  ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
+        .switches = (int64_t)ru.ru_nvcsw + (int64_t)ru.ru_nivcsw};
 }
 
 struct worker {
@@ -100,7 +98,8 @@ static void measure(const char *name, void *(*fn)(void *), struct worker *proto,
     for (int pass = 0; pass < 2; pass++) {
         if (proto->c != NULL)
             td_rpc_client_stats(proto->c, &s0);
-        int64_t start = td_now_us(), cpu0 = cpu_us(), sw0 = switches();
+        int64_t start = td_now_us();
+        struct usage u0 = usage_now();
         int64_t len = pass == 0 ? 200000 : (int64_t)(seconds * 1e6);
         for (int i = 0; i < nthreads; i++) {
             ws[i] = *proto;
@@ -117,7 +116,8 @@ static void measure(const char *name, void *(*fn)(void *), struct worker *proto,
             continue; /* warm-up */
         double el = (double)(td_now_us() - start) / 1e6;
         double n = calls ? (double)calls : 1.0;
-        int64_t cpu = cpu_us() - cpu0, sw = switches() - sw0;
+        struct usage u1 = usage_now();
+        int64_t cpu = u1.cpu_us - u0.cpu_us, sw = u1.switches - u0.switches;
         char per_msg[32] = "";
         if (proto->c != NULL) {
             td_rpc_client_stats(proto->c, &s1);
@@ -271,7 +271,8 @@ static void *run_raw(void *arg)
 
 static int bench_raw(const char *url, double seconds)
 {
-    if (!row_wanted("raw nng floor (tcp)"))
+    static const char row[] = "raw nng floor (tcp)";
+    if (!row_wanted(row))
         return 0;
     nng_socket rep, req;
     struct echo_slot slots[8];
@@ -293,8 +294,8 @@ static int bench_raw(const char *url, double seconds)
         rc = nng_dial(req, url, NULL, 0);
     if (rc == 0) {
         struct worker proto = {.raw = req};
-        measure("raw nng floor (tcp)", run_raw, &proto, 1, seconds);
-        measure("raw nng floor (tcp)", run_raw, &proto, MAX_THREADS, seconds);
+        measure(row, run_raw, &proto, 1, seconds);
+        measure(row, run_raw, &proto, MAX_THREADS, seconds);
         nng_close(req);
     } else {
         fprintf(stderr, "bench_rpc: raw: %s\n", nng_strerror(rc));
