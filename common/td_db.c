@@ -85,8 +85,13 @@ int td_db_open(const char *data_dir, const char *name, sqlite3 **out)
         return TD_ESTORAGE;
     }
     sqlite3_busy_handler(db, busy_wait, NULL);
+    /* temp_store=MEMORY: SQLite's temporary files (the statement journal
+     * behind each savepoint of a group commit, services/diary/store.c; sort
+     * spills) would otherwise go to /var/tmp, outside DATA_DIR, holding
+     * copies of pages of diary text, and cost an open, unlink and dozens of
+     * 4 KB writes per commit (docs/performance.md, "Writes"). */
     if (td_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                       "PRAGMA foreign_keys=ON;") != 0) {
+                       "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON;") != 0) {
         sqlite3_close(db);
         return TD_ESTORAGE;
     }

@@ -6,8 +6,8 @@
  * What is tested is what td_db.h promises: migration i brings PRAGMA
  * user_version from i-1 to i in its own transaction; only the migrations a
  * database has not seen run; a failed migration is rolled back and nothing
- * after it runs; connections use WAL, synchronous=FULL, foreign keys and a
- * busy timeout; DATA_DIR is created when missing.
+ * after it runs; connections use WAL, synchronous=FULL, foreign keys, a
+ * busy timeout and no temporary files; DATA_DIR is created when missing.
  */
 #include "../td_assert.h"
 #include "../td_tempdir.h"
@@ -16,10 +16,12 @@
 #include "td_log.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -240,6 +242,42 @@ Test(db, connections_use_wal_synchronous_full_and_foreign_keys)
                                 "CREATE TABLE c (p INTEGER REFERENCES p (id));"));
     cr_expect_eq(td_db_exec(db, "INSERT INTO c VALUES (42)"), TD_ESTORAGE);
     cr_expect_eq(query_int(db, "SELECT count(*) FROM c"), 0);
+}
+
+/* A savepoint whose statement journal outgrows SQLite's in-memory spill
+ * size (64 KiB) writes it to a temporary file in the temp directory, with
+ * copies of the pages it changed: diary text outside DATA_DIR. With
+ * temp_store=MEMORY no file is ever made there, which inotify sees even
+ * though SQLite unlinks its temporary files the moment it opens them. */
+Test(db, savepoints_keep_their_journal_in_memory_not_in_a_temporary_file)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "/tmp/td-db-sqltmp-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp));
+    sqlite3_temp_directory = sqlite3_mprintf("%s", tmp); /* where it would go */
+    cr_assert_not_null(sqlite3_temp_directory);
+    int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    cr_assert_geq(watch, 0);
+    cr_assert_geq(inotify_add_watch(watch, tmp, IN_CREATE), 0);
+
+    TD_ASSERT_OK(td_db_exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT);"
+                                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                                "  WHERE i < 200)"
+                                "INSERT INTO t (body) SELECT printf('%.2000c', 'x') FROM n;"));
+    /* as in a group commit: the savepoint changes pages that the
+     * transaction changed before it, whose earlier state it must keep */
+    TD_ASSERT_OK(td_db_exec(db, "BEGIN; UPDATE t SET body = printf('%.2000c', 'y');"
+                                "SAVEPOINT one; UPDATE t SET body = printf('%.2000c', 'z');"
+                                "RELEASE one; COMMIT;"));
+    cr_expect_eq(query_int(db, "SELECT count(*) FROM t WHERE body LIKE 'z%'"), 200);
+
+    char events[4096];
+    ssize_t got = read(watch, events, sizeof events);
+    cr_expect(got < 0 && errno == EAGAIN, "SQLite made a temporary file in %s", tmp);
+    cr_assert_eq(close(watch), 0);
+    sqlite3_free(sqlite3_temp_directory);
+    sqlite3_temp_directory = NULL;
+    cr_assert_eq(rmdir(tmp), 0, "%s is not empty", tmp);
 }
 
 static void *release_after_a_moment(void *arg)
