@@ -192,23 +192,14 @@ int senti_provider_analyze(struct senti_provider *p, unsigned worker, const char
             return rc;
         fallback = true;
     }
-    unsigned char key[SENTI_CACHE_KEY_BYTES];
-    senti_cache_key(SENTI_ANALYZER_VERSION, text, len, key);
+    /* the embedded analyzer: never cached (provider.h) */
     struct senti_result r;
-    if (cache_get(p, worker, key, spans)) {
-        int rc = finish(text, len, spans, SENTI_ANALYZER_VERSION, &r);
-        if (rc != 0)
-            return rc;
-        r.cached = true;
-    } else {
-        int rc = senti_analyze(text, len, spans);
-        if (rc != 0)
-            return rc;
-        rc = finish(text, len, spans, SENTI_ANALYZER_VERSION, &r);
-        if (rc != 0)
-            return rc;
-        cache_put(p, worker, key, spans, &r);
-    }
+    int rc = senti_analyze(text, len, spans);
+    if (rc != 0)
+        return rc;
+    rc = finish(text, len, spans, SENTI_ANALYZER_VERSION, &r);
+    if (rc != 0)
+        return rc;
     r.fallback = fallback;
     *out = r;
     return 0;

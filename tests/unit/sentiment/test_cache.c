@@ -1,6 +1,7 @@
-/* test_cache.c — the analysis cache: keys, hits that skip the LLM, fallback
- * answers cached under the lexicon's key, the bound on rows, malformed rows,
- * and that no diary text is stored. Each test gets a fresh DATA_DIR. */
+/* test_cache.c — the analysis cache: keys, hits that skip the LLM, the
+ * embedded analyzer's answers (fallbacks included) never cached, the bound
+ * on rows, malformed rows, and that no diary text is stored. Each test gets
+ * a fresh DATA_DIR. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <sodium.h>
@@ -134,7 +135,7 @@ Test(cache, another_model_does_not_reuse_the_answer)
     cr_assert_eq(fake_llm_requests(&g_fake), 2);
 }
 
-Test(cache, fallback_answers_are_cached_under_the_lexicon_key)
+Test(cache, fallback_answers_are_not_cached)
 {
     open_store(1000);
     make("github-models", "gpt-4o");
@@ -142,10 +143,13 @@ Test(cache, fallback_answers_are_cached_under_the_lexicon_key)
     struct senti_result r;
     analyze("I feel great", &r);
     cr_assert(r.fallback);
+    cr_assert_not(r.cached);
     cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
+    cr_assert_eq(r.positive, 1);
     senti_result_free(&r);
+    cr_assert_eq(rows(), 0, "the fallback's answer was stored");
 
-    /* The LLM is back: the same text goes to it, not to the fallback's row. */
+    /* The LLM is back: the same text goes to it, and its answer is kept. */
     fake_llm_set(&g_fake, FAKE_LLM_OK,
                  "{\"phrases\":[{\"text\":\"great\",\"sentiment\":\"positive\"}]}");
     analyze("I feel great", &r);
@@ -154,19 +158,12 @@ Test(cache, fallback_answers_are_cached_under_the_lexicon_key)
     cr_assert_str_eq(r.analyzer, "github-models:gpt-4o");
     senti_result_free(&r);
     cr_assert_eq(fake_llm_requests(&g_fake), 2);
-
-    /* And the lexicon provider finds the fallback's row. */
-    senti_provider_free(&g_p);
-    make("lexicon", NULL);
-    analyze("I feel great", &r);
-    cr_assert(r.cached);
-    cr_assert_str_eq(r.analyzer, SENTI_ANALYZER_VERSION);
-    cr_assert_eq(r.positive, 1);
-    senti_result_free(&r);
-    cr_assert_eq(rows(), 2);
+    cr_assert_eq(rows(), 1);
 }
 
-Test(cache, lexicon_hit_gives_the_same_markup)
+/* The embedded analyzer is cheaper than a cache row (provider.h): it answers
+ * every time, the same way, and writes nothing. */
+Test(cache, the_embedded_analyzer_is_never_cached)
 {
     open_store(1000);
     make("lexicon", NULL);
@@ -175,24 +172,22 @@ Test(cache, lexicon_hit_gives_the_same_markup)
     analyze(text, &a);
     analyze(text, &b);
     cr_assert_not(a.cached);
-    cr_assert(b.cached);
+    cr_assert_not(b.cached);
     cr_assert_str_eq(a.html, b.html);
     cr_assert_eq(a.positive, b.positive);
     cr_assert_eq(a.negative, b.negative);
+    cr_assert_gt(a.negative, 0);
     senti_result_free(&a);
     senti_result_free(&b);
-    analyze("", &a);
-    analyze("", &b);
-    cr_assert(b.cached);
-    cr_assert_str_eq(b.html, "");
-    senti_result_free(&a);
-    senti_result_free(&b);
+    cr_assert_eq(rows(), 0);
 }
 
 Test(cache, rows_are_bounded)
 {
     open_store(10);
-    make("lexicon", NULL);
+    make("github-models", "gpt-4o");
+    fake_llm_set(&g_fake, FAKE_LLM_OK,
+                 "{\"phrases\":[{\"text\":\"happy\",\"sentiment\":\"positive\"}]}");
     char text[64];
     for (int i = 0; i < SENTI_CACHE_PRUNE_EVERY + 5; i++) {
         struct senti_result r;
@@ -218,13 +213,15 @@ Test(cache, rows_are_bounded)
 Test(cache, zero_rows_disables_the_cache)
 {
     open_store(0);
-    make("lexicon", NULL);
+    make("github-models", "gpt-4o");
+    fake_llm_set(&g_fake, FAKE_LLM_OK, "{\"phrases\":[]}");
     struct senti_result r;
     analyze("happy", &r);
     senti_result_free(&r);
     analyze("happy", &r);
     cr_assert_not(r.cached);
     senti_result_free(&r);
+    cr_assert_eq(fake_llm_requests(&g_fake), 2);
     cr_assert_eq(rows(), 0);
 }
 
@@ -254,21 +251,45 @@ Test(cache, malformed_rows_are_misses)
         cr_assert_eq(sp.count, 0);
         senti_spans_free(&sp);
     }
-    /* A span past the end of this text is dropped by the markup builder. */
-    make("lexicon", NULL);
+    /* Through the provider: an LLM answer whose row is then broken is asked
+     * for again; a well-formed span past the end of this text is dropped by
+     * the markup builder. */
+    make("github-models", "gpt-4o");
+    fake_llm_set(&g_fake, FAKE_LLM_OK,
+                 "{\"phrases\":[{\"text\":\"happy\",\"sentiment\":\"positive\"}]}");
     struct senti_result r;
     analyze("happy", &r);
+    senti_result_free(&r);
+    cr_assert_eq(sqlite3_exec(g_store->conns[0], "UPDATE analysis_cache SET spans = X'0102'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    analyze("happy", &r);
+    cr_assert_not(r.cached);
     cr_assert_str_eq(r.html, "<span class=\"positive\">happy</span>");
+    senti_result_free(&r);
+    cr_assert_eq(fake_llm_requests(&g_fake), 2);
+    cr_assert_eq(sqlite3_exec(g_store->conns[0],
+                              "UPDATE analysis_cache SET spans = X'000000002000000001'", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
+    analyze("happy", &r);
+    cr_assert(r.cached);
+    cr_assert_str_eq(r.html, "happy");
+    cr_assert_eq(r.positive, 0);
     senti_result_free(&r);
 }
 
 Test(cache, the_file_holds_no_diary_text)
 {
     open_store(100);
-    make("lexicon", NULL);
+    make("github-models", "gpt-4o");
+    fake_llm_set(&g_fake, FAKE_LLM_OK,
+                 "{\"phrases\":[{\"text\":\"secret diary sentence\",\"sentiment\":\"negative\"}]}");
     struct senti_result r;
     analyze("my secret diary sentence, happy and sad", &r);
+    cr_assert_eq(r.negative, 1);
     senti_result_free(&r);
+    cr_assert_eq(rows(), 1);
     senti_provider_free(&g_p);
     senti_store_close(&g_store);
     char path[128], cmd[512];
@@ -284,15 +305,17 @@ Test(cache, the_file_holds_no_diary_text)
 Test(cache, reopening_keeps_the_rows)
 {
     open_store(100);
-    make("lexicon", NULL);
+    make("github-models", "gpt-4o");
+    fake_llm_set(&g_fake, FAKE_LLM_OK, "{\"phrases\":[]}");
     struct senti_result r;
     analyze("happy days", &r);
     senti_result_free(&r);
     senti_provider_free(&g_p);
     senti_store_close(&g_store);
     open_store(100);
-    make("lexicon", NULL);
+    make("github-models", "gpt-4o");
     analyze("happy days", &r);
     cr_assert(r.cached);
     senti_result_free(&r);
+    cr_assert_eq(fake_llm_requests(&g_fake), 1);
 }
