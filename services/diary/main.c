@@ -61,7 +61,8 @@ int main(int argc, char **argv)
                                            .app = &app};
         rc = rc ? rc : td_rpc_server_start(&sopts, &server);
         if (rc == 0) {
-            TD_LOG(TD_LOG_NOTICE, "ready", "td-diary %s serving on %s", TD_VERSION, cfg.rpc_url);
+            TD_LOG(TD_LOG_NOTICE, "ready", "td-diary %s serving on %s with %lld workers", TD_VERSION,
+                   cfg.rpc_url, cfg.base.rpc_workers);
             int sig = td_daemon_wait((int)cfg.base.stop_deadline_ms);
             TD_LOG(TD_LOG_NOTICE, "stopping", "signal %d: draining requests", sig);
         }
