@@ -51,7 +51,8 @@ int diary_config_load(struct diary_config *cfg)
     }
     enum td_sql_engine engine; /* the URL was checked just above */
     char err[256];
-    if (getenv("RPC_WORKERS") == NULL &&
+    const char *workers = getenv("RPC_WORKERS"); /* empty is unset (td_config.c) */
+    if ((workers == NULL || workers[0] == '\0') &&
         td_sql_url_engine(cfg->database_url, &engine, err, sizeof err) == 0 &&
         engine == TD_SQL_SQLITE)
         cfg->base.rpc_workers = DIARY_SQLITE_WORKERS;

@@ -35,6 +35,9 @@ Test(config, sqlite_holds_32_writes_at_once_when_rpc_workers_is_unset)
     cr_expect_eq(workers(), 32);
     cr_assert_eq(setenv("DIARY_DATABASE_URL", "sqlite:", 1), 0);
     cr_expect_eq(workers(), 32);
+    /* empty is unset, as for every variable (Compose passes "" through) */
+    cr_assert_eq(setenv("RPC_WORKERS", "", 1), 0);
+    cr_expect_eq(workers(), 32);
 }
 
 Test(config, postgresql_keeps_the_shared_default_of_8)
