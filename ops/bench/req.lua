@@ -8,10 +8,14 @@
 --   BENCH_ORIGIN  Origin header (CORS processing)
 --   BENCH_COUNT   set: count 2xx answers and 503s (ok=, shed=, retry_after=
 --                 in the result line); costs a Lua call per response
+--   BENCH_UNIQUE  set: every request's body is a new text (a counter at the
+--                 start of its "content"), as diary entries are: one text
+--                 sent again and again would be served from caches and
+--                 would leave an edited entry unchanged
 -- done() prints one parseable line: WRK_RESULT key=value ...
--- Without "{id}" (and without BENCH_COUNT) no request() or response()
--- function is defined, so wrk sends one pre-built request and Lua costs
--- nothing per request.
+-- Without "{id}" and BENCH_UNIQUE (and without BENCH_COUNT) no request() or
+-- response() function is defined, so wrk sends one pre-built request and
+-- Lua costs nothing per request.
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local path = os.getenv("BENCH_PATH") or "/health"
@@ -60,13 +64,32 @@ if counting then
   end
 end
 
-if string.find(path, "{id}", 1, true) then
+local has_ids = string.find(path, "{id}", 1, true) ~= nil
+local unique = (os.getenv("BENCH_UNIQUE") or "") ~= ""
+local body_head, body_tail
+if unique then
+  local mark = '"content": "'
+  local at = body and string.find(body, mark, 1, true)
+  if not at then
+    error('BENCH_UNIQUE needs a BENCH_BODY with "content": "..."')
+  end
+  body_head = string.sub(body, 1, at + #mark - 1)
+  body_tail = string.sub(body, at + #mark)
+end
+
+if has_ids or unique then
   local i = 0
   function request()
     i = i + 1
-    local id = ids[((i + (offset or 0)) % #ids) + 1]
-    local p = string.gsub(path, "{id}", id)
-    return wrk.format(nil, p)
+    local p = path
+    if has_ids then
+      p = string.gsub(path, "{id}", ids[((i + (offset or 0)) % #ids) + 1])
+    end
+    local b = nil
+    if unique then -- offset tells the threads apart
+      b = body_head .. "#" .. (offset or 0) .. "-" .. i .. " " .. body_tail
+    end
+    return wrk.format(nil, p, nil, b)
   end
 end
 
