@@ -10,6 +10,7 @@
  * busy timeout and no temporary files; DATA_DIR is created when missing.
  */
 #include "../td_assert.h"
+#include "../td_sqlite_query.h"
 #include "../td_tempdir.h"
 #include "td_db.h"
 #include "td_error.h"
@@ -45,31 +46,6 @@ static void teardown(void)
 }
 
 TestSuite(db, .init = setup, .fini = teardown, .timeout = 30);
-
-/* The one integer a statement returns (PRAGMA user_version, count(*)...). */
-static int64_t query_int(sqlite3 *conn, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(conn, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(conn));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(conn));
-    int64_t v = sqlite3_column_int64(st, 0);
-    cr_assert_eq(sqlite3_finalize(st), SQLITE_OK);
-    return v;
-}
-
-/* The one text a statement returns, copied into buf. */
-static void query_text(sqlite3 *conn, const char *sql, char *buf, size_t size)
-{
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(conn, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(conn));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(conn));
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    cr_assert_not_null(t);
-    snprintf(buf, size, "%s", (const char *)t);
-    cr_assert_eq(sqlite3_finalize(st), SQLITE_OK);
-}
 
 static int64_t user_version(sqlite3 *conn)
 {

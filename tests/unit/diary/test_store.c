@@ -7,6 +7,7 @@
 #include "services/diary/store.h"
 #include "td_log.h"
 #include "../td_assert.h"
+#include "../td_sqlite_query.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -367,18 +368,6 @@ static void *gc_run(void *arg)
     return NULL;
 }
 
-/* The one integer `sql` returns. */
-static int64_t count_of(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(db));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 Test(store, concurrent_writers_are_committed_in_groups_and_answered_alone)
 {
     char gdir[64];
@@ -419,14 +408,14 @@ Test(store, concurrent_writers_are_committed_in_groups_and_answered_alone)
     snprintf(path, sizeof path, "%s/diary.db", gdir);
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_expect_eq(count_of(db, "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH"
-                              " 'content:edited'"),
+    cr_expect_eq(query_int(db, "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH"
+                               " 'content:edited'"),
                  want[1] + want[2] + want[3]);
-    cr_expect_eq(count_of(db, "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH"
-                              " 'content:thread'"),
+    cr_expect_eq(query_int(db, "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH"
+                               " 'content:thread'"),
                  0, "the text before each edit is still in the index");
-    cr_expect_eq(count_of(db, "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH"
-                              " 'tags:u2 AND tags:tneg'"),
+    cr_expect_eq(query_int(db, "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH"
+                               " 'tags:u2 AND tags:tneg'"),
                  want[2]);
     cr_expect_eq(sqlite3_exec(db, "INSERT INTO entries_fts (entries_fts) VALUES ('integrity-check')",
                               NULL, NULL, NULL),
